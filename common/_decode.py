@@ -1,0 +1,335 @@
+"""One decoding path: bytes → orjson → cattrs → attrs model, or :class:`DecodeError`.
+
+:func:`make_converter` builds the one configured converter a provider package
+uses (built once at import): strict scalars (no ``"1"`` for an int, no ``1`` for
+a string), ISO dates and times, tolerant ``Enum | str`` and ``date | str``
+unions (an unlisted value is kept, not refused), JSON key renaming, and an
+optional ``extra`` field on a model that collects unknown keys.
+
+:class:`Decoder` turns a body into a model and any failure into a
+:class:`DecodeError` whose message names the JSON path, never a bare
+``KeyError``/``TypeError``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.cols import is_sequence, list_structure_factory, mapping_structure_factory
+from cattrs.gen import make_dict_structure_fn, override
+
+from ._errors import DecodeError
+from ._json import loads
+
+__all__ = [
+    "Decoder",
+    "ModelConverter",
+    "camel_case",
+    "make_converter",
+    "parse_date",
+    "parse_datetime",
+    "parse_time",
+]
+
+T = TypeVar("T")
+
+#: Name of the optional model field that receives unknown JSON keys.
+EXTRA_FIELD = "extra"
+#: attrs field metadata key naming the JSON key explicitly.
+JSON_KEY = "json"
+
+
+def camel_case(name: str) -> str:
+    """``series_id`` → ``seriesId``; ``id`` → ``_id`` (the Intervals convention)."""
+    if name == "id":
+        return "_id"
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def parse_date(value: Any) -> dt.date:
+    """An ISO ``YYYY-MM-DD`` string (or a date) as a date; ValueError otherwise."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or len(value) != 10:
+        raise ValueError(f"expected a YYYY-MM-DD date, got {value!r:.40}")
+    return dt.date.fromisoformat(value)
+
+
+def parse_time(value: Any) -> dt.time:
+    """``HH:MM`` or ``HH:MM:SS`` (24 h) as a time; ValueError otherwise."""
+    if isinstance(value, dt.time):
+        return value
+    if not isinstance(value, str) or len(value) not in (5, 8) or not value[:2].isdigit():
+        raise ValueError(f"expected HH:MM or HH:MM:SS, got {value!r:.40}")
+    return dt.time.fromisoformat(value)
+
+
+def parse_datetime(value: Any) -> dt.datetime:
+    """ISO 8601 with offset (``Z`` accepted) as an aware datetime; naive means UTC."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, str) and 10 <= len(value) <= 40:
+        text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
+        parsed = dt.datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"expected an ISO 8601 timestamp, got {value!r:.40}")
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _strict_str(value: Any, _: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _strict_int(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise TypeError(f"expected an integer, got {type(value).__name__}")
+
+
+def _strict_float(value: Any, _: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise TypeError(f"expected a number, got {type(value).__name__}")
+
+
+def _strict_bool(value: Any, _: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise TypeError(f"expected a boolean, got {type(value).__name__}")
+
+
+def _union_args(tp: Any) -> tuple[Any, ...]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Union or origin is types.UnionType:
+        return typing.get_args(tp)
+    return ()
+
+
+_PARSERS: dict[Any, Callable[[Any], Any]] = {
+    dt.date: parse_date,
+    dt.time: parse_time,
+    dt.datetime: parse_datetime,
+}
+
+
+def _tolerant_target(tp: Any) -> Any:
+    """For ``X | str`` (optionally ``| None``) with X an enum or date/time: X, else None."""
+    args = [a for a in _union_args(tp) if a is not type(None)]
+    if len(args) != 2 or str not in args:
+        return None
+    (other,) = [a for a in args if a is not str]
+    if isinstance(other, type) and (issubclass(other, enum.Enum) or other in _PARSERS):
+        return other
+    return None
+
+
+def _tolerant_union_hook(tp: Any) -> Callable[[Any, Any], Any]:
+    """``Kind | str``: the parsed value when it parses, else the string as sent."""
+    target = _tolerant_target(tp)
+    parse: Callable[[Any], Any] = _PARSERS.get(target, target)
+    optional = type(None) in _union_args(tp)
+
+    def structure(value: Any, _: Any) -> Any:
+        if value is None and optional:
+            return None
+        try:
+            return parse(value)
+        except (ValueError, TypeError):
+            if isinstance(value, str):
+                return value
+            raise TypeError(f"expected a string, got {type(value).__name__}") from None
+
+    return structure
+
+
+def _scalar_hook(parse: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        return parse(value)
+
+    return structure
+
+
+class ModelConverter(cattrs.Converter):
+    """A cattrs converter that remembers each model's attribute → JSON key names."""
+
+    def __init__(self) -> None:
+        super().__init__(detailed_validation=True, forbid_extra_keys=False)
+        self.json_keys: dict[type[Any], dict[str, str]] = {}
+
+
+def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter:
+    """A converter configured for API models; build one per provider, at import.
+
+    ``rename`` maps an attribute name to its JSON key (default: the same name);
+    a field's ``metadata={"json": "key"}`` overrides it. A model with a field
+    named ``extra`` (a dict, default empty) receives the keys it does not know.
+    """
+    converter = ModelConverter()
+    converter.register_structure_hook(str, _strict_str)
+    converter.register_structure_hook(int, _strict_int)
+    converter.register_structure_hook(float, _strict_float)
+    converter.register_structure_hook(bool, _strict_bool)
+    for kind, parse in _PARSERS.items():
+        converter.register_structure_hook(kind, _scalar_hook(parse))
+    converter.register_structure_hook_factory(
+        lambda tp: _tolerant_target(tp) is not None, _tolerant_union_hook
+    )
+    to_key = rename or (lambda name: name)
+
+    def model_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
+        fields = attrs.fields(cls)
+        has_extra = any(f.name == EXTRA_FIELD for f in fields)
+        keys = {
+            f.name: f.metadata.get(JSON_KEY, to_key(f.name))
+            for f in fields
+            if f.name != EXTRA_FIELD
+        }
+        converter.json_keys[cls] = keys
+        known = frozenset(keys.values())
+        overrides = {name: override(rename=key) for name, key in keys.items()}
+        if has_extra:
+            overrides[EXTRA_FIELD] = override(omit=True)
+        build = make_dict_structure_fn(cls, converter, **overrides)  # type: ignore[arg-type]
+        name = cls.__name__
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected an object for {name}, got {type(value).__name__}")
+            obj = build(value, cls)
+            if has_extra:
+                unknown = {k: v for k, v in value.items() if k not in known}
+                if unknown:
+                    object.__setattr__(obj, EXTRA_FIELD, unknown)
+            return obj
+
+        return structure
+
+    converter.register_structure_hook_factory(attrs.has, model_hook)
+
+    # cattrs would iterate any iterable into a list (a string into characters) and
+    # any mapping-like into a dict: JSON arrays and objects only.
+    def list_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        build = list_structure_factory(tp, converter)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, list):
+                raise TypeError(f"expected an array, got {type(value).__name__}")
+            return build(value, tp)
+
+        return structure
+
+    def dict_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        build = mapping_structure_factory(tp, converter)
+
+        def structure(value: Any, _: Any) -> Any:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"expected an object, got {type(value).__name__}")
+            return build(value, tp)
+
+        return structure
+
+    converter.register_structure_hook_factory(is_sequence, list_hook)
+    converter.register_structure_hook_factory(lambda tp: _origin(tp) in (dict, Mapping), dict_hook)
+    return converter
+
+
+def _messages(
+    exc: BaseException, path: str, json_keys: Mapping[type[Any], Mapping[str, str]]
+) -> list[str]:
+    """Flatten a cattrs error tree into ``"what @ $.json.path"`` lines, with JSON key names."""
+    if isinstance(exc, cattrs.ClassValidationError):
+        keys = json_keys.get(exc.cl, {})
+        with_notes, without = exc.group_exceptions()
+        out: list[str] = []
+        for inner, note in with_notes:
+            out += _messages(inner, f"{path}.{keys.get(note.name, note.name)}", json_keys)
+        for inner in without:
+            out += _messages(inner, path, json_keys)
+        return out
+    if isinstance(exc, cattrs.IterableValidationError):
+        items, rest = exc.group_exceptions()
+        out = []
+        for inner, index_note in items:
+            out += _messages(inner, f"{path}[{index_note.index!r}]", json_keys)
+        for inner in rest:
+            out += _messages(inner, path, json_keys)
+        return out
+    if isinstance(exc, cattrs.BaseValidationError):
+        return list(cattrs.transform_error(exc, path=path))
+    if isinstance(exc, KeyError):
+        return [f"required field missing @ {path}"]
+    return [f"{exc} @ {path}"]
+
+
+def _describe(
+    exc: BaseException, path: str, json_keys: Mapping[type[Any], Mapping[str, str]]
+) -> str:
+    messages = _messages(exc, path, json_keys)
+    shown = "; ".join(messages[:5])
+    if len(messages) > 5:
+        shown += f"; and {len(messages) - 5} more"
+    return shown
+
+
+class Decoder:
+    """Decodes response bodies into models with one converter; hooks looked up once."""
+
+    def __init__(self, converter: ModelConverter) -> None:
+        self.converter = converter
+        self._hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+
+    def structure(self, data: Any, cls: type[T], *, path: str = "$") -> T:
+        """Structure already-parsed JSON into ``cls``; DecodeError naming the path."""
+        hook = self._hooks.get(cls)
+        if hook is None:
+            hook = self._hooks[cls] = self.converter.get_structure_hook(cls)
+        try:
+            return typing.cast(T, hook(data, cls))
+        except Exception as exc:
+            detail = _describe(exc, path, self.converter.json_keys)
+            raise DecodeError(f"response does not match {_name(cls)}: {detail}") from exc
+
+    def decode(self, body: bytes, cls: type[T], *, root: str | None = None) -> T:
+        """Parse ``body`` and structure it (or its ``root`` key) into ``cls``."""
+        data = self.parse(body)
+        path = "$"
+        if root is not None:
+            if not isinstance(data, Mapping) or root not in data:
+                raise DecodeError(
+                    f"response does not match {_name(cls)}: required field missing @ $.{root}"
+                )
+            data = data[root]
+            path = f"$.{root}"
+        return self.structure(data, cls, path=path)
+
+    @staticmethod
+    def parse(body: bytes) -> Any:
+        """Parse JSON or raise DecodeError (empty, truncated or not JSON)."""
+        if not body:
+            raise DecodeError("response body is empty, expected JSON")
+        try:
+            return loads(body)
+        except ValueError as exc:
+            raise DecodeError(f"response body is not valid JSON: {exc}") from exc
+
+
+def _origin(tp: Any) -> Any:
+    return typing.get_origin(tp)
+
+
+def _name(cls: Any) -> str:
+    return getattr(cls, "__name__", None) or str(cls)

@@ -1,0 +1,134 @@
+"""One error mapper: a non-2xx response (status, headers, body) into an exception.
+
+Pure: no I/O. Reads every error shape the two APIs use:
+
+* Intervals: ``{"error": {"code", "message", "errors": {field: [..]}, "retryAfter"}}``
+* RideWithGPS: ``{"error": "text"}``, ``{"errors": ["text", ...]}``, ``{"message": "text"}``
+* anything else (an HTML page from a proxy, an empty body): the status' reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+from ._errors import APIStatusError, error_class_for
+from ._json import loads_or_none
+
+__all__ = ["BodyWait", "ErrorDetails", "build_status_error", "parse_error_body"]
+
+#: A provider hook that finds a wait (seconds from ``now``, epoch seconds) in a
+#: decoded error body, e.g. Intervals' ``error.retryAfter`` in epoch milliseconds.
+BodyWait = Callable[[Any, float], "float | None"]
+
+_MAX_MESSAGE = 500
+
+
+class ErrorDetails:
+    """What an error body said, whatever its shape."""
+
+    __slots__ = ("code", "data", "field_errors", "message")
+
+    def __init__(
+        self,
+        message: str | None,
+        code: str | None,
+        field_errors: dict[str, list[str]],
+        data: Any,
+    ) -> None:
+        self.message = message
+        self.code = code
+        self.field_errors = field_errors
+        self.data = data
+
+
+def _text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None
+
+
+def _field_errors(value: Any) -> dict[str, list[str]]:
+    if not isinstance(value, Mapping):
+        return {}
+    out: dict[str, list[str]] = {}
+    for key, messages in value.items():
+        if isinstance(messages, str):
+            out[str(key)] = [messages]
+        elif isinstance(messages, list):
+            out[str(key)] = [m for m in (_text(x) for x in messages) if m is not None]
+    return out
+
+
+def parse_error_body(body: bytes) -> ErrorDetails:
+    """Read an error body of any known shape. Never raises."""
+    data = loads_or_none(body)
+    message: str | None = None
+    code: str | None = None
+    field_errors: dict[str, list[str]] = {}
+    if isinstance(data, Mapping):
+        error = data.get("error")
+        if isinstance(error, Mapping):  # Intervals
+            message = _text(error.get("message"))
+            code = _text(error.get("code"))
+            field_errors = _field_errors(error.get("errors"))
+        elif isinstance(error, str):  # RideWithGPS, documented
+            message = error
+        errors = data.get("errors")
+        if message is None and isinstance(errors, list):  # RideWithGPS, its OpenAPI
+            texts = [t for t in (_text(x) for x in errors) if t]
+            message = "; ".join(texts) if texts else None
+        elif isinstance(errors, Mapping) and not field_errors:
+            field_errors = _field_errors(errors)
+        if message is None:
+            message = _text(data.get("message"))  # RideWithGPS, its CLI
+        if code is None:
+            code = _text(data.get("code"))
+    if message is not None and len(message) > _MAX_MESSAGE:
+        message = message[:_MAX_MESSAGE] + "…"
+    return ErrorDetails(message, code, field_errors, data)
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "HTTP error"
+
+
+def build_status_error(
+    *,
+    status: int,
+    body: bytes,
+    retry_after: float | None,
+    request_id: str | None,
+    method: str,
+    path: str,
+    now: float,
+    body_wait: BodyWait | None = None,
+) -> APIStatusError:
+    """The :class:`APIStatusError` subclass for a non-2xx response.
+
+    ``retry_after`` is the parsed ``Retry-After`` header; when absent, the
+    provider's ``body_wait`` may name one from the body.
+    """
+    details = parse_error_body(body)
+    if retry_after is None and body_wait is not None and details.data is not None:
+        try:
+            retry_after = body_wait(details.data, now)
+        except Exception:  # a hostile body must not break error mapping
+            retry_after = None
+    cls = error_class_for(status)
+    return cls(
+        details.message or _reason(status),
+        status_code=status,
+        code=details.code,
+        field_errors=details.field_errors,
+        retry_after=retry_after,
+        request_id=request_id,
+        method=method,
+        path=path,
+    )

@@ -1,0 +1,167 @@
+"""The exception hierarchy, read top to bottom.
+
+Every exception the library raises on purpose derives from :class:`APIError`.
+No exception text ever contains a credential: messages are built from the
+method, the path (never the query string's secrets: we send none there) and
+what the server said.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConflictError",
+    "DecodeError",
+    "InvalidRequestError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "ServerError",
+    "TruncationWarning",
+    "ValidationError",
+]
+
+
+class APIError(Exception):
+    """Root of all library errors.
+
+    ``attempts`` is how many HTTP attempts were made (0 when nothing was sent);
+    ``resume_page`` is set by paginating iterators when they give up, naming the
+    page (or cursor) to resume from.
+    """
+
+    attempts: int = 0
+    resume_page: int | str | None = None
+
+    def __init__(self, message: str, *, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts = attempts
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.attempts > 1:
+            text += f" (after {self.attempts} attempts)"
+        if self.resume_page is not None:
+            text += f" [resume from page {self.resume_page!r}]"
+        return text
+
+
+class APIConnectionError(APIError):
+    """Connect, reset or DNS failure, after retries."""
+
+
+class APITimeoutError(APIConnectionError):
+    """The request timed out, after retries."""
+
+
+class DecodeError(APIError):
+    """A 2xx body is not JSON or does not match the model; the message names the field path."""
+
+
+class InvalidRequestError(APIError, ValueError):
+    """Client-side validation failed; nothing was sent."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class APIStatusError(APIError):
+    """The server answered with a non-2xx status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        field_errors: dict[str, list[str]] | None = None,
+        retry_after: float | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        path: str | None = None,
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        self.status_code = status_code
+        self.code = code
+        self.field_errors: dict[str, list[str]] = field_errors or {}
+        self.retry_after = retry_after
+        self.request_id = request_id
+        self.method = method
+        self.path = path
+
+    def __str__(self) -> str:
+        where = f"{self.method} {self.path}: " if self.method and self.path else ""
+        code = f" {self.code}" if self.code else ""
+        text = f"{where}{self.status_code}{code}: {self.message}"
+        if self.field_errors:
+            details = "; ".join(f"{k}: {', '.join(v)}" for k, v in self.field_errors.items())
+            text += f" ({details})"
+        if self.request_id:
+            text += f" [request id {self.request_id}]"
+        if self.attempts > 1:
+            text += f" (after {self.attempts} attempts)"
+        if self.resume_page is not None:
+            text += f" [resume from page {self.resume_page!r}]"
+        return text
+
+
+class BadRequestError(APIStatusError):
+    """400: the server found the request malformed."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the credentials are missing or invalid."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: the credentials lack a permission (for Intervals, a scope)."""
+
+
+class NotFoundError(APIStatusError):
+    """404: no such resource."""
+
+
+class ConflictError(APIStatusError):
+    """409: a conflict, e.g. an idempotency key reused with another body. Never retried."""
+
+
+class ValidationError(APIStatusError):
+    """422: the server refused the content of the request."""
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; ``retry_after`` says how long the server asked to wait."""
+
+
+class ServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+class TruncationWarning(UserWarning):
+    """A listing may have been cut short by the API's limit with no way to get the rest."""
+
+
+STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    422: ValidationError,
+    429: RateLimitError,
+}
+
+
+def error_class_for(status: int) -> type[APIStatusError]:
+    """The :class:`APIStatusError` subclass for an HTTP status."""
+    if status >= 500:
+        return ServerError
+    return STATUS_ERRORS.get(status, APIStatusError)

@@ -1,0 +1,356 @@
+"""The I/O shell: one request path that every provider operation goes through.
+
+``provider method → Transport.request (auth, rate limit, concurrency cap,
+timeouts, retry) → Response`` and then the provider decodes the body. The
+decisions (retry or not, how long to wait, which exception) are the pure
+functions of :mod:`._retry` and :mod:`._errormap`; this module only does I/O
+and bookkeeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+import anyio
+import attrs
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from ._auth import Auth, NoAuth
+from ._errormap import BodyWait, build_status_error
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    DecodeError,
+    InvalidRequestError,
+)
+from ._json import dumps
+from ._ratelimit import RateLimiter
+from ._retry import Failure, RetryPolicy, is_retryable, parse_retry_after, retry_delay
+from ._url import validate_base_url
+
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_RESPONSE_BYTES", "Response", "Transport"]
+
+logger = logging.getLogger(__name__)
+
+#: Default overall deadline across all attempts of one call, in seconds.
+DEFAULT_DEADLINE = 120.0
+#: Default cap on a response body, in bytes.
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+_CHUNK = 64 * 1024
+
+
+@attrs.define(slots=True)
+class Response:
+    """A 2xx response: status, headers and the whole body."""
+
+    status: int
+    headers: CIMultiDictProxy[str]
+    body: bytes
+
+
+class _Attempt(Exception):
+    """Internal: one failed attempt, classified for the retry policy."""
+
+    def __init__(self, failure: Failure, error: APIError, status: int | None = None) -> None:
+        self.failure = failure
+        self.error = error
+        self.status = status
+
+
+class Transport:
+    """Owns or borrows an ``aiohttp.ClientSession`` and sends requests through the policy.
+
+    A borrowed session (``session=``) is never closed. An owned one is created
+    inside the running loop on first use and closed by :meth:`aclose` (also on
+    ``async with`` exit, even when cancelled).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        auth: Auth | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        deadline: float | None = DEFAULT_DEADLINE,
+        max_retries: int = 2,
+        retry_policy: RetryPolicy | None = None,
+        rate_limit: float | None = None,
+        rate_burst: int = 1,
+        max_concurrency: int = 100,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        headers: Mapping[str, str] | None = None,
+        body_wait: BodyWait | None = None,
+        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
+        self.base_url = validate_base_url(base_url)
+        if not timeout > 0:
+            raise InvalidRequestError(
+                "timeout must be a positive number of seconds", field="timeout"
+            )
+        if deadline is not None and not deadline > 0:
+            raise InvalidRequestError("deadline must be positive or None", field="deadline")
+        if max_concurrency < 1:
+            raise InvalidRequestError("max_concurrency must be at least 1", field="max_concurrency")
+        if max_response_bytes < 1:
+            raise InvalidRequestError(
+                "max_response_bytes must be positive", field="max_response_bytes"
+            )
+        if rate_limit is not None and not rate_limit > 0:
+            raise InvalidRequestError("rate_limit must be positive or None", field="rate_limit")
+        if max_retries < 0:
+            raise InvalidRequestError("max_retries must be >= 0", field="max_retries")
+        self.timeout = float(timeout)
+        self.deadline = deadline
+        self.policy = attrs.evolve(retry_policy or RetryPolicy(), max_retries=max_retries)
+        self.max_concurrency = max_concurrency
+        self.max_response_bytes = max_response_bytes
+        self.limiter = RateLimiter(rate_limit, burst=rate_burst, clock=clock, sleep=sleep)
+        self._auth: Auth = auth or NoAuth()
+        self._session = session
+        self._owns_session = session is None
+        self._closed = False
+        self._trace_configs = list(trace_configs or ())
+        self._body_wait = body_wait
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._sleep = sleep
+        self._semaphore = anyio.Semaphore(max_concurrency, fast_acquire=True)
+        self._headers: dict[str, str] = {
+            "Accept": "application/json",
+            "User-Agent": "eventsync/0.1 (+aiohttp)",
+        }
+        self._headers.update(headers or {})
+        self._headers.update(self._auth.headers())
+        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.base_url!r}, auth={self._auth!r})"
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The session in use; an owned one is created on first use, in the running loop."""
+        if self._closed:
+            raise APIError("this client is closed")
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=self.max_concurrency)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                trace_configs=self._trace_configs or None,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close an owned session (a borrowed one is left open). Safe to call twice."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session and not session.closed:
+            with anyio.CancelScope(shield=True):
+                await session.close()
+
+    async def __aenter__(self) -> Transport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # -- requests --------------------------------------------------------------
+
+    def _timeout_for(self, seconds: float) -> aiohttp.ClientTimeout:
+        timeout = self._timeouts.get(seconds)
+        if timeout is None:
+            # total bounds the whole attempt, body included; sock_read alone would not.
+            timeout = aiohttp.ClientTimeout(total=seconds)
+            if len(self._timeouts) < 64:
+                self._timeouts[seconds] = timeout
+        return timeout
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+        allow_write_retries: bool | None = None,
+    ) -> Response:
+        """Send one logical request, retrying per policy; return the 2xx response.
+
+        ``path`` must already be built with :func:`common.build_path` (each
+        parameter escaped). ``idempotency_key`` is sent as ``Idempotency-Key``
+        on every attempt and lets a write be retried; ``allow_write_retries``
+        overrides that rule for this call (see :func:`common.is_retryable`).
+        Raises the :class:`APIStatusError` subclass for a non-2xx answer,
+        :class:`APITimeoutError`/:class:`APIConnectionError` for transport
+        failures, with ``attempts`` set and the cause chained.
+        """
+        url = URL(self.base_url + path, encoded=True)
+        send_headers = self._headers
+        if headers or idempotency_key is not None:
+            send_headers = {**self._headers, **(headers or {})}
+            if idempotency_key is not None:
+                send_headers["Idempotency-Key"] = idempotency_key
+        data: bytes | None = None
+        if json is not None:
+            data = dumps(json)
+            if send_headers is self._headers:
+                send_headers = dict(self._headers)
+            send_headers["Content-Type"] = "application/json"
+        session = self.session
+        policy = self.policy
+        started = self._clock()
+        deadline_at = started + self.deadline if self.deadline is not None else None
+        attempt = 0
+        while True:
+            attempt += 1
+            attempt_started = self._clock()
+            try:
+                async with self._semaphore:
+                    await self.limiter.wait()
+                    timeout = self.timeout
+                    if deadline_at is not None:
+                        timeout = min(timeout, deadline_at - self._clock())
+                        if timeout <= 0:
+                            raise _Attempt(
+                                Failure.NOT_SENT,
+                                APITimeoutError(
+                                    f"{method} {path}: overall deadline of {self.deadline}s"
+                                    " passed before the request could be sent"
+                                ),
+                            )
+                    response = await self._send(
+                        session, method, url, path, params, data, send_headers, timeout
+                    )
+                if logger.isEnabledFor(logging.DEBUG):
+                    self._log(method, path, response.status, attempt, attempt_started)
+                return response
+            except _Attempt as failed:
+                outcome = failed
+            if logger.isEnabledFor(logging.DEBUG):
+                self._log(method, path, outcome.status or outcome.error, attempt, attempt_started)
+            error = outcome.error
+            error.attempts = attempt
+            server_wait = error.retry_after if isinstance(error, APIStatusError) else None
+            retryable = attempt <= policy.max_retries and is_retryable(
+                method=method,
+                failure=outcome.failure,
+                status=outcome.status,
+                has_idempotency_key=idempotency_key is not None,
+                policy=policy,
+                allow_write_retries=allow_write_retries,
+            )
+            delay = retry_delay(attempt, policy, server_wait) if retryable else None
+            if outcome.status == 429:
+                # Everyone backs off, not just this request (never longer than we would wait).
+                wait = delay if delay is not None else server_wait or policy.backoff_base
+                self.limiter.cool_down(min(wait, policy.max_retry_wait))
+            if delay is None or (deadline_at is not None and self._clock() + delay >= deadline_at):
+                raise error from error.__cause__
+            logger.debug(
+                "retrying %s %s in %.3fs (attempt %d failed)", method, path, delay, attempt
+            )
+            if outcome.status != 429 and delay > 0:
+                await self._sleep(delay)
+
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: URL,
+        path: str,
+        params: Mapping[str, str] | None,
+        data: bytes | None,
+        headers: Mapping[str, str],
+        seconds: float,
+    ) -> Response:
+        """One attempt: a 2xx :class:`Response`, or :class:`_Attempt` describing the failure."""
+        try:
+            async with session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                headers=headers,
+                timeout=self._timeout_for(seconds),
+                allow_redirects=False,  # a redirect must never carry credentials elsewhere
+            ) as resp:
+                body = await self._read_body(resp, method, path)
+                status = resp.status
+                if 200 <= status < 300:
+                    return Response(status, resp.headers, body)
+                retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._wall_clock())
+                request_id = resp.headers.get("x-request-id")
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            not_sent = isinstance(exc, aiohttp.ConnectionTimeoutError)
+            error: APIError = APITimeoutError(f"{method} {path}: timed out after {seconds:.3g}s")
+            error.__cause__ = exc
+            raise _Attempt(Failure.NOT_SENT if not_sent else Failure.MAYBE_SENT, error) from exc
+        except aiohttp.ClientConnectorError as exc:
+            error = APIConnectionError(f"{method} {path}: could not connect: {exc}")
+            error.__cause__ = exc
+            raise _Attempt(Failure.NOT_SENT, error) from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            error = APIConnectionError(f"{method} {path}: connection failed: {_describe(exc)}")
+            error.__cause__ = exc
+            raise _Attempt(Failure.MAYBE_SENT, error) from exc
+        status_error = build_status_error(
+            status=status,
+            body=body,
+            retry_after=retry_after,
+            request_id=request_id,
+            method=method,
+            path=path,
+            now=self._wall_clock(),
+            body_wait=self._body_wait,
+        )
+        raise _Attempt(Failure.STATUS, status_error, status)
+
+    async def _read_body(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
+        """The whole body, refusing one larger than ``max_response_bytes``."""
+        limit = self.max_response_bytes
+        length = resp.content_length
+        if length is not None:
+            if length > limit:
+                raise DecodeError(
+                    f"{method} {path}: response body of {length} bytes exceeds the"
+                    f" {limit}-byte limit"
+                )
+            return await resp.read()
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise DecodeError(f"{method} {path}: response body exceeds the {limit}-byte limit")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _log(self, method: str, path: str, outcome: object, attempt: int, started: float) -> None:
+        logger.debug(
+            "%s %s -> %s (attempt %d, %.1f ms)",
+            method,
+            path,
+            outcome if isinstance(outcome, int) else type(outcome).__name__,
+            attempt,
+            (self._clock() - started) * 1000,
+        )
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -1,0 +1,74 @@
+"""Base URL validation and safe path building (pure)."""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import quote
+
+from yarl import URL
+
+from ._errors import InvalidRequestError
+
+__all__ = ["build_path", "validate_base_url"]
+
+_LOOPBACK_NAMES = frozenset({"localhost"})
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def validate_base_url(base_url: str) -> str:
+    """Check a base URL and return it without a trailing slash.
+
+    https only; plain http only for loopback hosts (127.0.0.0/8, ::1,
+    localhost), so credentials never cross a network in clear text. No query,
+    fragment or user info: credentials belong in the auth piece, not the URL.
+    """
+    if not isinstance(base_url, str) or not base_url:
+        raise InvalidRequestError("base_url must be a non-empty string", field="base_url")
+    try:
+        url = URL(base_url)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRequestError(f"base_url is not a URL: {exc}", field="base_url") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise InvalidRequestError(
+            "base_url must be an absolute http(s) URL with a host", field="base_url"
+        )
+    if url.scheme == "http" and not _is_loopback(url.host):
+        raise InvalidRequestError(
+            "base_url must use https (plain http is allowed only for loopback hosts)",
+            field="base_url",
+        )
+    if url.user is not None or url.password is not None:
+        raise InvalidRequestError("base_url must not carry credentials", field="base_url")
+    if url.query_string or url.fragment:
+        raise InvalidRequestError("base_url must not have a query or fragment", field="base_url")
+    return str(url).rstrip("/")
+
+
+def _segment(value: object, name: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise InvalidRequestError(f"{name} must be a string or an integer", field=name)
+    text = str(value)
+    if not text or text.isspace():
+        raise InvalidRequestError(f"{name} must not be empty", field=name)
+    if text in (".", ".."):
+        raise InvalidRequestError(f"{name} must not be {text!r}", field=name)
+    return quote(text, safe="")
+
+
+def build_path(template: str, **params: object) -> str:
+    """Fill ``{name}`` placeholders, each escaped as exactly one path segment.
+
+    ``build_path("/events/{id}", id="../organization")`` gives
+    ``/events/..%2Forganization``: a parameter can never climb out of its
+    endpoint. Empty values are refused before anything is sent.
+    """
+    return template.format(**{name: _segment(value, name) for name, value in params.items()})
