@@ -42,6 +42,16 @@ from ._retry import (
     retry_delay,
 )
 from ._transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Response, Transport
+from ._types import (
+    Event,
+    EventSource,
+    Location,
+    Participant,
+    ParticipantStatus,
+    Provider,
+    local_start,
+    zone_or_none,
+)
 from ._url import build_path, validate_base_url
 from ._validate import (
     check_country,
@@ -57,6 +67,14 @@ from ._validate import (
 )
 
 __all__ = [
+    "zone_or_none",
+    "local_start",
+    "Provider",
+    "ParticipantStatus",
+    "Participant",
+    "Location",
+    "EventSource",
+    "Event",
     "DEFAULT_DEADLINE",
     "DEFAULT_MAX_RESPONSE_BYTES",
     "APIConnectionError",

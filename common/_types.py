@@ -1,0 +1,142 @@
+"""The common types: one Event and Participant shape for every provider."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import zoneinfo
+from collections.abc import AsyncIterator
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+__all__ = [
+    "Event",
+    "EventSource",
+    "Location",
+    "Participant",
+    "ParticipantStatus",
+    "Provider",
+    "local_start",
+    "zone_or_none",
+]
+
+
+class Provider(str, enum.Enum):
+    """Where an event came from."""
+
+    INTERVALS = "intervals"
+    RIDEWITHGPS = "ridewithgps"
+
+
+class ParticipantStatus(str, enum.Enum):
+    """A participation status normalised across providers (table in the README)."""
+
+    GOING = "going"
+    INTERESTED = "interested"
+    WAITLISTED = "waitlisted"
+    CANCELLED = "cancelled"
+    REFUNDED = "refunded"
+    DECLINED = "declined"
+    DENIED = "denied"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class Location:
+    """Where an event takes place; every part optional."""
+
+    name: str | None = None
+    locality: str | None = None
+    region: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lng: float | None = None
+
+
+@attrs.frozen
+class Participant:
+    """Someone taking part in (or interested in) an event.
+
+    ``id`` is the Intervals registration id or the RideWithGPS user id (that
+    API has no participation id). ``raw_status`` keeps the provider's own word.
+    """
+
+    provider: Provider
+    id: str
+    event_id: str
+    name: str | None
+    email: str | None
+    status: ParticipantStatus
+    raw_status: str
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@attrs.frozen
+class Event:
+    """An event, whichever platform it came from.
+
+    ``starts_at`` is timezone-aware whenever ``timezone`` is known, and None
+    when either the timezone or the start time is unknown: it is never guessed.
+    ``raw`` is the provider model it was mapped from, so nothing is lost.
+    """
+
+    provider: Provider
+    id: str
+    name: str
+    start_date: dt.date
+    start_time: dt.time | None = None
+    end_date: dt.date | None = None
+    end_time: dt.time | None = None
+    timezone: str | None = None
+    starts_at: dt.datetime | None = None
+    location: Location = attrs.field(factory=Location)
+    description: str | None = None
+    url: str | None = None
+    registration_url: str | None = None
+    distances_m: tuple[float, ...] = ()
+    participants: tuple[Participant, ...] = ()
+    raw: Any = attrs.field(default=None, eq=False, repr=False)
+
+
+@runtime_checkable
+class EventSource(Protocol):
+    """A provider seen through the common types."""
+
+    provider: Provider
+
+    def iter_events(
+        self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> AsyncIterator[Event]:
+        """Every event (within the dates, inclusive, when given)."""
+        ...
+
+    async def get_event(self, event_id: str) -> Event:
+        """One event with its details and participants."""
+        ...
+
+    async def list_participants(self, event_id: str) -> list[Participant]:
+        """Everyone registered for (or interested in) the event."""
+        ...
+
+
+def local_start(date: dt.date, time: dt.time | None, timezone: str | None) -> dt.datetime | None:
+    """The aware start datetime, or None when the time or the timezone is unknown.
+
+    Old IANA aliases (``America/Godthab``) resolve through the system's tz
+    database; an unknown name gives None rather than a guess.
+    """
+    if time is None or not timezone:
+        return None
+    zone = zone_or_none(timezone)
+    if zone is None:
+        return None
+    return dt.datetime.combine(date, time, tzinfo=zone)
+
+
+def zone_or_none(name: str) -> zoneinfo.ZoneInfo | None:
+    """The ZoneInfo for an IANA name, or None when this machine does not know it."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return None
