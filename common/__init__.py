@@ -4,6 +4,7 @@ Everything public is re-exported here; the underscore modules are private.
 """
 
 from ._auth import Auth, BasicAuth, BearerAuth, HeaderAuth, NoAuth
+from ._bulk import Result, fetch_many, merge_events
 from ._client import BaseClient
 from ._decode import (
     Decoder,
@@ -67,6 +68,9 @@ from ._validate import (
 )
 
 __all__ = [
+    "merge_events",
+    "fetch_many",
+    "Result",
     "zone_or_none",
     "local_start",
     "Provider",

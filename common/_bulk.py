@@ -1,0 +1,174 @@
+"""Bulk concurrent work: :func:`fetch_many` and :func:`merge_events`.
+
+Both are async generators fed by a driver task that runs an anyio task group.
+The task group lives entirely inside the driver, never across a ``yield``, so
+breaking out of the loop (which closes the generator, perhaps from another
+task) or cancelling the caller simply cancels the driver: in-flight work is
+cancelled and awaited, and nothing is left behind.
+
+Memory stays bounded however many keys: keys are drawn lazily, a new call
+starts only when one of the ``concurrency`` slots is free, and finished
+results wait in a buffer of ``concurrency`` items for the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sized
+from typing import Any, Generic, TypeVar
+
+import anyio
+import attrs
+from anyio.abc import ObjectSendStream, TaskGroup
+
+from ._types import Event, EventSource
+
+__all__ = ["Result", "fetch_many", "merge_events"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+T = TypeVar("T")
+
+
+@attrs.frozen
+class Result(Generic[K, V]):
+    """The outcome for one key: ``value`` on success, else ``error`` (the exception raised)."""
+
+    key: K
+    value: V | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when the call succeeded."""
+        return self.error is None
+
+    def unwrap(self) -> V:
+        """The value, or raise the error."""
+        if self.error is not None:
+            raise self.error
+        return self.value  # type: ignore[return-value]
+
+
+async def _drain(
+    run: Callable[[TaskGroup, ObjectSendStream[T]], Awaitable[None]], buffer: int
+) -> AsyncIterator[T]:
+    """Yield what ``run`` sends, ``run`` executing in its own driver task."""
+    send, receive = anyio.create_memory_object_stream[T](max(buffer, 1))
+
+    async def driver() -> None:
+        try:
+            async with send, anyio.create_task_group() as group:
+                await run(group, send)
+        except BaseException as exc:
+            raise _unwrap(exc) from None
+
+    task = asyncio.ensure_future(driver())
+    try:
+        async with receive:
+            async for item in receive:
+                yield item
+        await task  # re-raise a failure of the driver itself (e.g. the key iterator)
+    finally:
+        if not task.done():
+            task.cancel()
+        with anyio.CancelScope(shield=True):
+            await asyncio.gather(task, return_exceptions=True)
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The one error inside (nested) single-error exception groups; else the group itself."""
+    inner = getattr(exc, "exceptions", None)
+    while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], BaseException):
+        exc = inner[0]
+        inner = getattr(exc, "exceptions", None)
+    return exc
+
+
+async def _keys(keys: Iterable[K] | AsyncIterable[K]) -> AsyncIterator[K]:
+    if isinstance(keys, AsyncIterable):
+        async for key in keys:
+            yield key
+    else:
+        for key in keys:
+            yield key
+
+
+async def fetch_many(
+    fn: Callable[[K], Awaitable[V]],
+    keys: Iterable[K] | AsyncIterable[K],
+    *,
+    concurrency: int,
+    on_progress: Callable[[int, int | None], Any] | None = None,
+) -> AsyncIterator[Result[K, V]]:
+    """Call ``await fn(key)`` for every key, at most ``concurrency`` at once.
+
+    Yields a :class:`Result` per key as each finishes; one key's failure never
+    stops the others (an ``Exception`` becomes ``Result.error``). Retries and
+    rate limits are the client's: a client shared by all calls paces them and
+    cools them down together. ``on_progress(done, total)`` is called after each
+    key (``total`` is None when ``keys`` has no length).
+
+    Example::
+
+        async for result in fetch_many(client.get_event, ids, concurrency=32):
+            if result.ok:
+                print(result.key, result.value.event.name)
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError("concurrency must be a positive integer")
+    total = len(keys) if isinstance(keys, Sized) else None
+    slots = anyio.Semaphore(concurrency)
+
+    async def call(key: K, send: ObjectSendStream[Result[K, V]]) -> None:
+        try:
+            try:
+                result: Result[K, V] = Result(key, value=await fn(key))
+            except Exception as exc:
+                result = Result(key, error=exc)
+            await send.send(result)
+        finally:
+            slots.release()
+
+    async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:
+        async for key in _keys(keys):
+            await slots.acquire()
+            group.start_soon(call, key, send)
+
+    done = 0
+    async for result in _drain(run, concurrency):
+        done += 1
+        if on_progress is not None:
+            on_progress(done, total)
+        yield result
+
+
+async def merge_events(
+    *sources: EventSource,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> AsyncIterator[Event]:
+    """Every event of every source, read concurrently, in one stream.
+
+    A source that fails stops the whole stream with its error (the others
+    are cancelled); use :func:`fetch_many` when partial results are wanted.
+    """
+
+    async def pump(source: EventSource, send: ObjectSendStream[Event]) -> None:
+        events = source.iter_events(date_from=date_from, date_to=date_to)
+        try:
+            async for event in events:
+                await send.send(event)
+        finally:
+            close = getattr(events, "aclose", None)
+            if close is not None:
+                with anyio.CancelScope(shield=True):
+                    await close()
+
+    async def run(group: TaskGroup, send: ObjectSendStream[Event]) -> None:
+        for source in sources:
+            group.start_soon(pump, source, send)
+
+    async for event in _drain(run, 64):
+        yield event

@@ -1,0 +1,367 @@
+"""Error mapping, decoding, URLs and validation: pure pieces, no I/O."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+from typing import Any
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import common
+from common._errormap import build_status_error, parse_error_body
+
+# -- error mapping -------------------------------------------------------------
+
+
+def _error(status: int, body: bytes, **kw: Any) -> common.APIStatusError:
+    return build_status_error(
+        status=status,
+        body=body,
+        retry_after=kw.get("retry_after"),
+        request_id=kw.get("request_id"),
+        method="GET",
+        path="/x",
+        now=1000.0,
+        body_wait=kw.get("body_wait"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, common.BadRequestError),
+        (401, common.AuthenticationError),
+        (403, common.PermissionDeniedError),
+        (404, common.NotFoundError),
+        (409, common.ConflictError),
+        (422, common.ValidationError),
+        (429, common.RateLimitError),
+        (500, common.ServerError),
+        (503, common.ServerError),
+        (418, common.APIStatusError),
+        (302, common.APIStatusError),
+    ],
+)
+def test_status_to_class(status: int, cls: type[common.APIStatusError]) -> None:
+    err = _error(status, b"")
+    assert type(err) is cls
+    assert err.status_code == status
+    assert isinstance(err, common.APIError)
+
+
+def test_intervals_error_shape() -> None:
+    body = (
+        b'{"error": {"code": "VALIDATION_ERROR", "message": "Bad input",'
+        b' "errors": {"email": ["is invalid", "is required"]}}}'
+    )
+    err = _error(422, body, request_id="req-1")
+    assert (err.code, err.message) == ("VALIDATION_ERROR", "Bad input")
+    assert err.field_errors == {"email": ["is invalid", "is required"]}
+    assert err.request_id == "req-1"
+    assert "email: is invalid, is required" in str(err)
+    assert "req-1" in str(err)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"error": "Failed to authenticate the user"}',
+        b'{"errors": ["Failed to authenticate the user"]}',
+        b'{"message": "Failed to authenticate the user"}',
+    ],
+)
+def test_ridewithgps_error_shapes(body: bytes) -> None:
+    err = _error(401, body)
+    assert err.message == "Failed to authenticate the user"
+    assert err.code is None
+
+
+def test_several_errors_are_joined() -> None:
+    assert _error(422, b'{"errors": ["a", "b"]}').message == "a; b"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"<html><body>502 Bad Gateway</body></html>", b"", b"null", b"[1,2]", b'"text"', b"{"],
+)
+def test_non_json_or_odd_bodies_use_the_reason(body: bytes) -> None:
+    err = _error(502, body)
+    assert err.message == "Bad Gateway"
+    assert err.code is None and err.field_errors == {}
+
+
+@given(st.binary(max_size=200))
+def test_error_body_parser_never_raises(body: bytes) -> None:
+    parse_error_body(body)
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=20,
+    )
+)
+def test_error_mapper_never_raises_on_any_json(data: Any) -> None:
+    body = json.dumps({"error": data, "errors": data, "message": data}).encode()
+    err = _error(400, body)
+    assert isinstance(err.message, str)
+
+
+def test_body_wait_hook_used_only_without_header() -> None:
+    def wait(data: Any, now: float) -> float:
+        return float(data["error"]["retryAfter"]) / 1000 - now
+
+    body = b'{"error": {"code": "RATE_LIMITED", "message": "slow", "retryAfter": 1003000}}'
+    assert _error(429, body, body_wait=wait).retry_after == 3.0
+    assert _error(429, body, body_wait=wait, retry_after=7.0).retry_after == 7.0
+
+    def broken(data: Any, now: float) -> float:
+        raise KeyError("nope")
+
+    assert _error(429, b'{"x": 1}', body_wait=broken).retry_after is None
+
+
+def test_long_messages_are_cut() -> None:
+    err = _error(500, common._json.dumps({"error": "x" * 10_000}))
+    assert len(err.message) < 600
+
+
+# -- decoding ------------------------------------------------------------------
+
+
+class Color(str, enum.Enum):
+    RED = "red"
+
+
+@attrs.frozen
+class Inner:
+    value: int
+
+
+@attrs.frozen
+class Model:
+    id: str
+    series_id: str
+    color: Color | str
+    day: dt.date
+    loose_day: dt.date | str
+    at: dt.datetime
+    start: dt.time
+    items: list[Inner]
+    ratio: float | None = None
+    flag: bool | None = None
+    status: str | None = attrs.field(default=None, metadata={"json": "registrationStatus"})
+    extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+DECODER = common.Decoder(common.make_converter(common.camel_case))
+GOOD = {
+    "_id": "e1",
+    "seriesId": "s1",
+    "color": "red",
+    "day": "2026-03-01",
+    "looseDay": "2026-03-02",
+    "at": "2026-03-01T10:00:00Z",
+    "start": "08:30",
+    "items": [{"value": 1}],
+    "ratio": 3,
+    "registrationStatus": "confirmed",
+    "surprise": {"new": True},
+}
+
+
+def test_decodes_with_renames_enums_dates_and_extra() -> None:
+    m = DECODER.decode(common._json.dumps({"data": GOOD}), Model, root="data")
+    assert m.id == "e1" and m.series_id == "s1"
+    assert m.color is Color.RED
+    assert m.day == dt.date(2026, 3, 1) and m.loose_day == dt.date(2026, 3, 2)
+    assert m.at == dt.datetime(2026, 3, 1, 10, tzinfo=dt.timezone.utc)
+    assert m.start == dt.time(8, 30)
+    assert m.items == [Inner(1)]
+    assert m.ratio == 3.0 and isinstance(m.ratio, float)
+    assert m.status == "confirmed"
+    assert m.extra == {"surprise": {"new": True}}
+
+
+def test_unknown_enum_value_and_odd_date_are_kept() -> None:
+    m = DECODER.structure({**GOOD, "color": "ultraviolet", "looseDay": "someday"}, Model)
+    assert m.color == "ultraviolet" and m.loose_day == "someday"
+
+
+def test_naive_timestamps_are_utc() -> None:
+    m = DECODER.structure({**GOOD, "at": "2026-03-01T10:00:00"}, Model)
+    assert m.at.tzinfo is dt.timezone.utc
+
+
+@pytest.mark.parametrize(
+    ("change", "path"),
+    [
+        ({"_id": 5}, "$.data._id"),
+        ({"_id": None}, "$.data._id"),
+        ({"seriesId": ["x"]}, "$.data.seriesId"),
+        ({"color": 1}, "$.data.color"),
+        ({"day": "2026-02-30"}, "$.data.day"),
+        ({"day": "yesterday"}, "$.data.day"),
+        ({"at": "nope"}, "$.data.at"),
+        ({"start": "25:00"}, "$.data.start"),
+        ({"items": "abc"}, "$.data.items"),
+        ({"items": [{"value": "1"}]}, "$.data.items[0].value"),
+        ({"items": [{"value": True}]}, "$.data.items[0].value"),
+        ({"items": [None]}, "$.data.items[0]"),
+        ({"ratio": "1.5"}, "$.data.ratio"),
+        ({"flag": 1}, "$.data.flag"),
+    ],
+)
+def test_wrong_types_name_the_path(change: dict[str, Any], path: str) -> None:
+    body = common._json.dumps({"data": {**GOOD, **change}})
+    with pytest.raises(common.DecodeError) as info:
+        DECODER.decode(body, Model, root="data")
+    assert path in str(info.value)
+
+
+def test_missing_field_names_the_json_key() -> None:
+    data = dict(GOOD)
+    del data["seriesId"]
+    with pytest.raises(common.DecodeError, match=r"required field missing @ \$\.data\.seriesId"):
+        DECODER.decode(common._json.dumps({"data": data}), Model, root="data")
+
+
+@pytest.mark.parametrize(
+    "body", [b"", b"not json", b'{"data": {"_id": "e1"', b"<html></html>", b"\xff\xfe"]
+)
+def test_non_json_and_truncated_bodies(body: bytes) -> None:
+    with pytest.raises(common.DecodeError):
+        DECODER.decode(body, Model, root="data")
+
+
+@pytest.mark.parametrize("body", [b"[]", b"null", b'{"other": 1}', b'{"data": 3}', b'{"data": []}'])
+def test_wrong_envelopes(body: bytes) -> None:
+    with pytest.raises(common.DecodeError):
+        DECODER.decode(body, Model, root="data")
+
+
+def test_big_integers_and_lone_surrogates_still_parse() -> None:
+    # Both are valid JSON, whatever orjson's version does with them.
+    assert common.Decoder.parse(b'{"n": 123456789012345678901234567890}')["n"] > 1e29
+    assert common.Decoder.parse(b'{"s": "\\ud800"}') == {"s": "\ud800"}
+
+
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=30,
+    )
+)
+def test_any_json_either_decodes_or_raises_decode_error(data: Any) -> None:
+    try:
+        DECODER.structure(data, Model)
+    except common.DecodeError:
+        pass
+
+
+# -- URLs and paths ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.intervals.run",
+        "https://api.intervals.run/",
+        "http://127.0.0.1:8080",
+        "http://127.5.6.7",
+        "http://localhost:1234/base",
+        "http://[::1]:9000",
+    ],
+)
+def test_accepted_base_urls(url: str) -> None:
+    assert not common.validate_base_url(url).endswith("/")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://api.intervals.run",
+        "http://10.0.0.1",
+        "http://192.168.1.1",
+        "ftp://example.com",
+        "api.intervals.run",
+        "",
+        "https://user:pw@example.com",
+        "https://example.com/?key=1",
+        "http://localhost.evil.com",
+    ],
+)
+def test_refused_base_urls(url: str) -> None:
+    with pytest.raises(common.InvalidRequestError):
+        common.validate_base_url(url)
+
+
+def test_path_parameters_are_one_segment() -> None:
+    assert common.build_path("/events/{id}", id="../organization") == "/events/..%2Forganization"
+    assert common.build_path("/events/{id}", id="a b?c#d") == "/events/a%20b%3Fc%23d"
+    assert common.build_path("/api/v1/events/{id}.json", id=42) == "/api/v1/events/42.json"
+
+
+@pytest.mark.parametrize("bad", ["", " ", ".", "..", None, True, 1.5])
+def test_bad_path_parameters_are_refused(bad: Any) -> None:
+    with pytest.raises(common.InvalidRequestError):
+        common.build_path("/events/{id}", id=bad)
+
+
+# -- validation ----------------------------------------------------------------
+
+
+def test_validators_accept_good_values() -> None:
+    assert common.check_date("d", dt.date(2026, 2, 28)) == "2026-02-28"
+    assert common.check_date("d", "2028-02-29") == "2028-02-29"
+    assert common.check_time("t", "07:05") == "07:05"
+    assert common.check_time("t", "07:05:09") == "07:05:09"
+    assert common.check_time("t", dt.time(7, 5)) == "07:05"
+    assert common.check_number("lat", -90, -90, 90) == -90
+    assert common.check_email("e", "a.b+c@example.co.uk") == "a.b+c@example.co.uk"
+    assert common.check_uri("u", "https://example.com/x?y=1") == "https://example.com/x?y=1"
+    assert common.check_country("c", "US") == "US"
+    assert common.check_enum("k", Color.RED, Color) == "red"
+    assert common.check_enum("k", "red", Color) == "red"
+    assert common.check_timezone("tz", "America/Godthab") == "America/Godthab"
+    assert common.check_int("limit", 100, 1, 100) == 100
+
+
+@pytest.mark.parametrize(
+    ("check", "value"),
+    [
+        (lambda v: common.check_date("when", v), "2026-02-30"),
+        (lambda v: common.check_date("when", v), "2026-2-3"),
+        (lambda v: common.check_date("when", v), dt.datetime(2026, 1, 1)),
+        (lambda v: common.check_date("when", v), 20260101),
+        (lambda v: common.check_time("when", v), "7:05"),
+        (lambda v: common.check_time("when", v), "24:00"),
+        (lambda v: common.check_time("when", v, seconds=False), "07:05:00"),
+        (lambda v: common.check_number("when", v, -90, 90), 90.0001),
+        (lambda v: common.check_number("when", v, -90, 90), float("nan")),
+        (lambda v: common.check_number("when", v, -90, 90), True),
+        (lambda v: common.check_email("when", v), "a..b@example.com"),
+        (lambda v: common.check_email("when", v), "nobody"),
+        (lambda v: common.check_uri("when", v), "/relative/path"),
+        (lambda v: common.check_uri("when", v), "https://exa mple.com"),
+        (lambda v: common.check_country("when", v), "USA"),
+        (lambda v: common.check_enum("when", v, Color), "blue"),
+        (lambda v: common.check_timezone("when", v), "Mars/Olympus"),
+        (lambda v: common.check_timezone("when", v), "../../etc/passwd"),
+        (lambda v: common.check_text("when", v), "   "),
+        (lambda v: common.check_int("when", v, 1, 100), 0),
+        (lambda v: common.check_int("when", v, 1, 100), 101),
+    ],
+)
+def test_validators_refuse_and_name_the_field(check: Any, value: Any) -> None:
+    with pytest.raises(common.InvalidRequestError, match="when") as info:
+        check(value)
+    assert info.value.field == "when"
+    assert isinstance(info.value, ValueError)
