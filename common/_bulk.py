@@ -15,7 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Sized
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Sized,
+)
+from contextlib import aclosing
 from typing import Any, Generic, TypeVar
 
 import anyio
@@ -53,7 +62,7 @@ class Result(Generic[K, V]):
 
 async def _drain(
     run: Callable[[TaskGroup, ObjectSendStream[T]], Awaitable[None]], buffer: int
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Yield what ``run`` sends, ``run`` executing in its own driver task."""
     send, receive = anyio.create_memory_object_stream[T](max(buffer, 1))
 
@@ -137,11 +146,12 @@ async def fetch_many(
             group.start_soon(call, key, send)
 
     done = 0
-    async for result in _drain(run, concurrency):
-        done += 1
-        if on_progress is not None:
-            on_progress(done, total)
-        yield result
+    async with aclosing(_drain(run, concurrency)) as results:
+        async for result in results:
+            done += 1
+            if on_progress is not None:
+                on_progress(done, total)
+            yield result
 
 
 async def merge_events(
@@ -170,5 +180,6 @@ async def merge_events(
         for source in sources:
             group.start_soon(pump, source, send)
 
-    async for event in _drain(run, 64):
-        yield event
+    async with aclosing(_drain(run, 64)) as events:
+        async for event in events:
+            yield event
