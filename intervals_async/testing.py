@@ -1,0 +1,759 @@
+"""A fake Intervals API server for tests and benchmarks, validated against the bundled spec.
+
+``async with FakeIntervals() as server:`` serves the seven operations of the OpenAPI spec
+(``intervals_async/openapi.json``) on ``server.url`` over seeded in-memory data
+(:attr:`FakeIntervals.db`). Order of checks per request, after the base class' faults and rate
+limit: unknown route (404/405, recorded as a violation) → authentication (401) → scope (403)
+→ request validation against the spec (422, recorded in :attr:`FakeIntervals.violations`) →
+``Idempotency-Key`` replay or conflict (409) → handler. Every response produced past the faults
+(401/403/429 included) is validated against the spec before it is sent; a mismatch is recorded
+as a violation, and the response is still sent. The spec declares only some error statuses per
+operation while the docs allow 400/401/403/404/409/422/429/500 everywhere, so an undeclared error
+status is checked against the spec's shared ``Error`` schema instead. Two documented extensions
+the spec lacks are not counted: ``error.retryAfter`` in 429 bodies, and ``hasMore`` / ``after`` in
+cursor mode.
+
+Run it alone with ``python -m intervals_async.testing --port 8123 [--no-validate] [--events N]
+[--rate-limit RPS]``: it prints its URL on one line when ready and serves until killed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.resources
+import itertools
+import math
+import random
+import time
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+import orjson
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
+from openapi_core import OpenAPI
+from openapi_core.datatypes import RequestParameters
+
+from common.testing import (
+    ApiError,
+    FakeServer,
+    RateLimitStyle,
+    error_code,
+    json_response,
+    run_cli,
+    slugify,
+)
+
+__all__ = ["ALL_SCOPES", "FakeIntervals", "IntervalsData", "generate_data", "load_spec"]
+
+ALL_SCOPES = (
+    "read:series",
+    "read:events",
+    "read:participants",
+    "write:events",
+    "write:participants",
+)
+"""Every scope an API key can carry."""
+
+_SPEC_SERVER = "https://api.intervals.run"
+_OPERATIONS: dict[str, tuple[str, str, str | None]] = {
+    # operationId: (method, path, scope needed)
+    "getOrganization": ("GET", "/organization", None),
+    "listSeries": ("GET", "/series", "read:series"),
+    "listEvents": ("GET", "/events", "read:events"),
+    "createEvent": ("POST", "/events", "write:events"),
+    "getEvent": ("GET", "/events/{id}", "read:events"),
+    "listRegistrations": ("GET", "/registration", "read:participants"),
+    "registerParticipant": ("POST", "/registration", "write:participants"),
+}
+_EVENT_KEYS = (
+    "_id",
+    "name",
+    "slug",
+    "type",
+    "date",
+    "organizationId",
+    "seriesId",
+    "startTime",
+    "address",
+    "lat",
+    "lng",
+    "description",
+    "websiteUrl",
+    "registrationUrl",
+    "endDate",
+    "endTime",
+)
+_DETAIL_ONLY_KEYS = ("endDate", "endTime")  # absent from the listing schema
+_ADDRESS_KEYS = (
+    "name",
+    "streetAddress",
+    "addressLocality",
+    "addressRegion",
+    "postalCode",
+    "addressCountry",
+)
+_REGISTRATION_KEYS = ("email", "name", "registrationType", "paceGroup")
+_DEFAULT_LIMIT = 50
+_MAX_LIMIT = 100
+
+
+def load_spec() -> dict[str, Any]:
+    """The bundled OpenAPI spec, freshly parsed (callers may mutate it)."""
+    data = importlib.resources.files("intervals_async").joinpath("openapi.json").read_bytes()
+    spec: dict[str, Any] = orjson.loads(data)
+    return spec
+
+
+# --- data ---------------------------------------------------------------------------------
+
+
+@attrs.define
+class IntervalsData:
+    """The fake's in-memory records, each shaped exactly as the API returns it."""
+
+    organization: dict[str, Any]
+    """``GET /organization`` ``data``."""
+    series: list[dict[str, Any]]
+    """``GET /series`` items."""
+    events: dict[str, dict[str, Any]]
+    """Events by ``_id``, shaped as ``GET /events/{id}`` ``data.event``."""
+    runs: dict[str, list[dict[str, Any]]]
+    """Runs by event ``_id``, shaped as ``GET /events/{id}`` ``data.runs``."""
+    registrations: dict[str, list[dict[str, Any]]]
+    """Registrations by event ``_id`` in creation order, shaped as ``GET /registration`` items."""
+    rng: random.Random = attrs.field(repr=False)
+    """Source of new ids."""
+    events_created: int = 0
+    """Events created through ``POST /events`` (idempotent replays excluded)."""
+    registrations_created: int = 0
+    """Registrations created through ``POST /registration`` (replays excluded)."""
+
+    def new_id(self) -> str:
+        """A fresh 24-hex-digit id, like the API's object ids."""
+        return f"{self.rng.getrandbits(96):024x}"
+
+    def find_run(self, run_id: str) -> dict[str, Any] | None:
+        """The run with ``_id`` ``run_id``, if any."""
+        for runs in self.runs.values():
+            for run in runs:
+                if run["_id"] == run_id:
+                    return run
+        return None
+
+
+_PLACES: list[tuple[dict[str, str], float, float]] = [
+    (
+        {
+            "name": "Copley Square",
+            "streetAddress": "560 Boylston St",
+            "addressLocality": "Boston",
+            "addressRegion": "MA",
+            "postalCode": "02116",
+            "addressCountry": "US",
+        },
+        42.3499,
+        -71.077,
+    ),
+    (
+        {"name": "Battersea Park", "addressLocality": "London", "addressCountry": "GB"},
+        51.4791,
+        -0.1566,
+    ),
+    (
+        {"addressLocality": "Sydney", "addressRegion": "NSW", "addressCountry": "AU"},
+        -33.8908,
+        151.2743,
+    ),
+    (
+        {"addressLocality": "Portland", "addressRegion": "OR", "addressCountry": "US"},
+        45.5152,
+        -122.6784,
+    ),
+    (
+        {"name": "Phoenix Park", "addressLocality": "Dublin", "addressCountry": "IE"},
+        53.3559,
+        -6.3298,
+    ),
+    (
+        {"name": "Tempelhofer Feld", "addressLocality": "Berlin", "addressCountry": "DE"},
+        52.4731,
+        13.4039,
+    ),
+]
+# name, series type, status, timezone, schedule, place index or None, type of its events
+_SERIES: list[tuple[str, str, str, str, dict[str, Any], int | None, str]] = [
+    (
+        "Tuesday Track Club",
+        "runClub",
+        "active",
+        "America/New_York",
+        {"frequency": "weekly", "dayOfWeek": 2, "startTime": "18:30", "durationMinutes": 60},
+        0,
+        "runClub",
+    ),
+    (
+        "Thames Winter Series",
+        "raceSeries",
+        "active",
+        "Europe/London",
+        {"frequency": "monthly", "dayOfMonth": 1, "startTime": "09:30"},
+        1,
+        "race",
+    ),
+    (
+        "Bondi Beach parkrun",
+        "parkrun",
+        "paused",
+        "Australia/Sydney",
+        {"frequency": "weekly", "dayOfWeek": 6, "startTime": "07:00", "durationMinutes": 45},
+        None,
+        "other",
+    ),
+    (
+        "Harbour Time Trials",
+        "timeTrial",
+        "archived",
+        "Europe/Dublin",
+        {"frequency": "custom", "startTime": "19:00"},
+        4,
+        "timeTrial",
+    ),
+]
+_STANDALONE = [
+    "Spring Half Marathon",
+    "Midsummer Mile",
+    "Trail Ultra",
+    "Charity Fun Run",
+    "Club Championship",
+]
+_DISTANCES: list[tuple[float, str, str]] = [
+    (5000, "5K", "5K"),
+    (10000, "10K", "10K"),
+    (15000, "15K", "15K"),
+    (21097.5, "Half Marathon", "Half Marathon"),
+    (42195, "Marathon", "Marathon"),
+    (50000, "50K", "50K"),
+    (80467, "50M", "50 miles"),
+    (100000, "100K", "100K"),
+    (160934, "100M", "100 miles"),
+    (60000, "Ultra", "60K ultra"),
+    (3000, "Other", "3K fun run"),
+    (8000, "Other", "8K"),
+]
+_FIRST = ["Ada", "Ben", "Chloé", "Dmitri", "Ewa", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi"]
+_LAST = ["Okafor", "Smith", "Müller", "Tanaka", "García", "O'Brien", "Nguyen", "Kowalski", "Silva"]
+_START = dt.date(2026, 1, 1)
+
+
+def generate_data(seed: int = 0, events: int | Sequence[Mapping[str, Any]] = 300) -> IntervalsData:
+    """Deterministic data for ``seed``: one organization, four series and ``events`` events.
+
+    ``events`` may instead be a list of event dicts shaped as ``GET /events/{id}``
+    ``data.event`` (``_id`` and ``organizationId`` filled in when missing), each with optional
+    ``"runs"`` (shaped as ``data.runs``; ``_id``, ``eventId`` filled in) and ``"registrations"``
+    (shaped as ``GET /registration`` items; ``_id``, ``eventId`` filled in, ``eventRunId``
+    defaulting to the first run) lists.
+    """
+    rng = random.Random(seed)
+    db = IntervalsData({}, [], {}, {}, {}, rng)
+    org_id = db.new_id()
+    db.organization = {
+        "_id": org_id,
+        "name": "Harbourside Running Collective",
+        "slug": "harbourside-running",
+        "roles": ["organizer"],
+        "plan": "premium",
+    }
+    for name, kind, status, timezone, schedule, place, _ in _SERIES:
+        series: dict[str, Any] = {
+            "_id": db.new_id(),
+            "name": name,
+            "slug": slugify(name),
+            "organizationId": org_id,
+            "status": status,
+            "type": kind,
+            "timezone": timezone,
+            "schedule": schedule,
+        }
+        if place is not None:
+            address, lat, lng = _PLACES[place]
+            series.update(
+                description=f"{name}: all paces welcome.", address=address, lat=lat, lng=lng
+            )
+        db.series.append(series)
+    if isinstance(events, int):
+        for index in range(events):
+            _add_seed_event(db, index)
+    else:
+        for given in events:
+            _add_given_event(db, given)
+    return db
+
+
+def _add_given_event(db: IntervalsData, given: Mapping[str, Any]) -> None:
+    event = {key: value for key, value in given.items() if key not in ("runs", "registrations")}
+    event.setdefault("_id", db.new_id())
+    event.setdefault("organizationId", db.organization["_id"])
+    event_id = event["_id"]
+    db.events[event_id] = event
+    db.runs[event_id] = [
+        {"_id": db.new_id(), **run, "eventId": event_id} for run in given.get("runs", [])
+    ]
+    first_run = db.runs[event_id][0]["_id"] if db.runs[event_id] else ""
+    db.registrations[event_id] = [
+        {"_id": db.new_id(), "eventRunId": first_run, **reg, "eventId": event_id}
+        for reg in given.get("registrations", [])
+    ]
+
+
+def _add_seed_event(db: IntervalsData, index: int) -> None:
+    rng = db.rng
+    date = _START + dt.timedelta(days=rng.randrange(365))
+    event: dict[str, Any] = {"_id": db.new_id()}
+    place: int | None
+    if rng.random() < 0.8:
+        pick = rng.randrange(len(_SERIES))
+        series_name, _, _, _, schedule, place, kind = _SERIES[pick]
+        name = f"{series_name} {date:%b} {date.day}"
+        event["seriesId"] = db.series[pick]["_id"]
+        start_time: str | None = schedule["startTime"]
+    else:
+        kind = rng.choice(["race", "runClub", "timeTrial", "other"])
+        name = f"{rng.choice(_STANDALONE)} {date.year}"
+        place = rng.randrange(len(_PLACES))
+        start_time = f"{rng.randrange(6, 20):02d}:{rng.choice(['00', '15', '30', '45'])}"
+    slug = f"{slugify(name)}-{date.isoformat()}"
+    if any(other["slug"] == slug for other in db.events.values()):
+        slug = f"{slug}-{index}"
+    event.update(
+        name=name,
+        slug=slug,
+        type=kind,
+        date=date.isoformat(),
+        organizationId=db.organization["_id"],
+    )
+    if start_time is not None and rng.random() < 0.9:
+        event["startTime"] = start_time
+    if place is not None and rng.random() < 0.8:
+        address, lat, lng = _PLACES[place]
+        event["address"] = address
+        if rng.random() < 0.7:
+            event.update(lat=lat, lng=lng)
+    if rng.random() < 0.5:
+        event["description"] = f"{name}. Bring water; chip timing for all runs."
+    if rng.random() < 0.3:
+        event["websiteUrl"] = f"https://example.org/{slug}"
+    if rng.random() < 0.4:
+        event["registrationUrl"] = f"https://example.org/{slug}/register"
+    if rng.random() < 0.05:
+        event["endDate"] = (date + dt.timedelta(days=rng.randint(1, 2))).isoformat()
+        event["endTime"] = "16:00"
+    db.events[event["_id"]] = event
+    db.runs[event["_id"]] = runs = []
+    for meters, standard, label in rng.sample(_DISTANCES, rng.randint(1, 3)):
+        run: dict[str, Any] = {
+            "_id": db.new_id(),
+            "eventId": event["_id"],
+            "distanceMeters": meters,
+            "distanceStandard": standard,
+            "distanceLabel": label,
+            "date": event["date"],
+            "eventStatus": rng.choices(
+                ["scheduled", "cancelled", "postponed", "rescheduled"], [85, 5, 5, 5]
+            )[0],
+            "registrationStatus": rng.choice(["open", "open", "closed", "sold_out", "unknown"]),
+        }
+        if "startTime" in event:
+            run["startTime"] = event["startTime"]
+        if rng.random() < 0.5:
+            run["maxParticipants"] = rng.choice([50, 100, 250, 1000])
+        if rng.random() < 0.3:
+            run.update(isVirtual=rng.random() < 0.3, isRelay=False, isWalking=rng.random() < 0.2)
+        runs.append(run)
+    count = 120 if index == 0 else rng.randint(0, 5)  # one event overflows a 100-item page
+    db.registrations[event["_id"]] = [
+        _seed_registration(db, event["_id"], runs) for _ in range(count)
+    ]
+
+
+def _seed_registration(
+    db: IntervalsData, event_id: str, runs: list[dict[str, Any]]
+) -> dict[str, Any]:
+    rng = db.rng
+    first, last = rng.choice(_FIRST), rng.choice(_LAST)
+    number = rng.randrange(10_000)
+    registration: dict[str, Any] = {
+        "_id": db.new_id(),
+        "eventId": event_id,
+        "eventRunId": rng.choice(runs)["_id"],
+        "email": f"{slugify(first)}.{slugify(last)}{number}@example.com",
+        "registrationType": rng.choice(["free", "paid"]),
+        "registrationStatus": rng.choices(
+            ["confirmed", "waitlist", "cancelled", "refunded"], [70, 10, 12, 8]
+        )[0],
+    }
+    if rng.random() < 0.9:
+        registration["name"] = f"{first} {last}"
+    if rng.random() < 0.4:
+        registration["paceGroup"] = rng.choice(["sub-20", "20-25", "25-30", "30+"])
+    if rng.random() < 0.5:
+        registration["bibIdentifier"] = str(number)
+    if rng.random() < 0.6:
+        registration["checkedIn"] = rng.random() < 0.5
+    return registration
+
+
+# --- OpenAPI adapters ----------------------------------------------------------------------
+
+
+@attrs.define
+class _SpecRequest:
+    """A request as openapi-core sees it, on the spec's own server URL."""
+
+    method: str
+    path: str
+    parameters: RequestParameters
+    body: bytes | None
+    content_type: str
+    host_url: str = _SPEC_SERVER
+
+
+@attrs.frozen
+class _SpecResponse:
+    data: bytes
+    status_code: int
+    content_type: str
+    headers: CIMultiDict[str]
+
+
+@attrs.frozen
+class _Stored:
+    fingerprint: tuple[str, str, Any]
+    status: int
+    body: bytes
+
+
+def _describe(error: Exception) -> dict[str, list[str]]:
+    """``{field: [messages]}`` for one openapi-core request error."""
+    cause = error.__cause__
+    schema_errors: Iterable[Any] = getattr(cause, "schema_errors", ())
+    name = getattr(error, "name", None)
+    if name is not None:  # a parameter
+        return {name: [getattr(e, "message", str(e)) for e in schema_errors] or [str(error)]}
+    fields: dict[str, list[str]] = {}
+    for schema_error in schema_errors:
+        field = ".".join(str(part) for part in schema_error.path) or "body"
+        fields.setdefault(field, []).append(schema_error.message)
+    return fields or {"body": [str(cause or error)]}
+
+
+# --- the fake ------------------------------------------------------------------------------
+
+
+class FakeIntervals(FakeServer):
+    """Fake Intervals API; see the module docstring for the order of checks.
+
+    Args:
+        api_keys: valid bearer keys mapped to their scopes; default ``{"test-key": ALL_SCOPES}``.
+        seed: seed of the generated data.
+        events: number of generated events, or explicit event dicts (see :func:`generate_data`).
+        validate: validate requests and responses against the spec (off for benchmarks).
+        cursor_pagination: accept ``after`` (an ``_id``, exclusive) and add ``hasMore`` to
+            listings, as the docs describe; otherwise neither exists, as in the spec.
+        host, port: where to listen (port 0: any free port).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_keys: Mapping[str, Collection[str]] | None = None,
+        seed: int = 0,
+        events: int | Sequence[Mapping[str, Any]] = 300,
+        validate: bool = True,
+        cursor_pagination: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        """Build the data, the routes and (when validating) the spec objects."""
+        super().__init__(host=host, port=port)
+        self.api_keys = dict(api_keys) if api_keys is not None else {"test-key": ALL_SCOPES}
+        self.db = generate_data(seed, events)
+        """The in-memory records; tests may read and change them."""
+        self.cursor_pagination = cursor_pagination
+        self.violations: list[str] = []
+        """Spec violations seen, requests and responses, as readable lines."""
+        self.idempotent_replays = 0
+        """Requests answered from the ``Idempotency-Key`` store."""
+        self._idempotency: dict[tuple[str, str], _Stored] = {}
+        self._sorted_events: list[dict[str, Any]] | None = None
+        self._spec: dict[str, Any] | None = load_spec() if validate else None
+        self._openapi = OpenAPI.from_dict(self._spec) if self._spec is not None else None
+        handlers: dict[str, Handler] = {
+            "getOrganization": self._get_organization,
+            "listSeries": self._list_series,
+            "listEvents": self._list_events,
+            "createEvent": self._create_event,
+            "getEvent": self._get_event,
+            "listRegistrations": self._list_registrations,
+            "registerParticipant": self._register,
+        }
+        for operation, (method, path, _) in _OPERATIONS.items():
+            self.app.router.add_route(method, path, handlers[operation], name=operation)
+
+    @property
+    def validate(self) -> bool:
+        """Whether requests and responses are checked against the spec."""
+        return self._openapi is not None
+
+    def error_body(self, status: int, code: str, message: str) -> Any:
+        """``{"error": {"code": ..., "message": ...}}``."""
+        return {"error": {"code": code, "message": message}}
+
+    def rate_limit_response(self, retry_after: float, style: RateLimitStyle) -> web.Response:
+        """429 with ``error.retryAfter`` (epoch ms) in the body, or a ``Retry-After`` header."""
+        if style == "header":
+            return super().rate_limit_response(retry_after, style)
+        body = self.error_body(429, "RATE_LIMITED", "Rate limit exceeded")
+        body["error"]["retryAfter"] = math.ceil((time.time() + retry_after) * 1000)
+        return json_response(body, 429)
+
+    # --- request pipeline ----------------------------------------------------------------
+
+    async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Route check, auth (401), scope (403), request validation (422), idempotency, handler."""
+        operation = request.match_info.route.name
+        if operation not in _OPERATIONS:
+            self.violations.append(f"{request.method} {request.rel_url.raw_path}: not in the spec")
+            return await handler(request)  # raises 404 / 405
+        self._authorize(request, operation)
+        self._validate_request(request, await request.read())
+        return await self._idempotent(request, handler)
+
+    def api_error(self, error: ApiError) -> web.Response:
+        """The error body, with ``details`` as the field errors ``error.errors``."""
+        body = self.error_body(error.status, error_code(error.status), error.message)
+        if error.details is not None:
+            body["error"]["errors"] = error.details
+        return json_response(body, error.status)
+
+    def _api_key(self, request: web.Request) -> str:
+        scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or key.strip() not in self.api_keys:
+            raise ApiError(401, "Missing or invalid API key")
+        return key.strip()
+
+    def _authorize(self, request: web.Request, operation: str) -> None:
+        key = self._api_key(request)
+        scope = _OPERATIONS[operation][2]
+        if scope is not None and scope not in self.api_keys[key]:
+            raise ApiError(403, f"API key lacks the {scope} scope")
+
+    def _spec_request(self, request: web.Request, body: bytes) -> _SpecRequest:
+        parameters = RequestParameters(
+            query=request.query, header=request.headers, cookie=request.cookies
+        )
+        return _SpecRequest(
+            method=request.method.lower(),
+            path=request.rel_url.raw_path,
+            parameters=parameters,
+            body=body or None,
+            content_type=request.content_type,
+        )
+
+    def _validate_request(self, request: web.Request, body: bytes) -> None:
+        if self._openapi is None:
+            return
+        errors: dict[str, list[str]] = {}
+        for error in self._openapi.iter_request_errors(self._spec_request(request, body)):
+            for field, messages in _describe(error).items():
+                errors.setdefault(field, []).extend(messages)
+        if errors:
+            where = f"{request.method} {request.rel_url}"
+            self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
+            raise ApiError(422, "Request does not match the API specification", errors)
+
+    async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Validate ``response`` against the spec; a mismatch is recorded in :attr:`violations`."""
+        operation = _OPERATIONS.get(request.match_info.route.name or "")
+        if self._openapi is None or self._spec is None or operation is None:
+            return
+        if not isinstance(response, web.Response):
+            return
+        data = response.body if isinstance(response.body, bytes) else b""
+        body = orjson.loads(data) if data else None
+        if isinstance(body, dict):  # strip the documented extensions the spec lacks
+            if self.cursor_pagination:
+                body.pop("hasMore", None)
+            if isinstance(body.get("error"), dict):
+                body["error"].pop("retryAfter", None)
+            data = orjson.dumps(body)
+        status = response.status
+        method, path, _ = operation
+        declared = self._spec["paths"][path][method.lower()]["responses"]
+        if str(status) not in declared and status >= 400:
+            status = 401  # every operation declares 401 with the shared Error schema
+        spec_response = _SpecResponse(data, status, response.content_type, response.headers)
+        spec_request = self._spec_request(request, await request.read())
+        for error in self._openapi.iter_response_errors(spec_request, spec_response):
+            cause = f" ({error.__cause__})" if error.__cause__ is not None else ""
+            self.violations.append(
+                f"response {response.status} to {request.method} {request.rel_url}: {error}{cause}"
+            )
+
+    async def _idempotent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or key is None:
+            return await handler(request)
+        raw = await request.read()
+        try:
+            content: Any = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            content = raw
+        fingerprint = (request.method, request.rel_url.raw_path, content)
+        slot = (self._api_key(request), key)
+        stored = self._idempotency.get(slot)
+        if stored is not None:
+            if stored.fingerprint != fingerprint:
+                raise ApiError(409, "Idempotency key already used with different request body")
+            self.idempotent_replays += 1
+            return web.Response(
+                body=stored.body, status=stored.status, content_type="application/json"
+            )
+        response = await handler(request)
+        body = response.body if isinstance(response, web.Response) else None
+        if isinstance(body, bytes) and response.status < 500:
+            self._idempotency[slot] = _Stored(fingerprint, response.status, body)
+        return response
+
+    # --- handlers ------------------------------------------------------------------------
+
+    def _page(self, request: web.Request, items: Iterable[dict[str, Any]]) -> web.Response:
+        """``{"data": [...]}`` up to ``limit``; cursor mode: after ``after``, with ``hasMore``."""
+        try:
+            limit = int(request.query.get("limit", _DEFAULT_LIMIT))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= _MAX_LIMIT:
+            raise ApiError(422, "Invalid limit", {"limit": ["must be an integer from 1 to 100"]})
+        after = request.query.get("after") if self.cursor_pagination else None
+        if after is not None:
+            iterator = iter(items)
+            if not any(item["_id"] == after for item in iterator):
+                raise ApiError(400, f"Unknown cursor: {after}")
+            items = iterator
+        page = list(itertools.islice(items, limit + 1))
+        result: dict[str, Any] = {"data": page[:limit]}
+        if self.cursor_pagination:
+            result["hasMore"] = len(page) > limit
+        return json_response(result)
+
+    async def _get_organization(self, request: web.Request) -> web.Response:
+        return json_response({"data": self.db.organization})
+
+    async def _list_series(self, request: web.Request) -> web.Response:
+        slug = request.query.get("slug")
+        return self._page(request, (s for s in self.db.series if slug in (None, s["slug"])))
+
+    async def _list_events(self, request: web.Request) -> web.Response:
+        query = request.query
+        kind, series = query.get("type"), query.get("seriesId")
+        after = query.get("after") if self.cursor_pagination else None
+        date_from, date_to = query.get("dateFrom", ""), query.get("dateTo", "9999")
+        if self._sorted_events is None:
+            self._sorted_events = sorted(
+                self.db.events.values(), key=lambda e: (e["date"], e["_id"])
+            )
+        # with ``after``, filtering must not hide the cursor event: filter after the cursor
+        matching = (
+            {k: v for k, v in event.items() if k not in _DETAIL_ONLY_KEYS}
+            for event in self._sorted_events
+            if (
+                kind in (None, event["type"])
+                and series in (None, event.get("seriesId"))
+                and date_from <= event["date"] <= date_to
+            )
+            or event["_id"] == after
+        )
+        return self._page(request, matching)
+
+    async def _get_event(self, request: web.Request) -> web.Response:
+        event_id = request.match_info["id"]
+        event = self.db.events.get(event_id)
+        if event is None:
+            raise ApiError(404, "Event not found")
+        return json_response({"data": {"event": event, "runs": self.db.runs.get(event_id, [])}})
+
+    async def _list_registrations(self, request: web.Request) -> web.Response:
+        event_id = request.query.get("eventId", "")
+        if event_id not in self.db.events:
+            raise ApiError(404, "Event not found")
+        return self._page(request, iter(self.db.registrations.get(event_id, [])))
+
+    async def _create_event(self, request: web.Request) -> web.Response:
+        body = await self._json_object(request)
+        missing = [key for key in ("name", "slug", "type", "date") if not body.get(key)]
+        if missing:
+            raise ApiError(422, "Invalid event", {key: ["is required"] for key in missing})
+        if any(event["slug"] == body["slug"] for event in self.db.events.values()):
+            raise ApiError(422, "Invalid event", {"slug": ["already taken"]})
+        if "seriesId" in body and all(s["_id"] != body["seriesId"] for s in self.db.series):
+            raise ApiError(422, "Invalid event", {"seriesId": ["not found"]})
+        event = {key: body[key] for key in _EVENT_KEYS if key in body}
+        if isinstance(event.get("address"), dict):
+            event["address"] = {k: v for k, v in event["address"].items() if k in _ADDRESS_KEYS}
+        event["_id"] = event_id = self.db.new_id()
+        event["organizationId"] = self.db.organization["_id"]
+        self.db.events[event_id] = event
+        self.db.runs[event_id] = []
+        self.db.registrations[event_id] = []
+        self.db.events_created += 1
+        self._sorted_events = None
+        return json_response({"data": {"eventId": event_id}}, 201)
+
+    async def _register(self, request: web.Request) -> web.Response:
+        body = await self._json_object(request)
+        missing = [key for key in ("eventRunId", "email", "registrationType") if not body.get(key)]
+        if missing:
+            raise ApiError(422, "Invalid registration", {key: ["is required"] for key in missing})
+        run = self.db.find_run(str(body["eventRunId"]))
+        if run is None:
+            raise ApiError(404, "Event run not found")
+        registration_id = self.db.new_id()
+        registration = {
+            "_id": registration_id,
+            "eventId": run["eventId"],
+            "eventRunId": run["_id"],
+            **{key: body[key] for key in _REGISTRATION_KEYS if key in body},
+            "registrationStatus": body.get("status", "confirmed"),
+        }
+        self.db.registrations.setdefault(run["eventId"], []).append(registration)
+        self.db.registrations_created += 1
+        return json_response({"data": {"participantId": registration_id}}, 201)
+
+    @staticmethod
+    async def _json_object(request: web.Request) -> dict[str, Any]:
+        try:
+            body = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            body = None
+        if not isinstance(body, dict):
+            raise ApiError(400, "Request body must be a JSON object")
+        return body
+
+
+def _factory(options: argparse.Namespace) -> FakeServer:
+    return FakeIntervals(
+        seed=options.seed,
+        events=300 if options.events is None else options.events,
+        validate=not options.no_validate,
+        host=options.host,
+        port=options.port,
+    )
+
+
+if __name__ == "__main__":
+    run_cli(_factory, lambda url: print(url, flush=True), "Serve a fake Intervals API.")
