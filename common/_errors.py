@@ -18,6 +18,7 @@ __all__ = [
     "ConflictError",
     "DecodeError",
     "InvalidRequestError",
+    "MissingCredentialsError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -70,6 +71,10 @@ class InvalidRequestError(APIError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class MissingCredentialsError(InvalidRequestError):
+    """No credentials were given or found in the environment (raised at construction)."""
 
 
 class APIStatusError(APIError):
