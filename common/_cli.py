@@ -19,6 +19,7 @@ import io
 import logging
 import os
 import sys
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AsyncExitStack, contextmanager
@@ -35,6 +36,7 @@ from ._errors import (
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
+    TruncationWarning,
 )
 from ._json import dumps
 from ._types import Event, EventSource, Participant
@@ -364,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
+    sys.stderr.write(f"eventsync: warning: {message}\n")
+
+
 def _exit_code(exc: BaseException) -> int:
     if isinstance(exc, (AuthenticationError, PermissionDeniedError)):
         return EXIT_AUTH
@@ -393,7 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(stderr=True, quiet=args.no_progress)
     run: Callable[[argparse.Namespace, Console | None], Any] = args.run
     try:
-        return int(anyio.run(run, args, console))
+        with warnings.catch_warnings():
+            # A truncated listing is worth one line on stderr, not a failure.
+            warnings.simplefilter("always", TruncationWarning)
+            warnings.showwarning = _show_warning
+            return int(anyio.run(run, args, console))
     except KeyboardInterrupt:
         sys.stdout.flush()
         sys.stderr.write("eventsync: interrupted\n")
