@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -54,13 +55,17 @@ def camel_case(name: str) -> str:
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TIME = re.compile(r"\d{2}:\d{2}(?::\d{2})?")
+
+
 def parse_date(value: Any) -> dt.date:
     """An ISO ``YYYY-MM-DD`` string (or a date) as a date; ValueError otherwise."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if not isinstance(value, str) or len(value) != 10:
+    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
         raise ValueError(f"expected a YYYY-MM-DD date, got {value!r:.40}")
     return dt.date.fromisoformat(value)
 
@@ -69,7 +74,7 @@ def parse_time(value: Any) -> dt.time:
     """``HH:MM`` or ``HH:MM:SS`` (24 h) as a time; ValueError otherwise."""
     if isinstance(value, dt.time):
         return value
-    if not isinstance(value, str) or len(value) not in (5, 8) or not value[:2].isdigit():
+    if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
         raise ValueError(f"expected HH:MM or HH:MM:SS, got {value!r:.40}")
     return dt.time.fromisoformat(value)
 

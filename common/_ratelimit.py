@@ -52,6 +52,10 @@ class RateLimiter:
             self._cooldown_until = until
             self._next_slot = max(self._next_slot, until)
 
+    def must_wait(self) -> bool:
+        """False when :meth:`wait` would return at once: no pacing and no cool-down (fast path)."""
+        return bool(self._interval) or self._cooldown_until > self._clock()
+
     async def wait(self) -> None:
         """Return when the caller may send: after any cool-down, in its paced slot."""
         while True:

@@ -133,7 +133,8 @@ class Transport:
         }
         self._headers.update(headers or {})
         self._headers.update(self._auth.headers())
-        self._timeouts: dict[float, aiohttp.ClientTimeout] = {}
+        # total bounds the whole attempt, body included (sock_read alone would leave it None).
+        self._attempt_timeout = aiohttp.ClientTimeout(total=self.timeout)
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, auth={self._auth!r})"
@@ -169,14 +170,21 @@ class Transport:
 
     # -- requests --------------------------------------------------------------
 
-    def _timeout_for(self, seconds: float) -> aiohttp.ClientTimeout:
-        timeout = self._timeouts.get(seconds)
-        if timeout is None:
-            # total bounds the whole attempt, body included; sock_read alone would not.
-            timeout = aiohttp.ClientTimeout(total=seconds)
-            if len(self._timeouts) < 64:
-                self._timeouts[seconds] = timeout
-        return timeout
+    def _timeout_for(self, deadline_at: float | None, what: str = "") -> aiohttp.ClientTimeout:
+        """The attempt's timeout: the per-attempt one, shortened by the overall deadline."""
+        if deadline_at is None:
+            return self._attempt_timeout
+        remaining = deadline_at - self._clock()
+        if remaining >= self.timeout:
+            return self._attempt_timeout
+        if remaining <= 0:
+            raise _Attempt(
+                Failure.NOT_SENT,
+                APITimeoutError(
+                    f"{what}overall deadline of {self.deadline}s passed before sending"
+                ),
+            )
+        return aiohttp.ClientTimeout(total=remaining)
 
     async def request(
         self,
@@ -221,20 +229,18 @@ class Transport:
             attempt_started = self._clock()
             try:
                 async with self._semaphore:
-                    await self.limiter.wait()
-                    timeout = self.timeout
-                    if deadline_at is not None:
-                        timeout = min(timeout, deadline_at - self._clock())
-                        if timeout <= 0:
-                            raise _Attempt(
-                                Failure.NOT_SENT,
-                                APITimeoutError(
-                                    f"{method} {path}: overall deadline of {self.deadline}s"
-                                    " passed before the request could be sent"
-                                ),
-                            )
+                    if self.limiter.must_wait():
+                        await self.limiter.wait()
+                    attempt_started = self._clock()
                     response = await self._send(
-                        session, method, url, path, params, data, send_headers, timeout
+                        session,
+                        method,
+                        url,
+                        path,
+                        params,
+                        data,
+                        send_headers,
+                        self._timeout_for(deadline_at, f"{method} {path}: "),
                     )
                 if logger.isEnabledFor(logging.DEBUG):
                     self._log(method, path, response.status, attempt, attempt_started)
@@ -276,7 +282,7 @@ class Transport:
         params: Mapping[str, str] | None,
         data: bytes | None,
         headers: Mapping[str, str],
-        seconds: float,
+        limits: aiohttp.ClientTimeout,
     ) -> Response:
         """One attempt: a 2xx :class:`Response`, or :class:`_Attempt` describing the failure."""
         try:
@@ -286,7 +292,7 @@ class Transport:
                 params=params,
                 data=data,
                 headers=headers,
-                timeout=self._timeout_for(seconds),
+                timeout=limits,
                 allow_redirects=False,  # a redirect must never carry credentials elsewhere
             ) as resp:
                 body = await self._read_body(resp, method, path)
@@ -297,7 +303,9 @@ class Transport:
                 request_id = resp.headers.get("x-request-id")
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             not_sent = isinstance(exc, aiohttp.ConnectionTimeoutError)
-            error: APIError = APITimeoutError(f"{method} {path}: timed out after {seconds:.3g}s")
+            error: APIError = APITimeoutError(
+                f"{method} {path}: timed out after {limits.total:.3g}s"
+            )
             error.__cause__ = exc
             raise _Attempt(Failure.NOT_SENT if not_sent else Failure.MAYBE_SENT, error) from exc
         except aiohttp.ClientConnectorError as exc:

@@ -141,7 +141,7 @@ def test_event_and_participants(env: Servers, capsys: pytest.CaptureFixture[str]
 
 
 def test_exit_code_not_found(env: Servers, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "event", "intervals", "no-such-event")
+    code, _, err = run(capsys, "event", "intervals", "no-such-event")
     assert code == 4
     assert err.startswith("eventsync: error:") and err.count("\n") == 1
     assert "Traceback" not in err
@@ -184,7 +184,7 @@ def test_exit_code_usage(env: Servers, capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_debug_shows_the_traceback(env: Servers) -> None:
-    with pytest.raises(Exception, match="not found|Not Found"):
+    with pytest.raises(Exception, match=r"not found|Not Found"):
         main(["--debug", "--no-progress", "event", "intervals", "no-such-event"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 import json
@@ -260,10 +261,8 @@ def test_big_integers_and_lone_surrogates_still_parse() -> None:
     )
 )
 def test_any_json_either_decodes_or_raises_decode_error(data: Any) -> None:
-    try:
+    with contextlib.suppress(common.DecodeError):  # any other exception fails the test
         DECODER.structure(data, Model)
-    except common.DecodeError:
-        pass
 
 
 # -- URLs and paths ------------------------------------------------------------

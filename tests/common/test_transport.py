@@ -274,7 +274,9 @@ async def test_overall_deadline_bounds_all_attempts(server: ScriptedServer) -> N
 def test_timeouts_are_never_unlimited() -> None:
     t = common.Transport("https://example.com")
     assert t.timeout == 30.0 and t.deadline == common.DEFAULT_DEADLINE
-    assert t._timeout_for(t.timeout).total == 30.0
+    assert t._timeout_for(None).total == 30.0
+    assert t._timeout_for(time.monotonic() + 1000).total == 30.0
+    assert 4 < (t._timeout_for(time.monotonic() + 5).total or 0) <= 5
     with pytest.raises(common.InvalidRequestError):
         common.Transport("https://example.com", timeout=0)
 

@@ -1,0 +1,677 @@
+"""The Intervals client: one thin method per operation on top of :class:`common.BaseClient`.
+
+Validation happens before anything is sent; the transport does auth, retries,
+rate limiting and timeouts; the package's decoder turns bodies into models.
+Listings share one helper (:meth:`IntervalsClient._list`) for the limit and the
+truncation warning, and every request goes through :meth:`IntervalsClient._request`,
+which adds the scope hint to a 403 and the idempotency hint to a 409.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any, NoReturn, Protocol, TypeVar
+
+import aiohttp
+import attrs
+
+import common
+
+from ._models import (
+    DECODER,
+    Address,
+    Event,
+    EventCreated,
+    EventDetail,
+    EventList,
+    EventType,
+    Organization,
+    ParticipantRegistered,
+    Registration,
+    RegistrationList,
+    RegistrationStatus,
+    RegistrationType,
+    Series,
+    SeriesList,
+)
+
+__all__ = ["DEFAULT_API_VERSION", "DEFAULT_BASE_URL", "IntervalsClient"]
+
+DEFAULT_BASE_URL = "https://api.intervals.run"
+#: The ``Intervals-Version`` this client was written and tested against.
+DEFAULT_API_VERSION = "2026-03-01"
+#: The API's largest page, sent when the caller gives no ``limit`` (the server's default is 50).
+MAX_LIMIT = 100
+
+_Item = TypeVar("_Item", bound="_Identified")
+_T = TypeVar("_T")
+#: A date window of ``GET /events``, inclusive; None is an open end.
+Window = tuple[dt.date | None, dt.date | None]
+
+
+class _Identified(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class _Listing(Protocol[_Item]):
+    @property
+    def data(self) -> list[_Item]: ...
+
+    @property
+    def has_more(self) -> bool | None: ...
+
+
+# --- pure helpers -------------------------------------------------------------------------
+
+
+def retry_after_from_body(data: Any, now: float) -> float | None:
+    """Seconds to wait, from a 429 body's ``error.retryAfter`` (epoch milliseconds).
+
+    ``now`` is the current time in epoch seconds. Never negative; None when the
+    body names no usable wait. Never raises.
+    """
+    error = data.get("error") if isinstance(data, Mapping) else None
+    value = error.get("retryAfter") if isinstance(error, Mapping) else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        seconds = value / 1000 - now
+    except OverflowError:
+        return None
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def split_window(lo: dt.date | None, hi: dt.date | None, dates: list[dt.date]) -> Window | None:
+    """Where to split a window that returned a full page: the dates' median, clamped.
+
+    Returns ``m`` such that ``[lo, m]`` and ``[m + 1, hi]`` are both strictly
+    smaller than ``[lo, hi]`` (either bound may be open, None), as ``(m, m + 1)``;
+    None when the window is a single day (or no date is known) and cannot be split.
+    """
+    if not dates or (lo is not None and lo == hi):
+        return None
+    ordered = sorted(dates)
+    middle = ordered[(len(ordered) - 1) // 2]
+    if lo is not None:
+        middle = max(middle, lo)
+    if hi is not None:
+        middle = min(middle, hi - dt.timedelta(days=1))
+    return middle, middle + dt.timedelta(days=1)
+
+
+def _describe_window(lo: dt.date | None, hi: dt.date | None) -> str:
+    return f"dateFrom={lo or '(open)'} dateTo={hi or '(open)'}"
+
+
+# --- validation of write bodies -----------------------------------------------------------
+
+Check = Callable[[str, Any], Any]
+
+
+def _optional_text(field: str, value: Any) -> str:
+    return common.check_text(field, value, allow_empty=True)
+
+
+def _enum(kind: type[Any]) -> Check:
+    return lambda field, value: common.check_enum(field, value, kind)
+
+
+def _range(low: float, high: float) -> Check:
+    return lambda field, value: common.check_number(field, value, low, high)
+
+
+def _check_address(field: str, value: Any) -> dict[str, str]:
+    """An :class:`Address` or a mapping of its snake_case keys, as the API's JSON object."""
+    if isinstance(value, Mapping):
+        try:
+            value = Address(**value)
+        except TypeError as exc:
+            raise common.InvalidRequestError(f"{field}: {exc}", field=field) from None
+    if not isinstance(value, Address):
+        raise common.InvalidRequestError(
+            f"{field}: must be an Address or a mapping of its fields", field=field
+        )
+    checks: dict[str, Check] = {
+        "address_locality": common.check_text,
+        "address_country": common.check_country,
+    }
+    wire: dict[str, str] = {}
+    for name, item in attrs.asdict(value).items():
+        if item is not None or name in checks:
+            check: Check = checks.get(name, _optional_text)
+            wire[common.camel_case(name)] = check(f"{field}.{name}", item)
+    return wire
+
+
+_EVENT_FIELDS: dict[str, Check] = {
+    "name": common.check_text,
+    "slug": common.check_text,
+    "type": _enum(EventType),
+    "date": common.check_date,
+    "series_id": common.check_text,
+    "end_date": common.check_date,
+    "start_time": common.check_time,
+    "end_time": common.check_time,
+    "address": _check_address,
+    "lat": _range(-90, 90),
+    "lng": _range(-180, 180),
+    "description": _optional_text,
+    "website_url": common.check_uri,
+    "registration_url": common.check_uri,
+}
+_REGISTRATION_FIELDS: dict[str, Check] = {
+    "event_run_id": common.check_text,
+    "email": common.check_email,
+    "registration_type": _enum(RegistrationType),
+    "name": _optional_text,
+    "status": _enum(RegistrationStatus),
+    "pace_group": _optional_text,
+    "notes": _optional_text,
+}
+
+
+def _body(
+    fields: Mapping[str, Check],
+    required: tuple[str, ...],
+    values: Mapping[str, Any],
+    unknown: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Check every value, refuse missing required and unknown fields; the camelCase JSON body."""
+    if unknown:
+        name = next(iter(unknown))
+        raise common.InvalidRequestError(f"unknown field {name!r}", field=name)
+    for name in required:
+        if values[name] is None:
+            raise common.InvalidRequestError(f"{name} is required", field=name)
+    return {
+        common.camel_case(name): fields[name](name, value)
+        for name, value in values.items()
+        if value is not None
+    }
+
+
+def _idempotency_key(value: str | None) -> str:
+    if value is None:
+        return str(uuid.uuid4())
+    return common.check_text("idempotency_key", value)
+
+
+def _limit(limit: int | None) -> int:
+    return MAX_LIMIT if limit is None else common.check_int("limit", limit, 1, MAX_LIMIT)
+
+
+def _bound(field: str, value: dt.date | str | None) -> dt.date | None:
+    return None if value is None else dt.date.fromisoformat(common.check_date(field, value))
+
+
+def _event_filters(
+    type: EventType | str | None,
+    series_id: str | None,
+    date_from: dt.date | str | None,
+    date_to: dt.date | str | None,
+) -> tuple[dict[str, str], dt.date | None, dt.date | None]:
+    """The type/series query parameters and the parsed date bounds, validated."""
+    params: dict[str, str] = {}
+    if type is not None:
+        params["type"] = common.check_enum("type", type, EventType)
+    if series_id is not None:
+        params["seriesId"] = common.check_text("series_id", series_id)
+    lo, hi = _bound("date_from", date_from), _bound("date_to", date_to)
+    if lo is not None and hi is not None and lo > hi:
+        raise common.InvalidRequestError(
+            f"date_from ({lo}) is after date_to ({hi})", field="date_from"
+        )
+    return params, lo, hi
+
+
+def _date_params(lo: dt.date | None, hi: dt.date | None) -> dict[str, str]:
+    params = {}
+    if lo is not None:
+        params["dateFrom"] = lo.isoformat()
+    if hi is not None:
+        params["dateTo"] = hi.isoformat()
+    return params
+
+
+def _window_query(
+    filters: Mapping[str, str], lo: dt.date | None, hi: dt.date | None
+) -> dict[str, str]:
+    """The ``GET /events`` query of one date window, asking for a full page."""
+    return {**filters, **_date_params(lo, hi), "limit": str(MAX_LIMIT)}
+
+
+# --- the client ---------------------------------------------------------------------------
+
+
+class IntervalsClient(common.BaseClient):
+    """Async client of the Intervals API (https://api.intervals.run).
+
+    ::
+
+        async with IntervalsClient(api_key="...") as client:
+            org = await client.get_organization()
+            async for event in client.iter_events(date_from=date(2026, 1, 1)):
+                print(event.name, event.date)
+
+    Args:
+        api_key: the organization's API key; defaults to ``$INTERVALS_API_KEY``.
+            Missing or empty raises :class:`common.InvalidRequestError`.
+        base_url: the API's root (https; plain http only for loopback hosts).
+        session: a caller-owned ``aiohttp.ClientSession``, never closed by the client.
+        timeout: seconds per attempt.
+        max_retries: retries after the first attempt (429s, 5xx, connection failures).
+        rate_limit: requests per second to pace to (None: no pacing; 429s are still
+            honoured, including the wait named in the body's ``retryAfter``).
+        max_concurrency: requests in flight at once.
+        api_version: sent as ``Intervals-Version`` to pin the API's behaviour; None
+            sends no header (the server's latest stable version answers).
+        **options: passed to :class:`common.BaseClient`: ``deadline``, ``retry_policy``,
+            ``rate_burst``, ``max_response_bytes``, ``trace_configs``.
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        session: aiohttp.ClientSession | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        rate_limit: float | None = None,
+        max_concurrency: int = 100,
+        api_version: str | None = DEFAULT_API_VERSION,
+        **options: Any,
+    ) -> None:
+        if api_key is None:
+            api_key = os.environ.get("INTERVALS_API_KEY")
+        if not isinstance(api_key, str) or not api_key.strip():
+            raise common.MissingCredentialsError(
+                "an API key is required: pass api_key= or set INTERVALS_API_KEY", field="api_key"
+            )
+        headers = {}
+        if api_version is not None:
+            headers["Intervals-Version"] = common.check_text("api_version", api_version)
+        super().__init__(
+            base_url=base_url,
+            auth=common.BearerAuth(api_key.strip()),
+            decoder=DECODER,
+            session=session,
+            timeout=timeout,
+            max_retries=max_retries,
+            rate_limit=rate_limit,
+            max_concurrency=max_concurrency,
+            headers=headers,
+            body_wait=retry_after_from_body,
+            **options,
+        )
+
+    # --- the one request path and the one listing path ----------------------------------
+
+    async def _request(
+        self,
+        scope: str | None,
+        method: str,
+        path: str,
+        model: type[_T],
+        *,
+        root: str | None = None,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        idempotency_key: str | None = None,
+        allow_write_retries: bool | None = None,
+    ) -> _T:
+        """``_call``, with hints added to a 403 (the scope needed) and a 409 (the key reused)."""
+        try:
+            return await self._call(
+                method,
+                path,
+                model,
+                root=root,
+                params=params,
+                json=json,
+                idempotency_key=idempotency_key,
+                allow_write_retries=allow_write_retries,
+            )
+        except common.PermissionDeniedError as exc:
+            if scope is not None:
+                exc.message += f" (this call needs the {scope!r} scope; check the API key's scopes)"
+            raise
+        except common.ConflictError as exc:
+            if idempotency_key is not None:
+                exc.message += (
+                    f" (the Idempotency-Key {idempotency_key!r} was already used with a"
+                    " different request body; use a new key for a different request)"
+                )
+            raise
+
+    async def _pages(
+        self,
+        scope: str,
+        path: str,
+        envelope: type[_Listing[_Item]],
+        query: Mapping[str, str],
+        *,
+        where: str = "",
+        follow_cursor: bool = True,
+    ) -> AsyncIterator[_Listing[_Item]]:
+        """The first page, then, while the server says ``hasMore``, the page after the last id.
+
+        A request that finally fails names where to resume (``where``, and the cursor).
+        """
+        after: str | None = None
+        while True:
+            resume = where if after is None else f"{where} after={after}".lstrip()
+            with common.resume_from(resume or None):
+                params = query if after is None else {**query, "after": after}
+                page = await self._request(scope, "GET", path, envelope, params=params)
+            yield page
+            if not (follow_cursor and page.has_more and page.data):
+                return
+            after = page.data[-1].id
+
+    async def _list(
+        self,
+        scope: str,
+        path: str,
+        envelope: type[_Listing[_Item]],
+        params: Mapping[str, str],
+        limit: int | None,
+        *,
+        follow_cursor: bool = True,
+        hint: str = "",
+    ) -> list[_Item]:
+        """One listing: ``limit`` (None: the maximum), the cursor when the server sends one
+        (only when ``limit`` is None and ``follow_cursor``), and the truncation warning."""
+        page_size = _limit(limit)
+        query = {**params, "limit": str(page_size)}
+        follow = limit is None and follow_cursor
+        fetch = self._pages(scope, path, envelope, query, follow_cursor=follow)
+        pages = [page async for page in fetch]
+        last = pages[-1]
+        truncated = last.has_more if last.has_more is not None else len(last.data) >= page_size
+        if page_size == MAX_LIMIT and truncated:
+            warnings.warn(
+                f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing may be"
+                f" cut short{hint}",
+                common.TruncationWarning,
+                stacklevel=3,
+            )
+        return [item for page in pages for item in page.data]
+
+    # --- operations ---------------------------------------------------------------------
+
+    async def get_organization(self) -> Organization:
+        """The organization the API key belongs to; a cheap way to check the key.
+
+        ::
+
+            org = await client.get_organization()
+            print(org.name, org.plan)
+        """
+        return await self._request(None, "GET", "/organization", Organization, root="data")
+
+    async def list_series(self, slug: str | None = None, limit: int | None = None) -> list[Series]:
+        """The organization's series (needs the ``read:series`` scope).
+
+        ``slug`` filters to one series. ``limit=None`` asks for the API's maximum
+        (100) and, when the server paginates by cursor, follows it to the end;
+        otherwise a full page warns with :class:`common.TruncationWarning`.
+
+        ::
+
+            (club,) = await client.list_series(slug="tuesday-track-club")
+            print(club.timezone, club.schedule.start_time)
+        """
+        params = {} if slug is None else {"slug": common.check_text("slug", slug)}
+        return await self._list("read:series", "/series", SeriesList, params, limit)
+
+    async def list_events(
+        self,
+        limit: int | None = None,
+        type: EventType | str | None = None,
+        series_id: str | None = None,
+        date_from: dt.date | str | None = None,
+        date_to: dt.date | str | None = None,
+    ) -> list[Event]:
+        """One request's worth of events (at most 100), filtered (``read:events`` scope).
+
+        Dates are inclusive. A full page warns with :class:`common.TruncationWarning`:
+        use :meth:`iter_events` to get every event.
+
+        ::
+
+            races = await client.list_events(type=EventType.RACE, date_from=date(2026, 5, 1))
+        """
+        params, lo, hi = _event_filters(type, series_id, date_from, date_to)
+        params.update(_date_params(lo, hi))
+        return await self._list(
+            "read:events",
+            "/events",
+            EventList,
+            params,
+            limit,
+            follow_cursor=False,
+            hint="; use iter_events() to get every event",
+        )
+
+    def iter_events(
+        self,
+        type: EventType | str | None = None,
+        series_id: str | None = None,
+        date_from: dt.date | str | None = None,
+        date_to: dt.date | str | None = None,
+    ) -> AsyncIterator[Event]:
+        """Every matching event, past the API's 100-item cap, each once, roughly by date.
+
+        Follows the cursor (``hasMore``/``after``) when the server sends one;
+        otherwise splits a date window that returns a full page at the median of
+        its dates and asks for each half, until no window is full. A single day
+        that alone fills a page is yielded as far as the API allows, with a
+        :class:`common.TruncationWarning` naming the day. Events stream out as
+        each window completes. Arguments are validated at once, before the first
+        request; a request that finally fails names where to resume
+        (``exc.resume_page``).
+
+        ::
+
+            async for event in client.iter_events(date_from=date(2026, 1, 1)):
+                print(event.date, event.name)
+        """
+        params, lo, hi = _event_filters(type, series_id, date_from, date_to)
+        return self._iter_windows(params, lo, hi)
+
+    async def _iter_windows(
+        self, filters: dict[str, str], lo: dt.date | None, hi: dt.date | None
+    ) -> AsyncIterator[Event]:
+        seen: set[str] = set()
+        windows: list[Window] = [(lo, hi)]  # a stack: the earlier half is on top
+        while windows:
+            lo, hi = windows.pop()
+            where = _describe_window(lo, hi)
+            query = _window_query(filters, lo, hi)
+            async for page in self._pages("read:events", "/events", EventList, query, where=where):
+                if page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
+                    dates = [e.date for e in page.data if isinstance(e.date, dt.date)]
+                    split = split_window(lo, hi, dates)
+                    if split is not None:
+                        windows += [(split[1], hi), (lo, split[0])]
+                        continue
+                    warnings.warn(
+                        f"GET /events returned {MAX_LIMIT} events for {where}, the API's"
+                        " maximum, and the window cannot be split further (a single day):"
+                        " some of its events may be missing",
+                        common.TruncationWarning,
+                        stacklevel=2,
+                    )
+                for event in page.data:
+                    if event.id not in seen:
+                        seen.add(event.id)
+                        yield event
+
+    async def get_event(self, event_id: str) -> EventDetail:
+        """One event with its runs (``read:events`` scope).
+
+        ::
+
+            detail = await client.get_event(event_id)
+            print(detail.event.name, [run.distance_label for run in detail.runs])
+        """
+        path = common.build_path("/events/{id}", id=event_id)
+        return await self._request("read:events", "GET", path, EventDetail, root="data")
+
+    async def create_event(
+        self,
+        *,
+        name: str | None = None,
+        slug: str | None = None,
+        type: EventType | str | None = None,
+        date: dt.date | str | None = None,
+        idempotency_key: str | None = None,
+        series_id: str | None = None,
+        end_date: dt.date | str | None = None,
+        start_time: dt.time | str | None = None,
+        end_time: dt.time | str | None = None,
+        address: Address | Mapping[str, str] | None = None,
+        lat: float | None = None,
+        lng: float | None = None,
+        description: str | None = None,
+        website_url: str | None = None,
+        registration_url: str | None = None,
+        **unknown: NoReturn,
+    ) -> str:
+        """Create an event and return its id (``write:events`` scope).
+
+        ``name``, ``slug`` (unique in the organization), ``type`` and ``date`` are
+        required; times are ``HH:MM`` or ``HH:MM:SS`` (or ``datetime.time``). The
+        request carries an ``Idempotency-Key`` (a new UUID unless given) that is
+        reused on every retry, so a retried create never makes two events. A
+        409 (:class:`common.ConflictError`) means the key was already used with
+        a different body.
+
+        ::
+
+            event_id = await client.create_event(
+                name="Harbour 10K", slug="harbour-10k-2026", type=EventType.RACE,
+                date=date(2026, 6, 7), start_time="09:00",
+                address=Address(address_locality="Dublin", address_country="IE"),
+            )
+        """
+        body = _body(
+            _EVENT_FIELDS,
+            ("name", "slug", "type", "date"),
+            {
+                "name": name,
+                "slug": slug,
+                "type": type,
+                "date": date,
+                "series_id": series_id,
+                "end_date": end_date,
+                "start_time": start_time,
+                "end_time": end_time,
+                "address": address,
+                "lat": lat,
+                "lng": lng,
+                "description": description,
+                "website_url": website_url,
+                "registration_url": registration_url,
+            },
+            unknown,
+        )
+        key = _idempotency_key(idempotency_key)
+        created = await self._request(
+            "write:events",
+            "POST",
+            "/events",
+            EventCreated,
+            root="data",
+            json=body,
+            idempotency_key=key,
+        )
+        return created.event_id
+
+    async def list_registrations(
+        self, event_id: str, limit: int | None = None
+    ) -> list[Registration]:
+        """The registrations of an event (``read:participants`` scope).
+
+        ``limit=None`` asks for the maximum (100) and follows the server's cursor
+        when it sends one; otherwise a full page warns with
+        :class:`common.TruncationWarning`.
+
+        ::
+
+            for registration in await client.list_registrations(event_id):
+                print(registration.email, registration.registration_status)
+        """
+        params = {"eventId": common.check_text("event_id", event_id)}
+        return await self._list(
+            "read:participants", "/registration", RegistrationList, params, limit
+        )
+
+    async def register_participant(
+        self,
+        *,
+        event_run_id: str | None = None,
+        email: str | None = None,
+        registration_type: RegistrationType | str | None = None,
+        name: str | None = None,
+        status: RegistrationStatus | str | None = None,
+        pace_group: str | None = None,
+        notes: str | None = None,
+        idempotency_key: str | None = None,
+        retry_if_maybe_sent: bool = False,
+        **unknown: NoReturn,
+    ) -> str:
+        """Register a participant for a run of an event; returns the participant id
+        (``write:participants`` scope).
+
+        ``event_run_id``, ``email`` and ``registration_type`` are required;
+        ``status`` defaults to confirmed on the server.
+
+        The request carries an ``Idempotency-Key`` (a new UUID unless given), but
+        since the spec does not promise that registrations are de-duplicated by
+        it, a registration is **not retried** once it may have reached the server
+        (a 5xx, a timeout, a dropped connection): the error is raised and you
+        decide (e.g. check :meth:`list_registrations`). Retries that cannot
+        duplicate (after a 429 or a refused connection) still happen. Pass
+        ``retry_if_maybe_sent=True`` to retry those failures too, trusting the
+        server to de-duplicate by the key.
+
+        ::
+
+            participant_id = await client.register_participant(
+                event_run_id=run.id, email="ada@example.com",
+                registration_type=RegistrationType.FREE, name="Ada Okafor",
+            )
+        """
+        body = _body(
+            _REGISTRATION_FIELDS,
+            ("event_run_id", "email", "registration_type"),
+            {
+                "event_run_id": event_run_id,
+                "email": email,
+                "registration_type": registration_type,
+                "name": name,
+                "status": status,
+                "pace_group": pace_group,
+                "notes": notes,
+            },
+            unknown,
+        )
+        registered = await self._request(
+            "write:participants",
+            "POST",
+            "/registration",
+            ParticipantRegistered,
+            root="data",
+            json=body,
+            idempotency_key=_idempotency_key(idempotency_key),
+            allow_write_retries=None if retry_if_maybe_sent else False,
+        )
+        return registered.participant_id

@@ -1,0 +1,170 @@
+"""Intervals seen through the common types: :class:`IntervalsSource`, a :class:`common.EventSource`.
+
+Intervals events carry no timezone. An event of a series takes the series'
+timezone (series are looked up once per source and cached); an event without
+one gets ``timezone=None`` and ``starts_at=None``: never a guess.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import AsyncIterator
+
+import anyio
+
+import common
+
+from ._client import IntervalsClient
+from ._models import Event, EventDetail, EventRun, Registration
+
+__all__ = ["IntervalsSource", "to_common_event", "to_participant"]
+
+_STATUSES: dict[str, common.ParticipantStatus] = {
+    "confirmed": common.ParticipantStatus.GOING,
+    "waitlist": common.ParticipantStatus.WAITLISTED,
+    "cancelled": common.ParticipantStatus.CANCELLED,
+    "refunded": common.ParticipantStatus.REFUNDED,
+}
+
+
+def _word(value: enum.Enum | str) -> str:
+    """The API's own word for an enum-or-string field."""
+    return str(value.value) if isinstance(value, enum.Enum) else value
+
+
+def _date_or_none(value: dt.date | str | None) -> dt.date | None:
+    return value if isinstance(value, dt.date) else None
+
+
+def _time_or_none(value: str | None) -> dt.time | None:
+    if value is None:
+        return None
+    try:
+        return common.parse_time(value)
+    except ValueError:
+        return None
+
+
+def to_participant(registration: Registration) -> common.Participant:
+    """A registration as a :class:`common.Participant` (id = the registration id).
+
+    A status outside the API's vocabulary maps to ``UNKNOWN``; ``raw_status``
+    keeps the API's word either way.
+    """
+    raw_status = _word(registration.registration_status)
+    return common.Participant(
+        provider=common.Provider.INTERVALS,
+        id=registration.id,
+        event_id=registration.event_id,
+        name=registration.name,
+        email=registration.email,
+        status=_STATUSES.get(raw_status, common.ParticipantStatus.UNKNOWN),
+        raw_status=raw_status,
+        raw=registration,
+    )
+
+
+def to_common_event(
+    event: Event,
+    *,
+    timezone: str | None,
+    runs: tuple[EventRun, ...] | list[EventRun] = (),
+    participants: tuple[common.Participant, ...] = (),
+    raw: object = None,
+) -> common.Event:
+    """An Intervals event as a :class:`common.Event`.
+
+    ``timezone`` is the series' timezone (None when unknown); ``raw`` defaults
+    to ``event``. Raises :class:`common.DecodeError` when the event's date is
+    not a date, since a common event cannot exist without one.
+    """
+    if not isinstance(event.date, dt.date):
+        raise common.DecodeError(
+            f"event {event.id!r} has date {event.date!r}, which is not a YYYY-MM-DD date"
+        )
+    start_time = _time_or_none(event.start_time)
+    if timezone is not None and common.zone_or_none(timezone) is None:
+        timezone = None  # a name this machine does not know: unknown, not guessed
+    address = event.address
+    return common.Event(
+        provider=common.Provider.INTERVALS,
+        id=event.id,
+        name=event.name,
+        start_date=event.date,
+        start_time=start_time,
+        end_date=_date_or_none(event.end_date),
+        end_time=_time_or_none(event.end_time),
+        timezone=timezone,
+        starts_at=common.local_start(event.date, start_time, timezone),
+        location=common.Location(
+            name=address.name if address else None,
+            locality=address.address_locality if address else None,
+            region=address.address_region if address else None,
+            country=address.address_country if address else None,
+            lat=event.lat,
+            lng=event.lng,
+        ),
+        description=event.description,
+        url=event.website_url,
+        registration_url=event.registration_url,
+        distances_m=tuple(run.distance_meters for run in runs),
+        participants=participants,
+        raw=event if raw is None else raw,
+    )
+
+
+class IntervalsSource:
+    """An :class:`IntervalsClient` as a :class:`common.EventSource`.
+
+    ::
+
+        async with IntervalsClient() as client:
+            source = IntervalsSource(client)
+            async for event in source.iter_events(date_from=date(2026, 1, 1)):
+                print(event.starts_at, event.name)
+
+    Events from :meth:`iter_events` have no participants (fetching them would
+    cost one request per event); :meth:`get_event` fills them in.
+    """
+
+    provider = common.Provider.INTERVALS
+
+    def __init__(self, client: IntervalsClient) -> None:
+        self.client = client
+        self._timezones: dict[str, str] | None = None
+        self._lock = anyio.Lock()
+
+    async def _timezone(self, series_id: str | None) -> str | None:
+        """The timezone of the series, looked up once per source; None when unknown."""
+        if series_id is None:
+            return None
+        async with self._lock:
+            if self._timezones is None:
+                series = await self.client.list_series()
+                self._timezones = {s.id: s.timezone for s in series}
+        return self._timezones.get(series_id)
+
+    async def iter_events(
+        self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> AsyncIterator[common.Event]:
+        """Every event (within the dates, inclusive), without participants."""
+        async for event in self.client.iter_events(date_from=date_from, date_to=date_to):
+            yield to_common_event(event, timezone=await self._timezone(event.series_id))
+
+    async def get_event(self, event_id: str) -> common.Event:
+        """One event with its runs' distances and its participants; ``raw`` is the
+        :class:`EventDetail`."""
+        detail: EventDetail = await self.client.get_event(event_id)
+        participants = tuple(await self.list_participants(event_id))
+        return to_common_event(
+            detail.event,
+            timezone=await self._timezone(detail.event.series_id),
+            runs=detail.runs,
+            participants=participants,
+            raw=detail,
+        )
+
+    async def list_participants(self, event_id: str) -> list[common.Participant]:
+        """Everyone registered for the event, whatever their status."""
+        return [to_participant(r) for r in await self.client.list_registrations(event_id)]

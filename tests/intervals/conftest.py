@@ -1,0 +1,45 @@
+"""Fixtures: the fake Intervals server (spec violations fail the test) and clients on it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+import common
+from intervals_async import IntervalsClient
+from intervals_async.testing import FakeIntervals
+
+KEY = "test-key"
+FAST = common.RetryPolicy(backoff_base=0)
+
+ClientFactory = Callable[..., IntervalsClient]
+
+
+@asynccontextmanager
+async def fake(**options: Any) -> AsyncIterator[FakeIntervals]:
+    """A started fake; every spec violation it saw fails the test at exit."""
+    async with FakeIntervals(**options) as server:
+        yield server
+        assert server.violations == []
+
+
+def client_for(server: FakeIntervals, **options: Any) -> IntervalsClient:
+    """A client of ``server`` with the test key and no backoff sleeps."""
+    options.setdefault("api_key", KEY)
+    options.setdefault("retry_policy", FAST)
+    return IntervalsClient(base_url=server.url, **options)
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeIntervals]:
+    async with fake() as started:
+        yield started
+
+
+@pytest.fixture
+async def client(server: FakeIntervals) -> AsyncIterator[IntervalsClient]:
+    async with client_for(server) as opened:
+        yield opened

@@ -1,0 +1,196 @@
+"""list_events and iter_events: page numbers, stop rules, next_page_url distrust, duplicates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+import common
+from common.testing import FakeServer, Fault
+from ridewithgps_async import EventSummary, RideWithGPSClient
+from ridewithgps_async._client import next_page
+from ridewithgps_async._models import Pagination
+from ridewithgps_async.testing import FakeRideWithGPS
+
+from .conftest import make_client
+
+pytestmark = pytest.mark.anyio
+
+LISTED = 49  # the fake's 45 seeded events + 4 of others the user takes part in
+
+
+def pages_asked(fake: FakeRideWithGPS) -> list[dict[str, str]]:
+    return [r.query for r in fake.requests if r.path == "/api/v1/events.json"]
+
+
+async def collect(rw: RideWithGPSClient, **kwargs: Any) -> list[EventSummary]:
+    return [event async for event in rw.iter_events(**kwargs)]
+
+
+def listing(count: int, first_id: int = 1, meta: Any = None) -> bytes:
+    body: dict[str, Any] = {"events": [{"id": first_id + n, "name": f"E{n}"} for n in range(count)]}
+    if meta is not None:
+        body["meta"] = meta
+    return orjson.dumps(body)
+
+
+# --- list_events --------------------------------------------------------------------------
+
+
+async def test_list_events_first_page(client: RideWithGPSClient, fake: FakeRideWithGPS) -> None:
+    page = await client.list_events()
+    assert isinstance(page, common.Page)
+    assert len(page.items) == 20
+    assert all(isinstance(e, EventSummary) for e in page.items)
+    assert (page.total, page.next_page) == (LISTED, 2)
+    assert fake.requests[0].query == {}  # the server's defaults
+
+
+async def test_list_events_last_and_past_the_end(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    last = await client.list_events(page=3, page_size=20)
+    assert (len(last.items), last.next_page) == (LISTED - 40, None)
+    assert fake.requests[-1].query == {"page": "3", "page_size": "20"}
+    beyond = await client.list_events(page=2, page_size=200)
+    assert (beyond.items, beyond.total, beyond.next_page) == ([], LISTED, None)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"page": 0}, "page"),
+        ({"page": -1}, "page"),
+        ({"page": True}, "page"),
+        ({"page": "2"}, "page"),
+        ({"page_size": 19}, "page_size"),
+        ({"page_size": 201}, "page_size"),
+        ({"page_size": 50.0}, "page_size"),
+    ],
+)
+async def test_list_events_validation(
+    client: RideWithGPSClient, fake: FakeRideWithGPS, kwargs: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(common.InvalidRequestError) as caught:
+        await client.list_events(**kwargs)
+    assert caught.value.field == field
+    if "page_size" in kwargs:
+        with pytest.raises(common.InvalidRequestError):
+            client.iter_events(page_size=kwargs["page_size"])  # refused at the call
+    assert fake.requests == []
+
+
+async def test_list_events_without_meta(client: RideWithGPSClient, fake: FakeRideWithGPS) -> None:
+    fake.inject(Fault.raw(listing(20)), Fault.raw(listing(5)))
+    full = await client.list_events()
+    assert (full.total, full.next_page) == (None, 2)  # a full page: maybe more
+    short = await client.list_events(page=2)
+    assert (short.total, short.next_page) == (None, None)
+
+
+def test_next_page_rules() -> None:
+    more = Pagination(record_count=60, page_count=3, next_page_url="u")
+    assert next_page(1, 20, 20, more) == 2
+    assert next_page(3, 20, 20, more) is None  # reached page_count
+    assert next_page(1, 0, 20, more) is None  # empty page
+    assert next_page(1, 20, 20, Pagination(page_count=3, next_page_url=None)) is None
+    assert next_page(1, 20, 20, Pagination(next_page_url="u")) == 2  # no page_count
+    assert next_page(1, 20, 20, None) == 2
+    assert next_page(1, 19, 20, None) is None
+
+
+# --- iter_events --------------------------------------------------------------------------
+
+
+async def test_iter_events_every_event_once(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    events = await collect(client)
+    assert len(events) == LISTED
+    assert [e.id for e in events] == fake.db.listed
+    assert pages_asked(fake) == [{"page": "1"}, {"page": "2"}, {"page": "3"}]
+
+
+async def test_iter_events_with_page_size(client: RideWithGPSClient, fake: FakeRideWithGPS) -> None:
+    events = await collect(client, page_size=200)
+    assert len(events) == LISTED
+    assert pages_asked(fake) == [{"page": "1", "page_size": "200"}]
+
+
+async def test_next_page_url_on_another_host_is_never_requested() -> None:
+    async with FakeServer() as elsewhere, FakeRideWithGPS(next_page_host=elsewhere.url) as fake:
+        async with make_client(fake) as rw:
+            first = await rw.list_events()
+            assert first.next_page == 2
+            events = await collect(rw)
+        assert len(events) == LISTED
+        assert elsewhere.requests == []  # no request, so no credentials, went there
+        assert all(r.path == "/api/v1/events.json" for r in fake.requests)
+
+
+async def test_malformed_next_page_url_is_only_a_hint() -> None:
+    async with FakeRideWithGPS(malformed_next_page_url=True) as fake, make_client(fake) as rw:
+        events = await collect(rw, page_size=20)
+    assert len(events) == LISTED
+    assert [q["page"] for q in pages_asked(fake)] == ["1", "2", "3"]
+    assert all(q["page_size"] == "20" for q in pages_asked(fake))
+
+
+async def test_next_page_url_on_the_last_page_stops_at_page_count() -> None:
+    async with FakeRideWithGPS(next_page_url_on_last_page=True) as fake, make_client(fake) as rw:
+        events = await collect(rw)
+    assert len(events) == LISTED
+    assert len(pages_asked(fake)) == 3
+
+
+async def test_an_empty_page_stops(client: RideWithGPSClient, fake: FakeRideWithGPS) -> None:
+    meta = {"pagination": {"record_count": 99, "page_count": 5, "next_page_url": "x"}}
+    fake.inject(Fault.raw(listing(20, meta=meta)), Fault.raw(listing(0, meta=meta)))
+    events = await collect(client)
+    assert len(events) == 20
+    assert len(fake.requests) == 2
+
+
+async def test_a_page_of_repeated_ids_warns_and_stops() -> None:
+    async with FakeRideWithGPS(repeat_page=2) as fake, make_client(fake) as rw:
+        with pytest.warns(common.TruncationWarning, match="page 2"):
+            events = await collect(rw)
+    assert len(events) == 20
+    assert len({e.id for e in events}) == 20
+    assert len(pages_asked(fake)) == 2  # never loops
+
+
+async def test_ids_seen_on_an_earlier_page_are_skipped(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    events: list[EventSummary] = []
+    async for event in client.iter_events():
+        events.append(event)
+        if len(events) == 20:
+            # an update moves an event of page 2 to the top: page 2 now starts with
+            # the last event of page 1, which must not come twice
+            await client.update_event(fake.db.listed[25], name="Moved")
+    ids = [e.id for e in events]
+    assert len(ids) == len(set(ids)) == LISTED - 1  # the moved event went past us
+
+
+async def test_a_failing_page_names_where_to_resume(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    seen = 0
+
+    async def consume() -> None:
+        nonlocal seen
+        async for _ in client.iter_events():
+            seen += 1
+            if seen == 20:
+                fake.inject(*[Fault.http(500)] * 3)
+
+    with pytest.raises(common.ServerError) as caught:
+        await consume()
+    assert seen == 20
+    assert caught.value.resume_page == 2
+    assert "resume from page 2" in str(caught.value)
+    assert caught.value.attempts == 3
