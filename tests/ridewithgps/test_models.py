@@ -6,7 +6,6 @@ import contextlib
 import copy
 import datetime as dt
 import json
-from collections.abc import Iterator
 from importlib import resources
 from typing import Any
 
@@ -29,7 +28,6 @@ from ridewithgps_async import (
 from ridewithgps_async._models import DECODER, EventList
 from ridewithgps_async.testing import FakeRideWithGPS
 
-from ._schema_compat import legacy_many_patched
 from .conftest import ACCESS_TOKEN
 
 SCHEMA: dict[str, Any] = json.loads(
@@ -275,12 +273,6 @@ async def test_fake_responses_match_the_schema() -> None:
 
 
 # --- properties from the schema -----------------------------------------------------------
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _jsonschema_compat() -> Iterator[None]:
-    with legacy_many_patched():
-        yield
 
 
 def for_generation(schema: Any, *, dense: bool = False) -> Any:
