@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import logging
 from collections.abc import AsyncIterator
 
 import anyio
@@ -19,6 +20,8 @@ from ._client import IntervalsClient
 from ._models import Event, EventDetail, EventRun, Registration
 
 __all__ = ["IntervalsSource", "to_common_event", "to_participant"]
+
+logger = logging.getLogger(__name__)
 
 _STATUSES: dict[str, common.ParticipantStatus] = {
     "confirmed": common.ParticipantStatus.GOING,
@@ -139,11 +142,20 @@ class IntervalsSource:
         """The timezone of the series, looked up once per source; None when unknown."""
         if series_id is None:
             return None
-        async with self._lock:
-            if self._timezones is None:
-                series = await self.client.list_series()
-                self._timezones = {s.id: s.timezone for s in series}
+        if self._timezones is None:
+            async with self._lock:
+                if self._timezones is None:
+                    self._timezones = await self._load_timezones()
         return self._timezones.get(series_id)
+
+    async def _load_timezones(self) -> dict[str, str]:
+        try:
+            series = await self.client.list_series()
+        except common.PermissionDeniedError as exc:
+            # A key without read:series cannot know any timezone: say so once, never guess.
+            logger.warning("series timezones unavailable, events keep timezone=None: %s", exc)
+            return {}
+        return {s.id: s.timezone for s in series}
 
     async def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
