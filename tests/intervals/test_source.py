@@ -248,10 +248,12 @@ async def test_a_key_without_read_series_keeps_timezones_unknown(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     scopes = {"read:events", "read:participants"}
-    async with fake(api_keys={"narrow": scopes}) as server:
-        async with client_for(server, api_key="narrow") as client:
-            source = IntervalsSource(client)
-            events = [e async for e in source.iter_events(date_to=D(2026, 1, 31))]
+    async with (
+        fake(api_keys={"narrow": scopes}) as server,
+        client_for(server, api_key="narrow") as client,
+    ):
+        source = IntervalsSource(client)
+        events = [e async for e in source.iter_events(date_to=D(2026, 1, 31))]
     assert events and all(e.timezone is None and e.starts_at is None for e in events)
     assert any(e.raw.series_id for e in events)  # they do belong to series
     assert sum(r.path == "/series" for r in server.requests) == 1  # asked once, not per event
