@@ -95,15 +95,6 @@ def _unwrap(exc: BaseException) -> BaseException:
     return exc
 
 
-async def _keys(keys: Iterable[K] | AsyncIterable[K]) -> AsyncIterator[K]:
-    if isinstance(keys, AsyncIterable):
-        async for key in keys:
-            yield key
-    else:
-        for key in keys:
-            yield key
-
-
 async def fetch_many(
     fn: Callable[[K], Awaitable[V]],
     keys: Iterable[K] | AsyncIterable[K],
@@ -128,22 +119,39 @@ async def fetch_many(
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValueError("concurrency must be a positive integer")
     total = len(keys) if isinstance(keys, Sized) else None
-    slots = anyio.Semaphore(concurrency)
 
     async def call(key: K, send: ObjectSendStream[Result[K, V]]) -> None:
         try:
-            try:
-                result: Result[K, V] = Result(key, value=await fn(key))
-            except Exception as exc:
-                result = Result(key, error=exc)
-            await send.send(result)
-        finally:
-            slots.release()
+            result: Result[K, V] = Result(key, value=await fn(key))
+        except Exception as exc:
+            result = Result(key, error=exc)
+        await send.send(result)
+
+    # A pool of ``concurrency`` workers sharing one key iterator: no task or
+    # semaphore per key, and keys are drawn only as a worker frees up.
+    if isinstance(keys, AsyncIterable):
+        shared = aiter(keys)
+        lock = anyio.Lock()
+
+        async def worker(send: ObjectSendStream[Result[K, V]]) -> None:
+            while True:
+                async with lock:  # an async generator cannot be advanced by two tasks at once
+                    try:
+                        key = await anext(shared)
+                    except StopAsyncIteration:
+                        return
+                await call(key, send)
+
+    else:
+        iterator = iter(keys)
+
+        async def worker(send: ObjectSendStream[Result[K, V]]) -> None:
+            for key in iterator:  # every worker advances the same iterator
+                await call(key, send)
 
     async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:
-        async for key in _keys(keys):
-            await slots.acquire()
-            group.start_soon(call, key, send)
+        for _ in range(concurrency):
+            group.start_soon(worker, send)
 
     done = 0
     async with aclosing(_drain(run, concurrency)) as results:
