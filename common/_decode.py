@@ -65,9 +65,9 @@ def parse_date(value: Any) -> dt.date:
         return value.date()
     if isinstance(value, dt.date):
         return value
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
+    if not isinstance(value, str) or len(value) != 10 or not _ISO_DATE.fullmatch(value):
         raise ValueError(f"expected a YYYY-MM-DD date, got {value!r:.40}")
-    return dt.date.fromisoformat(value)
+    return dt.date.fromisoformat(value)  # refuses the rest: 2026-02-30, 2026-1x-01
 
 
 def parse_time(value: Any) -> dt.time:
@@ -92,7 +92,7 @@ def parse_datetime(value: Any) -> dt.datetime:
 
 
 def _strict_str(value: Any, _: Any) -> str:
-    if isinstance(value, str):
+    if type(value) is str or isinstance(value, str):
         return value
     raise TypeError(f"expected a string, got {type(value).__name__}")
 
@@ -106,6 +106,8 @@ def _strict_int(value: Any, _: Any) -> int:
 
 
 def _strict_float(value: Any, _: Any) -> float:
+    if type(value) is float:  # the common case first: this runs for every number
+        return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     raise TypeError(f"expected a number, got {type(value).__name__}")
@@ -147,10 +149,17 @@ def _tolerant_union_hook(tp: Any) -> Callable[[Any, Any], Any]:
     target = _tolerant_target(tp)
     parse: Callable[[Any], Any] = _PARSERS.get(target, target)
     optional = type(None) in _union_args(tp)
+    # Enum members by value: a dict lookup, much cheaper than calling the enum class.
+    members: dict[Any, Any] = (
+        dict(target._value2member_map_) if issubclass(target, enum.Enum) else {}
+    )
 
     def structure(value: Any, _: Any) -> Any:
         if value is None and optional:
             return None
+        member = members.get(value) if type(value) is str else None
+        if member is not None:
+            return member
         try:
             return parse(value)
         except (ValueError, TypeError):
@@ -159,6 +168,12 @@ def _tolerant_union_hook(tp: Any) -> Callable[[Any, Any], Any]:
             raise TypeError(f"expected a string, got {type(value).__name__}") from None
 
     return structure
+
+
+def _is_plain_optional(tp: Any) -> bool:
+    """``X | None`` (one X), not one of the tolerant unions handled elsewhere."""
+    args = _union_args(tp)
+    return len(args) == 2 and type(None) in args and _tolerant_target(tp) is None
 
 
 def _scalar_hook(parse: Callable[[Any], Any]) -> Callable[[Any, Any], Any]:
@@ -212,7 +227,7 @@ def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter
         name = cls.__name__
 
         def structure(value: Any, _: Any) -> Any:
-            if not isinstance(value, Mapping):
+            if type(value) is not dict and not isinstance(value, Mapping):
                 raise TypeError(f"expected an object for {name}, got {type(value).__name__}")
             obj = build(value, cls)
             if has_extra:
@@ -224,6 +239,27 @@ def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter
         return structure
 
     converter.register_structure_hook_factory(attrs.has, model_hook)
+
+    # cattrs looks the inner hook up again on every ``X | None`` value; resolve it once.
+    def optional_hook(tp: Any) -> Callable[[Any, Any], Any]:
+        (inner,) = [a for a in _union_args(tp) if a is not type(None)]
+        hook = converter.get_structure_hook(inner)
+        if inner in (str, float, bool):  # the common case answered without a call
+            exact: type[Any] = inner
+
+            def scalar(value: Any, _: Any) -> Any:
+                if value is None or type(value) is exact:
+                    return value
+                return hook(value, exact)
+
+            return scalar
+
+        def structure(value: Any, _: Any) -> Any:
+            return None if value is None else hook(value, inner)
+
+        return structure
+
+    converter.register_structure_hook_factory(_is_plain_optional, optional_hook)
 
     # cattrs would iterate any iterable into a list (a string into characters) and
     # any mapping-like into a dict: JSON arrays and objects only.
