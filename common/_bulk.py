@@ -29,7 +29,8 @@ from typing import Any, Generic, TypeVar
 
 import anyio
 import attrs
-from anyio.abc import ObjectSendStream, TaskGroup
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectSendStream as ObjectSendStream
 
 from ._types import Event, EventSource
 
@@ -76,7 +77,17 @@ async def _drain(
     task = asyncio.ensure_future(driver())
     try:
         async with receive:
-            async for item in receive:
+            while True:
+                try:
+                    # Take what is ready without a trip through the event loop.
+                    item = receive.receive_nowait()
+                except anyio.WouldBlock:
+                    try:
+                        item = await receive.receive()
+                    except anyio.EndOfStream:
+                        break
+                except anyio.EndOfStream:
+                    break
                 yield item
         await task  # re-raise a failure of the driver itself (e.g. the key iterator)
     finally:
@@ -84,6 +95,14 @@ async def _drain(
             task.cancel()
         with anyio.CancelScope(shield=True):
             await asyncio.gather(task, return_exceptions=True)
+
+
+async def _put(send: ObjectSendStream[T], item: T) -> None:
+    """Send, without yielding to the event loop when the buffer has room."""
+    try:
+        send.send_nowait(item)
+    except anyio.WouldBlock:
+        await send.send(item)
 
 
 def _unwrap(exc: BaseException) -> BaseException:
@@ -125,7 +144,7 @@ async def fetch_many(
             result: Result[K, V] = Result(key, value=await fn(key))
         except Exception as exc:
             result = Result(key, error=exc)
-        await send.send(result)
+        await _put(send, result)
 
     # A pool of ``concurrency`` workers sharing one key iterator: no task or
     # semaphore per key, and keys are drawn only as a worker frees up.
@@ -177,7 +196,7 @@ async def merge_events(
         events = source.iter_events(date_from=date_from, date_to=date_to)
         try:
             async for event in events:
-                await send.send(event)
+                await _put(send, event)
         finally:
             close = getattr(events, "aclose", None)
             if close is not None:
