@@ -445,6 +445,8 @@ async def test_borrowed_session_is_left_open(server: ScriptedServer) -> None:
     async with aiohttp.ClientSession() as session:
         async with ThingClient(server.url, session=session) as client:
             assert (await client.thing()).name == "x"
+        assert server.requests[-1].headers["Authorization"] == f"Bearer {SECRET}"
+        assert "Authorization" not in session.headers  # added per request, not to their session
         assert not session.closed
         await client.aclose()  # twice is fine
         assert not session.closed
