@@ -62,6 +62,10 @@ class RetryPolicy:
     backoff_base: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
     backoff_max: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
     max_retry_wait: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    #: Retries after a 429 that named its wait (honoured), counted apart from
+    #: ``max_retries`` so that a crowd of requests sharing a rate limit does not
+    #: run out of retries while taking turns; 0 when ``max_retries`` is 0.
+    max_rate_limit_retries: int = attrs.field(default=8, validator=attrs.validators.ge(0))
     retry_statuses: frozenset[int] = frozenset({408, 429, 500, 502, 503, 504})
     retry_writes_with_idempotency_key: bool = True
 

@@ -229,13 +229,15 @@ class Transport:
         started = self._clock()
         deadline_at = started + self.deadline if self.deadline is not None else None
         attempt = 0
+        retries = waits = 0  # retries spent, and honoured 429 waits (their own budget)
         while True:
             attempt += 1
             attempt_started = self._clock()
+            probe = cleared = False
             try:
                 async with self._semaphore:
                     if self.limiter.must_wait():
-                        await self.limiter.wait()
+                        probe = await self.limiter.wait()
                     attempt_started = self._clock()
                     response = await self._send(
                         session,
@@ -247,17 +249,32 @@ class Transport:
                         send_headers,
                         self._timeout_for(deadline_at, f"{method} {path}: "),
                     )
+                cleared = True
+                if self.limiter.interval:
+                    self.limiter.succeeded()
                 if logger.isEnabledFor(logging.DEBUG):
                     self._log(method, path, response.status, attempt, attempt_started)
                 return response
             except _Attempt as failed:
                 outcome = failed
+                cleared = outcome.status is not None and outcome.status != 429
+                if cleared and self.limiter.interval:
+                    self.limiter.succeeded()
+            finally:
+                if probe:
+                    self.limiter.end_probe(cleared=cleared)
             if logger.isEnabledFor(logging.DEBUG):
                 self._log(method, path, outcome.status or outcome.error, attempt, attempt_started)
             error = outcome.error
             error.attempts = attempt
             server_wait = error.retry_after if isinstance(error, APIStatusError) else None
-            retryable = attempt <= policy.max_retries and is_retryable(
+            honoured = outcome.status == 429 and server_wait is not None
+            budget = (
+                policy.max_retries > 0 and waits < policy.max_rate_limit_retries
+                if honoured
+                else retries < policy.max_retries
+            )
+            retryable = budget and is_retryable(
                 method=method,
                 failure=outcome.failure,
                 status=outcome.status,
@@ -272,6 +289,10 @@ class Transport:
                 self.limiter.cool_down(min(wait, policy.max_retry_wait))
             if delay is None or (deadline_at is not None and self._clock() + delay >= deadline_at):
                 raise error from error.__cause__
+            if honoured:
+                waits += 1
+            else:
+                retries += 1
             logger.debug(
                 "retrying %s %s in %.3fs (attempt %d failed)", method, path, delay, attempt
             )

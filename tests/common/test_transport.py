@@ -511,3 +511,17 @@ async def test_concurrency_cap(server: ScriptedServer) -> None:
     async with transport(server, max_concurrency=3) as t:
         await asyncio.gather(*(t.request("GET", "/x") for _ in range(15)))
     assert active["max"] == 3
+
+
+async def test_honoured_429_waits_have_their_own_budget(server: ScriptedServer) -> None:
+    limited = status(429, headers={"Retry-After": "0"})
+    server.answer(limited, limited, limited, OK)
+    async with transport(server, max_retries=1) as t:
+        response = await t.request("GET", "/x")
+    assert response.status == 200 and len(server.requests) == 4
+    server.requests.clear()
+    server.answer(limited, OK)
+    async with transport(server, max_retries=0) as t:  # 0 means no retries at all
+        with pytest.raises(common.RateLimitError):
+            await t.request("GET", "/x")
+    assert len(server.requests) == 1
