@@ -30,6 +30,7 @@ from ._errors import (
     APITimeoutError,
     DecodeError,
     InvalidRequestError,
+    RateLimitError,
 )
 from ._json import dumps
 from ._ratelimit import RateLimiter
@@ -237,6 +238,7 @@ class Transport:
             try:
                 async with self._semaphore:
                     if self.limiter.must_wait():
+                        self._refuse_long_cool_down(method, path)
                         probe = await self.limiter.wait()
                     attempt_started = self._clock()
                     response = await self._send(
@@ -284,9 +286,10 @@ class Transport:
             )
             delay = retry_delay(attempt, policy, server_wait) if retryable else None
             if outcome.status == 429:
-                # Everyone backs off, not just this request (never longer than we would wait).
-                wait = delay if delay is not None else server_wait or policy.backoff_base
-                self.limiter.cool_down(min(wait, policy.max_retry_wait))
+                # Everyone backs off, not just this request. A wait longer than we would
+                # wait makes the others fail fast too (see _refuse_long_cool_down).
+                wait = delay if delay is not None else server_wait
+                self.limiter.cool_down(policy.backoff_base if wait is None else wait)
             if delay is None or (deadline_at is not None and self._clock() + delay >= deadline_at):
                 raise error from error.__cause__
             if honoured:
@@ -298,6 +301,20 @@ class Transport:
             )
             if outcome.status != 429 and delay > 0:
                 await self._sleep(delay)
+
+    def _refuse_long_cool_down(self, method: str, path: str) -> None:
+        """Fail at once, sending nothing, while the server has asked for a longer wait
+        than ``max_retry_wait`` (e.g. a daily quota): waiting would only time out."""
+        remaining = self.limiter.cooldown_remaining
+        if remaining > self.policy.max_retry_wait:
+            raise RateLimitError(
+                f"rate limited by the server for another {remaining:.0f}s; not sent",
+                status_code=429,
+                code="RATE_LIMITED",
+                retry_after=remaining,
+                method=method,
+                path=path,
+            )
 
     async def _send(
         self,

@@ -525,3 +525,18 @@ async def test_honoured_429_waits_have_their_own_budget(server: ScriptedServer) 
         with pytest.raises(common.RateLimitError):
             await t.request("GET", "/x")
     assert len(server.requests) == 1
+
+
+async def test_a_long_server_wait_makes_the_other_requests_fail_fast(
+    server: ScriptedServer,
+) -> None:
+    server.answer(status(429, headers={"Retry-After": "3600"}), OK)
+    async with transport(server) as t:
+        with pytest.raises(common.RateLimitError):
+            await t.request("GET", "/first")
+        started = time.monotonic()
+        with pytest.raises(common.RateLimitError, match="not sent") as info:
+            await t.request("GET", "/second")
+        assert time.monotonic() - started < 1
+    assert info.value.retry_after is not None and info.value.retry_after > 3500
+    assert len(server.requests) == 1  # the second never reached the server
