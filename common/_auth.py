@@ -10,6 +10,8 @@ import base64
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
+from ._errors import InvalidRequestError
+
 __all__ = ["Auth", "BasicAuth", "BearerAuth", "HeaderAuth", "NoAuth"]
 
 
@@ -20,6 +22,17 @@ class Auth(Protocol):
     def headers(self) -> Mapping[str, str]:
         """The headers to add to every request sent to the base URL's origin."""
         ...
+
+
+def _check_secret(value: object) -> str:
+    """A credential fit for a header; the error never shows the value."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequestError("a credential must be a non-empty string")
+    if not value.isprintable() or not value.isascii() or any(c.isspace() for c in value):
+        raise InvalidRequestError(
+            "a credential must be printable ASCII without spaces or line breaks"
+        )
+    return value
 
 
 class _SecretHeaders:
@@ -44,7 +57,7 @@ class BearerAuth(_SecretHeaders):
     __slots__ = ()
 
     def __init__(self, token: str) -> None:
-        super().__init__({"Authorization": f"Bearer {token}"})
+        super().__init__({"Authorization": f"Bearer {_check_secret(token)}"})
 
 
 class BasicAuth(_SecretHeaders):
@@ -53,6 +66,7 @@ class BasicAuth(_SecretHeaders):
     __slots__ = ()
 
     def __init__(self, user: str, password: str) -> None:
+        user, password = _check_secret(user), _check_secret(password)
         pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         super().__init__({"Authorization": f"Basic {pair}"})
 
@@ -61,6 +75,9 @@ class HeaderAuth(_SecretHeaders):
     """Arbitrary secret headers, e.g. ``x-rwgps-api-key`` and ``x-rwgps-auth-token``."""
 
     __slots__ = ()
+
+    def __init__(self, headers: Mapping[str, str]) -> None:
+        super().__init__({name: _check_secret(value) for name, value in headers.items()})
 
 
 class NoAuth:

@@ -381,7 +381,10 @@ class Transport:
                     f"{method} {path}: response body of {length} bytes exceeds the"
                     f" {limit}-byte limit"
                 )
-            return await resp.read()
+            if "Content-Encoding" not in resp.headers:
+                return await resp.read()  # exactly ``length`` bytes: the fast path
+        # Chunked, or compressed (the length is before decompression: a gzip bomb
+        # must not get past the cap): count what is decoded.
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(_CHUNK):

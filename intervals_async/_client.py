@@ -199,7 +199,13 @@ def _body(
 def _idempotency_key(value: str | None) -> str:
     if value is None:
         return str(uuid.uuid4())
-    return common.check_text("idempotency_key", value)
+    key = common.check_text("idempotency_key", value)
+    if len(key) > 255 or not key.isascii() or not key.isprintable() or " " in key:
+        raise common.InvalidRequestError(
+            "idempotency_key: must be at most 255 printable ASCII characters without spaces",
+            field="idempotency_key",
+        )
+    return key
 
 
 def _limit(limit: int | None) -> int:

@@ -540,3 +540,32 @@ async def test_a_long_server_wait_makes_the_other_requests_fail_fast(
         assert time.monotonic() - started < 1
     assert info.value.retry_after is not None and info.value.retry_after > 3500
     assert len(server.requests) == 1  # the second never reached the server
+
+
+@pytest.mark.parametrize("bad", ["", "tok en", "tok\r\nX-Evil: 1", "tök", None])
+def test_credentials_that_would_break_headers_are_refused(bad: Any) -> None:
+    for make in (
+        lambda: common.BearerAuth(bad),
+        lambda: common.BasicAuth("user", bad),
+        lambda: common.HeaderAuth({"x-key": bad}),
+    ):
+        with pytest.raises(common.InvalidRequestError) as info:
+            make()
+        assert bad is None or not bad.strip() or bad not in str(info.value)
+
+
+async def test_compressed_bodies_are_capped_after_decompression(server: ScriptedServer) -> None:
+    import gzip
+
+    bomb = gzip.compress(b'{"data": {"name": "' + b"x" * 200_000 + b'"}}')
+
+    async def gzipped(request: web.Request) -> web.StreamResponse:
+        return web.Response(
+            body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"}
+        )
+
+    server.answer(gzipped)
+    assert len(bomb) < 10_000
+    async with ThingClient(server.url, max_response_bytes=50_000) as client:
+        with pytest.raises(common.DecodeError, match="limit"):
+            await client.thing()

@@ -639,3 +639,14 @@ def test_split_window(
     expected: tuple[dt.date, dt.date] | None,
 ) -> None:
     assert split_window(lo, hi, dates) == expected
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("key", ["with space", "line\nbreak", "x" * 256, "ключ"])
+async def test_unsendable_idempotency_keys_are_refused(key: str) -> None:
+    async with fake() as server, client_for(server) as client:
+        with pytest.raises(common.InvalidRequestError, match="idempotency_key"):
+            await client.create_event(
+                name="A", slug="a", type="race", date="2026-05-01", idempotency_key=key
+            )
+    assert server.requests == []
