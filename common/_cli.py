@@ -115,8 +115,16 @@ class Writer:
         self.stream.flush()
 
 
-def _table(events: Sequence[Event]) -> str:
+def _render(table: Any, *, width: int) -> str:
+    """A rich table as plain text (data goes to stdout or a file, not the terminal)."""
     from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=width, no_color=True).print(table)
+    return buffer.getvalue()
+
+
+def _table(events: Sequence[Event]) -> str:
     from rich.table import Table
 
     table = Table("provider", "id", "date", "time", "timezone", "name", "where", "km")
@@ -128,9 +136,7 @@ def _table(events: Sequence[Event]) -> str:
             e.provider.value, e.id, e.start_date.isoformat(), start, e.timezone or "", e.name,
             where or (e.location.name or ""), km,
         )  # fmt: skip
-    buffer = io.StringIO()
-    Console(file=buffer, width=160, no_color=True).print(table)
-    return buffer.getvalue()
+    return _render(table, width=160)
 
 
 @contextmanager
@@ -239,7 +245,6 @@ async def _collect(
 
 
 def _summary(events: Sequence[Event]) -> str:
-    from rich.console import Console
     from rich.table import Table
 
     table = Table("provider", "events", "participants", "statuses", title="Summary")
@@ -252,9 +257,7 @@ def _summary(events: Sequence[Event]) -> str:
             str(sum(statuses.values())),
             ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
         )
-    buffer = io.StringIO()
-    Console(file=buffer, width=120, no_color=True).print(table)
-    return buffer.getvalue()
+    return _render(table, width=120)
 
 
 async def cmd_demo(args: argparse.Namespace, console: Console | None) -> int:

@@ -45,7 +45,10 @@ class APIError(Exception):
         self.attempts = attempts
 
     def __str__(self) -> str:
-        text = self.message
+        return self._describe(self.message)
+
+    def _describe(self, text: str) -> str:
+        """``text`` with how many attempts were made and where to resume, when known."""
         if self.attempts > 1:
             text += f" (after {self.attempts} attempts)"
         if self.resume_page is not None:
@@ -111,11 +114,7 @@ class APIStatusError(APIError):
             text += f" ({details})"
         if self.request_id:
             text += f" [request id {self.request_id}]"
-        if self.attempts > 1:
-            text += f" (after {self.attempts} attempts)"
-        if self.resume_page is not None:
-            text += f" [resume from page {self.resume_page!r}]"
-        return text
+        return self._describe(text)
 
 
 class BadRequestError(APIStatusError):

@@ -252,17 +252,16 @@ class Transport:
                         self._timeout_for(deadline_at, f"{method} {path}: "),
                     )
                 cleared = True
-                if self.limiter.interval:
-                    self.limiter.succeeded()
                 if logger.isEnabledFor(logging.DEBUG):
                     self._log(method, path, response.status, attempt, attempt_started)
                 return response
             except _Attempt as failed:
                 outcome = failed
                 cleared = outcome.status is not None and outcome.status != 429
+            finally:
+                # Any answer but 429 lets a learned pace ease and a probe's followers go.
                 if cleared and self.limiter.interval:
                     self.limiter.succeeded()
-            finally:
                 if probe:
                     self.limiter.end_probe(cleared=cleared)
             if logger.isEnabledFor(logging.DEBUG):
