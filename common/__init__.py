@@ -33,6 +33,7 @@ from ._errors import (
     TruncationWarning,
     ValidationError,
 )
+from ._http import Response
 from ._page import Page, resume_from
 from ._ratelimit import RateLimiter
 from ._retry import (
@@ -43,7 +44,7 @@ from ._retry import (
     parse_retry_after,
     retry_delay,
 )
-from ._transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Response, Transport
+from ._transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Transport
 from ._types import (
     Event,
     EventSource,

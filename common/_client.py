@@ -13,9 +13,10 @@ import aiohttp
 
 from ._auth import Auth
 from ._decode import Decoder
-from ._errormap import BodyWait
+from ._errormap import BodyWait, ErrorParser, parse_error_body
+from ._http import Response
 from ._retry import RetryPolicy
-from ._transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Response, Transport
+from ._transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Transport
 
 __all__ = ["BaseClient"]
 
@@ -47,6 +48,7 @@ class BaseClient:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         headers: Mapping[str, str] | None = None,
         body_wait: BodyWait | None = None,
+        parse_error: ErrorParser = parse_error_body,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
     ) -> None:
         self._transport = Transport(
@@ -63,6 +65,7 @@ class BaseClient:
             max_response_bytes=max_response_bytes,
             headers=headers,
             body_wait=body_wait,
+            parse_error=parse_error,
             trace_configs=trace_configs,
         )
         self._decoder = decoder

@@ -16,11 +16,13 @@ from typing import Any
 from ._errors import APIStatusError, error_class_for
 from ._json import loads_or_none
 
-__all__ = ["BodyWait", "ErrorDetails", "build_status_error", "parse_error_body"]
+__all__ = ["BodyWait", "ErrorDetails", "ErrorParser", "build_status_error", "parse_error_body"]
 
 #: A provider hook that finds a wait (seconds from ``now``, epoch seconds) in a
 #: decoded error body, e.g. Intervals' ``error.retryAfter`` in epoch milliseconds.
 BodyWait = Callable[[Any, float], "float | None"]
+#: A provider hook that reads an error body (bytes) into :class:`ErrorDetails`; never raises.
+ErrorParser = Callable[[bytes], "ErrorDetails"]
 
 _MAX_MESSAGE = 500
 
@@ -109,13 +111,14 @@ def build_status_error(
     path: str,
     now: float,
     body_wait: BodyWait | None = None,
+    parse_error: ErrorParser | None = None,
 ) -> APIStatusError:
     """The :class:`APIStatusError` subclass for a non-2xx response.
 
     ``retry_after`` is the parsed ``Retry-After`` header; when absent, the
     provider's ``body_wait`` may name one from the body.
     """
-    details = parse_error_body(body)
+    details = (parse_error or parse_error_body)(body)
     if retry_after is None and body_wait is not None and details.data is not None:
         try:
             retry_after = body_wait(details.data, now)

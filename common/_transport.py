@@ -18,26 +18,24 @@ from typing import Any
 import aiohttp
 import anyio
 import attrs
-from multidict import CIMultiDictProxy
 from yarl import URL
 
 from ._auth import Auth, NoAuth
-from ._errormap import BodyWait, build_status_error
+from ._errormap import BodyWait, ErrorParser, parse_error_body
 from ._errors import (
-    APIConnectionError,
     APIError,
     APIStatusError,
     APITimeoutError,
-    DecodeError,
     InvalidRequestError,
     RateLimitError,
 )
+from ._http import AttemptFailed, Response, send_once
 from ._json import dumps
 from ._ratelimit import RateLimiter
-from ._retry import Failure, RetryPolicy, is_retryable, parse_retry_after, retry_delay
+from ._retry import Failure, RetryPolicy, is_retryable, retry_delay
 from ._url import validate_base_url
 
-__all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_RESPONSE_BYTES", "Response", "Transport"]
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_RESPONSE_BYTES", "Transport"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,25 +43,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_DEADLINE = 120.0
 #: Default cap on a response body, in bytes.
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
-_CHUNK = 64 * 1024
-
-
-@attrs.define(slots=True)
-class Response:
-    """A 2xx response: status, headers and the whole body."""
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-
-
-class _Attempt(Exception):
-    """Internal: one failed attempt, classified for the retry policy."""
-
-    def __init__(self, failure: Failure, error: APIError, status: int | None = None) -> None:
-        self.failure = failure
-        self.error = error
-        self.status = status
 
 
 class Transport:
@@ -90,6 +69,7 @@ class Transport:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         headers: Mapping[str, str] | None = None,
         body_wait: BodyWait | None = None,
+        parse_error: ErrorParser = parse_error_body,
         trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
@@ -124,6 +104,7 @@ class Transport:
         self._closed = False
         self._trace_configs = list(trace_configs or ())
         self._body_wait = body_wait
+        self._parse_error = parse_error
         self._clock = clock
         self._wall_clock = wall_clock
         self._sleep = sleep
@@ -182,7 +163,7 @@ class Transport:
         if remaining >= self.timeout:
             return self._attempt_timeout
         if remaining <= 0:
-            raise _Attempt(
+            raise AttemptFailed(
                 Failure.NOT_SENT,
                 APITimeoutError(
                     f"{what}overall deadline of {self.deadline}s passed before sending"
@@ -241,7 +222,7 @@ class Transport:
                         self._refuse_long_cool_down(method, path)
                         probe = await self.limiter.wait()
                     attempt_started = self._clock()
-                    response = await self._send(
+                    response = await send_once(
                         session,
                         method,
                         url,
@@ -250,12 +231,16 @@ class Transport:
                         data,
                         send_headers,
                         self._timeout_for(deadline_at, f"{method} {path}: "),
+                        max_response_bytes=self.max_response_bytes,
+                        wall_clock=self._wall_clock,
+                        body_wait=self._body_wait,
+                        parse_error=self._parse_error,
                     )
                 cleared = True
                 if logger.isEnabledFor(logging.DEBUG):
                     self._log(method, path, response.status, attempt, attempt_started)
                 return response
-            except _Attempt as failed:
+            except AttemptFailed as failed:
                 outcome = failed
                 cleared = outcome.status is not None and outcome.status != 429
             finally:
@@ -315,84 +300,6 @@ class Transport:
                 path=path,
             )
 
-    async def _send(
-        self,
-        session: aiohttp.ClientSession,
-        method: str,
-        url: URL,
-        path: str,
-        params: Mapping[str, str] | None,
-        data: bytes | None,
-        headers: Mapping[str, str] | None,
-        limits: aiohttp.ClientTimeout,
-    ) -> Response:
-        """One attempt: a 2xx :class:`Response`, or :class:`_Attempt` describing the failure."""
-        try:
-            async with session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                headers=headers,
-                timeout=limits,
-                allow_redirects=False,  # a redirect must never carry credentials elsewhere
-            ) as resp:
-                body = await self._read_body(resp, method, path)
-                status = resp.status
-                if 200 <= status < 300:
-                    return Response(status, resp.headers, body)
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"), self._wall_clock())
-                request_id = resp.headers.get("x-request-id")
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            not_sent = isinstance(exc, aiohttp.ConnectionTimeoutError)
-            error: APIError = APITimeoutError(
-                f"{method} {path}: timed out after {limits.total:.3g}s"
-            )
-            error.__cause__ = exc
-            raise _Attempt(Failure.NOT_SENT if not_sent else Failure.MAYBE_SENT, error) from exc
-        except aiohttp.ClientConnectorError as exc:
-            error = APIConnectionError(f"{method} {path}: could not connect: {exc}")
-            error.__cause__ = exc
-            raise _Attempt(Failure.NOT_SENT, error) from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            error = APIConnectionError(f"{method} {path}: connection failed: {_describe(exc)}")
-            error.__cause__ = exc
-            raise _Attempt(Failure.MAYBE_SENT, error) from exc
-        status_error = build_status_error(
-            status=status,
-            body=body,
-            retry_after=retry_after,
-            request_id=request_id,
-            method=method,
-            path=path,
-            now=self._wall_clock(),
-            body_wait=self._body_wait,
-        )
-        raise _Attempt(Failure.STATUS, status_error, status)
-
-    async def _read_body(self, resp: aiohttp.ClientResponse, method: str, path: str) -> bytes:
-        """The whole body, refusing one larger than ``max_response_bytes``."""
-        limit = self.max_response_bytes
-        length = resp.content_length
-        if length is not None:
-            if length > limit:
-                raise DecodeError(
-                    f"{method} {path}: response body of {length} bytes exceeds the"
-                    f" {limit}-byte limit"
-                )
-            if "Content-Encoding" not in resp.headers:
-                return await resp.read()  # exactly ``length`` bytes: the fast path
-        # Chunked, or compressed (the length is before decompression: a gzip bomb
-        # must not get past the cap): count what is decoded.
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.content.iter_chunked(_CHUNK):
-            size += len(chunk)
-            if size > limit:
-                raise DecodeError(f"{method} {path}: response body exceeds the {limit}-byte limit")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
     def _log(self, method: str, path: str, outcome: object, attempt: int, started: float) -> None:
         logger.debug(
             "%s %s -> %s (attempt %d, %.1f ms)",
@@ -402,8 +309,3 @@ class Transport:
             attempt,
             (self._clock() - started) * 1000,
         )
-
-
-def _describe(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
