@@ -34,12 +34,18 @@ from ._errors import (
     ValidationError,
 )
 from ._http import Response
+from ._options import CallOptions, ClientOptions, Options
 from ._page import Page, resume_from
-from ._ratelimit import RateLimiter
+from ._ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+from ._redis import RedisRateStore
 from ._retry import (
+    CallState,
+    Decision,
     Failure,
+    Outcome,
     RetryPolicy,
     backoff_delay,
+    decide,
     is_retryable,
     parse_retry_after,
     retry_delay,
@@ -106,7 +112,20 @@ __all__ = [
     "Page",
     "PermissionDeniedError",
     "RateLimitError",
-    "RateLimiter",
+    "CallOptions",
+    "CallState",
+    "ClientOptions",
+    "Decision",
+    "Limiter",
+    "LocalLimiter",
+    "Options",
+    "Outcome",
+    "PaceState",
+    "Pacer",
+    "RedisRateStore",
+    "Report",
+    "Slot",
+    "decide",
     "Response",
     "RetryPolicy",
     "ServerError",
