@@ -147,7 +147,10 @@ class ClientOptions(CallOptions, total=False):
     trace_configs: Sequence[aiohttp.TraceConfig]
 
 
-_POLICY_DEFAULTS = {"max_retries": RetryPolicy().max_retries, "max_retry_wait": RetryPolicy().max_retry_wait}
+_POLICY_DEFAULTS = {
+    "max_retries": RetryPolicy().max_retries,
+    "max_retry_wait": RetryPolicy().max_retry_wait,
+}
 _CALL_OPTIONS = frozenset(CallOptions.__annotations__)
 _ALL_OPTIONS = frozenset(ClientOptions.__annotations__) | _CALL_OPTIONS
 

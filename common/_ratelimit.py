@@ -46,6 +46,10 @@ CLIMB = 2.0
 UNPACED_ABOVE = 8.0
 #: The slowest pace ever learned (requests per second).
 MIN_RATE = 0.05
+#: A refused pace is cut to at most this fraction of itself.
+DECREASE = 0.9
+#: Acceptances needed before their count over time is trusted as the server's pace.
+MIN_SAMPLE = 4
 
 
 @attrs.frozen
@@ -101,6 +105,8 @@ class PaceState:
     started: float | None = None
     #: When the current congestion episode began (None: never refused).
     episode_at: float | None = None
+    #: Episodes so far: a slot reserved in an earlier one is taken again at the new pace.
+    episodes: int = 0
     #: Requests the server accepted since the episode began (or since ``started``).
     accepted: int = 0
     #: The pace right after the episode, and the estimate it climbs back to.
@@ -159,9 +165,9 @@ class Pacer:
         state.tat = slot + interval
         return max(now, slot - (self.burst - 1) * interval), interval
 
-    def release(self, interval: float, now: float) -> None:
-        """Give back a slot taken by :meth:`reserve` and never used."""
-        if interval:
+    def release(self, interval: float, now: float, episodes: int | None = None) -> None:
+        """Give back a slot taken by :meth:`reserve` (in episode ``episodes``), never used."""
+        if interval and (episodes is None or episodes == self.state.episodes):
             self.state.tat = max(now, self.state.tat - interval)
 
     def on_report(self, report: Report, sent_at: float, now: float) -> None:
@@ -182,23 +188,32 @@ class Pacer:
         self._decrease(report, now)
 
     def _decrease(self, report: Report, now: float) -> None:
-        """One multiplicative decrease: to what the server accepted since the last episode."""
+        """One multiplicative decrease, to the best estimate of the server's pace.
+
+        Candidates, the smallest wins: what the server accepted since the last
+        episode over that window up to the end of this cool-down (its bucket was
+        empty at both ends; needs a few samples); one request per a precise server
+        wait (an upper bound: the bucket may be partly refilled); and 0.9 x the
+        pace that was just refused (so every episode slows down at least a little).
+        """
         state = self.state
         start = state.episode_at if state.episode_at is not None else state.started
-        # The server's window runs from the last episode to the end of this cool-down:
-        # what it accepted over that window is its pace (its bucket was empty at both ends).
-        span = max(now - (start if start is not None else now) + report.cool_down, 1e-3)
-        estimate = max(state.accepted, 1) / span
+        span = max(now - (now if start is None else start) + report.cool_down, 1e-3)
+        candidates = []
+        if state.accepted >= MIN_SAMPLE:
+            candidates.append(state.accepted / span)
         if report.precise and report.server_wait > 0:
-            estimate = min(estimate, 1.0 / report.server_wait)
+            candidates.append(1.0 / report.server_wait)
         current = rate_at(state, now, self.configured)
         if current is not None:
-            estimate = min(estimate, current)
-        estimate = max(estimate, MIN_RATE)
-        state.estimate = estimate
-        state.floor = max(estimate * MARGIN, MIN_RATE)
+            candidates.append(current * DECREASE)
+        estimate = min(candidates) if candidates else max(state.accepted, 1) / span
+        state.estimate = max(estimate, MIN_RATE)
+        state.floor = max(state.estimate * MARGIN, MIN_RATE)
         state.episode_at = now
+        state.episodes += 1
         state.accepted = 0
+        state.tat = max(now, state.cool_until)  # slots reserved at the old pace are void
 
 
 class Slot:
@@ -326,6 +341,7 @@ class LocalLimiter:
                     continue
                 probe = self._probe_out = True
                 self._probe_done = anyio.Event()
+            episodes = state.episodes
             send_at, interval = pacer.reserve(now)
             if send_at <= now:
                 return Slot(now, interval, probe)
@@ -334,14 +350,14 @@ class LocalLimiter:
                     raise deadline_error(what, f"before its pacing slot in {send_at - now:.3g}s")
                 await anyio.sleep(send_at - now)
             except BaseException:
-                pacer.release(interval, self.clock())
+                pacer.release(interval, self.clock(), episodes)
                 if probe:
                     self._end_probe()
                 raise
-            if state.cool_until <= self.clock():
+            if state.cool_until <= self.clock() and state.episodes == episodes:
                 return Slot(self.clock(), interval, probe)
-            # A 429 arrived while we slept: give the slot back, start over behind it.
-            pacer.release(interval, self.clock())
+            # A 429 arrived while we slept: give the slot back, queue again at the new pace.
+            pacer.release(interval, self.clock(), episodes)
             if probe:
                 self._end_probe()
 

@@ -255,7 +255,9 @@ def decide(
         )
     )
     if refused:
-        server_wait = delay if wait is None else wait
+        # An unusable wait (none, zero, past: clock skew) holds nobody else back;
+        # this call backs off, and the refusal still slows the pace down.
+        server_wait = 0.0 if wait is None else wait
         report = Report.refused_for(
             min(server_wait, policy.max_retry_wait),
             server_wait,
