@@ -64,9 +64,9 @@ class Report:
     cool_down: float = 0.0
     #: The wait the server asked for (may be longer than ``cool_down``).
     server_wait: float = 0.0
-    #: The server's wait is exact (Intervals' epoch-ms ``retryAfter``), not rounded up
-    #: to whole seconds as ``Retry-After`` is: one request per that wait is then the
-    #: server's own figure for its pace.
+    #: The server's wait is exact and short (Intervals' epoch-ms ``retryAfter`` under a
+    #: second), not rounded up to whole seconds as ``Retry-After`` is: one request per
+    #: that wait is then an upper bound of the server's pace.
     precise: bool = False
 
     @classmethod
@@ -121,7 +121,7 @@ def rate_at(state: PaceState, now: float, configured: float | None) -> float | N
     After an episode: a concave climb from ``floor`` to ``estimate`` over
     :data:`CLIMB` seconds, then a convex climb beyond it (CUBIC's shape).
     """
-    if state.episode_at is None:
+    if state.episode_at is None or not state.estimate:
         return configured
     t = now - state.episode_at
     if t < CLIMB:
@@ -207,9 +207,10 @@ class Pacer:
         current = rate_at(state, now, self.configured)
         if current is not None:
             candidates.append(current * DECREASE)
-        estimate = min(candidates) if candidates else max(state.accepted, 1) / span
-        state.estimate = max(estimate, MIN_RATE)
-        state.floor = max(state.estimate * MARGIN, MIN_RATE)
+        # Nothing measured yet and no pace in force: pacing stays off (cool-down and
+        # probe only) rather than guessing a pace from one or two requests.
+        state.estimate = max(min(candidates), MIN_RATE) if candidates else 0.0
+        state.floor = state.estimate * MARGIN
         state.episode_at = now
         state.episodes += 1
         state.accepted = 0

@@ -31,7 +31,9 @@ from ._auth import Auth
 from ._errors import InvalidRequestError
 from ._ratelimit import (
     CLIMB,
+    DECREASE,
     MARGIN,
+    MIN_SAMPLE,
     MIN_RATE,
     UNPACED_ABOVE,
     LocalLimiter,
@@ -74,7 +76,7 @@ if configured == 0 then configured = nil end
 # rate_at() of _ratelimit.py; nil means no pacing.
 _LUA_RATE_AT = f"""
 local function rate_at(at)
-  if ep == nil then return configured end
+  if ep == nil or est == 0 then return configured end
   local dt = at - ep
   local rate
   if dt < {CLIMB} then
@@ -147,14 +149,15 @@ redis.call('EXPIRE', h, tonumber(ARGV[8]))
 if ep ~= nil and sent_at < ep then return 'same' end
 local start = ep or started or now
 local span = math.max(now - start + cool_down, 0.001)
-local estimate = math.max(acc, 1) / span
-if precise == 1 and server_wait > 0 then estimate = math.min(estimate, 1 / server_wait) end
+local best = nil
+if acc >= {MIN_SAMPLE} then best = acc / span end
+if precise == 1 and server_wait > 0 then best = math.min(best or math.huge, 1 / server_wait) end
 local current = rate_at(now)
-if current ~= nil then estimate = math.min(estimate, current) end
-estimate = math.max(estimate, {MIN_RATE})
-redis.call('HSET', h, 'est', tostring(estimate),
-           'floor', tostring(math.max(estimate * {MARGIN}, {MIN_RATE})),
-           'ep', tostring(now), 'acc', '0')
+if current ~= nil then best = math.min(best or math.huge, current * {DECREASE}) end
+local estimate = 0
+if best ~= nil then estimate = math.max(best, {MIN_RATE}) end
+redis.call('HSET', h, 'est', tostring(estimate), 'floor', tostring(estimate * {MARGIN}),
+           'ep', tostring(now), 'acc', '0', 'tat', tostring(math.max(now, cool)))
 return 'new'
 """
 )

@@ -261,7 +261,9 @@ def decide(
         report = Report.refused_for(
             min(server_wait, policy.max_retry_wait),
             server_wait,
-            precise=wait is not None and not float(wait).is_integer(),
+            # Under a second only a precise wait (the body's epoch ms) can be: a
+            # Retry-After is whole seconds, and a longer wait is a window, not a pace.
+            precise=wait is not None and wait < 1.0,
         )
     elif outcome.status is not None:
         report = Report.accepted()
