@@ -33,8 +33,8 @@ from ._ratelimit import (
     CLIMB,
     DECREASE,
     MARGIN,
-    MIN_SAMPLE,
     MIN_RATE,
+    MIN_SAMPLE,
     UNPACED_ABOVE,
     LocalLimiter,
     Report,
@@ -56,6 +56,8 @@ PROBE_LEASE = 30.0
 PROBE_POLL = 0.02
 #: After a Redis failure, pace locally this long before trying Redis again.
 RETRY_REDIS_AFTER = 1.0
+#: After a warning that Redis failed, no other one for this long (one per outage).
+WARN_EVERY = 60.0
 #: Idle budgets expire from Redis after this many seconds.
 KEY_TTL = 3600
 
@@ -221,6 +223,7 @@ class RedisRateStore:
             raise InvalidRequestError(
                 "RedisRateStore takes a Redis URL or a redis.asyncio.Redis", field="rate_store"
             )
+        self.closed = False
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._release = self._redis.register_script(_RELEASE)
         self._report = self._redis.register_script(_REPORT)
@@ -265,7 +268,8 @@ class RedisRateStore:
 
     async def aclose(self) -> None:
         """Close the Redis connection when this store created it."""
-        if self._owned:
+        if self._owned and not self.closed:
+            self.closed = True
             await self._redis.aclose()
 
 
@@ -291,6 +295,8 @@ class RedisLimiter:
         self._configured = rate_limit
         self._burst = burst
         self._down_until = 0.0  # local monotonic time before which Redis is not tried
+        self._quiet_until = 0.0  # no new warning before this (one per outage)
+        self._interval = 0.0  # the shared pace last seen (seconds between requests)
 
     def __repr__(self) -> str:
         return f"RedisLimiter(store={self.store!r})"
@@ -306,9 +312,17 @@ class RedisLimiter:
             await self.store.aclose()
 
     def _failed(self, error: RedisUnavailable) -> None:
-        if self._down_until == 0.0:
+        now = time.monotonic()
+        if now >= self._quiet_until:  # one line per outage, not one per request
             logger.warning("rate store unavailable (%s); pacing locally until it is back", error)
-        self._down_until = time.monotonic() + RETRY_REDIS_AFTER
+        self._quiet_until = now + WARN_EVERY
+        if self._down_until == 0.0 and self._interval:
+            # Carry on locally at the pace last shared, not from scratch.
+            state = self.local.state
+            if state.episode_at is None or not state.estimate:
+                state.episode_at, state.estimate = now, 1.0 / self._interval
+                state.floor = state.estimate
+        self._down_until = now + RETRY_REDIS_AFTER
 
     def _redis_usable(self) -> bool:
         return time.monotonic() >= self._down_until
@@ -372,6 +386,7 @@ class RedisLimiter:
                 continue
             delay, probe = float(reply[1]), reply[2] == "1"
             interval, send_at = float(reply[3]), float(reply[4])
+            self._interval = interval
             slot = Slot(send_at, interval, probe)
             if delay <= 0:
                 return slot

@@ -11,9 +11,9 @@ import orjson
 import pytest
 
 import common
+from common.testing import Fault
 from intervals_async import IntervalsClient
 from intervals_async.testing import FakeIntervals
-from common.testing import Fault
 
 pytestmark = pytest.mark.anyio
 
