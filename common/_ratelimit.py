@@ -39,13 +39,16 @@ __all__ = ["Limiter", "LocalLimiter", "PaceState", "Pacer", "Report", "Slot", "r
 #: Each congestion episode paces this much under what the server showed it accepts.
 MARGIN = 0.95
 #: Seconds to climb back to the estimate after an episode (CUBIC's K); beyond it
-#: the pace keeps rising (0.3 x the estimate after another CLIMB, 2.4x after two),
-#: so a raised limit is found again.
+#: the pace doubles every :data:`DOUBLING` seconds, so a raised limit (or one the
+#: estimate undershot) is found again within seconds.
 CLIMB = 2.0
+DOUBLING = 1.0
 #: A learned pace this many times its estimate is no longer a limit: pacing goes off.
-UNPACED_ABOVE = 8.0
+UNPACED_ABOVE = 16.0
 #: The slowest pace ever learned (requests per second).
 MIN_RATE = 0.05
+#: ... and to no less than this fraction (one multiplicative decrease per episode).
+HALVE = 0.5
 #: A refused pace is cut to at most this fraction of itself.
 DECREASE = 0.9
 #: Acceptances needed before their count over time is trusted as the server's pace.
@@ -127,8 +130,7 @@ def rate_at(state: PaceState, now: float, configured: float | None) -> float | N
     if t < CLIMB:
         rate = state.estimate - (state.estimate - state.floor) * (1.0 - t / CLIMB) ** 3
     else:
-        beyond = min((t - CLIMB) / CLIMB, 10.0)
-        rate = state.estimate * (1.0 + 0.3 * beyond**3)
+        rate = state.estimate * 2.0 ** min((t - CLIMB) / DOUBLING, 30.0)
     if configured is not None:
         return min(rate, configured)
     return None if rate > UNPACED_ABOVE * state.estimate else rate
@@ -205,11 +207,18 @@ class Pacer:
         if report.precise and report.server_wait > 0:
             candidates.append(1.0 / report.server_wait)
         current = rate_at(state, now, self.configured)
+        if current is None and state.estimate:  # climbed past the point of pacing
+            current = UNPACED_ABOVE * state.estimate
         if current is not None:
             candidates.append(current * DECREASE)
+        estimate = min(candidates) if candidates else 0.0
+        if current is not None:
+            # What we sent while climbing from a low pace was accepted whatever the
+            # server allows, so the count can undershoot: never cut more than half.
+            estimate = max(estimate, current * HALVE)
         # Nothing measured yet and no pace in force: pacing stays off (cool-down and
         # probe only) rather than guessing a pace from one or two requests.
-        state.estimate = max(min(candidates), MIN_RATE) if candidates else 0.0
+        state.estimate = max(estimate, MIN_RATE) if estimate else 0.0
         state.floor = state.estimate * MARGIN
         state.episode_at = now
         state.episodes += 1

@@ -32,6 +32,8 @@ from ._errors import InvalidRequestError
 from ._ratelimit import (
     CLIMB,
     DECREASE,
+    DOUBLING,
+    HALVE,
     MARGIN,
     MIN_RATE,
     MIN_SAMPLE,
@@ -84,8 +86,7 @@ local function rate_at(at)
   if dt < {CLIMB} then
     rate = est - (est - floor) * (1 - dt / {CLIMB}) ^ 3
   else
-    local beyond = math.min((dt - {CLIMB}) / {CLIMB}, 10)
-    rate = est * (1 + 0.3 * beyond ^ 3)
+    rate = est * 2 ^ math.min((dt - {CLIMB}) / {DOUBLING}, 30)
   end
   if configured ~= nil then return math.min(rate, configured) end
   if rate > {UNPACED_ABOVE} * est then return nil end
@@ -98,7 +99,14 @@ _ACQUIRE = (
     + _LUA_RATE_AT
     + """
 local burst = tonumber(ARGV[2])
-if started == nil then redis.call('HSET', h, 'started', tostring(now)) end
+if started == nil then
+  redis.call('HSET', h, 'started', tostring(now))
+  local seed = tonumber(ARGV[5])
+  if seed > 0 and ep == nil then  -- a new (or lost) budget starts from the caller's pace
+    ep, est, floor = now, seed, seed
+    redis.call('HSET', h, 'ep', tostring(now), 'est', tostring(seed), 'floor', tostring(seed))
+  end
+end
 if cool > now then
   return {'cool', tostring(cool - now), tostring(srv - now)}
 end
@@ -155,9 +163,11 @@ local best = nil
 if acc >= {MIN_SAMPLE} then best = acc / span end
 if precise == 1 and server_wait > 0 then best = math.min(best or math.huge, 1 / server_wait) end
 local current = rate_at(now)
+if current == nil and est > 0 then current = {UNPACED_ABOVE} * est end
 if current ~= nil then best = math.min(best or math.huge, current * {DECREASE}) end
-local estimate = 0
-if best ~= nil then estimate = math.max(best, {MIN_RATE}) end
+local estimate = best or 0
+if current ~= nil then estimate = math.max(estimate, current * {HALVE}) end
+if estimate > 0 then estimate = math.max(estimate, {MIN_RATE}) end
 redis.call('HSET', h, 'est', tostring(estimate), 'floor', tostring(estimate * {MARGIN}),
            'ep', tostring(now), 'acc', '0', 'tat', tostring(math.max(now, cool)))
 return 'new'
@@ -238,10 +248,17 @@ class RedisRateStore:
         except Exception as exc:  # any Redis failure: connection, timeout, script
             raise RedisUnavailable(f"{type(exc).__name__}: {exc}") from None
 
-    async def acquire(self, key: str, configured: float | None, burst: int) -> list[str]:
+    async def acquire(
+        self, key: str, configured: float | None, burst: int, seed: float = 0.0
+    ) -> list[str]:
         """Take a turn: ``['cool', left, server_left]``, ``['probe', lease_left]`` or
-        ``['go', delay, is_probe, interval, send_at]`` (seconds, on Redis's clock)."""
-        reply = await self._call(self._acquire, key, configured or 0, burst, PROBE_LEASE, KEY_TTL)
+        ``['go', delay, is_probe, interval, send_at]`` (seconds, on Redis's clock).
+
+        ``seed``: a pace (requests/s) to start from when the budget is new or was lost.
+        """
+        reply = await self._call(
+            self._acquire, key, configured or 0, burst, PROBE_LEASE, KEY_TTL, seed
+        )
         return [item.decode() if isinstance(item, bytes) else str(item) for item in reply]
 
     async def release(self, key: str, interval: float, probe: bool) -> None:
@@ -365,7 +382,8 @@ class RedisLimiter:
     async def _turn(self, deadline_at: float | None, max_wait: float, what: str) -> Slot | None:
         while True:
             try:
-                reply = await self.store.acquire(self.key, self._configured, self._burst)
+                seed = 1.0 / self._interval if self._interval else 0.0
+                reply = await self.store.acquire(self.key, self._configured, self._burst, seed)
             except RedisUnavailable as error:
                 self._failed(error)
                 return None
@@ -387,7 +405,9 @@ class RedisLimiter:
             delay, probe = float(reply[1]), reply[2] == "1"
             interval, send_at = float(reply[3]), float(reply[4])
             self._interval = interval
-            slot = Slot(send_at, interval, probe)
+            # Its refusal belongs to the episode in force when the slot was reserved
+            # (slots already scheduled when a refusal came count as in flight).
+            slot = Slot(send_at - delay, interval, probe)
             if delay <= 0:
                 return slot
             try:
