@@ -120,16 +120,17 @@ def fleet(
     rate_key: str | None = None,
     timeout: float = 120.0,
 ) -> tuple[float, list[Run]]:
-    """``processes`` worker processes, each fetching ``ids``; (wall seconds, their runs)."""
+    """``processes`` worker processes, each fetching ``ids`` from the same instant;
+    (the slowest one's seconds, their runs)."""
     command = [sys.executable, "-m", "benchmarks.rate", "worker", url, "--ids", ",".join(ids)]
-    command += ["--concurrency", str(concurrency)]
+    # All start at the same instant, once every interpreter is up.
+    command += ["--concurrency", str(concurrency), "--start-at", f"{time.time() + 3.0:.3f}"]
     if rate_limit is not None:
         command += ["--rate-limit", f"{rate_limit:g}"]
     if rate_store is not None:
         command += ["--rate-store", rate_store]
     if rate_key is not None:
         command += ["--rate-key", rate_key]
-    started = time.monotonic()
     workers = [
         subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=_ROOT)
         for _ in range(processes)
@@ -146,7 +147,7 @@ def fleet(
             if worker.poll() is None:
                 worker.kill()
                 worker.wait()
-    return time.monotonic() - started, runs
+    return max(run.seconds for run in runs), runs
 
 
 @contextlib.contextmanager
@@ -190,6 +191,7 @@ async def _work(options: argparse.Namespace) -> None:
         extra["rate_store"] = options.rate_store
     if options.rate_key is not None:
         extra["rate_key"] = options.rate_key
+    await asyncio.sleep(max(0.0, options.start_at - time.time()))
     run = await bulk(options.url, options.ids.split(","), options.concurrency, **extra)
     print(json.dumps(run.as_dict()), flush=True)
 
@@ -210,6 +212,7 @@ def main(argv: list[str] | None = None) -> None:
     work.add_argument("--rate-limit", type=float, default=None)
     work.add_argument("--rate-store", default=None)
     work.add_argument("--rate-key", default=None)
+    work.add_argument("--start-at", type=float, default=0.0, help="epoch seconds to start at")
     options = parser.parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(options) if options.command == "serve" else _work(options))
@@ -217,3 +220,117 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# --- the benchmark figure -----------------------------------------------------------------
+
+#: (name, server rps, burst, 429 style, client options) of issue 11's table.
+SCENARIOS: list[tuple[str, float, int, str, dict[str, Any]]] = [
+    ("limit configured right (40/s burst 40)", 40, 40, "header", {"rate_limit": 40}),
+    ("unknown, 40/s burst 40, Retry-After", 40, 40, "header", {}),
+    ("unknown, 40/s burst 40, body retryAfter", 40, 40, "body", {}),
+    ("unknown, 100/s burst 10", 100, 10, "header", {}),
+    ("rate_limit=80 against 40/s", 40, 40, "header", {"rate_limit": 80}),
+]
+#: The issue's goals per scenario: (efficiency at least, refused share at most).
+GOALS = [(0.95, 0.01), (0.90, 0.05), (0.90, 0.05), (0.70, 0.15), (0.90, 0.05)]
+
+
+@contextlib.contextmanager
+def redis_server() -> Any:
+    """A throwaway ``redis-server`` on a free port; yields its URL (None when not installed)."""
+    import shutil
+    import socket
+    import tempfile
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        yield None
+        return
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as directory:
+        command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+        command += ["--appendonly", "no", "--dir", directory]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(500):
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.01)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.kill()
+            process.wait()
+
+
+def figure(keys: int, fleet_processes: int, fleet_keys: int) -> list[Any]:
+    """Issue 11's table: efficiency (ideal time / time) and refused share per scenario,
+    then the fleet (processes sharing one key) with and without ``rate_store``."""
+    from intervals_async.testing import generate_data
+
+    from ._report import Row
+
+    all_ids = list(generate_data(0, 300).events)
+    ids = all_ids[:keys]
+    rows: list[Row] = []
+    for (name, rps, burst, style, options), (eff_goal, refused_goal) in zip(
+        SCENARIOS, GOALS, strict=True
+    ):
+        with serve_in_process(rps, burst, style) as url:
+            run = asyncio.run(bulk(url, ids, 50, **options))
+        details = {**run.as_dict(), "rps": rps, "burst": burst, "style": style, **options}
+        rows += _pair(f"7 {keys} get_event, {name}", run, rps, eff_goal, refused_goal, details)
+    fleet_ids = all_ids[:fleet_keys]
+    with redis_server() as store:
+        for label, limit, eff_goal, refused_goal in (
+            ("rate_store, rate_limit=40", 40.0, 0.90, 0.01),
+            ("rate_store, no rate_limit", None, 0.80, 0.10),
+            ("no rate_store, rate_limit=40", 40.0, 0.90, 0.01),
+        ):
+            with serve_in_process(40, 40, "header") as url:
+                shared = store if "no rate_store" not in label else None
+                if shared is None and "no rate_store" not in label:
+                    continue  # redis-server missing: the shared rows cannot run
+                wall, runs = fleet(
+                    url, fleet_ids, fleet_processes, rate_limit=limit, rate_store=shared
+                )
+            total = Run(
+                sum(r.keys for r in runs),
+                wall,
+                sum(r.requests for r in runs),
+                sum(r.refused for r in runs),
+                sum(r.failed for r in runs),
+            )
+            title = f"7 fleet {fleet_processes} x {fleet_keys}, one key, {label}"
+            details = {**total.as_dict(), "processes": fleet_processes, "rate_limit": limit}
+            rows += _pair(title, total, 40, eff_goal, refused_goal, details)
+    return rows
+
+
+def _pair(
+    title: str, run: Run, rps: float, eff_goal: float, refused_goal: float, details: Any
+) -> list[Any]:
+    from ._report import Goal, Row
+
+    ideal = run.keys / rps
+    return [
+        Row(
+            figure=f"{title}: efficiency",
+            library=f"{run.seconds:.2f} s",
+            contender=f"{ideal:.2f} s ideal",
+            value=run.efficiency(rps),
+            goal=Goal(">=", eff_goal),
+            details=details,
+        ),
+        Row(
+            figure=f"{title}: refused",
+            library=f"{run.refused} x 429",
+            contender=f"{run.requests} requests",
+            value=100 * run.refused_share,
+            goal=Goal("<=", 100 * refused_goal, "%"),
+            details=details,
+        ),
+    ]
