@@ -35,6 +35,7 @@ from ._errors import (
 )
 from ._http import Response
 from ._page import Page, resume_from
+from ._paginate import Chunk, paginate
 from ._ratelimit import RateLimiter
 from ._retry import (
     Failure,
@@ -104,6 +105,8 @@ __all__ = [
     "NoAuth",
     "NotFoundError",
     "Page",
+    "Chunk",
+    "paginate",
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiter",

@@ -47,6 +47,11 @@ DEFAULT_BASE_URL = "https://api.intervals.run"
 DEFAULT_API_VERSION = "2026-03-01"
 #: The API's largest page, sent when the caller gives no ``limit`` (the server's default is 50).
 MAX_LIMIT = 100
+#: Date windows in a row that may bring no new event before ``iter_events`` gives up: a
+#: sub-window legitimately re-reads what its parent brought (at most two in a row seen
+#: against the fake, 300 to 2,500 events, an overfull day included); a server that
+#: ignores ``dateFrom``/``dateTo`` brings nothing new from its second answer on.
+WINDOW_PATIENCE = 4
 
 _Item = TypeVar("_Item", bound="_Identified")
 _T = TypeVar("_T")
@@ -92,21 +97,40 @@ def split_window(lo: dt.date | None, hi: dt.date | None, dates: list[dt.date]) -
 
     Returns ``m`` such that ``[lo, m]`` and ``[m + 1, hi]`` are both strictly
     smaller than ``[lo, hi]`` (either bound may be open, None), as ``(m, m + 1)``;
-    None when the window is a single day (or no date is known) and cannot be split.
+    None when the window is a single day (an open end counts as the first or last
+    representable day) or no date is known, and it cannot be split.
     """
-    if not dates or (lo is not None and lo == hi):
+    first, last = lo or dt.date.min, hi or dt.date.max
+    if not dates or first >= last:
         return None
     ordered = sorted(dates)
-    middle = ordered[(len(ordered) - 1) // 2]
-    if lo is not None:
-        middle = max(middle, lo)
-    if hi is not None:
-        middle = min(middle, hi - dt.timedelta(days=1))
+    middle = min(max(ordered[(len(ordered) - 1) // 2], first), last - dt.timedelta(days=1))
     return middle, middle + dt.timedelta(days=1)
 
 
 def _describe_window(lo: dt.date | None, hi: dt.date | None) -> str:
     return f"dateFrom={lo or '(open)'} dateTo={hi or '(open)'}"
+
+
+@attrs.frozen
+class _WindowCursor:
+    """Where :meth:`IntervalsClient.iter_events` stands: the windows still to ask for
+    (a stack, the current one last) and the server's cursor within the current one."""
+
+    windows: tuple[Window, ...]
+    after: str | None = None
+
+    def describe(self) -> str:
+        where = _describe_window(*self.windows[-1])
+        return where if self.after is None else f"{where} after={self.after}"
+
+
+def _id(item: _Identified) -> str:
+    return item.id
+
+
+def _after(after: str | None) -> str | None:
+    return None if after is None else f"after={after}"
 
 
 # --- validation of write bodies -----------------------------------------------------------
@@ -332,7 +356,8 @@ class IntervalsClient(common.BaseClient):
         idempotency_key: str | None = None,
         allow_write_retries: bool | None = None,
     ) -> _T:
-        """``_call``, with hints added to a 403 (the scope needed) and a 409 (the key reused)."""
+        """``_call``, with a hint on a 403 (the scope needed) and a 409 (the key reused);
+        the server's own ``message`` is kept as it was sent."""
         try:
             return await self._call(
                 method,
@@ -346,40 +371,15 @@ class IntervalsClient(common.BaseClient):
             )
         except common.PermissionDeniedError as exc:
             if scope is not None:
-                exc.message += f" (this call needs the {scope!r} scope; check the API key's scopes)"
+                exc.hint = f"this call needs the {scope!r} scope; check the API key's scopes"
             raise
         except common.ConflictError as exc:
             if idempotency_key is not None:
-                exc.message += (
-                    f" (the Idempotency-Key {idempotency_key!r} was already used with a"
-                    " different request body; use a new key for a different request)"
+                exc.hint = (
+                    f"the Idempotency-Key {idempotency_key!r} was already used with a different"
+                    " request body; use a new key for a different request"
                 )
             raise
-
-    async def _pages(
-        self,
-        scope: str,
-        path: str,
-        envelope: type[_Listing[_Item]],
-        query: Mapping[str, str],
-        *,
-        where: str = "",
-        follow_cursor: bool = True,
-    ) -> AsyncIterator[_Listing[_Item]]:
-        """The first page, then, while the server says ``hasMore``, the page after the last id.
-
-        A request that finally fails names where to resume (``where``, and the cursor).
-        """
-        after: str | None = None
-        while True:
-            resume = where if after is None else f"{where} after={after}".lstrip()
-            with common.resume_from(resume or None):
-                params = query if after is None else {**query, "after": after}
-                page = await self._request(scope, "GET", path, envelope, params=params)
-            yield page
-            if not (follow_cursor and page.has_more and page.data):
-                return
-            after = page.data[-1].id
 
     async def _list(
         self,
@@ -397,18 +397,25 @@ class IntervalsClient(common.BaseClient):
         page_size = _limit(limit)
         query = {**params, "limit": str(page_size)}
         follow = limit is None and follow_cursor
-        fetch = self._pages(scope, path, envelope, query, follow_cursor=follow)
-        pages = [page async for page in fetch]
-        last = pages[-1]
-        truncated = last.has_more if last.has_more is not None else len(last.data) >= page_size
-        if page_size == MAX_LIMIT and truncated:
-            warnings.warn(
-                f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing may be"
-                f" cut short{hint}",
-                common.TruncationWarning,
-                stacklevel=3,
-            )
-        return [item for page in pages for item in page.data]
+
+        async def fetch(after: str | None) -> common.Chunk[_Item, str | None]:
+            params = query if after is None else {**query, "after": after}
+            page = await self._request(scope, "GET", path, envelope, params=params)
+            if follow and page.has_more and page.data:
+                return common.Chunk(page.data, page.data[-1].id)
+            more = page.has_more if page.has_more is not None else len(page.data) >= page_size
+            warning = None
+            if page_size == MAX_LIMIT and more:
+                warning = (
+                    f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing"
+                    f" may be cut short{hint}"
+                )
+            return common.Chunk(page.data, warning=warning)
+
+        pages = common.paginate(
+            fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1
+        )
+        return [item async for item in pages]
 
     # --- operations ---------------------------------------------------------------------
 
@@ -495,30 +502,40 @@ class IntervalsClient(common.BaseClient):
     async def _iter_windows(
         self, filters: dict[str, str], lo: dt.date | None, hi: dt.date | None
     ) -> AsyncIterator[Event]:
-        seen: set[str] = set()
-        windows: list[Window] = [(lo, hi)]  # a stack: the earlier half is on top
-        while windows:
-            lo, hi = windows.pop()
-            where = _describe_window(lo, hi)
+        async def fetch(cursor: _WindowCursor) -> common.Chunk[Event, _WindowCursor]:
+            *rest, (lo, hi) = cursor.windows
             query = _window_query(filters, lo, hi)
-            async for page in self._pages("read:events", "/events", EventList, query, where=where):
-                if page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
-                    dates = [e.date for e in page.data if isinstance(e.date, dt.date)]
-                    split = split_window(lo, hi, dates)
-                    if split is not None:
-                        windows += [(split[1], hi), (lo, split[0])]
-                        continue
-                    warnings.warn(
-                        f"GET /events returned {MAX_LIMIT} events for {where}, the API's"
-                        " maximum, and the window cannot be split further (a single day):"
-                        " some of its events may be missing",
-                        common.TruncationWarning,
-                        stacklevel=2,
+            if cursor.after is not None:
+                query["after"] = cursor.after
+            page = await self._request("read:events", "GET", "/events", EventList, params=query)
+            if page.has_more and page.data:  # the server's cursor, within this window
+                return common.Chunk(page.data, _WindowCursor(cursor.windows, page.data[-1].id))
+            warning = None
+            if page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
+                dates = [e.date for e in page.data if isinstance(e.date, dt.date)]
+                split = split_window(lo, hi, dates)
+                if split is not None:  # the earlier half on top of the stack
+                    rest += [(split[1], hi), (lo, split[0])]
+                else:
+                    warning = (
+                        f"GET /events returned {MAX_LIMIT} events for"
+                        f" {_describe_window(lo, hi)}, the API's maximum, and the window"
+                        " cannot be split further (a single day): some of its events may be"
+                        " missing"
                     )
-                for event in page.data:
-                    if event.id not in seen:
-                        seen.add(event.id)
-                        yield event
+            following = _WindowCursor(tuple(rest)) if rest else None
+            return common.Chunk(page.data, following, warning)
+
+        events = common.paginate(
+            fetch,
+            _WindowCursor(((lo, hi),)),
+            key=_id,
+            where=_WindowCursor.describe,
+            what="GET /events",
+            patience=WINDOW_PATIENCE,
+        )
+        async for event in events:
+            yield event
 
     async def get_event(self, event_id: str) -> EventDetail:
         """One event with its runs (``read:events`` scope).

@@ -35,6 +35,8 @@ MAX_PAGE_SIZE = 200
 _EVENTS = "/api/v1/events.json"
 _EVENT = "/api/v1/events/{id}.json"
 _MAX_ID = 2**63 - 1
+#: The ``visibility`` values the API's description lists for the listing filter.
+LISTING_VISIBILITIES = ("public", "friends_only", "private")
 
 #: Update fields for which None is sent as JSON null (clearing the value).
 NULLABLE_FIELDS = frozenset({"description", "start_time"})
@@ -154,6 +156,23 @@ def next_page(page: int, items: int, page_size: int, pagination: Pagination | No
     if pagination.next_page_url is None:
         return None
     return page + 1
+
+
+def _filters(name: str | None, visibility: Visibility | str | None) -> dict[str, str]:
+    """The listing's ``name`` and ``visibility`` query parameters, checked."""
+    params: dict[str, str] = {}
+    if name is not None:
+        params["name"] = common.check_text("name", name)
+    if visibility is not None:
+        value = common.check_enum("visibility", visibility, Visibility)
+        if value not in LISTING_VISIBILITIES:
+            allowed = ", ".join(LISTING_VISIBILITIES)
+            raise common.InvalidRequestError(
+                f"visibility: the listing filters by one of {allowed}; got {value!r}",
+                field="visibility",
+            )
+        params["visibility"] = value
+    return params
 
 
 def _credential(name: str, value: Any) -> str | None:
@@ -292,23 +311,29 @@ class RideWithGPSClient(common.BaseClient):
     # -- listing ---------------------------------------------------------------
 
     async def list_events(
-        self, page: int | None = None, page_size: int | None = None
+        self,
+        page: int | None = None,
+        page_size: int | None = None,
+        name: str | None = None,
+        visibility: Visibility | str | None = None,
     ) -> common.Page[EventSummary]:
         """One page of the events the user owns or takes part in, newest update first.
 
         ``page`` starts at 1; ``page_size`` is 20..200 (server default 20).
-        ``total`` is ``meta.pagination.record_count``; ``next_page`` is None on
-        the last page.
+        ``name`` keeps events whose name contains it; ``visibility`` keeps one of
+        ``public``, ``friends_only``, ``private`` (the values the API's description
+        lists for this filter). ``total`` is ``meta.pagination.record_count``;
+        ``next_page`` is None on the last page.
 
         Example::
 
-            page = await rw.list_events(page=2, page_size=50)
+            page = await rw.list_events(page=2, page_size=50, name="gravel")
             for event in page.items:
                 print(event.id, event.name)
         """
         number = 1 if page is None else _check_id("page", page)
         size = self._page_size(page_size)
-        params: dict[str, str] = {}
+        params = _filters(name, visibility)
         if page is not None:
             params["page"] = str(number)
         if page_size is not None:
@@ -321,8 +346,14 @@ class RideWithGPSClient(common.BaseClient):
             next_page=next_page(number, len(listing.events), size, pagination),
         )
 
-    def iter_events(self, page_size: int | None = None) -> AsyncIterator[EventSummary]:
-        """Every event, page after page, each at most once.
+    def iter_events(
+        self,
+        page_size: int | None = None,
+        name: str | None = None,
+        visibility: Visibility | str | None = None,
+    ) -> AsyncIterator[EventSummary]:
+        """Every event (matching ``name`` and ``visibility``, as in :meth:`list_events`),
+        page after page, each at most once.
 
         Each next page is asked for by number at ``base_url``; the listing's
         ``next_page_url`` only says whether there is one. Iteration stops when
@@ -331,39 +362,25 @@ class RideWithGPSClient(common.BaseClient):
         ``updated_at`` and can shift while paging) is skipped; a page holding
         only events already seen ends the iteration with a
         :class:`common.TruncationWarning`, since paging further could loop
-        forever. Only one page is held in memory. A failure names the page to
-        resume from (``exc.resume_page``).
+        forever. Only one page is held in memory. Arguments are checked at once,
+        before the first request; a failure names the page to resume from
+        (``exc.resume_page``).
 
         Example::
 
-            async for event in rw.iter_events(page_size=200):
+            async for event in rw.iter_events(page_size=200, visibility="public"):
                 print(event.id, event.name)
         """
-        size = self._page_size(page_size)
-        return self._iter_events(size, explicit=page_size is not None)
+        self._page_size(page_size)  # arguments refused here, not at the first page
+        _filters(name, visibility)
 
-    async def _iter_events(self, size: int, *, explicit: bool) -> AsyncIterator[EventSummary]:
-        seen: set[int] = set()
-        page: int | None = 1
-        while page is not None:
-            with common.resume_from(page):
-                result = await self.list_events(page=page, page_size=size if explicit else None)
-            fresh = 0
-            for event in result.items:
-                if event.id in seen:
-                    continue
-                seen.add(event.id)
-                fresh += 1
-                yield event
-            if result.items and not fresh:
-                warnings.warn(
-                    f"RideWithGPS page {page} held only events already seen (the listing"
-                    " changed while paging?); stopping here, some events may be missing",
-                    common.TruncationWarning,
-                    stacklevel=2,
-                )
-                return
-            page = result.next_page
+        async def fetch(page: int) -> common.Chunk[EventSummary, int]:
+            result = await self.list_events(page, page_size, name, visibility)
+            return common.Chunk(result.items, result.next_page)
+
+        return common.paginate(
+            fetch, 1, key=lambda event: event.id, where=lambda page: page, what=f"GET {_EVENTS}"
+        )
 
     @staticmethod
     def _page_size(page_size: int | None) -> int:
@@ -373,11 +390,12 @@ class RideWithGPSClient(common.BaseClient):
 
     # -- single events ---------------------------------------------------------
 
-    async def get_event(self, event_id: int) -> Event:
+    async def get_event(self, event_id: int, privacy_code: str | None = None) -> Event:
         """The full event: routes, photos, organizers (organization events) and
         participants (when you own the event).
 
-        403 (:class:`common.PermissionDeniedError`) when you may not view it.
+        ``privacy_code`` opens a non-public event shared by link. 403
+        (:class:`common.PermissionDeniedError`) when you may not view it.
 
         Example::
 
@@ -385,7 +403,10 @@ class RideWithGPSClient(common.BaseClient):
             print(event.name, [route.name for route in event.routes])
         """
         path = common.build_path(_EVENT, id=_check_id("event_id", event_id))
-        return await self._call("GET", path, Event, root="event")
+        params = {}
+        if privacy_code is not None:
+            params["privacy_code"] = common.check_text("privacy_code", privacy_code)
+        return await self._call("GET", path, Event, root="event", params=params)
 
     async def create_event(
         self,
