@@ -13,9 +13,8 @@ import datetime as dt
 import math
 import os
 import uuid
-import warnings
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, NoReturn, Protocol, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import attrs
@@ -23,9 +22,10 @@ import attrs
 import common
 
 from ._models import (
+    CONVERTER,
     DECODER,
-    Address,
     Event,
+    EventCreate,
     EventCreated,
     EventDetail,
     EventList,
@@ -33,9 +33,8 @@ from ._models import (
     Organization,
     ParticipantRegistered,
     Registration,
+    RegistrationCreate,
     RegistrationList,
-    RegistrationStatus,
-    RegistrationType,
     Series,
     SeriesList,
 )
@@ -133,103 +132,7 @@ def _after(after: str | None) -> str | None:
     return None if after is None else f"after={after}"
 
 
-# --- validation of write bodies -----------------------------------------------------------
-
-Check = Callable[[str, Any], Any]
-
-
-def _optional_text(field: str, value: Any) -> str:
-    return common.check_text(field, value, allow_empty=True)
-
-
-def _enum(kind: type[Any]) -> Check:
-    return lambda field, value: common.check_enum(field, value, kind)
-
-
-def _range(low: float, high: float) -> Check:
-    return lambda field, value: common.check_number(field, value, low, high)
-
-
-def _check_address(field: str, value: Any) -> dict[str, str]:
-    """An :class:`Address` or a mapping of its snake_case keys, as the API's JSON object."""
-    if isinstance(value, Mapping):
-        try:
-            value = Address(**value)
-        except TypeError as exc:
-            raise common.InvalidRequestError(f"{field}: {exc}", field=field) from None
-    if not isinstance(value, Address):
-        raise common.InvalidRequestError(
-            f"{field}: must be an Address or a mapping of its fields", field=field
-        )
-    checks: dict[str, Check] = {
-        "address_locality": common.check_text,
-        "address_country": common.check_country,
-    }
-    wire: dict[str, str] = {}
-    for name, item in attrs.asdict(value).items():
-        if item is not None or name in checks:
-            check: Check = checks.get(name, _optional_text)
-            wire[common.camel_case(name)] = check(f"{field}.{name}", item)
-    return wire
-
-
-_EVENT_FIELDS: dict[str, Check] = {
-    "name": common.check_text,
-    "slug": common.check_text,
-    "type": _enum(EventType),
-    "date": common.check_date,
-    "series_id": common.check_text,
-    "end_date": common.check_date,
-    "start_time": common.check_time,
-    "end_time": common.check_time,
-    "address": _check_address,
-    "lat": _range(-90, 90),
-    "lng": _range(-180, 180),
-    "description": _optional_text,
-    "website_url": common.check_uri,
-    "registration_url": common.check_uri,
-}
-_REGISTRATION_FIELDS: dict[str, Check] = {
-    "event_run_id": common.check_text,
-    "email": common.check_email,
-    "registration_type": _enum(RegistrationType),
-    "name": _optional_text,
-    "status": _enum(RegistrationStatus),
-    "pace_group": _optional_text,
-    "notes": _optional_text,
-}
-
-
-def _body(
-    fields: Mapping[str, Check],
-    required: tuple[str, ...],
-    values: Mapping[str, Any],
-    unknown: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Check every value, refuse missing required and unknown fields; the camelCase JSON body."""
-    if unknown:
-        name = next(iter(unknown))
-        raise common.InvalidRequestError(f"unknown field {name!r}", field=name)
-    for name in required:
-        if values[name] is None:
-            raise common.InvalidRequestError(f"{name} is required", field=name)
-    return {
-        common.camel_case(name): fields[name](name, value)
-        for name, value in values.items()
-        if value is not None
-    }
-
-
-def _idempotency_key(value: str | None) -> str:
-    if value is None:
-        return str(uuid.uuid4())
-    key = common.check_text("idempotency_key", value)
-    if len(key) > 255 or not key.isascii() or not key.isprintable() or " " in key:
-        raise common.InvalidRequestError(
-            "idempotency_key: must be at most 255 printable ASCII characters without spaces",
-            field="idempotency_key",
-        )
-    return key
+# --- listing arguments ---------------------------------------------------------------
 
 
 def _limit(limit: int | None) -> int:
@@ -412,9 +315,7 @@ class IntervalsClient(common.BaseClient):
                 )
             return common.Chunk(page.data, warning=warning)
 
-        pages = common.paginate(
-            fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1
-        )
+        pages = common.paginate(fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1)
         return [item async for item in pages]
 
     # --- operations ---------------------------------------------------------------------
@@ -548,31 +449,14 @@ class IntervalsClient(common.BaseClient):
         path = common.build_path("/events/{id}", id=event_id)
         return await self._request("read:events", "GET", path, EventDetail, root="data")
 
-    async def create_event(
-        self,
-        *,
-        name: str | None = None,
-        slug: str | None = None,
-        type: EventType | str | None = None,
-        date: dt.date | str | None = None,
-        idempotency_key: str | None = None,
-        series_id: str | None = None,
-        end_date: dt.date | str | None = None,
-        start_time: dt.time | str | None = None,
-        end_time: dt.time | str | None = None,
-        address: Address | Mapping[str, str] | None = None,
-        lat: float | None = None,
-        lng: float | None = None,
-        description: str | None = None,
-        website_url: str | None = None,
-        registration_url: str | None = None,
-        **unknown: NoReturn,
-    ) -> str:
+    @common.request_method(EventCreate)
+    async def create_event(self, request: EventCreate) -> str:
         """Create an event and return its id (``write:events`` scope).
 
-        ``name``, ``slug`` (unique in the organization), ``type`` and ``date`` are
-        required; times are ``HH:MM`` or ``HH:MM:SS`` (or ``datetime.time``). The
-        request carries an ``Idempotency-Key`` (a new UUID unless given) that is
+        The keywords are :class:`EventCreate`'s: ``name``, ``slug`` (unique in the
+        organization), ``type`` and ``date`` are required; times are ``HH:MM`` or
+        ``HH:MM:SS`` (or ``datetime.time``). The request carries an
+        ``Idempotency-Key`` (a new UUID unless ``idempotency_key`` is given) that is
         reused on every retry, so a retried create never makes two events. A
         409 (:class:`common.ConflictError`) means the key was already used with
         a different body.
@@ -585,36 +469,14 @@ class IntervalsClient(common.BaseClient):
                 address=Address(address_locality="Dublin", address_country="IE"),
             )
         """
-        body = _body(
-            _EVENT_FIELDS,
-            ("name", "slug", "type", "date"),
-            {
-                "name": name,
-                "slug": slug,
-                "type": type,
-                "date": date,
-                "series_id": series_id,
-                "end_date": end_date,
-                "start_time": start_time,
-                "end_time": end_time,
-                "address": address,
-                "lat": lat,
-                "lng": lng,
-                "description": description,
-                "website_url": website_url,
-                "registration_url": registration_url,
-            },
-            unknown,
-        )
-        key = _idempotency_key(idempotency_key)
         created = await self._request(
             "write:events",
             "POST",
             "/events",
             EventCreated,
             root="data",
-            json=body,
-            idempotency_key=key,
+            json=CONVERTER.unstructure(request),
+            idempotency_key=request.idempotency_key or str(uuid.uuid4()),
         )
         return created.event_id
 
@@ -637,25 +499,14 @@ class IntervalsClient(common.BaseClient):
             "read:participants", "/registration", RegistrationList, params, limit
         )
 
-    async def register_participant(
-        self,
-        *,
-        event_run_id: str | None = None,
-        email: str | None = None,
-        registration_type: RegistrationType | str | None = None,
-        name: str | None = None,
-        status: RegistrationStatus | str | None = None,
-        pace_group: str | None = None,
-        notes: str | None = None,
-        idempotency_key: str | None = None,
-        retry_if_maybe_sent: bool = False,
-        **unknown: NoReturn,
-    ) -> str:
+    @common.request_method(RegistrationCreate)
+    async def register_participant(self, request: RegistrationCreate) -> str:
         """Register a participant for a run of an event; returns the participant id
         (``write:participants`` scope).
 
-        ``event_run_id``, ``email`` and ``registration_type`` are required;
-        ``status`` defaults to confirmed on the server.
+        The keywords are :class:`RegistrationCreate`'s: ``event_run_id``, ``email``
+        and ``registration_type`` are required; ``status`` defaults to confirmed on
+        the server.
 
         The request carries an ``Idempotency-Key`` (a new UUID unless given), but
         since the spec does not promise that registrations are de-duplicated by
@@ -673,28 +524,14 @@ class IntervalsClient(common.BaseClient):
                 registration_type=RegistrationType.FREE, name="Ada Okafor",
             )
         """
-        body = _body(
-            _REGISTRATION_FIELDS,
-            ("event_run_id", "email", "registration_type"),
-            {
-                "event_run_id": event_run_id,
-                "email": email,
-                "registration_type": registration_type,
-                "name": name,
-                "status": status,
-                "pace_group": pace_group,
-                "notes": notes,
-            },
-            unknown,
-        )
         registered = await self._request(
             "write:participants",
             "POST",
             "/registration",
             ParticipantRegistered,
             root="data",
-            json=body,
-            idempotency_key=_idempotency_key(idempotency_key),
-            allow_write_retries=None if retry_if_maybe_sent else False,
+            json=CONVERTER.unstructure(request),
+            idempotency_key=request.idempotency_key or str(uuid.uuid4()),
+            allow_write_retries=None if request.retry_if_maybe_sent else False,
         )
         return registered.participant_id
