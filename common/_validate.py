@@ -241,8 +241,16 @@ def nullable(check: Check, *, json: str | None = None) -> Any:
     return attrs.field(default=NOT_GIVEN, validator=_validator(check), metadata=metadata)
 
 
-def not_sent(check: Check | None = None, *, default: Any = None) -> Any:
-    """A keyword of the request that is not part of the JSON body (a header, a path, an option)."""
+def not_sent(check: Check | None = None, *, default: Any = None, positional: bool = False) -> Any:
+    """A keyword of the request that is not part of the JSON body (a header, a path, an option).
+
+    ``positional``: a required argument passed first (e.g. the id in the path).
+    """
+    if positional:
+        assert check is not None
+        return attrs.field(
+            kw_only=False, validator=_validator(check, required=True), metadata={SENT: False}
+        )
     validator = None if check is None else _validator(check)
     return attrs.field(default=default, validator=validator, metadata={SENT: False})
 

@@ -7,22 +7,28 @@ arguments before anything is sent, and applies RideWithGPS's pagination rules.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypedDict
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
 
 import aiohttp
 
 import common
 
-from ._models import DECODER, Event, EventList, EventSummary, Pagination, Visibility
+from ._models import (
+    CONVERTER,
+    DECODER,
+    Event,
+    EventCreate,
+    EventList,
+    EventSummary,
+    EventUpdate,
+    Pagination,
+    Visibility,
+    check_id,
+)
 
-if TYPE_CHECKING:
-    # Only for type checkers (typing.Unpack is 3.11+); annotations are never evaluated.
-    from typing_extensions import Unpack
-
-__all__ = ["DEFAULT_BASE_URL", "EventChanges", "RideWithGPSClient"]
+__all__ = ["DEFAULT_BASE_URL", "RideWithGPSClient"]
 
 #: Where the API lives.
 DEFAULT_BASE_URL = "https://ridewithgps.com"
@@ -33,110 +39,10 @@ MAX_PAGE_SIZE = 200
 
 _EVENTS = "/api/v1/events.json"
 _EVENT = "/api/v1/events/{id}.json"
-_MAX_ID = 2**63 - 1
 #: The ``visibility`` values the API's description lists for the listing filter.
 LISTING_VISIBILITIES = ("public", "friends_only", "private")
 
-#: Update fields for which None is sent as JSON null (clearing the value).
-NULLABLE_FIELDS = frozenset({"description", "start_time"})
-
 AuthStyle = Literal["basic", "headers"]
-
-
-class EventChanges(TypedDict, total=False):
-    """The fields :meth:`RideWithGPSClient.update_event` accepts, all optional.
-
-    ``description`` and ``start_time`` may be None: that sends JSON null,
-    clearing the value (the API documents both as nullable: all-day events
-    have no start time). None for any other field is refused.
-    """
-
-    name: str
-    description: str | None
-    visibility: Visibility | str
-    location: str
-    lat: float
-    lng: float
-    time_zone: str
-    start_date: dt.date | str
-    start_time: dt.time | str | None
-    end_date: dt.date | str
-    end_time: dt.time | str
-    route_ids: Sequence[int]
-    organizer_ids: Sequence[int]
-
-
-_WRITE_FIELDS = frozenset(EventChanges.__annotations__)
-
-
-def _check_id(field: str, value: Any) -> int:
-    return common.check_int(field, value, 1, _MAX_ID)
-
-
-def _check_ids(field: str, value: Any) -> list[int]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise common.InvalidRequestError(
-            f"{field}: must be a list of positive integers", field=field
-        )
-    return [_check_id(f"{field}[{index}]", item) for index, item in enumerate(value)]
-
-
-def _check_field(field: str, value: Any) -> Any:
-    """One write field in its wire form, or InvalidRequestError naming it."""
-    if value is None:
-        if field in NULLABLE_FIELDS:
-            return None
-        raise common.InvalidRequestError(f"{field}: must not be None", field=field)
-    if field == "name":
-        return common.check_text(field, value)
-    if field in ("description", "location"):
-        return common.check_text(field, value, allow_empty=True)
-    if field == "visibility":
-        return common.check_enum(field, value, Visibility)
-    if field == "lat":
-        return common.check_number(field, value, -90, 90)
-    if field == "lng":
-        return common.check_number(field, value, -180, 180)
-    if field == "time_zone":
-        return common.check_timezone(field, value)
-    if field in ("start_date", "end_date"):
-        return common.check_date(field, value)
-    if field in ("start_time", "end_time"):
-        return common.check_time(field, value, seconds=False)
-    if field in ("route_ids", "organizer_ids"):
-        return _check_ids(field, value)
-    raise common.InvalidRequestError(f"unknown event field {field!r}", field=field)
-
-
-def event_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate write fields and return the request body ``{"event": {...}}`` (pure).
-
-    Checks each field's form (real dates, ``HH:MM`` times, coordinates in
-    range, a documented visibility, a known IANA timezone, lists of positive
-    ids) and that the event does not end before it starts.
-    """
-    unknown = sorted(set(fields) - _WRITE_FIELDS)
-    if unknown:
-        names = ", ".join(unknown)
-        raise common.InvalidRequestError(
-            f"unknown event field(s): {names}; accepted: {', '.join(sorted(_WRITE_FIELDS))}",
-            field=unknown[0],
-        )
-    event = {field: _check_field(field, value) for field, value in fields.items()}
-    start, end = event.get("start_date"), event.get("end_date")
-    if start is not None and end is not None:
-        # ISO dates and HH:MM times compare correctly as strings.
-        if end < start:
-            raise common.InvalidRequestError(
-                f"end_date: {end} is before start_date {start}", field="end_date"
-            )
-        start_time, end_time = event.get("start_time"), event.get("end_time")
-        if end == start and start_time and end_time and end_time < start_time:
-            raise common.InvalidRequestError(
-                f"end_time: {end_time} is before start_time {start_time} on the same day",
-                field="end_time",
-            )
-    return {"event": event}
 
 
 def next_page(page: int, items: int, page_size: int, pagination: Pagination | None) -> int | None:
@@ -330,7 +236,7 @@ class RideWithGPSClient(common.BaseClient):
             for event in page.items:
                 print(event.id, event.name)
         """
-        number = 1 if page is None else _check_id("page", page)
+        number = 1 if page is None else check_id("page", page)
         size = self._page_size(page_size)
         params = _filters(name, visibility)
         if page is not None:
@@ -401,38 +307,20 @@ class RideWithGPSClient(common.BaseClient):
             event = await rw.get_event(1234)
             print(event.name, [route.name for route in event.routes])
         """
-        path = common.build_path(_EVENT, id=_check_id("event_id", event_id))
+        path = common.build_path(_EVENT, id=check_id("event_id", event_id))
         params = {}
         if privacy_code is not None:
             params["privacy_code"] = common.check_text("privacy_code", privacy_code)
         return await self._call("GET", path, Event, root="event", params=params)
 
-    async def create_event(
-        self,
-        *,
-        name: str | None = None,
-        start_date: dt.date | str | None = None,
-        description: str | None = None,
-        visibility: Visibility | str | None = None,
-        location: str | None = None,
-        lat: float | None = None,
-        lng: float | None = None,
-        time_zone: str | None = None,
-        start_time: dt.time | str | None = None,
-        end_date: dt.date | str | None = None,
-        end_time: dt.time | str | None = None,
-        route_ids: Sequence[int] | None = None,
-        organizer_ids: Sequence[int] | None = None,
-        **unknown: NoReturn,
-    ) -> Event:
+    @common.request_method(EventCreate)
+    async def create_event(self, request: EventCreate) -> Event:
         """Create an event and return it in full.
 
-        ``name`` and ``start_date`` are required; the other fields are sent
-        only when given (None means "not given"). Dates are ``datetime.date``
-        or ``YYYY-MM-DD``, times ``datetime.time`` or ``HH:MM`` (24 h),
-        ``time_zone`` an IANA name. Everything is validated before sending
-        (:class:`common.InvalidRequestError` naming the field). Not retried
-        once the request may have reached the server.
+        The keywords are :class:`EventCreate`'s: ``name`` and ``start_date`` are
+        required; the other fields (:class:`EventFields`) are sent only when given.
+        Everything is validated before sending (:class:`common.InvalidRequestError`
+        naming the field). Not retried once the request may have reached the server.
 
         Example::
 
@@ -441,47 +329,27 @@ class RideWithGPSClient(common.BaseClient):
                 time_zone="Europe/Paris", route_ids=[123],
             )
         """
-        if name is None:
-            raise common.InvalidRequestError("name: is required", field="name")
-        if start_date is None:
-            raise common.InvalidRequestError("start_date: is required", field="start_date")
-        given = {
-            "name": name,
-            "start_date": start_date,
-            "description": description,
-            "visibility": visibility,
-            "location": location,
-            "lat": lat,
-            "lng": lng,
-            "time_zone": time_zone,
-            "start_time": start_time,
-            "end_date": end_date,
-            "end_time": end_time,
-            "route_ids": route_ids,
-            "organizer_ids": organizer_ids,
-        }
-        fields = {key: value for key, value in given.items() if value is not None}
-        body = event_body({**fields, **unknown})
+        body = {"event": CONVERTER.unstructure(request)}
         return await self._call("POST", _EVENTS, Event, root="event", json=body)
 
-    async def update_event(self, event_id: int, **changes: Unpack[EventChanges]) -> Event:
-        """Change the given fields (PATCH) and return the full event.
+    @common.request_method(EventUpdate)
+    async def update_event(self, request: EventUpdate) -> Event:
+        """Change the given fields (``PUT``, partial) and return the full event.
 
-        Only the keywords passed are sent; at least one is needed. Fields are
-        those of :meth:`create_event` (see :class:`EventChanges`).
-        ``description=None`` or ``start_time=None`` sends JSON null, clearing
-        the value; None for any other field is refused. Not retried once the
-        request may have reached the server.
+        Called as ``update_event(event_id, **fields)`` with the fields of
+        :class:`EventFields`; only those given are sent, and at least one is needed.
+        ``description=None`` or ``time_zone=None`` sends JSON null, clearing the
+        value. Not retried once the request may have reached the server.
 
         Example::
 
             event = await rw.update_event(1234, name="Sunday ride", description=None)
         """
-        path = common.build_path(_EVENT, id=_check_id("event_id", event_id))
-        if not changes:
+        path = common.build_path(_EVENT, id=request.event_id)
+        fields = CONVERTER.unstructure(request)
+        if not fields:
             raise common.InvalidRequestError("update_event: no field to change was given")
-        body = event_body(changes)
-        return await self._call("PATCH", path, Event, root="event", json=body)
+        return await self._call("PUT", path, Event, root="event", json={"event": fields})
 
     async def delete_event(self, event_id: int) -> None:
         """Delete an event (the API answers 204 No Content). Not retried once sent.
@@ -490,5 +358,5 @@ class RideWithGPSClient(common.BaseClient):
 
             await rw.delete_event(1234)
         """
-        path = common.build_path(_EVENT, id=_check_id("event_id", event_id))
+        path = common.build_path(_EVENT, id=check_id("event_id", event_id))
         await self._send("DELETE", path)
