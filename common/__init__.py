@@ -15,6 +15,7 @@ from ._decode import (
     parse_datetime,
     parse_time,
 )
+from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -116,6 +117,10 @@ __all__ = [
     "NoAuth",
     "NotFoundError",
     "Page",
+    "ErrorDetails",
+    "error_fields",
+    "error_text",
+    "parse_error_body",
     "Chunk",
     "paginate",
     "PermissionDeniedError",

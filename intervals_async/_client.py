@@ -91,6 +91,23 @@ def retry_after_from_body(data: Any, now: float) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+def parse_error(body: bytes) -> common.ErrorDetails:
+    """An Intervals error body: ``{"error": {"code", "message", "errors": {field: [...]}}}``.
+
+    Anything else is read by the generic parser. Never raises.
+    """
+    details = common.parse_error_body(body)
+    error = details.data.get("error") if isinstance(details.data, Mapping) else None
+    if not isinstance(error, Mapping):
+        return details
+    return common.ErrorDetails(
+        message=common.error_text(error.get("message")) or details.message,
+        code=common.error_text(error.get("code")) or details.code,
+        field_errors=common.error_fields(error.get("errors")) or details.field_errors,
+        data=details.data,
+    )
+
+
 def split_window(lo: dt.date | None, hi: dt.date | None, dates: list[dt.date]) -> Window | None:
     """Where to split a window that returned a full page: the dates' median, clamped.
 
@@ -241,6 +258,7 @@ class IntervalsClient(common.BaseClient):
             max_concurrency=max_concurrency,
             headers=headers,
             body_wait=retry_after_from_body,
+            parse_error=parse_error,
             **options,
         )
 

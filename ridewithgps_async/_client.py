@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Literal
 
 import aiohttp
+import attrs
 
 import common
 
@@ -43,6 +44,22 @@ _EVENT = "/api/v1/events/{id}.json"
 LISTING_VISIBILITIES = ("public", "friends_only", "private")
 
 AuthStyle = Literal["basic", "headers"]
+
+
+def parse_error(body: bytes) -> common.ErrorDetails:
+    """A RideWithGPS error body, in any of its three documented shapes.
+
+    ``{"error": "text"}`` (the prose docs), ``{"errors": ["text", ...]}`` (the API's
+    description; joined with ``; ``) and ``{"message": "text"}`` (its own
+    command-line client), in that order of precedence. Never raises.
+    """
+    details = common.parse_error_body(body)
+    data = details.data
+    if not isinstance(data, Mapping) or isinstance(data.get("error"), str):
+        return details
+    errors = data.get("errors")
+    texts = [t for t in map(common.error_text, errors) if t] if isinstance(errors, list) else []
+    return attrs.evolve(details, message="; ".join(texts)) if texts else details
 
 
 def next_page(page: int, items: int, page_size: int, pagination: Pagination | None) -> int | None:
@@ -210,6 +227,7 @@ class RideWithGPSClient(common.BaseClient):
             max_retries=max_retries,
             rate_limit=rate_limit,
             max_concurrency=max_concurrency,
+            parse_error=parse_error,
             **options,
         )
 

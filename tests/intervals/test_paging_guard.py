@@ -125,10 +125,10 @@ async def test_iter_events_stops_when_the_server_ignores_the_date_window() -> No
 
 @pytest.mark.parametrize("date", ["0001-01-01", "0001-01-02", "9999-12-30", "9999-12-31"])
 async def test_events_at_the_ends_of_the_calendar(date: str) -> None:
-    async with Stubborn(events=[event(i, date) for i in range(100)], has_more=None) as server:
-        async with client_for(server) as client:
-            with pytest.warns(common.TruncationWarning):
-                events = [e async for e in client.iter_events()]
+    server = Stubborn(events=[event(i, date) for i in range(100)], has_more=None)
+    async with server, client_for(server) as client:
+        with pytest.warns(common.TruncationWarning):
+            events = [e async for e in client.iter_events()]
     assert len(events) == 100  # was a bare OverflowError
     assert len(server.requests) <= 1 + WINDOW_PATIENCE + 1
 

@@ -250,9 +250,9 @@ class PageOne(FakeServer):
 
 
 async def test_a_server_ignoring_the_page_number_is_asked_twice() -> None:
-    async with PageOne() as server:
-        async with RideWithGPSClient(access_token="t", base_url=server.url) as rw:
-            with pytest.warns(common.TruncationWarning, match="not making progress"):
-                events = await collect(rw)
+    server = PageOne()
+    async with server, RideWithGPSClient(access_token="t", base_url=server.url) as rw:
+        with pytest.warns(common.TruncationWarning, match="not making progress"):
+            events = await collect(rw)
     assert len(events) == 20
     assert len(server.requests) == 2
