@@ -1,10 +1,12 @@
 """The Intervals client: one thin method per operation on top of :class:`common.BaseClient`.
 
-Validation happens before anything is sent; the transport does auth, retries,
-rate limiting and timeouts; the package's decoder turns bodies into models.
-Listings share one helper (:meth:`IntervalsClient._list`) for the limit and the
-truncation warning, and every request goes through :meth:`IntervalsClient._request`,
-which adds the scope hint to a 403 and the idempotency hint to a 409.
+Validation happens before anything is sent (write bodies are the request classes
+of :mod:`._models`); the transport does auth, retries, rate limiting and timeouts;
+the package's decoder turns bodies into models. Every listing is a
+:func:`common.paginate` over one ``fetch`` (the cursor ``hasMore``/``after``, and
+for ``iter_events`` date windows split as a strategy on top), and every request goes
+through :meth:`IntervalsClient._request`, which adds the scope hint to a 403 and the
+idempotency hint to a 409.
 """
 
 from __future__ import annotations
