@@ -157,20 +157,12 @@ def any_text(field: str, value: Any) -> str:
 
 def one_of(kind: type[enum.Enum]) -> Check:
     """The check of a member of ``kind`` (or its string value)."""
-    return functools.partial(_check_member, kind=kind)
-
-
-def _check_member(field: str, value: Any, *, kind: type[enum.Enum]) -> str:
-    return check_enum(field, value, kind)
+    return lambda field, value: check_enum(field, value, kind)
 
 
 def between(low: float, high: float) -> Check:
     """The check of a finite number within ``[low, high]``."""
-    return functools.partial(_check_between, low=low, high=high)
-
-
-def _check_between(field: str, value: Any, *, low: float, high: float) -> float:
-    return check_number(field, value, low, high)
+    return lambda field, value: check_number(field, value, low, high)
 
 
 def check_timezone(field: str, value: Any) -> str:
