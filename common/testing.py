@@ -307,7 +307,8 @@ class FakeServer:
         the request's values of that name; other query parameters may be present.
         """
         upper = method.upper() if method is not None else None
-        prefix, query = path, tuple[tuple[str, str], ...]()
+        prefix = path
+        query: tuple[tuple[str, str], ...] = ()
         if path is not None and "?" in path:
             prefix, _, raw_query = path.partition("?")
             query = tuple(parse_qsl(raw_query, keep_blank_values=True))
