@@ -222,8 +222,8 @@ _SERIES: list[tuple[str, str, str, str, dict[str, Any], int | None, str]] = [
     ),
 ]
 _STANDALONE = [
-    "Spring Half Marathon",
-    "Midsummer Mile",
+    "City Half Marathon",
+    "Harbour Mile",
     "Trail Ultra",
     "Charity Fun Run",
     "Club Championship",
@@ -244,11 +244,31 @@ _DISTANCES: list[tuple[float, str, str]] = [
 ]
 _FIRST = ["Ada", "Ben", "Chloé", "Dmitri", "Ewa", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi"]
 _LAST = ["Okafor", "Smith", "Müller", "Tanaka", "García", "O'Brien", "Nguyen", "Kowalski", "Silva"]
-_START = dt.date(2026, 1, 1)
 
 
-def generate_data(seed: int = 0, events: int | Sequence[Mapping[str, Any]] = 300) -> IntervalsData:
+def _on_schedule(day: dt.date, schedule: Mapping[str, Any]) -> dt.date:
+    """The first day from ``day`` on that fits ``schedule`` (its ``dayOfWeek``, 0 = Sunday, or
+    ``dayOfMonth``), so a "Tuesday" club meets on Tuesdays."""
+    if "dayOfWeek" in schedule:
+        ahead = (schedule["dayOfWeek"] - day.isoweekday()) % 7
+        return day + dt.timedelta(days=ahead)
+    if "dayOfMonth" in schedule:
+        if day.day > schedule["dayOfMonth"]:
+            day = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        return day.replace(day=schedule["dayOfMonth"])
+    return day
+
+
+def generate_data(
+    seed: int = 0,
+    events: int | Sequence[Mapping[str, Any]] = 300,
+    today: dt.date | None = None,
+) -> IntervalsData:
     """Deterministic data for ``seed``: one organization, four series and ``events`` events.
+
+    Generated events fall in the year from three months before ``today`` (default: the current
+    date), series events on their schedule's weekday or day of the month; the first has 120
+    registrations, more than one page of a listing can hold.
 
     ``events`` may instead be a list of event dicts shaped as ``GET /events/{id}``
     ``data.event`` (``_id`` and ``organizationId`` filled in when missing), each with optional
@@ -284,8 +304,9 @@ def generate_data(seed: int = 0, events: int | Sequence[Mapping[str, Any]] = 300
             )
         db.series.append(series)
     if isinstance(events, int):
+        start = (today or dt.date.today()) - dt.timedelta(days=90)
         for index in range(events):
-            _add_seed_event(db, index)
+            _add_seed_event(db, index, start)
     else:
         for given in events:
             _add_given_event(db, given)
@@ -308,14 +329,15 @@ def _add_given_event(db: IntervalsData, given: Mapping[str, Any]) -> None:
     ]
 
 
-def _add_seed_event(db: IntervalsData, index: int) -> None:
+def _add_seed_event(db: IntervalsData, index: int, start: dt.date) -> None:
     rng = db.rng
-    date = _START + dt.timedelta(days=rng.randrange(365))
+    date = start + dt.timedelta(days=rng.randrange(365))
     event: dict[str, Any] = {"_id": db.new_id()}
     place: int | None
     if rng.random() < 0.8:
         pick = rng.randrange(len(_SERIES))
         series_name, _, _, _, schedule, place, kind = _SERIES[pick]
+        date = _on_schedule(date, schedule)
         name = f"{series_name} {date:%b} {date.day}"
         event["seriesId"] = db.series[pick]["_id"]
         start_time: str | None = schedule["startTime"]
@@ -425,6 +447,7 @@ class FakeIntervals(FakeServer):
         validate: check requests and responses against the spec with openapi-core: ``None``
             (default) when it is installed (``pip install 'eventsync[testing]'``), ``True``
             demands it (:class:`ImportError` otherwise), ``False`` never (benchmarks).
+        today: the date seeded events are placed around (default: the current date).
         cursor_pagination: accept ``after`` (an ``_id``, exclusive) and add ``hasMore`` to
             listings, as the docs describe; otherwise neither exists, as in the spec.
         host, port: where to listen (port 0: any free port).
@@ -438,13 +461,14 @@ class FakeIntervals(FakeServer):
         events: int | Sequence[Mapping[str, Any]] = 300,
         validate: bool | None = None,
         cursor_pagination: bool = False,
+        today: dt.date | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         """Build the data, the routes and (when validating) the spec objects."""
         super().__init__(host=host, port=port)
         self.api_keys = dict(api_keys) if api_keys is not None else {"test-key": ALL_SCOPES}
-        self.db = generate_data(seed, events)
+        self.db = generate_data(seed, events, today)
         """The in-memory records; tests may read and change them."""
         self.cursor_pagination = cursor_pagination
         self.idempotent_replays = 0

@@ -38,6 +38,4 @@ def _fakes_keep_to_their_descriptions(
     yield
     if request.node.get_closest_marker("allow_violations") is None:
         found = [f"{type(s).__name__}: {line}" for s in started for line in s.violations]
-        assert not found, "requests or responses not matching the description:\n" + "\n".join(
-            found
-        )
+        assert not found, "requests or responses not matching the description:\n" + "\n".join(found)

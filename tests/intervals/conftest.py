@@ -4,6 +4,7 @@ fixtures are the defaults. Every spec violation fails the test (see ``tests/conf
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,11 +19,14 @@ KEY = "test-key"
 FAST = common.RetryPolicy(backoff_base=0)
 
 ClientFactory = Callable[..., IntervalsClient]
+#: Seeded dates are relative to "today"; pinned here so tests may name dates (all of 2026).
+TODAY = dt.date(2026, 4, 1)
 
 
 @asynccontextmanager
 async def fake(**options: Any) -> AsyncIterator[FakeIntervals]:
-    """A started fake Intervals with ``options``."""
+    """A started fake Intervals with ``options`` (seeded as of :data:`TODAY`)."""
+    options.setdefault("today", TODAY)
     async with FakeIntervals(**options) as server:
         yield server
 
