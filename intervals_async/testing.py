@@ -1,8 +1,13 @@
 """A fake Intervals API server for tests and benchmarks, validated against the bundled spec.
 
 ``async with FakeIntervals() as server:`` serves the seven operations of the OpenAPI spec
-(``intervals_async/openapi.json``) on ``server.url`` over seeded in-memory data
-(:attr:`FakeIntervals.db`). Order of checks per request, after the base class' faults and rate
+(``intervals_async/openapi.json``) on ``server.url`` over seeded in-memory data dated relative
+to today (:attr:`FakeIntervals.db`). Credentials: ``Authorization: Bearer test-key``, a key
+with every scope (``api_keys=`` sets others, with their scopes).
+
+The checks against the spec need openapi-core (``pip install 'eventsync[testing]'``);
+``validate=None`` (default) does them when it is installed, ``True`` demands it, ``False``
+skips them. Order of checks per request, after the base class' faults and rate
 limit: unknown route (404/405, recorded as a violation) → authentication (401) → scope (403)
 → request validation against the spec (422, recorded in :attr:`FakeIntervals.violations`) →
 ``Idempotency-Key`` replay or conflict (409) → handler. Every response produced past the faults
@@ -14,7 +19,8 @@ the spec lacks are not counted: ``error.retryAfter`` in 429 bodies, and ``hasMor
 cursor mode.
 
 Run it alone with ``python -m intervals_async.testing --port 8123 [--no-validate] [--events N]
-[--rate-limit RPS]``: it prints its URL on one line when ready and serves until killed.
+[--rate-limit RPS]``: it prints its URL on one line when ready, the keys it accepts on
+stderr, and serves until killed.
 """
 
 from __future__ import annotations
@@ -451,6 +457,9 @@ class FakeIntervals(FakeServer):
         cursor_pagination: accept ``after`` (an ``_id``, exclusive) and add ``hasMore`` to
             listings, as the docs describe; otherwise neither exists, as in the spec.
         host, port: where to listen (port 0: any free port).
+
+    Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer <key>`` for each
+    key of ``api_keys``; by default ``Bearer test-key`` with every scope.
     """
 
     def __init__(
