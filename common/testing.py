@@ -50,6 +50,7 @@ __all__ = [
     "FakeServer",
     "RateLimitStyle",
     "RecordedRequest",
+    "ScriptHandler",
     "ScriptedServer",
     "SpecChecker",
     "build_arg_parser",
