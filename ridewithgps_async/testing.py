@@ -146,7 +146,6 @@ _OPERATIONS = {
     "patchEvent": ("PATCH", _ONE),
     "deleteEvent": ("DELETE", _ONE),
 }
-_CREDENTIAL_HEADERS = ("x-rwgps-api-key", "x-rwgps-auth-token")
 
 
 def load_spec() -> dict[str, Any]:
