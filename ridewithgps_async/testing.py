@@ -14,12 +14,13 @@ Basic ``test-api-key:test-auth-token``, or the headers ``x-rwgps-api-key: test-a
 Order of checks per request, after the base class' faults and rate limit: unknown route (404/405,
 recorded as a violation) → authentication (401) → the request against the description (400 with
 ``{"errors": [...]}``, recorded in :attr:`~common.testing.FakeServer.violations`) → handler.
-Successful responses are checked against the description too (a mismatch is recorded; the
+Responses are checked against the description too (a mismatch is recorded; the
 response is still sent). With openapi-core missing (``pip install 'eventsync[testing]'``),
 ``validate=None`` skips these checks. Where the prose docs document more than the description,
 the fake follows the docs and the checks allow it: Bearer or Basic credentials instead of the
 header pair the description requires, ``PATCH``, ``start_time``/``end_time`` null on all-day
-events; error bodies take the shape of ``error_style``.
+events; error bodies take the shape of ``error_style`` and are checked in its ``"errors"``
+shape only (the description's).
 
 Data (:attr:`FakeRideWithGPS.db`), dated relative to today: the authenticated user owns
 ``events`` seeded events, generated on demand from their index (so 100 000 cost little memory),
@@ -557,15 +558,24 @@ class FakeRideWithGPS(FakeServer):
         return await handler(request)
 
     async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
-        """Check a successful response against the description; a mismatch is recorded in
-        :attr:`violations`. Error bodies follow :attr:`error_style` instead."""
-        if self._checker is None or request.match_info.route.name not in _OPERATIONS:
+        """Check a response against the description; a mismatch is recorded in
+        :attr:`violations`. Error bodies are checked only in the description's own
+        ``error_style="errors"``; an error status an operation does not declare is checked
+        against the ``Error`` schema of its 401 (every operation declares one)."""
+        operation = _OPERATIONS.get(request.match_info.route.name or "")
+        if self._checker is None or operation is None or not isinstance(response, web.Response):
             return
-        if not isinstance(response, web.Response) or response.status >= 400:
-            return
-        body = await request.read()
+        status = response.status
+        if status >= 400 and self.error_style != "errors":
+            return  # the shapes of the prose docs and of other clients
         method = _checked_method(request)
-        for error in self._checker.response_errors(request, body, response, method=method):
+        declared = self._checker.spec["paths"][operation[1]][method.lower()]["responses"]
+        if status >= 400 and str(status) not in declared:
+            status = 401
+        body = await request.read()
+        for error in self._checker.response_errors(
+            request, body, response, status=status, method=method
+        ):
             where = f"{request.method} {request.rel_url}"
             self.violations.append(f"response {response.status} to {where}: {error}")
 

@@ -534,6 +534,26 @@ async def test_rwgps_next_page_quirks() -> None:
         assert [e["id"] for e in one] == [e["id"] for e in two]
 
 
+async def test_rwgps_errors_in_the_descriptions_shape_are_checked() -> None:
+    async with FakeRideWithGPS(error_style="errors", events=1) as server:
+        requests = [
+            ("GET", "/api/v1/events/9.json", RW_BEARER),  # 404, declared
+            ("DELETE", "/api/v1/events/101.json", {}),  # 401, declared
+            ("PUT", "/api/v1/events/107.json", RW_BEARER),  # 403 (undeclared): as the 401
+        ]
+        for method, path, headers in requests:
+            body = {"event": {"name": "Mine now"}} if method == "PUT" else None
+            answer = (await call(server, method, path, headers, json=body))[1]
+            assert set(answer) == {"errors"}
+        server.rate_limit(1, burst=1)
+        await call(server, "GET", "/api/v1/events.json", RW_BEARER)
+        assert (await call(server, "GET", "/api/v1/events.json", RW_BEARER))[1] == {
+            "errors": ["Rate limit exceeded"]
+        }
+        assert server.statuses == [404, 401, 403, 200, 429]
+        assert server.violations == []
+
+
 @pytest.mark.parametrize(
     ("style", "expected"),
     [
