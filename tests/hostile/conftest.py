@@ -41,7 +41,7 @@ class Seen:
 
 
 class RawServer:
-    """Answers each request with the next action of a script (the last one repeats)."""
+    """Answers each request with the next action of its script (the last one repeats)."""
 
     def __init__(self) -> None:
         self.script: list[Action] = [respond(200, {})]
@@ -50,9 +50,14 @@ class RawServer:
         self.url = ""
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._first = 0
+        #: Set once the first request has been read.
+        self.reached = asyncio.Event()
 
     def answer(self, *actions: Action) -> None:
+        """Answer the next requests with these actions, in order (the last one repeats)."""
         self.script = list(actions)
+        self._first = len(self.requests)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
@@ -82,7 +87,9 @@ class RawServer:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 seen = Seen(method, target, headers, head, body)
                 self.requests.append(seen)
-                action = self.script[min(len(self.requests), len(self.script)) - 1]
+                self.reached.set()
+                index = min(len(self.requests) - self._first, len(self.script)) - 1
+                action = self.script[index]
                 if not await action(writer, seen):
                     break
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
