@@ -35,7 +35,7 @@ from ._errors import (
     TruncationWarning,
     ValidationError,
 )
-from ._http import Response
+from ._http import ClientErrorCause, Response
 from ._page import Page, resume_from
 from ._ratelimit import RateLimiter
 from ._retry import (
@@ -96,6 +96,7 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "ClientClosedError",
+    "ClientErrorCause",
     "ConflictError",
     "DecodeError",
     "Decoder",

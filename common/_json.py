@@ -77,12 +77,28 @@ def loads_or_none(body: bytes) -> Any:
         return None
 
 
+def _check_numbers(value: Any) -> None:
+    """Refuse NaN and infinities, which orjson would silently send as ``null``."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is float:
+            if not math.isfinite(item):
+                raise InvalidRequestError(f"request body holds {item!r}, which is not JSON")
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+
+
 def dumps(value: Any) -> bytes:
     """Serialise to compact UTF-8 JSON; :class:`InvalidRequestError` for what is not JSON.
 
     A string with a lone surrogate (which is what Python makes of a non-UTF-8
-    byte on a command line) or an integer beyond 64 bits cannot be sent.
+    byte on a command line), an integer beyond 64 bits, ``NaN`` or an infinity
+    cannot be sent.
     """
+    _check_numbers(value)
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError as exc:

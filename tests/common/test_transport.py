@@ -290,7 +290,7 @@ async def test_connection_refused(free_tcp_port: int) -> None:
     assert not isinstance(info.value, common.APITimeoutError)
     assert info.value.attempts == 3
     cause = info.value.__cause__
-    assert isinstance(cause, common._http.ClientErrorCause)
+    assert isinstance(cause, common.ClientErrorCause)
     assert cause.type_name == "aiohttp.client_exceptions.ClientConnectorError"
 
 

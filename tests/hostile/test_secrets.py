@@ -61,7 +61,7 @@ async def test_malformed_response_chains_no_credential(
     sent = raw.requests[0].head.decode()
     assert SECRET in sent or "Basic" in sent
     assert_clean(info.value)  # today: the cause's request_info holds the Authorization header
-    assert isinstance(info.value.__cause__, common._http.ClientErrorCause)
+    assert isinstance(info.value.__cause__, common.ClientErrorCause)
     assert info.value.__context__ is None
 
 

@@ -45,6 +45,17 @@ async def test_lone_surrogate_in_a_body_is_refused_before_sending(raw: RawServer
     assert raw.requests == []
 
 
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), -float("inf")])
+async def test_a_number_that_is_not_json_is_refused_before_sending(
+    raw: RawServer, number: float
+) -> None:
+    async with common.Transport(raw.url) as transport:
+        with pytest.raises(common.InvalidRequestError):
+            # today: sent as null
+            await transport.request("POST", "/readings", json={"values": [1.5, number]})
+    assert raw.requests == []
+
+
 @attrs.frozen
 class Reading:
     name: str
