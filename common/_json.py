@@ -84,7 +84,7 @@ def _check_numbers(value: Any) -> None:
         item = stack.pop()
         if type(item) is float:
             if not math.isfinite(item):
-                raise InvalidRequestError(f"request body holds {item!r}, which is not JSON")
+                raise InvalidRequestError(f"{item!r} cannot be sent as JSON")
         elif isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
@@ -102,4 +102,4 @@ def dumps(value: Any) -> bytes:
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError as exc:
-        raise InvalidRequestError(f"request body cannot be sent as JSON: {exc}") from None
+        raise InvalidRequestError(f"cannot be sent as JSON: {exc}") from None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import attrs
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import common
 
@@ -114,3 +117,51 @@ def test_every_decoded_string_encodes_again() -> None:
     ok = common._json.loads(b'{"k": ["\\ud83d\\ude00", "plain"]}')
     orjson.dumps(ok)
     assert all(s.encode() for s in _decoded_strings(ok))
+
+
+def _finite_and_encodable(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        value.encode()  # UnicodeEncodeError for a lone surrogate
+        return True
+    if isinstance(value, dict):
+        return all(_finite_and_encodable(k) and _finite_and_encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_finite_and_encodable(v) for v in value)
+    return True
+
+
+_PIECES = st.sampled_from(
+    [
+        '"\\ud800"',
+        '"\\ud83d\\ude00"',
+        "NaN",
+        "-Infinity",
+        "1e400",
+        "1e308",
+        "12345678901234567890123",
+        '"a"',
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        ":",
+        "null",
+        "true",
+        '"\\udfff x"',
+        "0",
+        "-0.5e-400",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PIECES, max_size=12).map("".join))
+def test_whatever_parses_is_finite_and_encodable(text: str) -> None:
+    try:
+        value = common._json.loads(text.encode())
+    except ValueError:
+        return
+    assert _finite_and_encodable(value)
