@@ -23,9 +23,11 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     DecodeError,
     InvalidRequestError,
+    MergeError,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
@@ -34,7 +36,7 @@ from ._errors import (
     TruncationWarning,
     ValidationError,
 )
-from ._http import Response
+from ._http import ClientErrorCause, Response
 from ._page import Page, resume_from
 from ._paginate import Chunk, paginate
 from ._ratelimit import RateLimiter
@@ -106,12 +108,15 @@ __all__ = [
     "BaseClient",
     "BasicAuth",
     "BearerAuth",
+    "ClientClosedError",
+    "ClientErrorCause",
     "ConflictError",
     "DecodeError",
     "Decoder",
     "Failure",
     "HeaderAuth",
     "InvalidRequestError",
+    "MergeError",
     "MissingCredentialsError",
     "ModelConverter",
     "NoAuth",
