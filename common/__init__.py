@@ -15,6 +15,7 @@ from ._decode import (
     parse_datetime,
     parse_time,
 )
+from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -22,9 +23,11 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     DecodeError,
     InvalidRequestError,
+    MergeError,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
@@ -33,9 +36,10 @@ from ._errors import (
     TruncationWarning,
     ValidationError,
 )
-from ._http import Response
+from ._http import ClientErrorCause, Response
 from ._options import CallOptions, ClientOptions, Options
 from ._page import Page, resume_from
+from ._paginate import Chunk, paginate
 from ._ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
 from ._redis import RedisRateStore
 from ._retry import (
@@ -63,9 +67,13 @@ from ._types import (
 )
 from ._url import build_path, validate_base_url
 from ._validate import (
+    NOT_GIVEN,
+    Check,
+    any_text,
+    between,
+    build_request,
     check_country,
     check_date,
-    check_email,
     check_enum,
     check_int,
     check_number,
@@ -73,6 +81,13 @@ from ._validate import (
     check_time,
     check_timezone,
     check_uri,
+    format_time,
+    not_sent,
+    nullable,
+    one_of,
+    optional,
+    request_method,
+    required,
 )
 
 __all__ = [
@@ -99,17 +114,26 @@ __all__ = [
     "BaseClient",
     "BasicAuth",
     "BearerAuth",
+    "ClientClosedError",
+    "ClientErrorCause",
     "ConflictError",
     "DecodeError",
     "Decoder",
     "Failure",
     "HeaderAuth",
     "InvalidRequestError",
+    "MergeError",
     "MissingCredentialsError",
     "ModelConverter",
     "NoAuth",
     "NotFoundError",
     "Page",
+    "ErrorDetails",
+    "error_fields",
+    "error_text",
+    "parse_error_body",
+    "Chunk",
+    "paginate",
     "PermissionDeniedError",
     "RateLimitError",
     "CallOptions",
@@ -136,7 +160,6 @@ __all__ = [
     "build_path",
     "check_country",
     "check_date",
-    "check_email",
     "check_enum",
     "check_int",
     "check_number",
@@ -144,6 +167,18 @@ __all__ = [
     "check_time",
     "check_timezone",
     "check_uri",
+    "NOT_GIVEN",
+    "Check",
+    "any_text",
+    "between",
+    "build_request",
+    "format_time",
+    "not_sent",
+    "nullable",
+    "one_of",
+    "optional",
+    "request_method",
+    "required",
     "camel_case",
     "is_retryable",
     "make_converter",

@@ -15,9 +15,11 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "DecodeError",
     "InvalidRequestError",
+    "MergeError",
     "MissingCredentialsError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -64,6 +66,23 @@ class APITimeoutError(APIConnectionError):
     """The request timed out, after retries."""
 
 
+class ClientClosedError(APIError):
+    """The client, or the caller's session it borrows, was closed before or while the
+    request was sent (a request cut off in flight may have reached the server)."""
+
+
+class MergeError(APIError):
+    """Several concurrent sources failed together; ``errors`` holds each one's error.
+
+    Raised by :func:`common.merge_events` instead of an ``ExceptionGroup`` (one
+    failure is raised as itself).
+    """
+
+    def __init__(self, message: str, errors: tuple[Exception, ...]) -> None:
+        super().__init__(message)
+        self.errors = errors
+
+
 class DecodeError(APIError):
     """A 2xx body is not JSON or does not match the model; the message names the field path."""
 
@@ -81,7 +100,13 @@ class MissingCredentialsError(InvalidRequestError):
 
 
 class APIStatusError(APIError):
-    """The server answered with a non-2xx status."""
+    """The server answered with a non-2xx status.
+
+    ``message`` is what the server said, as it said it; ``hint`` (None unless a
+    provider knows better) is the library's advice, shown by ``str()`` only.
+    """
+
+    hint: str | None = None
 
     def __init__(
         self,
@@ -112,6 +137,8 @@ class APIStatusError(APIError):
         if self.field_errors:
             details = "; ".join(f"{k}: {', '.join(v)}" for k, v in self.field_errors.items())
             text += f" ({details})"
+        if self.hint:
+            text += f" ({self.hint})"
         if self.request_id:
             text += f" [request id {self.request_id}]"
         return self._describe(text)
