@@ -303,42 +303,49 @@ class LocalLimiter:
     async def aclose(self) -> None:
         """Nothing to release."""
 
-    @contextlib.asynccontextmanager
-    async def slot(
+    def slot(
         self,
         deadline_at: float | None,
         *,
         not_before: float = 0.0,
         max_wait: float = math.inf,
         what: str = "",
-    ) -> AsyncIterator[Slot]:
-        """Wait for a turn (see :class:`Limiter`), then yield the :class:`Slot`."""
-        if not_before > self.clock():  # the call's own backoff, holding no permit
-            if deadline_at is not None and not_before >= deadline_at:
-                raise deadline_error(what, "before the retry")
-            await anyio.sleep(not_before - self.clock())
-        async with self.permit(deadline_at, what):
-            slot = await self.turn(deadline_at, max_wait, what)
-            try:
-                yield slot
-            finally:
-                self.settle(slot)
+    ) -> _LocalTurn:
+        """Wait for a turn (see :class:`Limiter`); ``async with`` gives the :class:`Slot`."""
+        return _LocalTurn(self, deadline_at, not_before, max_wait, what)
+
+    async def acquire_permit(self, deadline_at: float | None, what: str = "") -> None:
+        """Take one of ``max_concurrency`` permits, waiting no later than the deadline."""
+        if not self._permits.locked():
+            await self._permits.acquire()  # a free permit: no trip through the event loop
+        else:
+            await self._bounded(self._permits.acquire(), deadline_at, what, "in the queue")
+
+    def release_permit(self) -> None:
+        """Give a permit back."""
+        self._permits.release()
 
     @contextlib.asynccontextmanager
     async def permit(self, deadline_at: float | None, what: str = "") -> AsyncIterator[None]:
         """Hold one of ``max_concurrency`` permits, waiting no later than the deadline."""
-        if not self._permits.locked():
-            await self._permits.acquire()
-        else:
-            await self._bounded(self._permits.acquire(), deadline_at, what, "in the queue")
+        await self.acquire_permit(deadline_at, what)
         try:
             yield
         finally:
-            self._permits.release()
+            self.release_permit()
 
     async def turn(self, deadline_at: float | None, max_wait: float, what: str = "") -> Slot:
         """Wait for the cool-down, the probe and the pacing slot; the caller holds a permit."""
         pacer, state = self.pacer, self.pacer.state
+        now = self.clock()
+        if (  # the fast path: no pacing, no cool-down, no probe
+            state.started is not None
+            and pacer.configured is None
+            and not state.estimate
+            and not state.probe
+            and state.cool_until <= now
+        ):
+            return Slot(now, 0.0, False)
         while True:
             now = self.clock()
             if state.cool_until > now:
@@ -411,3 +418,45 @@ class LocalLimiter:
         done, self._probe_done = self._probe_done, None
         if done is not None:
             done.set()
+
+
+class _LocalTurn:
+    """``async with limiter.slot(...)`` of :class:`LocalLimiter` (a class, not a generator:
+    this runs for every request)."""
+
+    __slots__ = ("_args", "_limiter", "_slot")
+
+    def __init__(
+        self,
+        limiter: LocalLimiter,
+        deadline_at: float | None,
+        not_before: float,
+        max_wait: float,
+        what: str,
+    ) -> None:
+        self._limiter = limiter
+        self._args = (deadline_at, not_before, max_wait, what)
+        self._slot: Slot | None = None
+
+    async def __aenter__(self) -> Slot:
+        limiter = self._limiter
+        deadline_at, not_before, max_wait, what = self._args
+        if not_before > limiter.clock():  # the call's own backoff, holding no permit
+            if deadline_at is not None and not_before >= deadline_at:
+                raise deadline_error(what, "before the retry")
+            await anyio.sleep(not_before - limiter.clock())
+        await limiter.acquire_permit(deadline_at, what)
+        try:
+            self._slot = await limiter.turn(deadline_at, max_wait, what)
+        except BaseException:
+            limiter.release_permit()
+            raise
+        return self._slot
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        slot, self._slot = self._slot, None
+        try:
+            if slot is not None:
+                self._limiter.settle(slot)
+        finally:
+            self._limiter.release_permit()
