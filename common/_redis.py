@@ -267,10 +267,11 @@ class RedisRateStore:
 
     async def report(
         self, key: str, configured: float | None, report: Report, sent_at: float, probe: bool
-    ) -> None:
-        """Tell the shared budget how an attempt sent at ``sent_at`` (Redis time) went."""
+    ) -> str:
+        """Tell the shared budget how an attempt sent at ``sent_at`` (Redis time) went;
+        ``"new"`` when it began a congestion episode."""
         kind = "refused" if report.refused else "ok" if report.answered else "none"
-        await self._call(
+        reply = await self._call(
             self._report,
             key,
             configured or 0,
@@ -282,6 +283,7 @@ class RedisRateStore:
             int(report.precise),
             KEY_TTL,
         )
+        return reply.decode() if isinstance(reply, bytes) else str(reply)
 
     async def aclose(self) -> None:
         """Close the Redis connection when this store created it."""
@@ -314,6 +316,7 @@ class RedisLimiter:
         self._down_until = 0.0  # local monotonic time before which Redis is not tried
         self._quiet_until = 0.0  # no new warning before this (one per outage)
         self._interval = 0.0  # the shared pace last seen (seconds between requests)
+        self._episodes = 0  # episodes this process began: its sleeping slots are void then
 
     def __repr__(self) -> str:
         return f"RedisLimiter(store={self.store!r})"
@@ -410,6 +413,7 @@ class RedisLimiter:
             slot = Slot(send_at - delay, interval, probe)
             if delay <= 0:
                 return slot
+            episodes = self._episodes
             try:
                 if deadline_at is not None and now + delay >= deadline_at:
                     raise deadline_error(what, f"before its pacing slot in {delay:.3g}s")
@@ -418,7 +422,13 @@ class RedisLimiter:
                 with anyio.CancelScope(shield=True), contextlib.suppress(RedisUnavailable):
                     await self.store.release(self.key, interval, probe)
                 raise
-            return slot
+            if episodes == self._episodes:
+                return slot
+            # A refusal began a new episode while we slept: queue again at the new pace
+            # (the episode reset the schedule; only a probe lease is handed back).
+            if probe:
+                with anyio.CancelScope(shield=True), contextlib.suppress(RedisUnavailable):
+                    await self.store.release(self.key, 0.0, probe)
 
     async def _settle(self, slot: Slot) -> None:
         report = slot._report or Report.no_answer()
@@ -428,8 +438,11 @@ class RedisLimiter:
             state.server_until = max(state.server_until, now + report.server_wait)
         with anyio.CancelScope(shield=True):
             try:
-                await self.store.report(
+                reply = await self.store.report(
                     self.key, self._configured, report, slot.sent_at, slot.probe
                 )
             except RedisUnavailable as error:
                 self._failed(error)
+            else:
+                if reply == "new":
+                    self._episodes += 1
