@@ -115,6 +115,9 @@ class PaceState:
     #: The pace right after the episode, and the estimate it climbs back to.
     floor: float = 0.0
     estimate: float = 0.0
+    #: When the climb began: the episode, or for a first estimate made with no pace in
+    #: force (a guess from one burst) CLIMB before the cool-down ends, so it doubles at once.
+    climb_from: float = 0.0
 
 
 def rate_at(state: PaceState, now: float, configured: float | None) -> float | None:
@@ -126,7 +129,7 @@ def rate_at(state: PaceState, now: float, configured: float | None) -> float | N
     """
     if state.episode_at is None or not state.estimate:
         return configured
-    t = now - state.episode_at
+    t = max(0.0, now - state.climb_from)
     if t < CLIMB:
         rate = state.estimate - (state.estimate - state.floor) * (1.0 - t / CLIMB) ** 3
     else:
@@ -220,6 +223,7 @@ class Pacer:
         # probe only) rather than guessing a pace from one or two requests.
         state.estimate = max(estimate, MIN_RATE) if estimate else 0.0
         state.floor = state.estimate * MARGIN
+        state.climb_from = now if current is not None else state.cool_until - CLIMB
         state.episode_at = now
         state.episodes += 1
         state.accepted = 0

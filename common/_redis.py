@@ -68,11 +68,12 @@ local h = KEYS[1]
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local f = redis.call('HMGET', h, 'tat', 'cool', 'srv', 'probe', 'lease', 'ep', 'acc',
-                     'floor', 'est', 'started')
+                     'floor', 'est', 'started', 'cf')
 local tat, cool, srv = tonumber(f[1]) or 0, tonumber(f[2]) or 0, tonumber(f[3]) or 0
 local probe, lease, ep = tonumber(f[4]) or 0, tonumber(f[5]) or 0, tonumber(f[6])
 local acc, floor, est = tonumber(f[7]) or 0, tonumber(f[8]) or 0, tonumber(f[9]) or 0
 local started = tonumber(f[10])
+local cf = tonumber(f[11]) or 0
 local configured = tonumber(ARGV[1])
 if configured == 0 then configured = nil end
 """
@@ -81,7 +82,7 @@ if configured == 0 then configured = nil end
 _LUA_RATE_AT = f"""
 local function rate_at(at)
   if ep == nil or est == 0 then return configured end
-  local dt = at - ep
+  local dt = math.max(0, at - cf)
   local rate
   if dt < {CLIMB} then
     rate = est - (est - floor) * (1 - dt / {CLIMB}) ^ 3
@@ -103,8 +104,9 @@ if started == nil then
   redis.call('HSET', h, 'started', tostring(now))
   local seed = tonumber(ARGV[5])
   if seed > 0 and ep == nil then  -- a new (or lost) budget starts from the caller's pace
-    ep, est, floor = now, seed, seed
-    redis.call('HSET', h, 'ep', tostring(now), 'est', tostring(seed), 'floor', tostring(seed))
+    ep, est, floor, cf = now, seed, seed, now
+    redis.call('HSET', h, 'ep', tostring(now), 'est', tostring(seed), 'floor', tostring(seed),
+               'cf', tostring(now))
   end
 end
 if cool > now then
@@ -168,7 +170,10 @@ if current ~= nil then best = math.min(best or math.huge, current * {DECREASE}) 
 local estimate = best or 0
 if current ~= nil then estimate = math.max(estimate, current * {HALVE}) end
 if estimate > 0 then estimate = math.max(estimate, {MIN_RATE}) end
+local climb_from = now
+if current == nil then climb_from = cool - {CLIMB} end
 redis.call('HSET', h, 'est', tostring(estimate), 'floor', tostring(estimate * {MARGIN}),
+           'cf', tostring(climb_from),
            'ep', tostring(now), 'acc', '0', 'tat', tostring(math.max(now, cool)))
 return 'new'
 """

@@ -104,8 +104,12 @@ def test_the_climb_back_takes_seconds_and_unknown_limits_end_unpaced() -> None:
     for _ in range(20):
         pacer.on_report(Report.accepted(), 0.0, 0.0)
     pacer.on_report(refused(1.0), 0.0, 1.0)
+    # A first estimate made with no pace in force is a guess: its climb is over when
+    # the cool-down ends, and the pace doubles from there.
+    assert pacer.state.climb_from == pytest.approx(pacer.state.cool_until - CLIMB)
+    pacer.on_report(refused(0.0), 3.0, 3.0)  # a paced refusal: the full climb
     episode, estimate = pacer.state.episode_at, pacer.state.estimate
-    assert episode is not None
+    assert episode == pacer.state.climb_from == 3.0
     assert rate_at(pacer.state, episode, None) == pytest.approx(estimate * 0.95)
     assert rate_at(pacer.state, episode + CLIMB, None) == pytest.approx(estimate)
     assert rate_at(pacer.state, episode + 3 * CLIMB, None) > 1.2 * estimate  # type: ignore[operator]

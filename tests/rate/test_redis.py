@@ -153,3 +153,32 @@ def test_processes_share_one_budget(redis_url: str) -> None:
     assert refused <= 2
     assert sum(r.requests for r in runs) - refused == 75
     assert max(r.seconds for r in runs) >= 0.8 * 75 / 30  # the three together at 30/s
+
+
+async def test_the_lua_rules_match_the_python_ones(redis_url: str) -> None:
+    """The same story told to the Pacer and to the Redis scripts gives the same pace."""
+    import redis.asyncio as aioredis
+
+    mine = aioredis.Redis.from_url(redis_url)
+    store = common.RedisRateStore(mine)
+    pacer, started = common.Pacer(None), time.monotonic()
+    try:
+        for _ in range(20):
+            reply = await store.acquire("parity", None, 1)
+            sent, _ = pacer.reserve(time.monotonic() - started)
+            await store.report("parity", None, common.Report.accepted(), float(reply[4]), False)
+            pacer.on_report(common.Report.accepted(), sent, time.monotonic() - started)
+        await asyncio.sleep(0.2)
+        refusal = common.Report.refused_for(1.0, 1.0, precise=False)
+        reply = await store.acquire("parity", None, 1)
+        assert await store.report("parity", None, refusal, float(reply[4]), False) == "new"
+        now = time.monotonic() - started
+        pacer.on_report(refusal, now, now)
+        shared = float(await mine.hget(store.prefix + "parity", "est"))  # type: ignore[misc,arg-type]
+        assert shared == pytest.approx(pacer.state.estimate, rel=0.1)
+        # A refusal of a request reserved before the episode joins it; a later one does not.
+        again = await store.report("parity", None, refusal, float(reply[4]) - 1, False)
+        assert again == "same"
+    finally:
+        await store.aclose()
+        await mine.aclose()
