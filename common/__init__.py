@@ -30,6 +30,7 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    SkippedEventWarning,
     TruncationWarning,
     ValidationError,
 )
@@ -110,6 +111,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "ServerError",
+    "SkippedEventWarning",
     "Transport",
     "TruncationWarning",
     "ValidationError",
