@@ -38,7 +38,8 @@ _STATUSES: dict[str, common.ParticipantStatus] = {
     ParticipantStatus.DECLINED: common.ParticipantStatus.DECLINED,
     ParticipantStatus.DISALLOWED: common.ParticipantStatus.DENIED,
 }
-_DIGITS = re.compile(r"[0-9]+")
+# At most 19 digits: int() of thousands of digits is a ValueError, and no id is that long.
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def map_status(status: ParticipantStatus | str | None) -> common.ParticipantStatus:
@@ -105,7 +106,8 @@ def map_event(event: EventSummary) -> common.Event:
     """An event (short or full) as a :class:`common.Event`.
 
     ``start_time``/``end_time`` are None for all-day events, ``starts_at`` is
-    aware in the event's ``time_zone`` (None when the time or zone is unknown),
+    aware in the event's ``time_zone`` (None when the time or zone is unknown;
+    ``timezone`` is None too for a name this machine's tz database lacks),
     ``url`` is the web page (``html_url``), ``name`` is ``""`` when the API
     sends none. For a full :class:`Event`, ``distances_m`` come from the
     routes' ``distance`` (metres) when it is a finite positive number, and
@@ -120,6 +122,9 @@ def map_event(event: EventSummary) -> common.Event:
             " required field missing or null @ $.event.start_date"
         )
     all_day = bool(event.all_day)
+    timezone = event.time_zone
+    if timezone is not None and common.zone_or_none(timezone) is None:
+        timezone = None  # a name this machine does not know: unknown, not guessed
     start_time = None if all_day else event.start_time
     distances: tuple[float, ...] = ()
     participants: tuple[common.Participant, ...] = ()
@@ -134,8 +139,8 @@ def map_event(event: EventSummary) -> common.Event:
         start_time=start_time,
         end_date=event.end_date,
         end_time=None if all_day else event.end_time,
-        timezone=event.time_zone,
-        starts_at=common.local_start(event.start_date, start_time, event.time_zone),
+        timezone=timezone,
+        starts_at=common.local_start(event.start_date, start_time, timezone),
         location=common.Location(name=event.location, lat=event.lat, lng=event.lng),
         description=event.description,
         url=event.html_url,

@@ -116,7 +116,10 @@ async def test_no_participants_when_not_the_owner(source: RideWithGPSSource) -> 
     assert (await source.get_event("101")).participants == ()
 
 
-@pytest.mark.parametrize("event_id", ["abc", "", "1.5", "-3", " 7", "\uff11\uff12", None, True])
+@pytest.mark.parametrize(
+    "event_id",
+    ["abc", "", "1.5", "-3", " 7", "\uff11\uff12", None, True, "0", "9" * 20, "9" * 5000, "\ud800"],
+)
 async def test_non_numeric_ids_are_refused(
     source: RideWithGPSSource, fake: FakeRideWithGPS, event_id: Any
 ) -> None:
@@ -425,6 +428,9 @@ def test_map_event_gives_an_event_or_a_decode_error(summary: EventSummary) -> No
         assert summary.start_date is None
         return
     assert event.start_date == summary.start_date
+    assert event.timezone in (None, summary.time_zone)
+    if event.timezone is not None and event.start_time is not None:
+        assert event.starts_at is not None or summary.start_date.year in (1, 9999)
     if event.starts_at is not None:
         assert event.starts_at.tzinfo is not None
         event.starts_at.astimezone(dt.timezone.utc)  # comparable with any other
