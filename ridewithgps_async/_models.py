@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 from typing import Any
 
 import attrs
@@ -91,7 +92,9 @@ class User:
 class Route:
     """A route in its short representation (fetch ``url`` for the track).
 
-    Keys beyond the documented ones (e.g. ``distance``, in metres) are in ``extra``.
+    Keys beyond the prose docs' ones (the OpenAPI description's ``RouteSummary``
+    adds ``distance``, ``elevation_gain``, ``visibility`` ...) are in ``extra``
+    as sent, so an odd value there never fails the whole event.
     """
 
     id: int
@@ -100,6 +103,18 @@ class Route:
     description: str | None = None
     locality: str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def distance(self) -> float | None:
+        """``distance`` in metres when it is a finite positive number, else None."""
+        value: Any = self.extra.get("distance")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        try:
+            metres = float(value)  # a JSON integer can be far beyond any float
+        except OverflowError:
+            return None
+        return metres if math.isfinite(metres) and metres > 0 else None
 
 
 @attrs.frozen

@@ -10,7 +10,6 @@ and :meth:`RideWithGPSSource.iter_events` leaves it out with a
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
 import warnings
 from collections.abc import AsyncIterator
@@ -19,7 +18,7 @@ from typing import Any
 import common
 
 from ._client import RideWithGPSClient
-from ._models import Event, EventSummary, Participant, ParticipantStatus, Route, User
+from ._models import Event, EventSummary, Participant, ParticipantStatus, User
 
 __all__ = [
     "RideWithGPSSource",
@@ -90,18 +89,6 @@ def map_participant(participant: Participant, event_id: int | str) -> common.Par
     )
 
 
-def _distance(route: Route) -> float | None:
-    """The route's ``distance`` in metres: a finite positive number, else None."""
-    value: Any = route.extra.get("distance")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        metres = float(value)  # a JSON integer can be far beyond any float: OverflowError
-    except OverflowError:
-        return None
-    return metres if math.isfinite(metres) and metres > 0 else None
-
-
 def map_event(event: EventSummary) -> common.Event:
     """An event (short or full) as a :class:`common.Event`.
 
@@ -129,7 +116,7 @@ def map_event(event: EventSummary) -> common.Event:
     distances: tuple[float, ...] = ()
     participants: tuple[common.Participant, ...] = ()
     if isinstance(event, Event):
-        distances = tuple(d for d in map(_distance, event.routes) if d is not None)
+        distances = tuple(r.distance for r in event.routes if r.distance is not None)
         participants = tuple(map_participant(p, event.id) for p in event.participants or ())
     return common.Event(
         provider=common.Provider.RIDEWITHGPS,

@@ -445,6 +445,7 @@ def test_map_event_gives_an_event_or_a_decode_error(summary: EventSummary) -> No
 def test_distances_are_finite_and_positive(values: list[Any]) -> None:
     routes = [Route(id=n, extra={"distance": v}) for n, v in enumerate(values)]
     event = map_event(Event(id=1, name="x", start_date=dt.date(2026, 1, 1), routes=routes))
+    assert event.distances_m == tuple(r.distance for r in routes if r.distance is not None)
     assert all(math.isfinite(d) and d > 0 for d in event.distances_m)
     assert len(event.distances_m) == sum(
         not isinstance(v, (bool, str, type(None))) and 0 < v < 2**1024 and math.isfinite(v)
