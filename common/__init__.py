@@ -22,9 +22,11 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     DecodeError,
     InvalidRequestError,
+    MergeError,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
@@ -34,7 +36,7 @@ from ._errors import (
     TruncationWarning,
     ValidationError,
 )
-from ._http import Response
+from ._http import ClientErrorCause, Response
 from ._page import Page, resume_from
 from ._ratelimit import RateLimiter
 from ._retry import (
@@ -94,12 +96,15 @@ __all__ = [
     "BaseClient",
     "BasicAuth",
     "BearerAuth",
+    "ClientClosedError",
+    "ClientErrorCause",
     "ConflictError",
     "DecodeError",
     "Decoder",
     "Failure",
     "HeaderAuth",
     "InvalidRequestError",
+    "MergeError",
     "MissingCredentialsError",
     "ModelConverter",
     "NoAuth",
