@@ -358,6 +358,7 @@ async def test_an_event_without_a_real_date_is_skipped_with_a_warning() -> None:
         "Intervals event 'odd' left out of iter_events: its date '2026-02-30'"
         " is not a YYYY-MM-DD date"
     ]
+    assert caught[0].filename == __file__  # points at the caller's loop
 
 
 async def test_dates_at_the_ends_of_the_calendar() -> None:

@@ -352,6 +352,7 @@ async def test_an_event_without_a_start_date_is_skipped_with_a_warning() -> None
                 for n in (2, 3)
             ]
             assert all(w.category is common.SkippedEventWarning for w in caught)
+            assert {w.filename for w in caught} == {__file__}  # points at the caller's loop
 
 
 async def test_skipped_events_can_be_made_errors() -> None:
