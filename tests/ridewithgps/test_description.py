@@ -27,9 +27,18 @@ from ridewithgps_async import Event, ParticipantStatus, User, Visibility
 from ridewithgps_async._models import DECODER, EventList
 from ridewithgps_async._source import map_event, map_participant
 
-DESCRIPTION: dict[str, Any] = yaml.safe_load(
-    resources.files("ridewithgps_async").joinpath("openapi.yaml").read_text("utf-8")
-)
+
+def shipped_description() -> dict[str, Any]:
+    """RideWithGPS's OpenAPI description as shipped in the package, whatever its file name."""
+    for entry in resources.files("ridewithgps_async").iterdir():
+        if entry.name.endswith((".yaml", ".yml", ".json")):
+            doc = yaml.safe_load(entry.read_text("utf-8"))  # YAML reads JSON too
+            if isinstance(doc, dict) and doc.get("info", {}).get("title") == "Ride with GPS API v1":
+                return doc
+    raise LookupError("ridewithgps_async does not ship RideWithGPS's OpenAPI description")
+
+
+DESCRIPTION = shipped_description()
 SCHEMAS: dict[str, Any] = DESCRIPTION["components"]["schemas"]
 # Formats as the API writes them (the prose docs pin what the description leaves open).
 TIME = {"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9]$"}
