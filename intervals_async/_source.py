@@ -101,8 +101,8 @@ def to_common_event(
     """
     if not isinstance(event.date, dt.date):
         raise common.DecodeError(
-            f"event {event.id!r} has date {event.date!r:.40}, which is not a YYYY-MM-DD date"
-            " @ $.date"
+            f"Intervals event {event.id!r} cannot be mapped: its field date is"
+            f" {event.date!r:.40}, not a YYYY-MM-DD date"
         )
     start_time = _time_or_none(event.start_time)
     if timezone is not None and common.zone_or_none(timezone) is None:
