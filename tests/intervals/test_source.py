@@ -169,7 +169,7 @@ async def test_a_series_event_without_start_time_has_a_timezone_but_no_instant()
 
 async def test_an_event_without_a_real_date_is_a_decode_error_naming_it() -> None:
     async with fake(events=[event("odd", "next spring")]) as server, client_for(server) as client:
-        with pytest.raises(common.DecodeError, match="'odd' .*field date is 'next spring'"):
+        with pytest.raises(common.DecodeError, match=r"'odd' .*field date is 'next spring'"):
             await IntervalsSource(client).get_event("odd")
 
 

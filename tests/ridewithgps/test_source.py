@@ -101,6 +101,20 @@ async def test_participant_statuses(source: RideWithGPSSource) -> None:
     assert first.raw.user.id == 2001
 
 
+async def test_the_fakes_two_user_shapes_both_give_names(
+    source: RideWithGPSSource, client: RideWithGPSClient
+) -> None:
+    """The fake seeds participants as the prose docs show them (``name``) and as the
+    description's ``User`` (first/last/display names): every participant has a name."""
+    participants = await source.list_participants(str(SEEDED))
+    users = [p.raw.user for p in participants]
+    assert any(u.name is None and u.display_name for u in users)  # both shapes are here
+    assert any(u.name for u in users)
+    for participant, user in zip(participants, users, strict=True):
+        assert participant.name == (user.name or user.display_name)
+        assert participant.name
+
+
 def test_map_status() -> None:
     assert map_status(ParticipantStatus.JOINED) is GOING
     assert map_status(ParticipantStatus.PARTICIPANT) is GOING
