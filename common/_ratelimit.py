@@ -53,6 +53,9 @@ HALVE = 0.5
 DECREASE = 0.9
 #: Acceptances needed before their count over time is trusted as the server's pace.
 MIN_SAMPLE = 4
+#: The first round's gate (no ``rate_limit``): once its first answer is in, new requests
+#: wait for the rest of the first round at most this many times that answer's round trip.
+FIRST_ROUND_WAIT = 2.0
 
 
 @attrs.frozen
@@ -296,6 +299,12 @@ class LocalLimiter:
         self.clock = clock
         # asyncio's semaphore takes a free permit without a trip through the event loop.
         self._permits = asyncio.Semaphore(max_concurrency)
+        # The first round's gate, while the limit is unknown: the requests sent before
+        # any answer came back are the first round. Once its first answer is in, no new
+        # request starts until the round is over (all answered, or a refusal), so that
+        # the answers accepted first do not send a second crowd into a limit that the
+        # round's refusals, answered last, are about to reveal. None: the gate is open.
+        self._round: _FirstRound | None = _FirstRound() if rate_limit is None else None
         self._probe_out = False
         self._probe_done: anyio.Event | None = None
 
@@ -320,14 +329,64 @@ class LocalLimiter:
 
     async def acquire_permit(self, deadline_at: float | None, what: str = "") -> None:
         """Take one of ``max_concurrency`` permits, waiting no later than the deadline."""
+        if self._round is not None:
+            await self._first_round_gate(deadline_at, what)
         if not self._permits.locked():
             await self._permits.acquire()  # a free permit: no trip through the event loop
-        else:
+            return
+        try:
             await self._bounded(self._permits.acquire(), deadline_at, what, "in the queue")
+        except BaseException:
+            self._left_round()
+            raise
 
     def release_permit(self) -> None:
         """Give a permit back."""
         self._permits.release()
+        self._left_round()
+
+    async def _first_round_gate(self, deadline_at: float | None, what: str) -> None:
+        first = self._round
+        assert first is not None
+        if first.answered_at is None:  # no answer yet: this request joins the first round
+            if not first.pending:
+                first.started = self.clock()
+            first.pending += 1
+            return
+        # The gate is closed: wait for the round's end, no longer than FIRST_ROUND_WAIT
+        # round trips (one slow answer must not stall a job against an unlimited server).
+        now = self.clock()
+        wait = first.answered_at + FIRST_ROUND_WAIT * first.round_trip - now
+        if deadline_at is not None and now + wait >= deadline_at:
+            raise deadline_error(what, "behind the first round of requests")
+        with anyio.move_on_after(max(0.0, wait)):
+            await first.over.wait()
+        self._open_gate()
+
+    def _left_round(self) -> None:
+        """A request of the first round is over (answered, failed or cancelled)."""
+        first = self._round
+        if first is not None:
+            first.pending -= 1
+            if first.pending <= 0 and first.answered_at is not None:
+                self._open_gate()
+
+    def _open_gate(self) -> None:
+        first, self._round = self._round, None
+        if first is not None:
+            first.over.set()
+
+    def first_round_answered(self, report: Report) -> None:
+        """The first round's gate: its first answer closes it; a refusal opens it for
+        good (the cool-down then holds every request back)."""
+        first = self._round
+        if first is None:
+            return
+        if report.refused:
+            self._open_gate()
+        elif report.answered and first.answered_at is None:
+            first.answered_at = self.clock()
+            first.round_trip = max(0.0, first.answered_at - first.started)
 
     @contextlib.asynccontextmanager
     async def permit(self, deadline_at: float | None, what: str = "") -> AsyncIterator[None]:
@@ -414,6 +473,7 @@ class LocalLimiter:
         """Learn from the slot's report and let the followers of a probe go."""
         report = slot._report or _NO_ANSWER
         self.pacer.on_report(report, slot.sent_at, self.clock())
+        self.first_round_answered(report)
         if slot.probe:
             self._end_probe()
 
@@ -422,6 +482,20 @@ class LocalLimiter:
         done, self._probe_done = self._probe_done, None
         if done is not None:
             done.set()
+
+
+@attrs.define
+class _FirstRound:
+    """The first round of requests sent while the limit is unknown (see ``LocalLimiter``)."""
+
+    #: Requests of the round not yet over.
+    pending: int = 0
+    #: When the round's first request went, when its first answer came, and the time
+    #: between (a round trip: the gate stays closed FIRST_ROUND_WAIT of them at most).
+    started: float = 0.0
+    answered_at: float | None = None
+    round_trip: float = 0.0
+    over: anyio.Event = attrs.field(factory=anyio.Event)
 
 
 class _LocalTurn:
@@ -445,10 +519,11 @@ class _LocalTurn:
     async def __aenter__(self) -> Slot:
         limiter = self._limiter
         deadline_at, not_before, max_wait, what = self._args
-        if not_before > limiter.clock():  # the call's own backoff, holding no permit
+        backoff = not_before - limiter.clock()  # read the clock once: never a negative sleep
+        if backoff > 0:  # the call's own backoff, holding no permit
             if deadline_at is not None and not_before >= deadline_at:
                 raise deadline_error(what, "before the retry")
-            await anyio.sleep(not_before - limiter.clock())
+            await anyio.sleep(backoff)
         await limiter.acquire_permit(deadline_at, what)
         try:
             self._slot = await limiter.turn(deadline_at, max_wait, what)

@@ -369,10 +369,11 @@ class RedisLimiter:
                 yield slot
             return
         local = self.local
-        if not_before > time.monotonic():
+        backoff = not_before - time.monotonic()  # the clock read once: never a negative sleep
+        if backoff > 0:
             if deadline_at is not None and not_before >= deadline_at:
                 raise deadline_error(what, "before the retry")
-            await anyio.sleep(not_before - time.monotonic())
+            await anyio.sleep(backoff)
         async with local.permit(deadline_at, what):
             shared = await self._turn(deadline_at, max_wait, what)
             if shared is None:  # Redis failed while waiting: pace locally
@@ -437,6 +438,7 @@ class RedisLimiter:
 
     async def _settle(self, slot: Slot) -> None:
         report = slot._report or Report.no_answer()
+        self.local.first_round_answered(report)
         if report.refused:  # a fall-back to local pacing starts behind the cool-down
             state, now = self.local.state, time.monotonic()
             state.cool_until = max(state.cool_until, now + report.cool_down)

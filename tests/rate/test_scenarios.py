@@ -29,9 +29,10 @@ async def test_a_right_rate_limit_is_never_refused() -> None:
 @pytest.mark.parametrize("style", ["header", "body"])
 async def test_an_unknown_limit_is_learned_in_one_episode(style: str) -> None:
     efficiency, refused = await run(40, 40, style)
-    # 160 keys at 40/s: ideal 4 s (the bug: ~20x that). The first crowd of 50
-    # in flight is refused together (one episode), then few refusals.
-    assert efficiency >= 0.6 and refused <= 0.35
+    # 160 keys at 40/s: ideal 4 s (the bug: ~20x that). Of the first round of 50
+    # the 10 beyond the burst are refused (one episode; the first round's gate keeps the
+    # 40 accepted first from sending a second crowd), then few refusals.
+    assert efficiency >= 0.6 and refused <= 0.2
 
 
 async def test_a_small_burst_and_whole_second_waits_still_finish_in_reason() -> None:
