@@ -371,6 +371,10 @@ class LocalLimiter:
             if first.pending <= 0 and first.answered_at is not None:
                 self._open_gate()
 
+    def open_first_round(self) -> None:
+        """Open the first round's gate for good (or never close it)."""
+        self._open_gate()
+
     def _open_gate(self) -> None:
         first, self._round = self._round, None
         if first is not None:

@@ -313,6 +313,9 @@ class RedisLimiter:
         max_concurrency: int = 100,
     ) -> None:
         self.local = LocalLimiter(rate_limit, burst=burst, max_concurrency=max_concurrency)
+        # No first-round gate on a shared budget: measured with 4 processes on one key,
+        # it brought no fewer refusals and 2 of 9 runs took 4-8x the ideal time.
+        self.local.open_first_round()
         self._owns_store = isinstance(store, str)
         self.store = RedisRateStore(store) if isinstance(store, str) else store
         self.key = key
@@ -438,7 +441,6 @@ class RedisLimiter:
 
     async def _settle(self, slot: Slot) -> None:
         report = slot._report or Report.no_answer()
-        self.local.first_round_answered(report)
         if report.refused:  # a fall-back to local pacing starts behind the cool-down
             state, now = self.local.state, time.monotonic()
             state.cool_until = max(state.cool_until, now + report.cool_down)
