@@ -361,16 +361,6 @@ async def _open(stack: AsyncExitStack, plugin: ProviderPlugin, options: ClientOp
         ) from None
 
 
-def _has_credentials(plugin: ProviderPlugin) -> bool:
-    try:
-        plugin.client(ClientOptions(base_url="http://127.0.0.1"))
-    except MissingCredentialsError:
-        return False
-    except Exception:
-        return True  # another problem: let the real run report it
-    return True
-
-
 async def _detail(event: Event, source: EventSource, plugin: ProviderPlugin) -> Outcome:
     """One event's details and participants, with any truncation noted against it."""
     notes: list[str] = []
@@ -383,7 +373,7 @@ async def _detail(event: Event, source: EventSource, plugin: ProviderPlugin) -> 
         _NOTES.reset(token)
     visible = plugin.participants_visible(full)
     for note in notes:
-        warn(f"{provider_name(full)} event {full.id}: participants may be cut short: {note}")
+        warn(f"{provider_name(full)} event {full.id}: participants: {note}")
     return Outcome(full, details=True, complete=visible and not notes, visible=visible)
 
 
@@ -483,28 +473,35 @@ def _finish(tally: Tally) -> int:
     return EXIT_PARTIAL if tally.partial else EXIT_OK
 
 
-def _chosen(args: argparse.Namespace, registry: Registry) -> list[ProviderPlugin]:
+async def _open_chosen(
+    stack: AsyncExitStack, args: argparse.Namespace, registry: Registry
+) -> list[EventSource]:
+    """The sources of ``--provider``; for ``all``, of every provider that has credentials."""
     if args.provider != "all":
-        return [registry.get(args.provider)]
+        plugin = registry.get(args.provider)
+        return [await _open(stack, plugin, _options(args, plugin))]
     if args.base_url:
         raise Usage("--base-url needs one --provider (it names one server), not all")
-    chosen = [p for p in registry if _has_credentials(p)]
-    skipped = [p for p in registry if p not in chosen]
-    if not chosen:
-        wanted = "; ".join(f"{p.title}: {p.credentials}" for p in registry)
+    sources, skipped = [], []
+    for plugin in registry:
+        try:
+            sources.append(await _open(stack, plugin, _options(args, None)))
+        except MissingCredentialsError:
+            skipped.append(plugin)
+    if not sources:
+        wanted = "; ".join(f"{p.title}: {p.credentials}" for p in skipped)
         raise MissingCredentialsError(f"no credentials for any provider: set {wanted}")
     for plugin in skipped:
         warn(f"{plugin.title} skipped: no credentials (set {plugin.credentials})")
-    return chosen
+    return sources
 
 
 async def cmd_events(args: argparse.Namespace, registry: Registry, console: Console) -> int:
     if args.date_from and args.date_to and args.date_to < args.date_from:
         raise Usage(f"--to {args.date_to} is before --from {args.date_from}")
-    plugins = _chosen(args, registry)
     tally = Tally()
     async with AsyncExitStack() as stack:
-        sources = [await _open(stack, p, _options(args, p)) for p in plugins]
+        sources = await _open_chosen(stack, args, registry)
         with _output(args.out) as stream:
             writer = Writer(stream, args.format, width=_terminal_width(stream))
 
@@ -560,7 +557,7 @@ async def _fetch_one(
             _NOTES.reset(token)
     visible = plugin.participants_visible(event)
     for note in notes:
-        warn(f"{plugin.name} event {event.id}: participants may be cut short: {note}")
+        warn(f"{plugin.name} event {event.id}: participants: {note}")
     return plugin, Outcome(event, details=True, complete=visible and not notes, visible=visible)
 
 
@@ -665,8 +662,12 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
         metavar="NAME",
         help=f"{' | '.join(choices)} (default: %(default)s: every provider with credentials)",
     )
-    events.add_argument("--from", dest="date_from", type=_date, metavar="DATE", help="YYYY-MM-DD, inclusive")
-    events.add_argument("--to", dest="date_to", type=_date, metavar="DATE", help="YYYY-MM-DD, inclusive")
+    events.add_argument(
+        "--from", dest="date_from", type=_date, metavar="DATE", help="YYYY-MM-DD, inclusive"
+    )
+    events.add_argument(
+        "--to", dest="date_to", type=_date, metavar="DATE", help="YYYY-MM-DD, inclusive"
+    )
     events.add_argument(
         "--format",
         choices=("table", "jsonl", "csv"),

@@ -7,7 +7,7 @@ command (and any application) finds every installed provider through
 :meth:`Registry.discover`::
 
     [project.entry-points."eventsync.providers"]
-    clubhub = "clubhub_async._provider:PLUGIN"
+    myclub = "myclub_async._provider:PLUGIN"
 
 ::
 

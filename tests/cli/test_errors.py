@@ -29,13 +29,17 @@ def test_reversed_dates_are_a_usage_error_worded_alike_and_nothing_is_sent(
     )  # fmt: skip
     assert ran.code == 2
     assert ran.out == ""
-    assert _one_error_line(ran.err) == "eventsync: error: --to 2026-04-01 is before --from 2026-05-01"
+    assert (
+        _one_error_line(ran.err) == "eventsync: error: --to 2026-04-01 is before --from 2026-05-01"
+    )
     assert fakes.sent() == before
 
 
 def test_a_closed_stdout_ends_the_run_quietly_with_exit_0(fakes: Fakes) -> None:
-    command = f"set -o pipefail; {sys.executable} -m common._cli --no-progress events" \
+    command = (
+        f"set -o pipefail; {sys.executable} -m common._cli --no-progress events"
         " --format jsonl | head -1"
+    )
     done = subprocess.run(
         ["bash", "-c", command], env=clean_env(fakes.env()), capture_output=True, text=True,
         cwd=ROOT, timeout=60,

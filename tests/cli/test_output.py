@@ -13,7 +13,9 @@ from .conftest import Fakes, eventsync, eventsync_in_terminal
 
 def _big_event(fakes: Fakes) -> str:
     """The seeded Intervals event with more registrations than one listing returns (120)."""
-    return max(fakes.intervals.db.registrations, key=lambda k: len(fakes.intervals.db.registrations[k]))
+    return max(
+        fakes.intervals.db.registrations, key=lambda k: len(fakes.intervals.db.registrations[k])
+    )
 
 
 def test_values_not_fetched_are_null_not_zero_or_empty(fakes: Fakes) -> None:
@@ -166,4 +168,6 @@ def test_every_stderr_line_is_in_one_style(fakes: Fakes) -> None:
     )
     assert ran.code == 6
     assert ran.err_lines and all(line.startswith("eventsync: ") for line in ran.err_lines)
-    assert all(line.split(": ")[1] in ("warning", "wrote") or "wrote" in line for line in ran.err_lines)
+    assert all(
+        line.split(": ")[1] in ("warning", "wrote") or "wrote" in line for line in ran.err_lines
+    )
