@@ -137,3 +137,17 @@ def test_not_found_and_server_errors(fakes: Fakes) -> None:
     ran = eventsync("event", "rwgps", "999999", env=fakes.env())
     assert ran.code in (3, 4)
     _one_error_line(ran.err)
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+def test_rate_store_reaches_the_clients_and_an_unreachable_redis_does_not_stop_the_run(
+    fakes: Fakes, how: str
+) -> None:
+    """Nothing listens on port 1: the clients warn once and pace locally (issue 11)."""
+    url = "redis://127.0.0.1:1/0"
+    flags = ["--rate-store", url] if how == "flag" else []
+    env = fakes.env(**({"EVENTSYNC_RATE_STORE": url} if how == "variable" else {}))
+    ran = eventsync(*flags, "events", "--provider", "rwgps", "--format", "jsonl", env=env)
+    assert ran.code == 0, ran.err
+    assert len(ran.out.splitlines()) == 49
+    assert "redis" in ran.err.lower() and "Traceback" not in ran.err
