@@ -61,6 +61,7 @@ def test(args: list[str]) -> None:
     run(PY, "-m", "mypy", "--strict", *PACKAGES)
     run(PY, "-m", "coverage", "erase")
     run(PY, "-m", "coverage", "run", "-m", "pytest", *args, PYTHONDEVMODE="1")
+    run(PY, "-m", "coverage", "combine", "--quiet")  # this process's data and its subprocesses'
     run(PY, "-m", "coverage", "report")
     for pattern, floor in COVERAGE_FLOORS.items():
         run(
