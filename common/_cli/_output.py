@@ -158,47 +158,61 @@ def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
         "timezone": e.timezone or "",
         "name": e.name,
         "where": where or (e.location.name or ""),
-        "km": " ".join(f"{d / 1000:g}" for d in e.distances_m),
+        "km": " ".join(f"{d / 1000:.1f}".removesuffix(".0") for d in e.distances_m),
     }
     if with_details:
         people = "?" if outcome.error or not outcome.visible else str(len(e.participants))
-        cells["participants"] = people + (
-            "+" if outcome.complete is False and people != "?" else ""
-        )
+        cells["people"] = people + ("+" if outcome.complete is False and people != "?" else "")
     return cells
 
 
-#: Columns that give up width (truncated with "…") when the terminal is narrow.
-_FLEXIBLE = {"name": 2, "where": 1}
+#: When the terminal is too narrow: columns cut (with "…") down to a floor, in this order…
+_SHRINK = (("where", 8), ("km", 8), ("timezone", 12), ("name", 20))
+#: …then columns left out, in this order, and the name cut further as a last resort.
+_DROP = ("where", "km", "timezone", "provider", "time")
 
 
 def events_table(outcomes: Sequence[Outcome], width: int | None) -> str:
-    """The events table: empty columns dropped, long names truncated to fit ``width``."""
+    """The events table: empty columns dropped, and ``width`` (None: unbounded) kept by
+    cutting long names and places first and leaving out the least useful columns last."""
+    from rich.cells import cell_len
+
     with_details = any(o.details for o in outcomes)
     rows = [_cells(o, with_details) for o in outcomes]
-    columns = [c for c in rows[0] if any(row[c] for row in rows)]
-    limits: dict[str, int | None] = dict.fromkeys(columns)
+    kept = [c for c in rows[0] if any(row[c] for row in rows)]
+    natural = {c: max(cell_len(c), *(cell_len(row[c]) for row in rows)) for c in kept}
+    widths = dict(natural)
     if width is not None:
-        flexible = [c for c in columns if c in _FLEXIBLE]
-        # What everything but the flexible columns takes, measured by drawing it once.
-        squeezed = _build(columns, rows, dict.fromkeys(flexible, 1))
-        room = width - max(map(len, _render(squeezed, None).splitlines())) + len(flexible)
-        shares = sum(_FLEXIBLE[c] for c in flexible) or 1
-        natural = {c: max(len(c), *(len(row[c]) for row in rows)) for c in flexible}
-        for c in flexible:
-            limits[c] = min(natural[c], max(6, room * _FLEXIBLE[c] // shares))
-    return _render(_build(columns, rows, limits), width)
+        if len({row["provider"] for row in rows}) == 1:
+            widths.pop("provider")  # one provider: the column says nothing a row needs
+
+        def excess() -> int:
+            return sum(widths.values()) + len(widths) - 1 - width  # one space between columns
+
+        for column, floor in _SHRINK:
+            if column in widths and excess() > 0:
+                widths[column] = max(floor, widths[column] - excess())
+        for column in _DROP:
+            if excess() > 0:
+                widths.pop(column, None)
+        for column in ("name", "timezone", "where", "km"):  # room left over goes back
+            if column in widths and excess() < 0:
+                widths[column] = min(natural[column], widths[column] - excess())
+        if excess() > 0 and "name" in widths:
+            widths["name"] = max(4, widths["name"] - excess())
+    return _render(_build(rows, widths), width)
 
 
-def _build(columns: list[str], rows: list[dict[str, str]], limits: dict[str, int | None]) -> Any:
+def _build(rows: list[dict[str, str]], widths: dict[str, int]) -> Any:
     from rich import box
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
-    for c in columns:
-        table.add_column(c, no_wrap=True, overflow="ellipsis", max_width=limits.get(c))
+    for column, most in widths.items():
+        justify = "right" if column == "people" else "left"
+        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=most, justify=justify)
     for row in rows:
-        table.add_row(*(row[c] for c in columns))
+        table.add_row(*(row[c] for c in widths))
     return table
 
 
