@@ -209,8 +209,13 @@ def _build(rows: list[dict[str, str]], widths: dict[str, int]) -> Any:
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
     for column, most in widths.items():
-        justify = "right" if column == "people" else "left"
-        table.add_column(column, no_wrap=True, overflow="ellipsis", max_width=most, justify=justify)
+        table.add_column(
+            column,
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=most,
+            justify="right" if column == "people" else "left",
+        )
     for row in rows:
         table.add_row(*(row[c] for c in widths))
     return table
