@@ -15,7 +15,7 @@ command (and any application) finds every installed provider through
 
     registry = Registry.discover()
     plugin = registry.get("intervals")
-    async with plugin.open_source(ClientOptions(rate_limit=5)) as source:
+    async with plugin.open_source(SourceOptions(rate_limit=5)) as source:
         async for event in source.iter_events():
             ...
 
@@ -39,7 +39,7 @@ import attrs
 from ._errors import InvalidRequestError
 from ._types import Event, EventSource
 
-__all__ = ["ENTRY_POINT_GROUP", "ClientOptions", "EnvVar", "ProviderPlugin", "Registry"]
+__all__ = ["ENTRY_POINT_GROUP", "SourceOptions", "EnvVar", "ProviderPlugin", "Registry"]
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ ENTRY_POINT_GROUP = "eventsync.providers"
 
 
 @attrs.frozen(kw_only=True)
-class ClientOptions:
+class SourceOptions:
     """What an application (e.g. the command line) asks of every provider's client.
 
     None means "the provider's default": ``base_url`` then comes from the
@@ -87,7 +87,7 @@ class ProviderPlugin:
     Attributes:
         name: the value its events carry as ``Event.provider`` (``"intervals"``).
         title: its name for people (``"Intervals"``).
-        client: builds a client (an async context manager) from :class:`ClientOptions`;
+        client: builds a client (an async context manager) from :class:`SourceOptions`;
             credentials and a default base URL come from the environment. Raises
             :class:`common.MissingCredentialsError` when there are none.
         source: wraps that client as a :class:`common.EventSource`.
@@ -105,7 +105,7 @@ class ProviderPlugin:
 
     name: str
     title: str
-    client: Callable[[ClientOptions], Any]
+    client: Callable[[SourceOptions], Any]
     source: Callable[[Any], EventSource]
     credentials: str
     environment: tuple[EnvVar, ...] = ()
@@ -115,7 +115,7 @@ class ProviderPlugin:
     participants_visible: Callable[[Event], bool] = _always
 
     @asynccontextmanager
-    async def open_source(self, options: ClientOptions) -> AsyncIterator[EventSource]:
+    async def open_source(self, options: SourceOptions) -> AsyncIterator[EventSource]:
         """A source over a new client, closed on exit."""
         async with self.client(options) as client:
             yield self.source(client)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import common
-from common.provider import ClientOptions, EnvVar, ProviderPlugin
+from common.provider import EnvVar, ProviderPlugin, SourceOptions
 
 from ._client import DEFAULT_BASE_URL, IntervalsClient
 from ._source import IntervalsSource
@@ -19,7 +19,7 @@ from ._source import IntervalsSource
 __all__ = ["PLUGIN"]
 
 
-def _client(options: ClientOptions) -> IntervalsClient:
+def _client(options: SourceOptions) -> IntervalsClient:
     """A client with $INTERVALS_API_KEY; base URL from the options, else $INTERVALS_BASE_URL."""
     base_url = options.base_url or os.environ.get("INTERVALS_BASE_URL") or DEFAULT_BASE_URL
     return IntervalsClient(**{**options.keywords(), "base_url": base_url})

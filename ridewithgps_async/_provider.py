@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import common
-from common.provider import ClientOptions, EnvVar, ProviderPlugin
+from common.provider import EnvVar, ProviderPlugin, SourceOptions
 
 from ._client import DEFAULT_BASE_URL, RideWithGPSClient
 from ._models import Event
@@ -23,7 +23,7 @@ __all__ = ["PLUGIN"]
 _MAX_ID = 2**63 - 1
 
 
-def _client(options: ClientOptions) -> RideWithGPSClient:
+def _client(options: SourceOptions) -> RideWithGPSClient:
     """A client with $RWGPS_ACCESS_TOKEN (or the key pair); base URL from the options,
     else $RWGPS_BASE_URL."""
     base_url = options.base_url or os.environ.get("RWGPS_BASE_URL") or DEFAULT_BASE_URL

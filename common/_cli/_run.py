@@ -23,7 +23,7 @@ from .._bulk import fetch_many, merge_events
 from .._errors import APIError, MissingCredentialsError, PermissionDeniedError, TruncationWarning
 from .._json import dumps
 from .._types import Event, EventSource
-from ..provider import ClientOptions, ProviderPlugin, Registry
+from ..provider import ProviderPlugin, Registry, SourceOptions
 from ._output import (
     Outcome,
     Writer,
@@ -110,16 +110,16 @@ class Tally:
 # -- sources ---------------------------------------------------------------------------------
 
 
-def _options(args: argparse.Namespace, plugin: ProviderPlugin | None) -> ClientOptions:
+def _options(args: argparse.Namespace, plugin: ProviderPlugin | None) -> SourceOptions:
     """The flags as client options; ``--base-url`` only for the one provider chosen."""
-    return ClientOptions(
+    return SourceOptions(
         base_url=args.base_url if plugin is not None else None,
         rate_limit=args.rate_limit,
         rate_store=args.rate_store,
     )
 
 
-async def _open(stack: AsyncExitStack, plugin: ProviderPlugin, options: ClientOptions) -> Any:
+async def _open(stack: AsyncExitStack, plugin: ProviderPlugin, options: SourceOptions) -> Any:
     """The plugin's source; missing credentials said in environment variables, not keywords."""
     try:
         return await stack.enter_async_context(plugin.open_source(options))

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import common
-from common.provider import ENTRY_POINT_GROUP, ClientOptions, ProviderPlugin, Registry
+from common.provider import ENTRY_POINT_GROUP, ProviderPlugin, Registry, SourceOptions
 
 COMMON = Path(common.__file__).resolve().parent
 PROVIDER_PACKAGES = {"intervals_async", "ridewithgps_async"}
@@ -79,8 +79,8 @@ def test_a_broken_entry_point_is_reported_not_raised(
 
 
 def test_client_options_pass_only_what_is_set() -> None:
-    assert ClientOptions().keywords() == {}
-    options = ClientOptions(rate_limit=2.0, rate_store="redis://127.0.0.1:6379/0")
+    assert SourceOptions().keywords() == {}
+    options = SourceOptions(rate_limit=2.0, rate_store="redis://127.0.0.1:6379/0")
     assert options.keywords() == {"rate_limit": 2.0, "rate_store": "redis://127.0.0.1:6379/0"}
 
 

@@ -20,7 +20,7 @@ import attrs
 from aiohttp import web
 
 import common
-from common.provider import ClientOptions, EnvVar, ProviderPlugin
+from common.provider import EnvVar, ProviderPlugin, SourceOptions
 
 DEFAULT_BASE_URL = "https://api.clubhub.invalid"
 TOKEN = "club-token"
@@ -171,7 +171,7 @@ class FakeClubHub:
         await self.aclose()
 
 
-def _client(options: ClientOptions) -> ClubHubClient:
+def _client(options: SourceOptions) -> ClubHubClient:
     base_url = options.base_url or os.environ.get("CLUBHUB_BASE_URL") or DEFAULT_BASE_URL
     return ClubHubClient(**{**options.keywords(), "base_url": base_url})
 

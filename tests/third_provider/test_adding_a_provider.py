@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import common
-from common.provider import ClientOptions, Registry
+from common.provider import Registry, SourceOptions
 from intervals_async.testing import FakeIntervals
 
 from ..cli.conftest import ROOT, Servers, eventsync
@@ -55,7 +55,7 @@ async def test_registered_by_hand_it_runs_through_merge_events_and_fetch_many() 
                 env.setenv("CLUBHUB_TOKEN", TOKEN)
                 env.setenv("INTERVALS_API_KEY", "test-key")
                 source = await stack.enter_async_context(
-                    plugin.open_source(ClientOptions(base_url=url))
+                    plugin.open_source(SourceOptions(base_url=url))
                 )
             sources.append(source)
         assert isinstance(sources[0], ClubHubSource)
