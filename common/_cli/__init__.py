@@ -243,6 +243,9 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _exit_code(exc: BaseException) -> int:
+    inner = getattr(exc, "errors", None)  # several sources failed together: the first decides
+    if isinstance(exc, APIError) and isinstance(inner, tuple) and inner:
+        return _exit_code(inner[0])
     if isinstance(exc, Usage):
         return EXIT_USAGE
     if isinstance(exc, (AuthenticationError, PermissionDeniedError, MissingCredentialsError)):

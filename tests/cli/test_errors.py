@@ -151,3 +151,12 @@ def test_rate_store_reaches_the_clients_and_an_unreachable_redis_does_not_stop_t
     assert ran.code == 0, ran.err
     assert len(ran.out.splitlines()) == 49
     assert "redis" in ran.err.lower() and "Traceback" not in ran.err
+
+
+def test_both_providers_refusing_the_credentials_is_one_line_and_exit_3(fakes: Fakes) -> None:
+    env = fakes.env(INTERVALS_API_KEY="wrong-key", RWGPS_ACCESS_TOKEN="wrong-token")
+    ran = eventsync("events", "--format", "csv", env=env)
+    assert ran.code == 3
+    assert ran.out == ""
+    line = _one_error_line(ran.err)
+    assert "401" in line and "wrong-" not in line
