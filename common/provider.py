@@ -23,7 +23,7 @@ A plugin is data: its name (the value its events carry in ``Event.provider``),
 a client factory that reads credentials from the environment, the adapter
 from that client to a :class:`common.EventSource`, the environment variables
 it reads (for help texts) and, optionally, a factory of an in-process fake for
-the demo. docs/ARCHITECTURE.md ("Adding a provider") walks through one.
+the demo. ``tests/third_provider/`` is a complete one, outside ``common``.
 """
 
 from __future__ import annotations

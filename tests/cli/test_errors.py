@@ -160,3 +160,16 @@ def test_both_providers_refusing_the_credentials_is_one_line_and_exit_3(fakes: F
     assert ran.out == ""
     line = _one_error_line(ran.err)
     assert "401" in line and "wrong-" not in line
+
+
+def test_an_id_with_a_stray_byte_is_a_usage_error_before_anything_is_sent(fakes: Fakes) -> None:
+    """A non-UTF-8 byte reaches Python as a lone surrogate: refused, not sent as ``ev001``."""
+    before = fakes.sent()
+    done = subprocess.run(
+        [sys.executable, "-m", "common._cli", "participants", "intervals", b"ev001\xff"],
+        env=clean_env(fakes.env()), capture_output=True, cwd=ROOT, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stdout == b""
+    assert b"not an Intervals event id" in done.stderr
+    assert fakes.sent() == before
