@@ -229,19 +229,6 @@ def _root(exc: BaseException) -> BaseException:
     return leaves[0]
 
 
-def _one_line(exc: BaseException) -> str:
-    """The error as one line; the CLI cannot resume a listing, so no resume hint."""
-    if isinstance(exc, APIError) and exc.resume_page is not None:
-        saved, exc.resume_page = exc.resume_page, None
-        try:
-            text = str(exc)
-        finally:
-            exc.resume_page = saved
-    else:
-        text = str(exc)
-    return " ".join(text.split()) or type(exc).__name__
-
-
 def _exit_code(exc: BaseException) -> int:
     inner = getattr(exc, "errors", None)  # several sources failed together: the first decides
     if isinstance(exc, APIError) and isinstance(inner, tuple) and inner:
