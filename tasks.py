@@ -104,6 +104,13 @@ def _checks(extras: set[str], bin_dir: Path, scratch: Path) -> list[list[str | P
             [eventsync, "--version"],
             [eventsync, "--no-progress", "demo", "--out", scratch / "events.jsonl"],
         ]
+        if "redis" not in extras:  # --rate-store says which extra it needs
+            script = (
+                "import subprocess, sys; r = subprocess.run([sys.argv[1], '--rate-store',"
+                " 'redis://127.0.0.1:1/0', 'providers'], capture_output=True, text=True);"
+                ' assert r.returncode == 2 and "eventsync[redis]" in r.stderr, r'
+            )
+            checks.append([py, "-c", script, eventsync])
     else:  # the command is there, and says which extra it needs instead of a traceback
         script = (
             "import subprocess, sys; r = subprocess.run([sys.argv[1], 'demo'],"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import logging
 import math
 import os
@@ -268,6 +269,11 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     except ImportError:
         sys.stderr.write(
             "eventsync: error: the command needs its extra: pip install 'eventsync[cli]'\n"
+        )
+        return EXIT_USAGE
+    if args.rate_store and importlib.util.find_spec("redis") is None:
+        sys.stderr.write(
+            "eventsync: error: --rate-store needs redis-py: pip install 'eventsync[redis]'\n"
         )
         return EXIT_USAGE
     console = Console(stderr=True, quiet=args.no_progress)
