@@ -50,18 +50,28 @@ class Usage(Exception):
 # -- warnings that belong to one event -----------------------------------------------------
 
 #: Truncation warnings raised while one event's details are fetched land here (per task).
-_NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "eventsync_notes", default=None
+_EVENT_NOTES: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "eventsync_event_notes", default=None
+)
+#: The run's tally, so a listing cut short (not tied to one event) is counted too.
+_TALLY: contextvars.ContextVar[Tally | None] = contextvars.ContextVar(
+    "eventsync_tally", default=None
 )
 
 
 def show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-    """``warnings.showwarning`` for the run: a truncation during an event's fetch is noted
-    against that event; anything else is one warning line."""
-    notes = _NOTES.get()
-    if notes is not None and issubclass(category, TruncationWarning):
-        notes.append(str(message))
-        return
+    """``warnings.showwarning`` for the run: one warning line, and a truncation is counted.
+
+    A truncation while one event's details are fetched is noted against that event
+    (and reported with it); any other (a listing cut short) counts for the whole run.
+    """
+    if issubclass(category, TruncationWarning):
+        notes, tally = _EVENT_NOTES.get(), _TALLY.get()
+        if notes is not None:
+            notes.append(str(message))
+            return
+        if tally is not None:
+            tally.listings_cut += 1
     warn(str(message))
 
 
@@ -73,6 +83,7 @@ class Tally:
     failed: list[str] = attrs.field(factory=list)
     incomplete: list[str] = attrs.field(factory=list)
     hidden: dict[str, list[str]] = attrs.field(factory=dict)
+    listings_cut: int = 0
 
     def add(self, outcome: Outcome) -> None:
         self.written[provider_name(outcome.event.provider)] += 1
@@ -96,6 +107,8 @@ class Tally:
         text = f"eventsync: wrote {sum(self.written.values())} events"
         text += f" ({counts})" if counts else ""
         problems = []
+        if self.listings_cut:
+            problems.append(f"{self.listings_cut} listing(s) possibly cut short")
         if self.failed:
             problems.append(f"{len(self.failed)} failed")
         if self.incomplete:
@@ -104,7 +117,8 @@ class Tally:
             hidden = sum(map(len, self.hidden.values()))
             problems.append(f"{hidden} with participants not shown to you")
         sys.stderr.write(text + ("; " + ", ".join(problems) if problems else "") + "\n")
-        return EXIT_PARTIAL if self.failed or self.incomplete else EXIT_OK
+        partial = self.failed or self.incomplete or self.listings_cut
+        return EXIT_PARTIAL if partial else EXIT_OK
 
 
 # -- sources ---------------------------------------------------------------------------------
@@ -158,11 +172,11 @@ async def _open_chosen(
 async def _details(source: EventSource, plugin: ProviderPlugin, event_id: str) -> Outcome:
     """One event in full, with any truncation of its participants noted against it."""
     notes: list[str] = []
-    token = _NOTES.set(notes)
+    token = _EVENT_NOTES.set(notes)
     try:
         event = await source.get_event(event_id)
     finally:
-        _NOTES.reset(token)
+        _EVENT_NOTES.reset(token)
     visible = plugin.participants_visible(event)
     for note in notes:
         warn(f"{plugin.name} event {event.id}: participants: {note}")
@@ -229,6 +243,7 @@ async def cmd_demo(args: argparse.Namespace, registry: Registry, console: Consol
     if args.base_url:
         raise Usage("--base-url does not apply to demo (it runs its own servers)")
     tally = Tally()
+    _TALLY.set(tally)  # this run's task only: anyio.run gives it its own context
     outcomes: list[Outcome] = []
     async with AsyncExitStack() as stack:
         sources = [
@@ -255,6 +270,7 @@ async def cmd_events(args: argparse.Namespace, registry: Registry, console: Cons
     if args.date_from and args.date_to and args.date_to < args.date_from:
         raise Usage(f"--to {args.date_to} is before --from {args.date_from}")
     tally = Tally()
+    _TALLY.set(tally)  # this run's task only: anyio.run gives it its own context
     async with AsyncExitStack() as stack:
         sources = await _open_chosen(stack, args, registry)
         with output(args.out) as stream:

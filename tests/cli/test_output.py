@@ -9,8 +9,9 @@ import json
 import pytest
 
 from common.testing import Fault
+from intervals_async.testing import FakeIntervals
 
-from .conftest import Fakes, eventsync, eventsync_in_terminal
+from .conftest import Fakes, Servers, eventsync, eventsync_in_terminal
 
 
 def _big_event(fakes: Fakes) -> str:
@@ -177,3 +178,19 @@ def test_every_stderr_line_is_in_one_style(fakes: Fakes) -> None:
     assert all(
         line.split(": ")[1] in ("warning", "wrote") or "wrote" in line for line in ran.err_lines
     )
+
+
+def test_a_listing_cut_short_counts_and_exits_6() -> None:
+    """101 events on one day: Intervals returns 100 and cannot split a day any further."""
+    crowded = [
+        {"name": f"Parkrun {n}", "slug": f"parkrun-{n}", "type": "runClub", "date": "2026-06-06"}
+        for n in range(101)
+    ]
+    fake = FakeIntervals(validate=False, events=crowded)
+    with Servers(fake):
+        env = {"INTERVALS_API_KEY": "test-key", "INTERVALS_BASE_URL": fake.url}
+        ran = eventsync("events", "--provider", "intervals", "--format", "jsonl", env=env)
+    assert ran.code == 6, ran.err
+    assert len(ran.out.splitlines()) == 100  # what came is written
+    assert any("2026-06-06" in line and "warning" in line for line in ran.err_lines)
+    assert "1 listing(s) possibly cut short" in ran.err_lines[-1]
