@@ -76,10 +76,14 @@ class Fakes:
 
 @pytest.fixture(scope="package")
 def fakes() -> Iterator[Fakes]:
-    """Both fakes, as the spec describes them: no cursor, so a 120-registration event is cut."""
-    intervals, rwgps = FakeIntervals(validate=False), FakeRideWithGPS()
+    """Both fakes, as the spec describes them: no cursor, so a 120-registration event is cut.
+
+    Every request the command sends is checked against the Intervals spec.
+    """
+    intervals, rwgps = FakeIntervals(validate=True), FakeRideWithGPS()
     with Servers(intervals, rwgps):
         yield Fakes(intervals, rwgps)
+    assert intervals.violations == []
 
 
 @attrs.frozen
