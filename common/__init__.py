@@ -22,9 +22,11 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ClientClosedError,
     ConflictError,
     DecodeError,
     InvalidRequestError,
+    MergeError,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
@@ -33,7 +35,7 @@ from ._errors import (
     TruncationWarning,
     ValidationError,
 )
-from ._http import Response
+from ._http import ClientErrorCause, Response
 from ._page import Page, resume_from
 from ._ratelimit import RateLimiter
 from ._retry import (
@@ -93,12 +95,15 @@ __all__ = [
     "BaseClient",
     "BasicAuth",
     "BearerAuth",
+    "ClientClosedError",
+    "ClientErrorCause",
     "ConflictError",
     "DecodeError",
     "Decoder",
     "Failure",
     "HeaderAuth",
     "InvalidRequestError",
+    "MergeError",
     "MissingCredentialsError",
     "ModelConverter",
     "NoAuth",

@@ -7,12 +7,22 @@ Secrets live only in the header values the piece hands to the transport; no
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+import binascii
+import re
+from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from ._errors import InvalidRequestError
 
-__all__ = ["Auth", "BasicAuth", "BearerAuth", "HeaderAuth", "NoAuth"]
+__all__ = ["Auth", "BasicAuth", "BearerAuth", "HeaderAuth", "NoAuth", "redact", "secret_values"]
+
+#: Headers whose values are credentials, whatever their name says: ours (the
+#: auth pieces above) and any a caller adds through ``headers=`` or a session.
+_SECRET_HEADER = re.compile(r"authorization|cookie|key|token|secret|passw|auth|session", re.I)
+_NOT_SECRET = frozenset({"idempotency-key"})
+#: Shorter values are not searched for: they would blank out ordinary words.
+_MIN_SECRET = 4
+REDACTED = "<redacted>"
 
 
 @runtime_checkable
@@ -88,3 +98,51 @@ class NoAuth:
 
     def __repr__(self) -> str:
         return "NoAuth()"
+
+
+def secret_values(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
+    """The credentials in request headers, longest first, for :func:`redact`.
+
+    Every value of a credential header (``Authorization``, ``Cookie``, any name
+    with key/token/secret/auth/password/session in it: the four auth forms
+    and anything a caller adds), plus the parts a server may echo alone: the
+    token of ``Bearer <token>``, and the pair, user and password inside
+    ``Basic <base64>``.
+    """
+    found: set[str] = set()
+    for name, value in headers:
+        if not _SECRET_HEADER.search(name) or name.lower() in _NOT_SECRET:
+            continue
+        found.add(value)
+        scheme, _, rest = value.partition(" ")
+        rest = rest.strip()
+        if not rest:
+            continue
+        found.add(rest)
+        if scheme.lower() == "basic":
+            try:
+                pair = base64.b64decode(rest, validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+            found.add(pair)
+            found.update(pair.split(":", 1))
+    return tuple(sorted((v for v in found if len(v) >= _MIN_SECRET), key=len, reverse=True))
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every credential in ``secrets`` replaced by ``<redacted>``.
+
+    A text cut short (a long server message is truncated, ending in ``…``)
+    may end in the first part of a credential: that part goes too.
+    """
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+        body = text.rstrip("…")
+        if body == text:
+            continue
+        for cut in range(len(secret) - 1, _MIN_SECRET - 1, -1):
+            if body.endswith(secret[:cut]):
+                text = body[:-cut] + REDACTED + text[len(body) :]
+                break
+    return text

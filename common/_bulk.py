@@ -32,6 +32,7 @@ import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream as ObjectSendStream
 
+from ._errors import MergeError
 from ._types import Event, EventSource
 
 __all__ = ["Result", "fetch_many", "merge_events"]
@@ -105,13 +106,30 @@ async def _put(send: ObjectSendStream[T], item: T) -> None:
         await send.send(item)
 
 
-def _unwrap(exc: BaseException) -> BaseException:
-    """The one error inside (nested) single-error exception groups; else the group itself."""
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The errors inside (nested) exception groups, in order; ``[exc]`` for a plain one."""
     inner = getattr(exc, "exceptions", None)
-    while isinstance(inner, tuple) and len(inner) == 1 and isinstance(inner[0], BaseException):
-        exc = inner[0]
-        inner = getattr(exc, "exceptions", None)
-    return exc
+    if not isinstance(inner, tuple):
+        return [exc]
+    return [leaf for item in inner for leaf in _leaves(item)]
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """What a task group's failure means to the caller, never an exception group.
+
+    One error is raised as itself; several (two sources failing together)
+    become one :class:`MergeError` listing each. A group holding a
+    ``KeyboardInterrupt`` or the like is left alone.
+    """
+    leaves = _leaves(exc)
+    if len(leaves) == 1:
+        return leaves[0]
+    errors = tuple(leaf for leaf in leaves if isinstance(leaf, Exception))
+    if len(errors) < len(leaves):
+        return exc
+    shown = "; ".join(f"{type(e).__name__}: {e}" for e in errors[:5])
+    more = f"; and {len(errors) - 5} more" if len(errors) > 5 else ""
+    return MergeError(f"{len(errors)} sources failed: {shown}{more}", errors)
 
 
 async def fetch_many(
@@ -189,7 +207,9 @@ async def merge_events(
     """Every event of every source, read concurrently, in one stream.
 
     A source that fails stops the whole stream with its error (the others
-    are cancelled); use :func:`fetch_many` when partial results are wanted.
+    are cancelled); when several fail together, one :class:`common.MergeError`
+    whose ``errors`` lists each. Use :func:`fetch_many` when partial results
+    are wanted.
     """
 
     async def pump(source: EventSource, send: ObjectSendStream[Event]) -> None:

@@ -9,10 +9,11 @@ Pure: no I/O. Reads every error shape the two APIs use:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+from ._auth import redact
 from ._errors import APIStatusError, error_class_for
 from ._json import loads_or_none
 
@@ -112,11 +113,18 @@ def build_status_error(
     now: float,
     body_wait: BodyWait | None = None,
     parse_error: ErrorParser | None = None,
+    secrets: Iterable[str] = (),
+    body_limit: int | None = None,
 ) -> APIStatusError:
     """The :class:`APIStatusError` subclass for a non-2xx response.
 
     ``retry_after`` is the parsed ``Retry-After`` header; when absent, the
-    provider's ``body_wait`` may name one from the body.
+    provider's ``body_wait`` may name one from the body. Server text repeated
+    in the error (message, code, field errors, request id) has the client's
+    own credentials (``secrets``) redacted: a server may echo the request's
+    headers. ``body_limit`` is set when the body was larger than the cap and
+    ``body`` holds only its start: the error keeps its status (and so its
+    retry decision), and its message says the body was cut.
     """
     details = (parse_error or parse_error_body)(body)
     if retry_after is None and body_wait is not None and details.data is not None:
@@ -124,12 +132,26 @@ def build_status_error(
             retry_after = body_wait(details.data, now)
         except Exception:  # a hostile body must not break error mapping
             retry_after = None
+    message = details.message or _reason(status)
+    if body_limit is not None:
+        message += f" (error body larger than {body_limit} bytes, not read)"
+    secrets = tuple(secrets)
+    if secrets:
+        message = redact(message, secrets)
+        field_errors = {
+            redact(name, secrets): [redact(text, secrets) for text in texts]
+            for name, texts in details.field_errors.items()
+        }
+        code = None if details.code is None else redact(details.code, secrets)
+        request_id = None if request_id is None else redact(request_id, secrets)
+    else:
+        field_errors, code = details.field_errors, details.code
     cls = error_class_for(status)
     return cls(
-        details.message or _reason(status),
+        message,
         status_code=status,
-        code=details.code,
-        field_errors=details.field_errors,
+        code=code,
+        field_errors=field_errors,
         retry_after=retry_after,
         request_id=request_id,
         method=method,

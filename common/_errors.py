@@ -15,9 +15,11 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "ConflictError",
     "DecodeError",
     "InvalidRequestError",
+    "MergeError",
     "MissingCredentialsError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -62,6 +64,23 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The request timed out, after retries."""
+
+
+class ClientClosedError(APIError):
+    """The client, or the caller's session it borrows, was closed before or while the
+    request was sent (a request cut off in flight may have reached the server)."""
+
+
+class MergeError(APIError):
+    """Several concurrent sources failed together; ``errors`` holds each one's error.
+
+    Raised by :func:`common.merge_events` instead of an ``ExceptionGroup`` (one
+    failure is raised as itself).
+    """
+
+    def __init__(self, message: str, errors: tuple[Exception, ...]) -> None:
+        super().__init__(message)
+        self.errors = errors
 
 
 class DecodeError(APIError):

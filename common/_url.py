@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from urllib.parse import quote
 
 from yarl import URL
 
 from ._errors import InvalidRequestError
 
-__all__ = ["build_path", "validate_base_url"]
-
-_LOOPBACK_NAMES = frozenset({"localhost"})
+__all__ = ["build_path", "check_query", "validate_base_url"]
 
 
 def _is_loopback(host: str) -> bool:
+    """A literal loopback address, or ``localhost`` itself.
+
+    Not ``*.localhost``: a resolver may forward those names to the network,
+    and plain http would then carry the credentials in clear.
+    """
     host = host.strip("[]").lower()
-    if host in _LOOPBACK_NAMES or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -28,7 +32,7 @@ def validate_base_url(base_url: str) -> str:
     """Check a base URL and return it without a trailing slash.
 
     https only; plain http only for loopback hosts (127.0.0.0/8, ::1,
-    localhost), so credentials never cross a network in clear text. No query,
+    ``localhost`` itself), so credentials never cross a network in clear text. No query,
     fragment or user info: credentials belong in the auth piece, not the URL.
     """
     if not isinstance(base_url, str) or not base_url:
@@ -61,7 +65,29 @@ def _segment(value: object, name: str) -> str:
         raise InvalidRequestError(f"{name} must not be empty", field=name)
     if text in (".", ".."):
         raise InvalidRequestError(f"{name} must not be {text!r}", field=name)
-    return quote(text, safe="")
+    return quote(_unicode(text, name), safe="")
+
+
+def _unicode(text: str, name: str) -> str:
+    """``text`` if it is valid Unicode; a lone surrogate (what Python makes of a
+    non-UTF-8 byte on a command line) would be dropped or mangled on the way out,
+    and the request would reach another resource."""
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidRequestError(
+                f"{name} is not valid Unicode text (it holds a lone surrogate)", field=name
+            ) from None
+    return text
+
+
+def check_query(params: Mapping[str, str]) -> None:
+    """Refuse query names and values that are not valid Unicode text, before sending."""
+    for name, value in params.items():
+        _unicode(name, "query parameter name")
+        if isinstance(value, str):
+            _unicode(value, name)
 
 
 def build_path(template: str, **params: object) -> str:

@@ -1,0 +1,1 @@
+"""Hostile tests: faults and bad input over real loopback HTTP (issue 12)."""
