@@ -29,6 +29,7 @@ from .._errors import (
     APIError,
     AuthenticationError,
     InvalidRequestError,
+    MergeError,
     MissingCredentialsError,
     NotFoundError,
     PermissionDeniedError,
@@ -231,9 +232,8 @@ def _root(exc: BaseException) -> BaseException:
 
 
 def _exit_code(exc: BaseException) -> int:
-    inner = getattr(exc, "errors", None)  # several sources failed together: the first decides
-    if isinstance(exc, APIError) and isinstance(inner, tuple) and inner:
-        return _exit_code(inner[0])
+    if isinstance(exc, MergeError) and exc.errors:  # sources failed together: the first decides
+        return _exit_code(exc.errors[0])
     if isinstance(exc, Usage):
         return EXIT_USAGE
     if isinstance(exc, (AuthenticationError, PermissionDeniedError, MissingCredentialsError)):
