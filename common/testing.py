@@ -3,18 +3,22 @@
 A fake is an :class:`aiohttp.web.Application` served on a real local TCP port, so clients talk
 to it over real HTTP. :class:`FakeServer` adds what every fake needs:
 
-* a request log (:attr:`FakeServer.requests`) and the statuses sent
-  (:attr:`FakeServer.statuses`, :meth:`FakeServer.count_status`);
+* a request log (:attr:`FakeServer.requests`: what arrived, when, and the status answered)
+  and the statuses sent (:attr:`FakeServer.statuses`, :meth:`FakeServer.count_status`);
 * fault injection (:meth:`FakeServer.inject` with :class:`Fault`): error statuses, delays,
-  dropped connections, lost responses, raw bodies;
-* a token-bucket rate limit (:meth:`FakeServer.rate_limit`) answering 429.
+  dropped connections, lost responses, raw bodies; matched by method, path and query values;
+* a token-bucket rate limit (:meth:`FakeServer.rate_limit`) answering 429;
+* OpenAPI checks (:class:`SpecChecker`, needs the ``testing`` extra's openapi-core), with
+  mismatches recorded in :attr:`FakeServer.violations`.
 
 Per request the order is: record the request, apply a queued fault, apply the rate limit, then
 :meth:`FakeServer.dispatch` (the subclass' authentication, validation and route handler).
 
 Subclasses render error bodies (:meth:`FakeServer.error_body`) and 429 responses
 (:meth:`FakeServer.rate_limit_response`) in their API's own shapes and add their routes to
-:attr:`FakeServer.app`. :func:`run_cli` runs a fake in its own process for benchmarks.
+:attr:`FakeServer.app`. :class:`ScriptedServer` answers every path from a script of handlers,
+for testing transports against exact misbehaviour. :func:`run_cli` runs a fake in its own
+process (benchmarks, manual tries).
 """
 
 from __future__ import annotations
@@ -26,16 +30,19 @@ import logging
 import math
 import re
 import signal
+import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from http import HTTPStatus
 from types import TracebackType
 from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl
 
 import attrs
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from multidict import CIMultiDict
 
 __all__ = [
     "ApiError",
@@ -43,9 +50,13 @@ __all__ = [
     "FakeServer",
     "RateLimitStyle",
     "RecordedRequest",
+    "ScriptHandler",
+    "ScriptedServer",
+    "SpecChecker",
     "build_arg_parser",
     "error_code",
     "json_response",
+    "resolve_validate",
     "run_cli",
     "slugify",
 ]
@@ -107,9 +118,9 @@ class ApiError(Exception):
         self.details = details
 
 
-@attrs.frozen
+@attrs.define
 class RecordedRequest:
-    """One request as the fake received it."""
+    """One request as the fake received it, and what it answered."""
 
     method: str
     """HTTP method, upper case."""
@@ -117,12 +128,21 @@ class RecordedRequest:
     """Raw path as received, percent-escapes preserved, without the query string."""
     query: dict[str, str]
     """Query parameters (the last value wins for repeated names)."""
-    headers: dict[str, str]
-    """Request headers (the last value wins for repeated names)."""
+    headers: CIMultiDict[str]
+    """Request headers; names are case-insensitive, as in HTTP."""
     body: bytes
     """Raw request body."""
     json: Any
     """The body parsed as JSON, or ``None`` when empty or not JSON."""
+    received_at: float = 0.0
+    """When it arrived, on the :func:`time.monotonic` clock (compare with other requests')."""
+    status: int | None = None
+    """Status answered; ``None`` while in flight and when the connection was dropped."""
+
+    @property
+    def raw_path(self) -> str:
+        """:attr:`path` under aiohttp's name for it."""
+        return self.path
 
 
 @attrs.frozen
@@ -176,10 +196,13 @@ class _QueuedFault:
     fault: Fault
     method: str | None
     path: str | None
+    query: tuple[tuple[str, str], ...]
 
     def matches(self, request: web.Request) -> bool:
-        return (self.method is None or self.method == request.method) and (
-            self.path is None or request.rel_url.raw_path.startswith(self.path)
+        return (
+            (self.method is None or self.method == request.method)
+            and (self.path is None or request.rel_url.raw_path.startswith(self.path))
+            and all(value in request.query.getall(name, ()) for name, value in self.query)
         )
 
 
@@ -223,6 +246,8 @@ class FakeServer:
         """Every request received, in arrival order."""
         self.statuses: list[int] = []
         """Status of every response sent, in order (dropped connections send none)."""
+        self.violations: list[str] = []
+        """Mismatches with the API's description seen, as readable lines (fakes that check)."""
         self._faults: list[_QueuedFault] = []
         self._bucket: _TokenBucket | None = None
         self._runner: web.AppRunner | None = None
@@ -278,10 +303,17 @@ class FakeServer:
         """Queue ``faults``; each is used up by one matching request, in queue order.
 
         A request matches when its method equals ``method`` (if given) and its raw path starts
-        with ``path`` (if given; an exact path is a prefix of itself).
+        with ``path`` (if given; an exact path is a prefix of itself). A query in ``path``
+        (``"/registration?eventId=e1"``) must be matched too: each of its values must be among
+        the request's values of that name; other query parameters may be present.
         """
         upper = method.upper() if method is not None else None
-        self._faults.extend(_QueuedFault(fault, upper, path) for fault in faults)
+        prefix = path
+        query: tuple[tuple[str, str], ...] = ()
+        if path is not None and "?" in path:
+            prefix, _, raw_query = path.partition("?")
+            query = tuple(parse_qsl(raw_query, keep_blank_values=True))
+        self._faults.extend(_QueuedFault(fault, upper, prefix or None, query) for fault in faults)
 
     @property
     def pending_faults(self) -> int:
@@ -336,21 +368,26 @@ class FakeServer:
     async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
         """Called with every response about to be sent, except injected fault responses."""
 
+    def credentials(self) -> list[str]:
+        """Human-readable lines naming the credentials this fake accepts (printed by
+        :func:`run_cli`); this default accepts anything."""
+        return ["any credentials"]
+
     # --- machinery -----------------------------------------------------------------------
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.read()
-        self.requests.append(
-            RecordedRequest(
-                method=request.method,
-                path=request.rel_url.raw_path,
-                query=dict(request.query),
-                headers=dict(request.headers),
-                body=body,
-                json=_parse_json(body),
-            )
+        record = RecordedRequest(
+            method=request.method,
+            path=request.rel_url.raw_path,
+            query=dict(request.query),
+            headers=CIMultiDict(request.headers),
+            body=body,
+            json=_parse_json(body),
+            received_at=time.monotonic(),
         )
+        self.requests.append(record)
         fault = self._take_fault(request)
         if fault is not None and fault.delay:
             await asyncio.sleep(fault.delay)
@@ -367,6 +404,7 @@ class FakeServer:
         if fault is not None and fault.after_handler:
             return self._drop(request)
         self.statuses.append(response.status)
+        record.status = response.status
         return response
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -407,6 +445,177 @@ class FakeServer:
         raise asyncio.CancelledError  # nothing can be sent on a closed connection
 
 
+# --- checking against an OpenAPI description --------------------------------------------
+
+_INSTALL_HINT = "pip install 'eventsync[testing]'"
+
+
+def resolve_validate(validate: bool | None) -> bool:
+    """Whether a fake checks traffic against its API description.
+
+    ``None``: when openapi-core (the ``testing`` extra) is installed; ``True``: demands it and
+    raises :class:`ImportError` naming the extra when missing; ``False``: never.
+    """
+    if validate is False:
+        return False
+    try:
+        import openapi_core  # noqa: F401
+    except ImportError as exc:
+        if validate:
+            raise ImportError(f"validate=True needs openapi-core: {_INSTALL_HINT}") from exc
+        return False
+    return True
+
+
+@attrs.define
+class _SpecRequest:
+    """A request as openapi-core sees it, on the description's own server URL."""
+
+    host_url: str
+    method: str
+    path: str
+    parameters: Any
+    body: bytes | None
+    content_type: str
+
+
+@attrs.frozen
+class _SpecResponse:
+    data: bytes
+    status_code: int
+    content_type: str
+    headers: Mapping[str, str]
+
+
+def _describe(error: Exception) -> dict[str, list[str]]:
+    """``{field: [messages]}`` for one openapi-core request error."""
+    cause = error.__cause__
+    schema_errors: Iterable[Any] = getattr(cause, "schema_errors", ())
+    name = getattr(error, "name", None)
+    if name is not None:  # a parameter
+        return {name: [getattr(e, "message", str(e)) for e in schema_errors] or [str(error)]}
+    fields: dict[str, list[str]] = {}
+    for schema_error in schema_errors:
+        field = ".".join(str(part) for part in schema_error.path) or "body"
+        fields.setdefault(field, []).append(schema_error.message)
+    return fields or {"body": [str(cause or error)]}
+
+
+class SpecChecker:
+    """Checks requests and responses against an OpenAPI description, with openapi-core.
+
+    It only reports: the fake decides what to answer and records the findings in
+    :attr:`FakeServer.violations`. ``check_description=False`` loads a description that is
+    not strictly valid OpenAPI (RideWithGPS' own) without checking the description itself.
+    """
+
+    def __init__(self, spec: Mapping[str, Any], *, check_description: bool = True) -> None:
+        """Raises :class:`ImportError` naming the ``testing`` extra without openapi-core."""
+        try:
+            from openapi_core import Config, OpenAPI
+            from openapi_core.datatypes import RequestParameters
+        except ImportError as exc:
+            raise ImportError(f"spec validation needs openapi-core: {_INSTALL_HINT}") from exc
+        self.spec = spec
+        """The description checked against (do not change it)."""
+        self._parameters = RequestParameters
+        self._server = str(spec["servers"][0]["url"]).rstrip("/")
+        config = Config() if check_description else Config(spec_validator_cls=None)
+        self._openapi = OpenAPI.from_dict(dict(spec), config=config)
+
+    def _request(self, request: web.Request, body: bytes, method: str | None) -> _SpecRequest:
+        parameters = self._parameters(
+            query=request.query, header=request.headers, cookie=request.cookies
+        )
+        return _SpecRequest(
+            host_url=self._server,
+            method=(method or request.method).lower(),
+            path=request.rel_url.raw_path,
+            parameters=parameters,
+            body=body or None,
+            content_type=request.content_type,
+        )
+
+    def request_errors(
+        self, request: web.Request, body: bytes, *, method: str | None = None
+    ) -> dict[str, list[str]]:
+        """``{field or parameter: [messages]}``, empty when ``request`` matches; ``method``
+        checks it as another method's operation."""
+        errors: dict[str, list[str]] = {}
+        for error in self._openapi.iter_request_errors(self._request(request, body, method)):
+            for field, messages in _describe(error).items():
+                errors.setdefault(field, []).extend(messages)
+        return errors
+
+    def response_errors(
+        self,
+        request: web.Request,
+        body: bytes,
+        response: web.Response,
+        *,
+        data: bytes | None = None,
+        status: int | None = None,
+        method: str | None = None,
+    ) -> list[str]:
+        """Messages for each way ``response`` to ``request`` differs from the description.
+
+        ``data`` and ``status`` check another body or status than the response's own (e.g.
+        with documented extensions removed); ``method`` as in :meth:`request_errors`.
+        """
+        if data is None:
+            data = response.body if isinstance(response.body, bytes) else b""
+        spec_response = _SpecResponse(
+            data, status or response.status, response.content_type, response.headers
+        )
+        spec_request = self._request(request, body, method)
+        found = []
+        for error in self._openapi.iter_response_errors(spec_request, spec_response):
+            cause = f" ({error.__cause__})" if error.__cause__ is not None else ""
+            found.append(f"{error}{cause}")
+        return found
+
+
+# --- a server answering from a script ------------------------------------------------------
+
+ScriptHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+"""An aiohttp handler: one step of a :class:`ScriptedServer`'s script."""
+
+
+class ScriptedServer(FakeServer):
+    """Answers the ``n``-th request with the ``n``-th handler of its script, whatever the
+    method and path (``request.match_info["tail"]`` is the path without its leading slash);
+    the last handler answers every later request.
+
+    For testing an HTTP client against exact answers and misbehaviour; the request log, faults
+    and the rate limit work as in every fake. :meth:`answer` replaces the script; the step is
+    ``len(requests)``, so clearing :attr:`requests` starts the script over.
+    """
+
+    shutdown_timeout = 0.2
+
+    def __init__(self, *script: ScriptHandler, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Serve on every path; ``script`` may also be given later with :meth:`answer`."""
+        super().__init__(host=host, port=port)
+        self.script: list[ScriptHandler] = list(script)
+        """The handlers, in the order they answer."""
+        self.app.router.add_route("*", "/{tail:.*}", self._handle)
+
+    def answer(self, *script: ScriptHandler) -> None:
+        """Replace the script."""
+        self.script = list(script)
+
+    @property
+    def bodies(self) -> list[bytes]:
+        """The raw body of every request received, in order."""
+        return [request.body for request in self.requests]
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if not self.script:
+            raise ApiError(500, "ScriptedServer has no script: call answer() first")
+        step = min(len(self.requests), len(self.script)) - 1
+        return await self.script[step](request)
+
+
 # --- running a fake in its own process ---------------------------------------------------
 
 
@@ -430,11 +639,14 @@ def build_arg_parser(description: str) -> argparse.ArgumentParser:
 
 def run_cli(
     factory: Callable[[argparse.Namespace], FakeServer],
-    on_ready: Callable[[str], None],
     description: str,
     argv: list[str] | None = None,
 ) -> None:
-    """Parse ``argv``, serve ``factory(options)`` until killed; ``on_ready(url)`` once listening."""
+    """Parse ``argv``, serve ``factory(options)`` until SIGINT/SIGTERM.
+
+    Once listening it prints its URL as the first line of stdout (scripts wait for it), then
+    the credentials it accepts (:meth:`FakeServer.credentials`) on stderr.
+    """
     options = build_arg_parser(description).parse_args(argv)
 
     async def serve() -> None:
@@ -447,7 +659,9 @@ def run_cli(
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, stop.set)
         async with server:
-            on_ready(server.url)
+            print(server.url, flush=True)
+            lines = [f"{type(server).__name__} on {server.url} accepts:", *server.credentials()]
+            print("\n  ".join(lines), file=sys.stderr, flush=True)
             await stop.wait()
 
     with contextlib.suppress(KeyboardInterrupt):

@@ -1,8 +1,13 @@
 """A fake Intervals API server for tests and benchmarks, validated against the bundled spec.
 
 ``async with FakeIntervals() as server:`` serves the seven operations of the OpenAPI spec
-(``intervals_async/openapi.json``) on ``server.url`` over seeded in-memory data
-(:attr:`FakeIntervals.db`). Order of checks per request, after the base class' faults and rate
+(``intervals_async/openapi.json``) on ``server.url`` over seeded in-memory data dated relative
+to today (:attr:`FakeIntervals.db`). Credentials: ``Authorization: Bearer test-key``, a key
+with every scope (``api_keys=`` sets others, with their scopes).
+
+The checks against the spec need openapi-core (``pip install 'eventsync[testing]'``);
+``validate=None`` (default) does them when it is installed, ``True`` demands it, ``False``
+skips them. Order of checks per request, after the base class' faults and rate
 limit: unknown route (404/405, recorded as a violation) → authentication (401) → scope (403)
 → request validation against the spec (422, recorded in :attr:`FakeIntervals.violations`) →
 ``Idempotency-Key`` replay or conflict (409) → handler. Every response produced past the faults
@@ -14,7 +19,8 @@ the spec lacks are not counted: ``error.retryAfter`` in 429 bodies, and ``hasMor
 cursor mode.
 
 Run it alone with ``python -m intervals_async.testing --port 8123 [--no-validate] [--events N]
-[--rate-limit RPS]``: it prints its URL on one line when ready and serves until killed.
+[--rate-limit RPS]``: it prints its URL on one line when ready, the keys it accepts on
+stderr, and serves until killed.
 """
 
 from __future__ import annotations
@@ -33,16 +39,15 @@ import attrs
 import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from multidict import CIMultiDict
-from openapi_core import OpenAPI
-from openapi_core.datatypes import RequestParameters
 
 from common.testing import (
     ApiError,
     FakeServer,
     RateLimitStyle,
+    SpecChecker,
     error_code,
     json_response,
+    resolve_validate,
     run_cli,
     slugify,
 )
@@ -58,7 +63,6 @@ ALL_SCOPES = (
 )
 """Every scope an API key can carry."""
 
-_SPEC_SERVER = "https://api.intervals.run"
 _OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     # operationId: (method, path, scope needed)
     "getOrganization": ("GET", "/organization", None),
@@ -224,8 +228,8 @@ _SERIES: list[tuple[str, str, str, str, dict[str, Any], int | None, str]] = [
     ),
 ]
 _STANDALONE = [
-    "Spring Half Marathon",
-    "Midsummer Mile",
+    "City Half Marathon",
+    "Harbour Mile",
     "Trail Ultra",
     "Charity Fun Run",
     "Club Championship",
@@ -246,11 +250,31 @@ _DISTANCES: list[tuple[float, str, str]] = [
 ]
 _FIRST = ["Ada", "Ben", "Chloé", "Dmitri", "Ewa", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kemi"]
 _LAST = ["Okafor", "Smith", "Müller", "Tanaka", "García", "O'Brien", "Nguyen", "Kowalski", "Silva"]
-_START = dt.date(2026, 1, 1)
 
 
-def generate_data(seed: int = 0, events: int | Sequence[Mapping[str, Any]] = 300) -> IntervalsData:
+def _on_schedule(day: dt.date, schedule: Mapping[str, Any]) -> dt.date:
+    """The first day from ``day`` on that fits ``schedule`` (its ``dayOfWeek``, 0 = Sunday, or
+    ``dayOfMonth``), so a "Tuesday" club meets on Tuesdays."""
+    if "dayOfWeek" in schedule:
+        ahead = (schedule["dayOfWeek"] - day.isoweekday()) % 7
+        return day + dt.timedelta(days=ahead)
+    if "dayOfMonth" in schedule:
+        if day.day > schedule["dayOfMonth"]:
+            day = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+        return day.replace(day=schedule["dayOfMonth"])
+    return day
+
+
+def generate_data(
+    seed: int = 0,
+    events: int | Sequence[Mapping[str, Any]] = 300,
+    today: dt.date | None = None,
+) -> IntervalsData:
     """Deterministic data for ``seed``: one organization, four series and ``events`` events.
+
+    Generated events fall in the year from three months before ``today`` (default: the current
+    date), series events on their schedule's weekday or day of the month; the first has 120
+    registrations, more than one page of a listing can hold.
 
     ``events`` may instead be a list of event dicts shaped as ``GET /events/{id}``
     ``data.event`` (``_id`` and ``organizationId`` filled in when missing), each with optional
@@ -286,8 +310,9 @@ def generate_data(seed: int = 0, events: int | Sequence[Mapping[str, Any]] = 300
             )
         db.series.append(series)
     if isinstance(events, int):
+        start = (today or dt.date.today()) - dt.timedelta(days=90)
         for index in range(events):
-            _add_seed_event(db, index)
+            _add_seed_event(db, index, start)
     else:
         for given in events:
             _add_given_event(db, given)
@@ -310,14 +335,15 @@ def _add_given_event(db: IntervalsData, given: Mapping[str, Any]) -> None:
     ]
 
 
-def _add_seed_event(db: IntervalsData, index: int) -> None:
+def _add_seed_event(db: IntervalsData, index: int, start: dt.date) -> None:
     rng = db.rng
-    date = _START + dt.timedelta(days=rng.randrange(365))
+    date = start + dt.timedelta(days=rng.randrange(365))
     event: dict[str, Any] = {"_id": db.new_id()}
     place: int | None
     if rng.random() < 0.8:
         pick = rng.randrange(len(_SERIES))
         series_name, _, _, _, schedule, place, kind = _SERIES[pick]
+        date = _on_schedule(date, schedule)
         name = f"{series_name} {date:%b} {date.day}"
         event["seriesId"] = db.series[pick]["_id"]
         start_time: str | None = schedule["startTime"]
@@ -407,27 +433,7 @@ def _seed_registration(
     return registration
 
 
-# --- OpenAPI adapters ----------------------------------------------------------------------
-
-
-@attrs.define
-class _SpecRequest:
-    """A request as openapi-core sees it, on the spec's own server URL."""
-
-    method: str
-    path: str
-    parameters: RequestParameters
-    body: bytes | None
-    content_type: str
-    host_url: str = _SPEC_SERVER
-
-
-@attrs.frozen
-class _SpecResponse:
-    data: bytes
-    status_code: int
-    content_type: str
-    headers: CIMultiDict[str]
+# --- the fake ------------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -437,23 +443,6 @@ class _Stored:
     body: bytes
 
 
-def _describe(error: Exception) -> dict[str, list[str]]:
-    """``{field: [messages]}`` for one openapi-core request error."""
-    cause = error.__cause__
-    schema_errors: Iterable[Any] = getattr(cause, "schema_errors", ())
-    name = getattr(error, "name", None)
-    if name is not None:  # a parameter
-        return {name: [getattr(e, "message", str(e)) for e in schema_errors] or [str(error)]}
-    fields: dict[str, list[str]] = {}
-    for schema_error in schema_errors:
-        field = ".".join(str(part) for part in schema_error.path) or "body"
-        fields.setdefault(field, []).append(schema_error.message)
-    return fields or {"body": [str(cause or error)]}
-
-
-# --- the fake ------------------------------------------------------------------------------
-
-
 class FakeIntervals(FakeServer):
     """Fake Intervals API; see the module docstring for the order of checks.
 
@@ -461,10 +450,16 @@ class FakeIntervals(FakeServer):
         api_keys: valid bearer keys mapped to their scopes; default ``{"test-key": ALL_SCOPES}``.
         seed: seed of the generated data.
         events: number of generated events, or explicit event dicts (see :func:`generate_data`).
-        validate: validate requests and responses against the spec (off for benchmarks).
+        validate: check requests and responses against the spec with openapi-core: ``None``
+            (default) when it is installed (``pip install 'eventsync[testing]'``), ``True``
+            demands it (:class:`ImportError` otherwise), ``False`` never (benchmarks).
+        today: the date seeded events are placed around (default: the current date).
         cursor_pagination: accept ``after`` (an ``_id``, exclusive) and add ``hasMore`` to
             listings, as the docs describe; otherwise neither exists, as in the spec.
         host, port: where to listen (port 0: any free port).
+
+    Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer <key>`` for each
+    key of ``api_keys``; by default ``Bearer test-key`` with every scope.
     """
 
     def __init__(
@@ -473,25 +468,23 @@ class FakeIntervals(FakeServer):
         api_keys: Mapping[str, Collection[str]] | None = None,
         seed: int = 0,
         events: int | Sequence[Mapping[str, Any]] = 300,
-        validate: bool = True,
+        validate: bool | None = None,
         cursor_pagination: bool = False,
+        today: dt.date | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         """Build the data, the routes and (when validating) the spec objects."""
         super().__init__(host=host, port=port)
         self.api_keys = dict(api_keys) if api_keys is not None else {"test-key": ALL_SCOPES}
-        self.db = generate_data(seed, events)
+        self.db = generate_data(seed, events, today)
         """The in-memory records; tests may read and change them."""
         self.cursor_pagination = cursor_pagination
-        self.violations: list[str] = []
-        """Spec violations seen, requests and responses, as readable lines."""
         self.idempotent_replays = 0
         """Requests answered from the ``Idempotency-Key`` store."""
         self._idempotency: dict[tuple[str, str], _Stored] = {}
         self._sorted_events: list[dict[str, Any]] | None = None
-        self._spec: dict[str, Any] | None = load_spec() if validate else None
-        self._openapi = OpenAPI.from_dict(self._spec) if self._spec is not None else None
+        self._checker = SpecChecker(load_spec()) if resolve_validate(validate) else None
         handlers: dict[str, Handler] = {
             "getOrganization": self._get_organization,
             "listSeries": self._list_series,
@@ -507,7 +500,14 @@ class FakeIntervals(FakeServer):
     @property
     def validate(self) -> bool:
         """Whether requests and responses are checked against the spec."""
-        return self._openapi is not None
+        return self._checker is not None
+
+    def credentials(self) -> list[str]:
+        """``Authorization: Bearer <key>`` for each key of :attr:`api_keys`, with its scopes."""
+        return [
+            f"Authorization: Bearer {key}  (scopes: {', '.join(scopes) or 'none'})"
+            for key, scopes in self.api_keys.items()
+        ]
 
     def error_body(self, status: int, code: str, message: str) -> Any:
         """``{"error": {"code": ..., "message": ...}}``."""
@@ -552,25 +552,10 @@ class FakeIntervals(FakeServer):
         if scope is not None and scope not in self.api_keys[key]:
             raise ApiError(403, f"API key lacks the {scope} scope")
 
-    def _spec_request(self, request: web.Request, body: bytes) -> _SpecRequest:
-        parameters = RequestParameters(
-            query=request.query, header=request.headers, cookie=request.cookies
-        )
-        return _SpecRequest(
-            method=request.method.lower(),
-            path=request.rel_url.raw_path,
-            parameters=parameters,
-            body=body or None,
-            content_type=request.content_type,
-        )
-
     def _validate_request(self, request: web.Request, body: bytes) -> None:
-        if self._openapi is None:
+        if self._checker is None:
             return
-        errors: dict[str, list[str]] = {}
-        for error in self._openapi.iter_request_errors(self._spec_request(request, body)):
-            for field, messages in _describe(error).items():
-                errors.setdefault(field, []).extend(messages)
+        errors = self._checker.request_errors(request, body)
         if errors:
             where = f"{request.method} {request.rel_url}"
             self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
@@ -579,7 +564,7 @@ class FakeIntervals(FakeServer):
     async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
         """Validate ``response`` against the spec; a mismatch is recorded in :attr:`violations`."""
         operation = _OPERATIONS.get(request.match_info.route.name or "")
-        if self._openapi is None or self._spec is None or operation is None:
+        if self._checker is None or operation is None:
             return
         if not isinstance(response, web.Response):
             return
@@ -593,15 +578,15 @@ class FakeIntervals(FakeServer):
             data = orjson.dumps(body)
         status = response.status
         method, path, _ = operation
-        declared = self._spec["paths"][path][method.lower()]["responses"]
+        declared = self._checker.spec["paths"][path][method.lower()]["responses"]
         if str(status) not in declared and status >= 400:
             status = 401  # every operation declares 401 with the shared Error schema
-        spec_response = _SpecResponse(data, status, response.content_type, response.headers)
-        spec_request = self._spec_request(request, await request.read())
-        for error in self._openapi.iter_response_errors(spec_request, spec_response):
-            cause = f" ({error.__cause__})" if error.__cause__ is not None else ""
+        body_sent = await request.read()
+        for error in self._checker.response_errors(
+            request, body_sent, response, data=data, status=status
+        ):
             self.violations.append(
-                f"response {response.status} to {request.method} {request.rel_url}: {error}{cause}"
+                f"response {response.status} to {request.method} {request.rel_url}: {error}"
             )
 
     async def _idempotent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -749,11 +734,11 @@ def _factory(options: argparse.Namespace) -> FakeServer:
     return FakeIntervals(
         seed=options.seed,
         events=300 if options.events is None else options.events,
-        validate=not options.no_validate,
+        validate=False if options.no_validate else None,
         host=options.host,
         port=options.port,
     )
 
 
 if __name__ == "__main__":
-    run_cli(_factory, lambda url: print(url, flush=True), "Serve a fake Intervals API.")
+    run_cli(_factory, "Serve a fake Intervals API.")

@@ -1,18 +1,37 @@
 """A fake RideWithGPS API v1 (events endpoints) for tests and benchmarks.
 
-``async with FakeRideWithGPS() as server:`` serves, on ``server.url``:
-``GET/POST /api/v1/events.json`` and ``GET/PATCH/PUT/DELETE /api/v1/events/{id}.json``,
-authenticated by any of the three documented forms (Bearer token, Basic ``api_key:auth_token``,
-``x-rwgps-api-key`` + ``x-rwgps-auth-token`` headers). Every response carries ``x-request-id``
-and ``x-rwgps-datetime``.
+``async with FakeRideWithGPS() as server:`` serves, on ``server.url``, the five events
+operations of RideWithGPS' own OpenAPI description (shipped as ``ridewithgps_async/openapi.json``):
+``GET/POST /api/v1/events.json`` and ``GET/PUT/DELETE /api/v1/events/{id}.json``, plus ``PATCH``
+for updates (the prose docs' method, checked as ``PUT``). Listings filter by ``name`` (partial,
+case-insensitive) and ``visibility``; ``GET`` of one event takes ``privacy_code`` (a non-public
+event shared by link). Every response carries ``x-request-id`` and ``x-rwgps-datetime``.
 
-Data (:attr:`FakeRideWithGPS.db`): the authenticated user owns ``events`` seeded events,
-generated on demand from their index (so 100 000 cost little memory), plus a few events of other
-users and of an organization, some of which the user participates in or organizes, some it may
-not view (403). Events created or edited through the API are stored in ``db.events``.
+Credentials: any of the three documented forms -- ``Authorization: Bearer test-access-token``,
+Basic ``test-api-key:test-auth-token``, or the headers ``x-rwgps-api-key: test-api-key`` and
+``x-rwgps-auth-token: test-auth-token`` (change them with the constructor's arguments).
+
+Order of checks per request, after the base class' faults and rate limit: unknown route (404/405,
+recorded as a violation) → authentication (401) → the request against the description (400 with
+``{"errors": [...]}``, recorded in :attr:`~common.testing.FakeServer.violations`) → handler.
+Responses are checked against the description too (a mismatch is recorded; the
+response is still sent). With openapi-core missing (``pip install 'eventsync[testing]'``),
+``validate=None`` skips these checks. Where the prose docs document more than the description,
+the fake follows the docs and the checks allow it: Bearer or Basic credentials instead of the
+header pair the description requires, ``PATCH``, ``start_time``/``end_time`` null on all-day
+events; error bodies take the shape of ``error_style`` and are checked in its ``"errors"``
+shape only (the description's).
+
+Data (:attr:`FakeRideWithGPS.db`), dated relative to today: the authenticated user owns
+``events`` seeded events, generated on demand from their index (so 100 000 cost little memory),
+plus a few events of other users and of an organization, some of which the user participates in
+or organizes, some it may not view (403, one shared by link). Participants' users come in both
+documented shapes (``name``; ``first_name``/``last_name``/``display_name``). Events created or
+edited through the API are stored in ``db.events``.
 
 Run it alone with ``python -m ridewithgps_async.testing --port 8123 [--events N]
-[--rate-limit RPS]``: it prints its URL on one line when ready and serves until killed.
+[--no-validate] [--rate-limit RPS]``: it prints its URL on one line when ready, the credentials
+it accepts on stderr, and serves until killed.
 """
 
 from __future__ import annotations
@@ -21,6 +40,7 @@ import argparse
 import base64
 import binascii
 import datetime as dt
+import importlib.resources
 import itertools
 import math
 import random
@@ -36,9 +56,17 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from common.testing import ApiError, FakeServer, json_response, run_cli, slugify
+from common.testing import (
+    ApiError,
+    FakeServer,
+    SpecChecker,
+    json_response,
+    resolve_validate,
+    run_cli,
+    slugify,
+)
 
-__all__ = ["ErrorStyle", "FakeRideWithGPS", "RideWithGPSData", "generate_data"]
+__all__ = ["ErrorStyle", "FakeRideWithGPS", "RideWithGPSData", "generate_data", "load_spec"]
 
 ErrorStyle = Literal["error", "errors", "message", "rotate"]
 """Error body shape: ``{"error": s}``, ``{"errors": [s]}``, ``{"message": s}``, or each in turn."""
@@ -82,29 +110,63 @@ _EDITABLE = (
     "all_day",
 )
 _VISIBILITIES = ("public", "private", "friends_only", "managers_only", "members_only")
-_TIME_ZONES = [
-    "America/Los_Angeles",
-    "America/New_York",
-    "Europe/London",
-    "Europe/Berlin",
-    "America/Godthab",  # an old alias, still accepted
-    "Australia/Sydney",
-    "Asia/Calcutta",
-]
+# name, lat, lng, the place's time zone (Nuuk's under its old alias, which the API still uses)
 _PLACES = [
-    ("The bakery, Portland", 45.561964, -122.68902),
-    ("Mt. Tabor Park", 45.5118, -122.5934),
-    ("Richmond Park gate", 51.4426, -0.2749),
-    ("Tempelhofer Feld", 52.4731, 13.4039),
-    ("Nuuk harbour", 64.1766, -51.7361),
-    ("Centennial Park", -33.8968, 151.2322),
+    ("The bakery, Portland", 45.561964, -122.68902, "America/Los_Angeles"),
+    ("Mt. Tabor Park, Portland", 45.5118, -122.5934, "America/Los_Angeles"),
+    ("Prospect Park, Brooklyn", 40.6602, -73.969, "America/New_York"),
+    ("Richmond Park gate, London", 51.4426, -0.2749, "Europe/London"),
+    ("Tempelhofer Feld, Berlin", 52.4731, 13.4039, "Europe/Berlin"),
+    ("Nuuk harbour", 64.1766, -51.7361, "America/Godthab"),
+    ("Centennial Park, Sydney", -33.8968, 151.2322, "Australia/Sydney"),
+    ("Cubbon Park, Bengaluru", 12.9763, 77.5929, "Asia/Calcutta"),
 ]
 _NAMES = ["Long day", "Coffee ride", "Gravel grinder", "Hill repeats", "Century", "Night ride"]
-_PEOPLE = ["Alice", "Bruno", "Chen", "Dana", "Emeka", "Freya", "Goran", "Hana", "Ivo", "Jude"]
+_PEOPLE = [
+    ("Alice", "Nguyen"),
+    ("Bruno", "Costa"),
+    ("Chen", "Wei"),
+    ("Dana", "Okafor"),
+    ("Emeka", "Eze"),
+    ("Freya", "Lund"),
+    ("Goran", "Petrović"),
+    ("Hana", "Sato"),
+    ("Ivo", "Novak"),
+    ("Jude", "Byrne"),
+]
 _STATUSES = ["joined", "joined", "interested", "declined", "disallowed", "participant"]
-_SEED_END = dt.datetime(2025, 10, 1, 12, tzinfo=dt.timezone.utc)  # newest seeded update
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIME = re.compile(r"\d{2}:\d{2}")
+# operationId: (method, path) of the routes served; PATCH is checked as the description's PUT
+_ONE = "/api/v1/events/{id}.json"
+_OPERATIONS = {
+    "listEvents": ("GET", "/api/v1/events.json"),
+    "createEvent": ("POST", "/api/v1/events.json"),
+    "getEvent": ("GET", _ONE),
+    "updateEvent": ("PUT", _ONE),
+    "patchEvent": ("PATCH", _ONE),
+    "deleteEvent": ("DELETE", _ONE),
+}
+
+
+def load_spec() -> dict[str, Any]:
+    """RideWithGPS' own OpenAPI description of API v1, freshly parsed (callers may mutate it)."""
+    data = importlib.resources.files("ridewithgps_async").joinpath("openapi.json").read_bytes()
+    spec: dict[str, Any] = orjson.loads(data)
+    return spec
+
+
+def _checked_spec() -> dict[str, Any]:
+    """The description as the fake checks traffic against it, loosened where the prose docs
+    document more: credentials may come as Bearer or Basic instead of the header pair (the
+    fake checks them itself), and all-day events have null ``start_time``/``end_time``."""
+    spec = load_spec()
+    for name in ("api_key", "auth_token"):
+        spec["components"]["parameters"][name]["required"] = False
+    summary = spec["components"]["schemas"]["EventSummary"]["properties"]
+    for name in ("start_time", "end_time"):
+        summary[name]["nullable"] = True
+    return spec
 
 
 def _stamp(moment: dt.datetime, time_zone: str = "UTC") -> str:
@@ -116,8 +178,10 @@ def _stamp(moment: dt.datetime, time_zone: str = "UTC") -> str:
     return moment.astimezone(zone).isoformat(timespec="seconds")
 
 
-def _user(user_id: int, name: str, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    created = _SEED_END - dt.timedelta(days=400 + user_id % 97)
+def _user(
+    user_id: int, name: str, now: dt.datetime, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    created = now - dt.timedelta(days=400 + user_id % 97)
     return {
         "id": user_id,
         "name": name,
@@ -125,6 +189,27 @@ def _user(user_id: int, name: str, extra: Mapping[str, Any] | None = None) -> di
         "updated_at": _stamp(created + dt.timedelta(days=30)),
         **(extra or {}),
     }
+
+
+def _participant_user(user: Mapping[str, Any]) -> dict[str, Any]:
+    """The user as a participant: the prose docs' ``name`` (odd ids) or the description's
+    ``first_name``/``last_name``/``display_name`` (even ids)."""
+    if user["id"] % 2 or "first_name" not in user:
+        return {key: user[key] for key in ("id", "name", "created_at", "updated_at")}
+    keys = ("id", "first_name", "last_name", "display_name", "created_at", "updated_at")
+    return {key: user[key] for key in keys}
+
+
+def _next_offset_change(zone: str, after: dt.date) -> dt.date:
+    """The first day after ``after`` on which ``zone``'s UTC offset changes (or a month on)."""
+    tz = ZoneInfo(zone)
+    day = after
+    for _ in range(400):
+        noon = dt.datetime.combine(day, dt.time(12), tz)
+        if noon.utcoffset() != (noon + dt.timedelta(days=1)).utcoffset():
+            return day + dt.timedelta(days=1)
+        day += dt.timedelta(days=1)
+    return after + dt.timedelta(days=30)
 
 
 def _route(route_id: int) -> dict[str, Any]:
@@ -143,6 +228,10 @@ def _route(route_id: int) -> dict[str, Any]:
 # --- data ---------------------------------------------------------------------------------
 
 
+def _midnight_utc() -> dt.datetime:
+    return dt.datetime.combine(dt.date.today(), dt.time(), dt.timezone.utc)
+
+
 @attrs.define
 class RideWithGPSData:
     """The fake's records: users, materialized events and the authenticated user's listing."""
@@ -153,12 +242,17 @@ class RideWithGPSData:
     seeded: int
     """How many generated events the user owns (ids ``1_000_000 + index``)."""
     users: dict[int, dict[str, Any]]
-    """Users by id, as the API shows them (``id``, ``name``, ``created_at``, ``updated_at``...)."""
+    """Users by id: ``id``, ``name``, ``created_at``, ``updated_at`` (the prose docs' shape),
+    people also ``first_name``, ``last_name``, ``display_name`` (the description's ``User``)."""
+    now: dt.datetime = attrs.field(factory=_midnight_utc)
+    """The newest seeded update; seeded dates lie around it."""
     events: dict[int, dict[str, Any]] = attrs.field(factory=dict)
     """Stored full events by id (others', created, edited); shape of ``GET`` ``event`` minus
     ``url``/``html_url`` and route ``url``, with ``participants`` always present."""
     listed: list[int] = attrs.field(factory=list)
     """Ids of the events the user owns or participates in, newest ``updated_at`` first."""
+    privacy_codes: dict[int, str] = attrs.field(factory=dict)
+    """Codes that let anyone view a non-public event (``GET ...?privacy_code=``), by id."""
     deleted: set[int] = attrs.field(factory=set)
     """Ids deleted through the API."""
     events_created: int = 0
@@ -178,40 +272,44 @@ class RideWithGPSData:
 
     def _updated(self, index: int) -> dt.datetime:
         step = max(300, 365 * 86400 // max(self.seeded, 1))
-        return _SEED_END - dt.timedelta(seconds=index * step)
+        return self.now - dt.timedelta(seconds=index * step)
 
     def _generate(self, index: int) -> dict[str, Any]:
         rng = random.Random(f"{self.seed}-{index}")
+        visibility = (
+            "private" if index % 11 == 6 else "friends_only" if index % 7 == 5 else "public"
+        )
         event = _build_event(
-            rng, self, _SEED_BASE + index, self.user_id, self._updated(index), "public"
+            rng, self, _SEED_BASE + index, self.user_id, self._updated(index), visibility
         )
         # hand-picked cases early in the list: every participant status, an all-day event,
-        # multi-day events across daylight-saving changes, an old time-zone alias
+        # multi-day events across the next daylight-saving change, an old time-zone alias
         if index == 0:
             event["participants"] = [
-                _participant(rng, self.users[uid], status)
+                _participant(rng, self, self.users[uid], status)
                 for uid, status in enumerate(
                     ("joined", "interested", "declined", "disallowed", "participant"), start=2001
                 )
             ]
-        special = {
-            1: ("America/Los_Angeles", "2026-03-07", "2026-03-09", False),
-            2: ("Europe/London", "2026-10-24", "2026-10-26", False),
-            3: ("America/Godthab", "2026-03-28", "2026-03-29", False),
-            4: ("Australia/Sydney", "2026-04-04", "2026-04-05", True),
-        }.get(index)
+        special = {1: (0, False), 2: (3, False), 3: (5, False), 4: (6, True)}.get(index)
         if special is not None:
-            zone, start, end, all_day = special
-            event.update(time_zone=zone, start_date=start, end_date=end, all_day=all_day)
+            place, all_day = special
+            location, lat, lng, zone = _PLACES[place]
+            end = _next_offset_change(zone, self.now.date())
+            start = end - dt.timedelta(days=1 if all_day else 2)
+            event.update(location=location, lat=lat, lng=lng, time_zone=zone, all_day=all_day)
+            event.update(start_date=start.isoformat(), end_date=end.isoformat())
             event.update(start_time=None if all_day else "08:00")
             event.update(end_time=None if all_day else "17:30")
         return event
 
 
-def _participant(rng: random.Random, user: dict[str, Any], status: str) -> dict[str, Any]:
-    joined = _SEED_END - dt.timedelta(days=rng.randrange(1, 200))
+def _participant(
+    rng: random.Random, db: RideWithGPSData, user: dict[str, Any], status: str
+) -> dict[str, Any]:
+    joined = db.now - dt.timedelta(days=rng.randrange(1, 200))
     return {
-        "user": user,
+        "user": _participant_user(user),
         "status": status,
         "created_at": _stamp(joined),
         "updated_at": _stamp(joined),
@@ -226,10 +324,9 @@ def _build_event(
     updated: dt.datetime,
     visibility: str,
 ) -> dict[str, Any]:
-    """A full stored event with random but plausible content."""
-    zone = rng.choice(_TIME_ZONES)
-    location, lat, lng = rng.choice(_PLACES)
-    start = dt.date(2025, 6, 1) + dt.timedelta(days=rng.randrange(540))
+    """A full stored event with random but plausible content, at a place in its time zone."""
+    location, lat, lng, zone = rng.choice(_PLACES)
+    start = db.now.date() + dt.timedelta(days=rng.randrange(-120, 240))
     all_day = rng.random() < 0.15
     start_time = None if all_day else f"{rng.randrange(6, 19):02d}:{rng.choice(['00', '30'])}"
     photos = [
@@ -265,20 +362,33 @@ def _build_event(
         "routes": [_route(rng.randrange(10_000, 99_999)) for _ in range(rng.randint(0, 3))],
         "photos": photos,
         "participants": [
-            _participant(rng, db.users[uid], rng.choice(_STATUSES))
+            _participant(rng, db, db.users[uid], rng.choice(_STATUSES))
             for uid in rng.sample(others, rng.randint(0, 5))
         ],
     }
 
 
-def generate_data(seed: int = 0, events: int = 45, user_id: int = 1001) -> RideWithGPSData:
-    """Users, seven events of others (some listed for the user) and ``events`` of the user."""
-    users = {user_id: _user(user_id, "Casey Rider")}
-    for n, name in enumerate(_PEOPLE, start=2001):
-        extra = {"locality": "Portland", "avatar_url": None} if n % 3 == 0 else None
-        users[n] = _user(n, name, extra)
-    users[_ORG_ID] = _user(_ORG_ID, "Cascade Bicycle Club", {"account_type": "organization"})
-    db = RideWithGPSData(seed, user_id, events, users)
+def generate_data(
+    seed: int = 0, events: int = 45, user_id: int = 1001, now: dt.datetime | None = None
+) -> RideWithGPSData:
+    """Users, seven events of others (some listed for the user) and ``events`` of the user.
+
+    Dates lie around ``now`` (default: today's midnight UTC): updates before it, events from
+    four months before to eight months after.
+    """
+    now = now or _midnight_utc()
+    users = {user_id: _user(user_id, "Casey Rider", now)}
+    for n, (first, last) in enumerate(_PEOPLE, start=2001):
+        extra: dict[str, Any] = {
+            "first_name": first,
+            "last_name": last,
+            "display_name": f"{first} {last[0]}.",
+        }
+        if n % 3 == 0:
+            extra.update(locality="Portland", avatar_url=None)
+        users[n] = _user(n, first, now, extra)
+    users[_ORG_ID] = _user(_ORG_ID, "Cascade Bicycle Club", now, {"account_type": "organization"})
+    db = RideWithGPSData(seed, user_id, events, users, now)
     rng = random.Random(f"{seed}-others")
     # (id, owner, visibility, user's participation or None, organizers shape or None)
     others: list[tuple[int, int, str, str | None, str | None]] = [
@@ -291,18 +401,19 @@ def generate_data(seed: int = 0, events: int = 45, user_id: int = 1001) -> RideW
         (107, 2006, "public", None, None),
     ]
     for position, (event_id, owner, visibility, status, organizers) in enumerate(others):
-        updated = _SEED_END - dt.timedelta(days=3 + 5 * position, hours=position)
+        updated = now - dt.timedelta(days=3 + 5 * position, hours=position)
         event = _build_event(rng, db, event_id, owner, updated, visibility)
         if status is not None:
-            event["participants"].append(_participant(rng, users[user_id], status))
+            event["participants"].append(_participant(rng, db, users[user_id], status))
         if organizers == "full":  # the user organizes 101, so may edit it
             members = [user_id, 2001] if event_id == 101 else [2002]
-            event["organizers"] = [users[uid] for uid in members]
+            event["organizers"] = [_organizer(users[uid]) for uid in members]
         elif organizers == "text":
             event["organizers"] = [{"id": 2002, "text": users[2002]["name"]}]
         if organizers is not None:
             event["logo_url"] = f"https://assets.example.com/org/{_ORG_ID}/logo.png"
         db.events[event_id] = event
+    db.privacy_codes[105] = "c0ffee42"  # a private event shared by link
     listed = [(db._updated(index), _SEED_BASE + index) for index in range(events)]
     for event_id, _, _, status, _ in others:
         if status is not None:
@@ -311,6 +422,11 @@ def generate_data(seed: int = 0, events: int = 45, user_id: int = 1001) -> RideW
     listed.sort(reverse=True)
     db.listed = [event_id for _, event_id in listed]
     return db
+
+
+def _organizer(user: Mapping[str, Any]) -> dict[str, Any]:
+    """An organizer as the description's ``Event.organizers`` items show it."""
+    return {key: user[key] for key in ("id", "name", "created_at", "updated_at")}
 
 
 # --- the fake ------------------------------------------------------------------------------
@@ -331,7 +447,17 @@ class FakeRideWithGPS(FakeServer):
         malformed_next_page_url: write ``next_page_url`` as ``...?page=2?page_size=20``.
         next_page_url_on_last_page: keep a ``next_page_url`` on the last page.
         repeat_page: this page number answers the previous page's events again.
+        validate: check requests and responses against RideWithGPS' OpenAPI description with
+            openapi-core: ``None`` (default) when it is installed (``pip install
+            'eventsync[testing]'``), ``True`` demands it (:class:`ImportError` otherwise),
+            ``False`` never (benchmarks).
+        now: the moment seeded dates are placed around (default: today's midnight UTC).
         host, port: where to listen (port 0: any free port).
+
+    Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer`` ``access_token``,
+    or the pair ``api_key`` / ``auth_token`` as Basic auth or as the ``x-rwgps-api-key`` and
+    ``x-rwgps-auth-token`` headers; defaults ``test-access-token``, ``test-api-key``,
+    ``test-auth-token``.
     """
 
     def __init__(
@@ -348,12 +474,14 @@ class FakeRideWithGPS(FakeServer):
         malformed_next_page_url: bool = False,
         next_page_url_on_last_page: bool = False,
         repeat_page: int | None = None,
+        validate: bool | None = None,
+        now: dt.datetime | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
-        """Build the data and the routes."""
+        """Build the data, the routes and (when validating) the checker."""
         super().__init__(host=host, port=port)
-        self.db = generate_data(seed, events, user_id)
+        self.db = generate_data(seed, events, user_id, now)
         """The in-memory records; tests may read and change them."""
         self.access_token = access_token
         self.api_key = api_key
@@ -366,15 +494,36 @@ class FakeRideWithGPS(FakeServer):
         self.auth_forms: list[str] = []
         """Per authenticated request: ``"bearer"``, ``"basic"``, ``"headers"`` or ``"none"``."""
         self._styles: Iterator[str] = itertools.cycle(["error", "errors", "message"])
+        self._checker = (
+            SpecChecker(_checked_spec(), check_description=False)  # not strictly valid 3.0
+            if resolve_validate(validate)
+            else None
+        )
         self.app.on_response_prepare.append(self._add_headers)
-        router = self.app.router
-        router.add_get("/api/v1/events.json", self._list_events)
-        router.add_post("/api/v1/events.json", self._create_event)
-        one = r"/api/v1/events/{id:\d+}.json"
-        router.add_get(one, self._get_event)
-        router.add_patch(one, self._update_event)
-        router.add_put(one, self._update_event)
-        router.add_delete(one, self._delete_event)
+        handlers: dict[str, Handler] = {
+            "listEvents": self._list_events,
+            "createEvent": self._create_event,
+            "getEvent": self._get_event,
+            "updateEvent": self._update_event,
+            "patchEvent": self._update_event,
+            "deleteEvent": self._delete_event,
+        }
+        for operation, (method, path) in _OPERATIONS.items():
+            route = path.replace("{id}", r"{id:\d+}")
+            self.app.router.add_route(method, route, handlers[operation], name=operation)
+
+    @property
+    def validate(self) -> bool:
+        """Whether requests and responses are checked against the description."""
+        return self._checker is not None
+
+    def credentials(self) -> list[str]:
+        """The three accepted forms with this fake's values."""
+        return [
+            f"Authorization: Bearer {self.access_token}",
+            f"Authorization: Basic base64({self.api_key}:{self.auth_token})",
+            f"x-rwgps-api-key: {self.api_key} + x-rwgps-auth-token: {self.auth_token}",
+        ]
 
     def error_body(self, status: int, code: str, message: str) -> Any:
         """The body in :attr:`error_style`."""
@@ -390,9 +539,45 @@ class FakeRideWithGPS(FakeServer):
         return super().api_error(error)
 
     async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Authenticate (401 otherwise), then answer."""
+        """Route check, authentication (401), the request against the description (400), handler."""
+        operation = request.match_info.route.name
+        if operation not in _OPERATIONS:
+            where = f"{request.method} {request.rel_url.raw_path}"
+            self.violations.append(f"{where}: not in the description")
+            return await handler(request)  # raises 404 / 405
         self._authenticate(request)
+        if self._checker is not None:
+            errors = self._checker.request_errors(
+                request, await request.read(), method=_checked_method(request)
+            )
+            if errors:
+                where = f"{request.method} {request.rel_url}"
+                self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
+                messages = [f"{field}: {'; '.join(texts)}" for field, texts in errors.items()]
+                raise ApiError(400, "Request does not match the API description", messages)
         return await handler(request)
+
+    async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
+        """Check a response against the description; a mismatch is recorded in
+        :attr:`violations`. Error bodies are checked only in the description's own
+        ``error_style="errors"``; an error status an operation does not declare is checked
+        against the ``Error`` schema of its 401 (every operation declares one)."""
+        operation = _OPERATIONS.get(request.match_info.route.name or "")
+        if self._checker is None or operation is None or not isinstance(response, web.Response):
+            return
+        status = response.status
+        if status >= 400 and self.error_style != "errors":
+            return  # the shapes of the prose docs and of other clients
+        method = _checked_method(request)
+        declared = self._checker.spec["paths"][operation[1]][method.lower()]["responses"]
+        if status >= 400 and str(status) not in declared:
+            status = 401
+        body = await request.read()
+        for error in self._checker.response_errors(
+            request, body, response, status=status, method=method
+        ):
+            where = f"{request.method} {request.rel_url}"
+            self.violations.append(f"response {response.status} to {where}: {error}")
 
     def _authenticate(self, request: web.Request) -> None:
         headers = request.headers
@@ -447,11 +632,17 @@ class FakeRideWithGPS(FakeServer):
         people = {p["user"]["id"] for p in event["participants"]}
         return people | {o["id"] for o in event.get("organizers", ())} | {event["user_id"]}
 
-    def _viewable(self, request: web.Request) -> dict[str, Any]:
+    def _viewable(self, request: web.Request, *, by_link: bool = False) -> dict[str, Any]:
         event = self.db.event(int(request.match_info["id"]))
         if event is None:
             raise ApiError(404, "Record not found")
-        if event["visibility"] != "public" and self.db.user_id not in self._involved(event):
+        code = self.db.privacy_codes.get(event["id"])
+        shared = by_link and code is not None and request.query.get("privacy_code") == code
+        if (
+            event["visibility"] != "public"
+            and not shared
+            and self.db.user_id not in self._involved(event)
+        ):
             raise ApiError(403, "You do not have permission to view this event")
         return event
 
@@ -506,7 +697,7 @@ class FakeRideWithGPS(FakeServer):
         return f"{base}?{urlencode({'page': page, 'page_size': size, **filters})}"
 
     async def _get_event(self, request: web.Request) -> web.Response:
-        return json_response({"event": self._full(self._viewable(request))})
+        return json_response({"event": self._full(self._viewable(request, by_link=True))})
 
     async def _create_event(self, request: web.Request) -> web.Response:
         fields = await _event_fields(request)
@@ -568,7 +759,7 @@ class FakeRideWithGPS(FakeServer):
         if "organizers" in event and isinstance(fields.get("organizer_ids"), list):
             users = self.db.users
             event["organizers"] = [
-                users[int(i)] for i in fields["organizer_ids"] if int(i) in users
+                _organizer(users[int(i)]) for i in fields["organizer_ids"] if int(i) in users
             ]
         event["updated_at"] = _stamp(now, event["time_zone"])
 
@@ -579,6 +770,11 @@ class FakeRideWithGPS(FakeServer):
         if event["id"] in self.db.listed:
             self.db.listed.remove(event["id"])
         return web.Response(status=204)
+
+
+def _checked_method(request: web.Request) -> str:
+    """The description's method for ``request``: ``PATCH`` (the prose docs') is its ``PUT``."""
+    return "PUT" if request.method == "PATCH" else request.method
 
 
 def _int(query: Mapping[str, str], name: str, default: int) -> int:
@@ -617,10 +813,11 @@ def _factory(options: argparse.Namespace) -> FakeServer:
     return FakeRideWithGPS(
         seed=options.seed,
         events=45 if options.events is None else options.events,
+        validate=False if options.no_validate else None,
         host=options.host,
         port=options.port,
     )
 
 
 if __name__ == "__main__":
-    run_cli(_factory, lambda url: print(url, flush=True), "Serve a fake RideWithGPS API.")
+    run_cli(_factory, "Serve a fake RideWithGPS API.")

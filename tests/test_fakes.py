@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from aiohttp import web
 from multidict import CIMultiDict
 
-from common.testing import FakeServer, Fault
+from common.testing import FakeServer, Fault, ScriptedServer
 from intervals_async.testing import FakeIntervals
-from ridewithgps_async.testing import FakeRideWithGPS
+from ridewithgps_async.testing import FakeRideWithGPS, load_spec
 
 pytestmark = pytest.mark.anyio
 
@@ -56,6 +60,7 @@ async def call(
 # --- base machinery ---------------------------------------------------------------------
 
 
+@pytest.mark.allow_violations
 async def test_url_request_log_and_close() -> None:
     server = FakeIntervals(events=3)
     with pytest.raises(RuntimeError):
@@ -198,6 +203,7 @@ async def test_intervals_seed_is_rich_and_deterministic() -> None:
     assert max(len(regs) for regs in first.db.registrations.values()) > 100
 
 
+@pytest.mark.allow_violations
 async def test_intervals_limits_and_order(intervals: FakeIntervals) -> None:
     default = (await call(intervals, "GET", "/events", BEARER))[1]["data"]
     full = (await call(intervals, "GET", "/events?limit=100", BEARER))[1]["data"]
@@ -289,6 +295,7 @@ async def test_intervals_register(intervals: FakeIntervals) -> None:
     assert intervals.violations == []
 
 
+@pytest.mark.allow_violations
 async def test_intervals_request_violation(intervals: FakeIntervals) -> None:
     bad = {"name": "", "type": "marathon", "date": "2026-02-30"}
     status, body, _ = await call(intervals, "POST", "/events", BEARER, json=bad)
@@ -303,6 +310,7 @@ async def test_intervals_request_violation(intervals: FakeIntervals) -> None:
     assert len(intervals.violations) == 3
 
 
+@pytest.mark.allow_violations
 async def test_intervals_response_violation_recorded(intervals: FakeIntervals) -> None:
     event_id = next(iter(intervals.db.events))
     intervals.db.events[event_id]["color"] = "red"
@@ -415,12 +423,20 @@ async def test_rwgps_paging(rwgps: FakeRideWithGPS) -> None:
     }
     assert len(ids) == len(set(ids)) == 49
     assert stamps == sorted(stamps, reverse=True)
-    for bad in ("page_size=19", "page_size=201", "page=0", "page=x"):
-        status, body, _ = await call(rwgps, "GET", f"/api/v1/events.json?{bad}", RW_BEARER)
-        assert status == 400
-        assert isinstance(body["error"], str)
     body = (await call(rwgps, "GET", "/api/v1/events.json?page_size=200", RW_BEARER))[1]
     assert (len(body["events"]), body["meta"]["pagination"]["next_page_url"]) == (49, None)
+
+
+@pytest.mark.allow_violations
+@pytest.mark.parametrize("validate", [True, False])
+async def test_rwgps_page_rules(validate: bool) -> None:
+    async with FakeRideWithGPS(validate=validate) as server:
+        for bad in ("page_size=19", "page_size=201", "page=0", "page=x"):
+            status, body, _ = await call(server, "GET", f"/api/v1/events.json?{bad}", RW_BEARER)
+            assert status == 400
+            # the description refuses them first (a violation), else the handler's own check
+            assert isinstance(body["errors" if validate else "error"], list if validate else str)
+        assert len(server.violations) == (4 if validate else 0)
 
 
 async def test_rwgps_full_events(rwgps: FakeRideWithGPS) -> None:
@@ -518,6 +534,26 @@ async def test_rwgps_next_page_quirks() -> None:
         assert [e["id"] for e in one] == [e["id"] for e in two]
 
 
+async def test_rwgps_errors_in_the_descriptions_shape_are_checked() -> None:
+    async with FakeRideWithGPS(error_style="errors", events=1) as server:
+        requests = [
+            ("GET", "/api/v1/events/9.json", RW_BEARER),  # 404, declared
+            ("DELETE", "/api/v1/events/101.json", {}),  # 401, declared
+            ("PUT", "/api/v1/events/107.json", RW_BEARER),  # 403 (undeclared): as the 401
+        ]
+        for method, path, headers in requests:
+            body = {"event": {"name": "Mine now"}} if method == "PUT" else None
+            answer = (await call(server, method, path, headers, json=body))[1]
+            assert set(answer) == {"errors"}
+        server.rate_limit(1, burst=1)
+        await call(server, "GET", "/api/v1/events.json", RW_BEARER)
+        assert (await call(server, "GET", "/api/v1/events.json", RW_BEARER))[1] == {
+            "errors": ["Rate limit exceeded"]
+        }
+        assert server.statuses == [404, 401, 403, 200, 429]
+        assert server.violations == []
+
+
 @pytest.mark.parametrize(
     ("style", "expected"),
     [
@@ -548,3 +584,287 @@ async def test_rwgps_rate_limit(rwgps: FakeRideWithGPS) -> None:
     assert (status, body, headers["Retry-After"]) == (429, {"error": "Rate limit exceeded"}, "1")
     assert headers["x-request-id"]
     assert rwgps.count_status(429) == 1
+
+
+# --- as users meet the fakes ---------------------------------------------------------------
+
+_BLOCKED = """
+import sys
+sys.modules["openapi_core"] = None  # as if the testing extra were not installed
+"""
+
+
+@pytest.mark.parametrize(
+    ("module", "fake", "path", "headers"),
+    [
+        ("intervals_async.testing", "FakeIntervals", "/organization", BEARER),
+        ("ridewithgps_async.testing", "FakeRideWithGPS", "/api/v1/events.json", RW_BEARER),
+    ],
+)
+def test_fakes_serve_without_openapi_core(
+    module: str, fake: str, path: str, headers: dict[str, str]
+) -> None:
+    code = f"""{_BLOCKED}
+import asyncio
+import aiohttp
+from {module} import {fake}
+
+async def main():
+    async with {fake}() as server, aiohttp.ClientSession() as session:
+        async with session.get(server.url + {path!r}, headers={headers!r}) as response:
+            print(response.status, server.validate)
+    try:
+        {fake}(validate=True)
+    except ImportError as exc:
+        print(exc)
+
+asyncio.run(main())
+"""
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "200 False",
+        "validate=True needs openapi-core: pip install 'eventsync[testing]'",
+    ]
+
+
+def test_validation_is_on_when_openapi_core_is_installed() -> None:
+    assert FakeIntervals(events=1).validate
+    assert FakeRideWithGPS(events=1).validate
+    assert not FakeIntervals(events=1, validate=False).validate
+    assert not FakeRideWithGPS(events=1, validate=False).validate
+
+
+async def test_inject_matches_query_values(intervals: FakeIntervals) -> None:
+    first, second = list(intervals.db.events)[:2]
+    intervals.inject(Fault.http(500), path=f"/registration?eventId={second}")
+    assert (await call(intervals, "GET", f"/registration?eventId={first}", BEARER))[0] == 200
+    assert intervals.pending_faults == 1
+    query = f"/registration?limit=10&eventId={second}"  # other parameters may be present
+    assert (await call(intervals, "GET", query, BEARER))[0] == 500
+    assert (await call(intervals, "GET", query, BEARER))[0] == 200
+    intervals.inject(Fault.http(503), path="?limit=5")  # a query alone matches any path
+    assert (await call(intervals, "GET", "/events?limit=6", BEARER))[0] == 200
+    assert (await call(intervals, "GET", "/series?limit=5", BEARER))[0] == 503
+
+
+async def test_requests_record_status_and_time(intervals: FakeIntervals) -> None:
+    intervals.inject(Fault.disconnect(), method="POST")
+    before = time.monotonic()
+    await call(intervals, "GET", "/organization", BEARER)
+    await call(intervals, "GET", "/organization")
+    with pytest.raises(aiohttp.ServerDisconnectedError):
+        await call(intervals, "POST", "/events", BEARER, json={})
+    assert [(r.method, r.status) for r in intervals.requests] == [
+        ("GET", 200),
+        ("GET", 401),
+        ("POST", None),  # dropped: nothing answered
+    ]
+    times = [r.received_at for r in intervals.requests]
+    assert before <= times[0] <= times[1] <= times[2] <= time.monotonic()
+    assert intervals.requests[0].headers["authorization"] == "Bearer test-key"  # any case
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        ("intervals_async.testing", "Authorization: Bearer test-key"),
+        ("ridewithgps_async.testing", "x-rwgps-api-key: test-api-key"),
+    ],
+)
+def test_standalone_fake_prints_url_and_credentials(module: str, expected: str) -> None:
+    command = [sys.executable, "-m", module, "--port", "0", "--events", "3"]
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().strip()  # the first line, once listening
+        finally:
+            process.terminate()  # handled by the loop after the credentials are printed
+            _, stderr = process.communicate(timeout=10)
+    assert url.startswith("http://127.0.0.1:")
+    said = stderr.splitlines()  # in development mode, asyncio's debug lines may come first
+    start = next(i for i, line in enumerate(said) if line.endswith(f"on {url} accepts:"))
+    assert any(expected in line for line in said[start + 1 :])
+
+
+async def test_scripted_server_answers_in_order() -> None:
+    async def hello(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"path": request.match_info["tail"]})
+
+    async def teapot(request: web.Request) -> web.StreamResponse:
+        return web.json_response({}, status=418)
+
+    async with ScriptedServer() as server:
+        assert (await call(server, "GET", "/a"))[0] == 500  # no script yet
+        server.requests.clear()
+        server.answer(teapot, hello)
+        assert (await call(server, "POST", "/x", data=b"1"))[0] == 418
+        assert (await call(server, "PUT", "/y/z", data=b"2"))[1] == {"path": "y/z"}
+        assert (await call(server, "GET", "/last"))[1] == {"path": "last"}  # the last repeats
+    assert server.bodies == [b"1", b"2", b""]
+    assert [r.status for r in server.requests] == [418, 200, 200]
+
+
+# --- RideWithGPS against its own description -------------------------------------------------
+
+
+def test_rwgps_description_is_shipped() -> None:
+    spec = load_spec()
+    assert spec["info"]["title"] == "Ride with GPS API v1"
+    assert set(spec["paths"]["/api/v1/events/{id}.json"]) >= {"get", "put", "delete"}
+
+
+@pytest.mark.allow_violations
+async def test_rwgps_requests_that_do_not_match_are_refused(rwgps: FakeRideWithGPS) -> None:
+    refused = [
+        ("GET", "/api/v1/events.json?visibility=members_only", None),  # not in the filter's enum
+        ("GET", "/api/v1/events.json?page_size=500", None),
+        ("POST", "/api/v1/events.json", {"name": "no event wrapper"}),
+        ("PUT", "/api/v1/events/101.json", {"event": {"lat": "north"}}),
+        ("PATCH", "/api/v1/events/101.json", {"event": {"start_time": None}}),  # checked as PUT
+    ]
+    for method, path, body in refused:
+        status, answer, _ = await call(rwgps, method, path, RW_BEARER, json=body)
+        assert status == 400, (method, path)
+        assert answer["errors"], (method, path)
+    assert len(rwgps.violations) == len(refused)
+    assert rwgps.violations[0].startswith("request GET /api/v1/events.json?visibility=")
+    assert "visibility" in rwgps.violations[0]
+    status, _, _ = await call(rwgps, "GET", "/api/v1/routes.json", RW_BEARER)
+    assert status == 404
+    assert rwgps.violations[-1] == "GET /api/v1/routes.json: not in the description"
+    assert rwgps.db.events[101]["lat"] != "north"
+
+
+async def test_rwgps_put_and_patch_both_update(rwgps: FakeRideWithGPS) -> None:
+    for method, name in (("PUT", "By PUT"), ("PATCH", "By PATCH")):
+        body = {"event": {"name": name, "start_time": "07:15"}}
+        status, answer, _ = await call(
+            rwgps, method, "/api/v1/events/101.json", RW_BEARER, json=body
+        )
+        assert (status, answer["event"]["name"], answer["event"]["start_time"]) == (
+            200,
+            name,
+            "07:15",
+        )
+    assert rwgps.violations == []
+
+
+@pytest.mark.allow_violations
+async def test_rwgps_response_mismatch_is_recorded(rwgps: FakeRideWithGPS) -> None:
+    rwgps.db.events[101]["lat"] = "north"
+    status, body, _ = await call(rwgps, "GET", "/api/v1/events/101.json", RW_BEARER)
+    assert (status, body["event"]["lat"]) == (200, "north")
+    assert len(rwgps.violations) == 1
+    assert rwgps.violations[0].startswith("response 200 to GET /api/v1/events/101.json")
+
+
+async def test_rwgps_listing_filters(rwgps: FakeRideWithGPS) -> None:
+    listing = "/api/v1/events.json?page_size=200"
+    every = (await call(rwgps, "GET", listing, RW_BEARER))[1]["events"]
+    for visibility in ("public", "private", "friends_only"):
+        body = (await call(rwgps, "GET", f"{listing}&visibility={visibility}", RW_BEARER))[1]
+        expected = [e["id"] for e in every if e["visibility"] == visibility]
+        assert expected
+        assert [e["id"] for e in body["events"]] == expected
+        assert body["meta"]["pagination"]["record_count"] == len(expected)
+    body = (await call(rwgps, "GET", f"{listing}&name=COFFEE", RW_BEARER))[1]
+    expected = [e["id"] for e in every if "coffee" in e["name"].lower()]
+    assert expected
+    assert [e["id"] for e in body["events"]] == expected
+    body = (await call(rwgps, "GET", "/api/v1/events.json?name=ride&page_size=20", RW_BEARER))[1]
+    next_page = body["meta"]["pagination"]["next_page_url"]
+    assert next_page is None or "name=ride" in next_page  # the filter carries over
+    assert rwgps.violations == []
+
+
+async def test_rwgps_privacy_code_opens_a_shared_event(rwgps: FakeRideWithGPS) -> None:
+    code = rwgps.db.privacy_codes[105]
+    path = "/api/v1/events/105.json"
+    assert rwgps.db.events[105]["visibility"] == "private"
+    assert (await call(rwgps, "GET", path, RW_BEARER))[0] == 403
+    assert (await call(rwgps, "GET", f"{path}?privacy_code=wrong", RW_BEARER))[0] == 403
+    status, body, _ = await call(rwgps, "GET", f"{path}?privacy_code={code}", RW_BEARER)
+    assert (status, body["event"]["id"]) == (200, 105)
+    assert rwgps.violations == []
+
+
+async def test_rwgps_participants_in_both_documented_shapes(rwgps: FakeRideWithGPS) -> None:
+    participants = [
+        p
+        for event_id in rwgps.db.listed
+        if (event := rwgps.db.event(event_id)) is not None and event["user_id"] == rwgps.db.user_id
+        for p in event["participants"]
+    ]
+    described = [p["user"] for p in participants if "display_name" in p["user"]]
+    prose = [p["user"] for p in participants if "name" in p["user"]]
+    assert described and prose
+    assert all({"first_name", "last_name"} <= set(user) for user in described)
+    assert all("name" not in user for user in described)
+    assert sum(p["status"] == "participant" for p in participants) >= 2
+    body = (await call(rwgps, "GET", "/api/v1/events/1000000.json", RW_BEARER))[1]
+    assert {p["status"] for p in body["event"]["participants"]} >= {"participant", "joined"}
+    assert rwgps.violations == []
+
+
+# --- plausible seed data ---------------------------------------------------------------------
+
+_ZONE_OF_PLACE = {
+    "Portland": "America/Los_Angeles",
+    "Brooklyn": "America/New_York",
+    "London": "Europe/London",
+    "Berlin": "Europe/Berlin",
+    "Nuuk": "America/Godthab",
+    "Sydney": "Australia/Sydney",
+    "Bengaluru": "Asia/Calcutta",
+}
+_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 11, 23), dt.date(2031, 2, 28)])
+def test_rwgps_seed_is_plausible_in_any_year(today: dt.date) -> None:
+    now = dt.datetime.combine(today, dt.time(), dt.timezone.utc)
+    db = FakeRideWithGPS(now=now, validate=False).db
+    events = [db.event(event_id) for event_id in db.listed]
+    assert all(event is not None for event in events)
+    for event in events:
+        assert event is not None
+        place = next(key for key in _ZONE_OF_PLACE if key in event["location"])
+        assert event["time_zone"] == _ZONE_OF_PLACE[place], event["location"]
+        assert dt.datetime.fromisoformat(event["updated_at"]) <= now
+    starts = [dt.date.fromisoformat(e["start_date"]) for e in events if e is not None]
+    assert any(today <= start <= today + dt.timedelta(days=30) for start in starts)
+    for index in (1, 2, 3, 4):  # multi-day events across the zone's next offset change
+        event = db.event(1_000_000 + index)
+        assert event is not None
+        zone = ZoneInfo(event["time_zone"])
+        first, last = (
+            dt.datetime.combine(dt.date.fromisoformat(event[key]), dt.time(12), zone)
+            for key in ("start_date", "end_date")
+        )
+        assert today <= first.date() and first.utcoffset() != last.utcoffset()
+
+
+@pytest.mark.parametrize("today", [dt.date(2026, 11, 23), dt.date(2031, 2, 28)])
+def test_intervals_seed_is_plausible_in_any_year(today: dt.date) -> None:
+    db = FakeIntervals(today=today, validate=False).db
+    series = {s["_id"]: s for s in db.series}
+    for event in db.events.values():
+        day = dt.date.fromisoformat(event["date"])
+        named = [name for name in _WEEKDAYS if name in event["name"]]
+        assert named in ([], [f"{day:%A}"]), (event["name"], event["date"])
+        schedule = series[event["seriesId"]]["schedule"] if "seriesId" in event else {}
+        if "dayOfWeek" in schedule:
+            assert day.isoweekday() % 7 == schedule["dayOfWeek"]
+        if "dayOfMonth" in schedule:
+            assert day.day == schedule["dayOfMonth"]
+        if "seriesId" in event and "address" in event:  # the series' place, in its zone
+            city = series[event["seriesId"]]["timezone"].split("/")[1].replace("_", " ")
+            assert event["address"]["addressLocality"] in (city, "Boston")
+    days = [dt.date.fromisoformat(e["date"]) for e in db.events.values()]
+    assert sum(today <= day <= today + dt.timedelta(days=30) for day in days) >= 10
+    assert max(len(regs) for regs in db.registrations.values()) == 120  # over one page's 100

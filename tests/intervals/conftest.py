@@ -1,7 +1,10 @@
-"""Fixtures: the fake Intervals server (spec violations fail the test) and clients on it."""
+"""Fixtures, in the shape both provider conftests share: ``fake(**options)`` starts a fake,
+``client_for(server, **options)`` makes a client of it, and the ``server`` and ``client``
+fixtures are the defaults. Every spec violation fails the test (see ``tests/conftest.py``)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,14 +19,16 @@ KEY = "test-key"
 FAST = common.RetryPolicy(backoff_base=0)
 
 ClientFactory = Callable[..., IntervalsClient]
+#: Seeded dates are relative to "today"; pinned here so tests may name dates (all of 2026).
+TODAY = dt.date(2026, 4, 1)
 
 
 @asynccontextmanager
 async def fake(**options: Any) -> AsyncIterator[FakeIntervals]:
-    """A started fake; every spec violation it saw fails the test at exit."""
+    """A started fake Intervals with ``options`` (seeded as of :data:`TODAY`)."""
+    options.setdefault("today", TODAY)
     async with FakeIntervals(**options) as server:
         yield server
-        assert server.violations == []
 
 
 def client_for(server: FakeIntervals, **options: Any) -> IntervalsClient:

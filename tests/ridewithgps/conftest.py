@@ -1,8 +1,13 @@
-"""Fixtures: the fake RideWithGPS over real loopback HTTP and a client pointed at it."""
+"""Fixtures, in the shape both provider conftests share: ``fake(**options)`` starts a fake,
+``client_for(server, **options)`` makes a client of it, and the ``server`` and ``client``
+fixtures are the defaults. Every request not matching RideWithGPS' OpenAPI description fails
+the test (see ``tests/conftest.py``). Older names kept: the ``fake`` fixture (= ``server``)
+and ``make_client`` (= ``client_for``)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -26,21 +31,36 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def make_client(server: FakeRideWithGPS, **kwargs: Any) -> RideWithGPSClient:
-    """A client for ``server``; the key pair unless other credentials are given."""
-    if not {"access_token", "api_key", "auth_token"} & set(kwargs):
-        kwargs.update(api_key=API_KEY, auth_token=AUTH_TOKEN)
-    kwargs.setdefault("retry_policy", FAST)
-    return RideWithGPSClient(base_url=server.url, **kwargs)
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeRideWithGPS]:
-    async with FakeRideWithGPS() as server:
+@asynccontextmanager
+async def fake(**options: Any) -> AsyncIterator[FakeRideWithGPS]:
+    """A started fake RideWithGPS with ``options``."""
+    async with FakeRideWithGPS(**options) as server:
         yield server
 
 
+def client_for(server: FakeRideWithGPS, **options: Any) -> RideWithGPSClient:
+    """A client of ``server``: the key pair unless other credentials are given, no backoff."""
+    if not {"access_token", "api_key", "auth_token"} & set(options):
+        options.update(api_key=API_KEY, auth_token=AUTH_TOKEN)
+    options.setdefault("retry_policy", FAST)
+    return RideWithGPSClient(base_url=server.url, **options)
+
+
+make_client = client_for
+
+
 @pytest.fixture
-async def client(fake: FakeRideWithGPS) -> AsyncIterator[RideWithGPSClient]:
-    async with make_client(fake) as rw:
-        yield rw
+async def server() -> AsyncIterator[FakeRideWithGPS]:
+    async with fake() as started:
+        yield started
+
+
+@pytest.fixture(name="fake")
+def _fake_fixture(server: FakeRideWithGPS) -> FakeRideWithGPS:
+    return server
+
+
+@pytest.fixture
+async def client(server: FakeRideWithGPS) -> AsyncIterator[RideWithGPSClient]:
+    async with client_for(server) as opened:
+        yield opened

@@ -127,19 +127,25 @@ async def test_starts_at_across_daylight_saving(
     assert event.timezone == "America/Los_Angeles"
 
 
-async def test_old_timezone_alias(source: RideWithGPSSource) -> None:
+async def test_old_timezone_alias(source: RideWithGPSSource, fake: FakeRideWithGPS) -> None:
     event = await source.get_event(str(SEEDED + 3))  # the fake's America/Godthab event
     assert event.timezone == "America/Godthab"
-    local = dt.datetime(2026, 3, 28, 8, 0)
+    raw = fake.db.event(SEEDED + 3)
+    assert raw is not None  # seeded dates are relative to today
+    local = dt.datetime.fromisoformat(f"{raw['start_date']}T{raw['start_time']}")
     assert event.starts_at is not None
     assert event.starts_at.replace(tzinfo=None) == local
     assert event.starts_at.utcoffset() == local.replace(tzinfo=ZoneInfo("America/Nuuk")).utcoffset()
 
 
-async def test_all_day_event(source: RideWithGPSSource) -> None:
+async def test_all_day_event(source: RideWithGPSSource, fake: FakeRideWithGPS) -> None:
     event = await source.get_event(str(SEEDED + 4))  # the fake's all-day Sydney event
     assert event.raw.all_day is True
-    assert (event.start_date, event.end_date) == (dt.date(2026, 4, 4), dt.date(2026, 4, 5))
+    raw = fake.db.event(SEEDED + 4)
+    assert raw is not None  # seeded dates are relative to today
+    start, end = dt.date.fromisoformat(raw["start_date"]), dt.date.fromisoformat(raw["end_date"])
+    assert (event.start_date, event.end_date) == (start, end)
+    assert end - start == dt.timedelta(days=1)
     assert (event.start_time, event.end_time, event.starts_at) == (None, None, None)
     assert event.timezone == "Australia/Sydney"
 
