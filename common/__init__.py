@@ -15,6 +15,7 @@ from ._decode import (
     parse_datetime,
     parse_time,
 )
+from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -37,6 +38,7 @@ from ._errors import (
 )
 from ._http import ClientErrorCause, Response
 from ._page import Page, resume_from
+from ._paginate import Chunk, paginate
 from ._ratelimit import RateLimiter
 from ._retry import (
     Failure,
@@ -59,9 +61,13 @@ from ._types import (
 )
 from ._url import build_path, validate_base_url
 from ._validate import (
+    NOT_GIVEN,
+    Check,
+    any_text,
+    between,
+    build_request,
     check_country,
     check_date,
-    check_email,
     check_enum,
     check_int,
     check_number,
@@ -69,6 +75,13 @@ from ._validate import (
     check_time,
     check_timezone,
     check_uri,
+    format_time,
+    not_sent,
+    nullable,
+    one_of,
+    optional,
+    request_method,
+    required,
 )
 
 __all__ = [
@@ -109,6 +122,12 @@ __all__ = [
     "NoAuth",
     "NotFoundError",
     "Page",
+    "ErrorDetails",
+    "error_fields",
+    "error_text",
+    "parse_error_body",
+    "Chunk",
+    "paginate",
     "PermissionDeniedError",
     "RateLimitError",
     "RateLimiter",
@@ -122,7 +141,6 @@ __all__ = [
     "build_path",
     "check_country",
     "check_date",
-    "check_email",
     "check_enum",
     "check_int",
     "check_number",
@@ -130,6 +148,18 @@ __all__ = [
     "check_time",
     "check_timezone",
     "check_uri",
+    "NOT_GIVEN",
+    "Check",
+    "any_text",
+    "between",
+    "build_request",
+    "format_time",
+    "not_sent",
+    "nullable",
+    "one_of",
+    "optional",
+    "request_method",
+    "required",
     "camel_case",
     "is_retryable",
     "make_converter",

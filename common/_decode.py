@@ -28,6 +28,7 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from ._errors import DecodeError
 from ._json import loads
+from ._validate import NOT_GIVEN, NULLABLE, SENT, format_time
 
 __all__ = [
     "Decoder",
@@ -48,9 +49,7 @@ JSON_KEY = "json"
 
 
 def camel_case(name: str) -> str:
-    """``series_id`` → ``seriesId``; ``id`` → ``_id`` (the Intervals convention)."""
-    if name == "id":
-        return "_id"
+    """``series_id`` → ``seriesId`` (a key spelt otherwise is declared on its field)."""
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
@@ -197,6 +196,8 @@ def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter
     ``rename`` maps an attribute name to its JSON key (default: the same name);
     a field's ``metadata={"json": "key"}`` overrides it. A model with a field
     named ``extra`` (a dict, default empty) receives the keys it does not know.
+    ``converter.unstructure(request)`` turns a write-request class (see
+    :func:`common.optional`) into its JSON body with the same key names.
     """
     converter = ModelConverter()
     converter.register_structure_hook(str, _strict_str)
@@ -239,6 +240,30 @@ def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter
         return structure
 
     converter.register_structure_hook_factory(attrs.has, model_hook)
+
+    # Request bodies: the same JSON keys; a field left out (None, or NOT_GIVEN where
+    # None means JSON null) is not sent, nor is a keyword that is no part of the body.
+    def body_hook(cls: type[Any]) -> Callable[[Any], Any]:
+        fields = [
+            (f.name, f.metadata.get(JSON_KEY, to_key(f.name)), f.metadata.get(NULLABLE, False))
+            for f in attrs.fields(cls)
+            if f.metadata.get(SENT, True) and f.name != EXTRA_FIELD
+        ]
+
+        def unstructure(obj: Any) -> dict[str, Any]:
+            body = {}
+            for name, key, can_be_null in fields:
+                value = getattr(obj, name)
+                if value is NOT_GIVEN or (value is None and not can_be_null):
+                    continue
+                body[key] = None if value is None else converter.unstructure(value)
+            return body
+
+        return unstructure
+
+    converter.register_unstructure_hook_factory(attrs.has, body_hook)
+    converter.register_unstructure_hook(dt.date, dt.date.isoformat)
+    converter.register_unstructure_hook(dt.time, format_time)
 
     # cattrs looks the inner hook up again on every ``X | None`` value; resolve it once.
     def optional_hook(tp: Any) -> Callable[[Any, Any], Any]:

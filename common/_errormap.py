@@ -1,10 +1,10 @@
 """One error mapper: a non-2xx response (status, headers, body) into an exception.
 
-Pure: no I/O. Reads every error shape the two APIs use:
-
-* Intervals: ``{"error": {"code", "message", "errors": {field: [..]}, "retryAfter"}}``
-* RideWithGPS: ``{"error": "text"}``, ``{"errors": ["text", ...]}``, ``{"message": "text"}``
-* anything else (an HTML page from a proxy, an empty body): the status' reason.
+Pure: no I/O. Each provider hands the core a parser of its own error bodies
+(:data:`ErrorParser`); :func:`parse_error_body` is the generic one they build on
+(``{"message": "text"}`` or ``{"error": "text"}``, a ``code``, field errors as
+``{"errors": {field: [...]}}``). A body no parser understands (an HTML page
+from a proxy, an empty body) gives the status' reason.
 """
 
 from __future__ import annotations
@@ -13,11 +13,21 @@ from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+import attrs
+
 from ._auth import redact
 from ._errors import APIStatusError, error_class_for
 from ._json import loads_or_none
 
-__all__ = ["BodyWait", "ErrorDetails", "ErrorParser", "build_status_error", "parse_error_body"]
+__all__ = [
+    "BodyWait",
+    "ErrorDetails",
+    "ErrorParser",
+    "build_status_error",
+    "error_fields",
+    "error_text",
+    "parse_error_body",
+]
 
 #: A provider hook that finds a wait (seconds from ``now``, epoch seconds) in a
 #: decoded error body, e.g. Intervals' ``error.retryAfter`` in epoch milliseconds.
@@ -28,25 +38,27 @@ ErrorParser = Callable[[bytes], "ErrorDetails"]
 _MAX_MESSAGE = 500
 
 
+def _cut(message: str | None) -> str | None:
+    if message is not None and len(message) > _MAX_MESSAGE:
+        return message[:_MAX_MESSAGE] + "…"
+    return message
+
+
+@attrs.frozen
 class ErrorDetails:
-    """What an error body said, whatever its shape."""
+    """What an error body said, whatever its shape; ``data`` is the parsed JSON (or None).
 
-    __slots__ = ("code", "data", "field_errors", "message")
+    A long ``message`` is cut to 500 characters.
+    """
 
-    def __init__(
-        self,
-        message: str | None,
-        code: str | None,
-        field_errors: dict[str, list[str]],
-        data: Any,
-    ) -> None:
-        self.message = message
-        self.code = code
-        self.field_errors = field_errors
-        self.data = data
+    message: str | None = attrs.field(default=None, converter=_cut)
+    code: str | None = None
+    field_errors: dict[str, list[str]] = attrs.field(factory=dict)
+    data: Any = None
 
 
-def _text(value: Any) -> str | None:
+def error_text(value: Any) -> str | None:
+    """A string, or a number as text; None for anything else."""
     if isinstance(value, str):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -54,7 +66,8 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _field_errors(value: Any) -> dict[str, list[str]]:
+def error_fields(value: Any) -> dict[str, list[str]]:
+    """``{field: [message, ...]}`` (or ``{field: message}``) as field errors; {} otherwise."""
     if not isinstance(value, Mapping):
         return {}
     out: dict[str, list[str]] = {}
@@ -62,37 +75,22 @@ def _field_errors(value: Any) -> dict[str, list[str]]:
         if isinstance(messages, str):
             out[str(key)] = [messages]
         elif isinstance(messages, list):
-            out[str(key)] = [m for m in (_text(x) for x in messages) if m is not None]
+            out[str(key)] = [m for m in (error_text(x) for x in messages) if m is not None]
     return out
 
 
 def parse_error_body(body: bytes) -> ErrorDetails:
-    """Read an error body of any known shape. Never raises."""
+    """The generic parser: a top-level ``message`` or ``error`` text, ``code``, field
+    ``errors``. Never raises; providers refine its result with their own shapes."""
     data = loads_or_none(body)
-    message: str | None = None
-    code: str | None = None
-    field_errors: dict[str, list[str]] = {}
-    if isinstance(data, Mapping):
-        error = data.get("error")
-        if isinstance(error, Mapping):  # Intervals
-            message = _text(error.get("message"))
-            code = _text(error.get("code"))
-            field_errors = _field_errors(error.get("errors"))
-        elif isinstance(error, str):  # RideWithGPS, documented
-            message = error
-        errors = data.get("errors")
-        if message is None and isinstance(errors, list):  # RideWithGPS, its OpenAPI
-            texts = [t for t in (_text(x) for x in errors) if t]
-            message = "; ".join(texts) if texts else None
-        elif isinstance(errors, Mapping) and not field_errors:
-            field_errors = _field_errors(errors)
-        if message is None:
-            message = _text(data.get("message"))  # RideWithGPS, its CLI
-        if code is None:
-            code = _text(data.get("code"))
-    if message is not None and len(message) > _MAX_MESSAGE:
-        message = message[:_MAX_MESSAGE] + "…"
-    return ErrorDetails(message, code, field_errors, data)
+    if not isinstance(data, Mapping):
+        return ErrorDetails(data=data)
+    return ErrorDetails(
+        message=error_text(data.get("error")) or error_text(data.get("message")),
+        code=error_text(data.get("code")),
+        field_errors=error_fields(data.get("errors")),
+        data=data,
+    )
 
 
 def _reason(status: int) -> str:
@@ -126,7 +124,10 @@ def build_status_error(
     ``body`` holds only its start: the error keeps its status (and so its
     retry decision), and its message says the body was cut.
     """
-    details = (parse_error or parse_error_body)(body)
+    try:
+        details = (parse_error or parse_error_body)(body)
+    except Exception:  # a provider parser must not break error mapping either
+        details = parse_error_body(body)
     if retry_after is None and body_wait is not None and details.data is not None:
         try:
             retry_after = body_wait(details.data, now)

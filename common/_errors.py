@@ -100,7 +100,13 @@ class MissingCredentialsError(InvalidRequestError):
 
 
 class APIStatusError(APIError):
-    """The server answered with a non-2xx status."""
+    """The server answered with a non-2xx status.
+
+    ``message`` is what the server said, as it said it; ``hint`` (None unless a
+    provider knows better) is the library's advice, shown by ``str()`` only.
+    """
+
+    hint: str | None = None
 
     def __init__(
         self,
@@ -131,6 +137,8 @@ class APIStatusError(APIError):
         if self.field_errors:
             details = "; ".join(f"{k}: {', '.join(v)}" for k, v in self.field_errors.items())
             text += f" ({details})"
+        if self.hint:
+            text += f" ({self.hint})"
         if self.request_id:
             text += f" [request id {self.request_id}]"
         return self._describe(text)

@@ -1,24 +1,38 @@
-"""Validation before sending: small pure checks that raise InvalidRequestError naming the field.
+"""Validation before sending: small pure checks that raise InvalidRequestError naming the field,
+and the write-request classes built on them.
 
-Each returns the value in the form the wire wants (dates as ``YYYY-MM-DD``,
-enums as their string value), so a provider method reads as a list of checks.
+Each check returns the value in the form the wire wants (dates as ``YYYY-MM-DD``,
+enums as their string value). A provider declares each write body once, as an
+attrs class whose fields carry these checks (:func:`required`, :func:`optional`,
+:func:`nullable`, :func:`not_sent`), and gives its client method that class's
+keywords with :func:`request_method`; the provider's converter serialises it
+(see :func:`common.make_converter`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+import inspect
 import math
 import re
 import zoneinfo
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
+
+import attrs
 
 from ._errors import InvalidRequestError
 
 __all__ = [
+    "NOT_GIVEN",
+    "Check",
+    "any_text",
+    "between",
+    "build_request",
     "check_country",
     "check_date",
-    "check_email",
     "check_enum",
     "check_int",
     "check_number",
@@ -26,12 +40,23 @@ __all__ = [
     "check_time",
     "check_timezone",
     "check_uri",
+    "format_time",
+    "not_sent",
+    "nullable",
+    "one_of",
+    "optional",
+    "request_method",
+    "required",
 ]
 
-# The Intervals spec's own email pattern (registerParticipant.email).
-_EMAIL = re.compile(
-    r"^(?!\.)(?!.*\.\.)([A-Za-z0-9_'+\-\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$"
-)
+P = ParamSpec("P")
+B = TypeVar("B")
+R = TypeVar("R")
+
+#: A check: ``check(field, value)`` returns the value in its wire form or raises
+#: :class:`InvalidRequestError` naming ``field``.
+Check = Callable[[str, Any], Any]
+
 _TIME_HM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
 _TIME_HMS = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?$")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
@@ -74,7 +99,7 @@ def check_time(field: str, value: Any, *, seconds: bool = True) -> str:
             raise _fail(field, "must not have fractions of a second")
         if value.second and not seconds:
             raise _fail(field, "must be HH:MM (no seconds)")
-        return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+        return format_time(value)
     pattern = _TIME_HMS if seconds else _TIME_HM
     if isinstance(value, str) and pattern.fullmatch(value):
         return value
@@ -97,14 +122,6 @@ def check_int(field: str, value: Any, low: int, high: int) -> int:
     if not low <= value <= high:
         raise _fail(field, f"must be between {low} and {high}, got {value}")
     return value
-
-
-def check_email(field: str, value: Any) -> str:
-    """An email address the API's pattern accepts."""
-    text = check_text(field, value)
-    if not _EMAIL.fullmatch(text):
-        raise _fail(field, f"{text!r} is not a valid email address")
-    return text
 
 
 def check_uri(field: str, value: Any) -> str:
@@ -133,6 +150,21 @@ def check_enum(field: str, value: Any, kind: type[enum.Enum]) -> str:
     raise _fail(field, f"must be one of {', '.join(allowed)}; got {value!r}")
 
 
+def any_text(field: str, value: Any) -> str:
+    """A string, empty allowed."""
+    return check_text(field, value, allow_empty=True)
+
+
+def one_of(kind: type[enum.Enum]) -> Check:
+    """The check of a member of ``kind`` (or its string value)."""
+    return lambda field, value: check_enum(field, value, kind)
+
+
+def between(low: float, high: float) -> Check:
+    """The check of a finite number within ``[low, high]``."""
+    return lambda field, value: check_number(field, value, low, high)
+
+
 def check_timezone(field: str, value: Any) -> str:
     """An IANA timezone name this machine knows (old aliases included)."""
     text = check_text(field, value)
@@ -141,3 +173,126 @@ def check_timezone(field: str, value: Any) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         raise _fail(field, f"{text!r} is not a known IANA timezone") from None
     return text
+
+
+def format_time(value: dt.time) -> str:
+    """``HH:MM``, or ``HH:MM:SS`` when there are seconds: a time's wire form."""
+    return value.strftime("%H:%M:%S" if value.second else "%H:%M")
+
+
+# --- write-request classes ----------------------------------------------------------------
+
+
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "<not given>"
+
+
+#: The default of a :func:`nullable` field: not sent, told apart from None (sent as null).
+NOT_GIVEN: Any = _NotGiven()
+
+#: Field metadata keys read by the provider converter's serialiser.
+NULLABLE = "nullable"
+SENT = "sent"
+
+
+def _validator(check: Check, *, required: bool = False) -> Callable[[Any, Any, Any], None]:
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is None or value is NOT_GIVEN:
+            if required:
+                raise _fail(attribute.name, "is required")
+            return
+        check(attribute.name, value)
+
+    return validate
+
+
+def required(check: Check, *, json: str | None = None) -> Any:
+    """A field the request must have: None (or left out) is refused, naming the field.
+
+    (Its default is None rather than none at all so that a missing field is an
+    :class:`InvalidRequestError`, not a ``TypeError``.)
+    """
+    return attrs.field(
+        default=None, validator=_validator(check, required=True), metadata=_key(json)
+    )
+
+
+def optional(
+    check: Check, *, json: str | None = None, converter: Callable[[Any], Any] | None = None
+) -> Any:
+    """A field sent when given; None means "not given". ``converter`` runs first."""
+    return attrs.field(
+        default=None, validator=_validator(check), converter=converter, metadata=_key(json)
+    )
+
+
+def nullable(check: Check, *, json: str | None = None) -> Any:
+    """A field the API lets a caller clear: None is sent as JSON null; left out, it is not sent."""
+    metadata = {**_key(json), NULLABLE: True}
+    return attrs.field(default=NOT_GIVEN, validator=_validator(check), metadata=metadata)
+
+
+def not_sent(check: Check | None = None, *, default: Any = None, positional: bool = False) -> Any:
+    """A keyword of the request that is not part of the JSON body (a header, a path, an option).
+
+    ``positional``: a required argument passed first (e.g. the id in the path).
+    """
+    if positional:
+        assert check is not None
+        return attrs.field(
+            kw_only=False, validator=_validator(check, required=True), metadata={SENT: False}
+        )
+    validator = None if check is None else _validator(check)
+    return attrs.field(default=default, validator=validator, metadata={SENT: False})
+
+
+def _key(json: str | None) -> dict[str, str]:
+    return {} if json is None else {"json": json}
+
+
+def build_request(cls: Callable[P, B], *args: P.args, **kwargs: P.kwargs) -> B:
+    """``cls(*args, **kwargs)``; an unknown keyword is an :class:`InvalidRequestError` naming it."""
+    accepted = [a.name for a in attrs.fields(cast("type[Any]", cls)) if a.init]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown field {unknown[0]!r}; accepted: {', '.join(sorted(accepted))}",
+            field=unknown[0],
+        )
+    try:
+        return cls(*args, **kwargs)
+    except TypeError as exc:  # e.g. too many positional arguments
+        raise InvalidRequestError(str(exc)) from None
+
+
+def request_method(
+    request: Callable[P, B],
+) -> Callable[[Callable[[Any, B], Awaitable[R]]], Callable[Concatenate[Any, P], Awaitable[R]]]:
+    """Give a client method the arguments of the request class ``request``.
+
+    ::
+
+        @request_method(EventCreate)
+        async def create_event(self, request: EventCreate) -> str: ...
+
+    is called as ``client.create_event(name=..., date=...)``: the arguments build
+    (and validate) an ``EventCreate``, before anything is sent, and type checkers
+    see ``EventCreate``'s own signature, so a misspelt keyword is flagged there
+    and refused with :class:`InvalidRequestError` at run time.
+    """
+
+    def decorate(
+        send: Callable[[Any, B], Awaitable[R]],
+    ) -> Callable[Concatenate[Any, P], Awaitable[R]]:
+        @functools.wraps(send)
+        async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
+            return await send(self, build_request(request, *args, **kwargs))
+
+        fields = inspect.signature(request).parameters.values()
+        me = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+        returns = inspect.signature(send).return_annotation
+        method.__signature__ = inspect.Signature([me, *fields], return_annotation=returns)  # type: ignore[attr-defined]
+        return method
+
+    return decorate

@@ -1,10 +1,12 @@
 """The Intervals client: one thin method per operation on top of :class:`common.BaseClient`.
 
-Validation happens before anything is sent; the transport does auth, retries,
-rate limiting and timeouts; the package's decoder turns bodies into models.
-Listings share one helper (:meth:`IntervalsClient._list`) for the limit and the
-truncation warning, and every request goes through :meth:`IntervalsClient._request`,
-which adds the scope hint to a 403 and the idempotency hint to a 409.
+Validation happens before anything is sent (write bodies are the request classes
+of :mod:`._models`); the transport does auth, retries, rate limiting and timeouts;
+the package's decoder turns bodies into models. Every listing is a
+:func:`common.paginate` over one ``fetch`` (the cursor ``hasMore``/``after``, and
+for ``iter_events`` date windows split as a strategy on top), and every request goes
+through :meth:`IntervalsClient._request`, which adds the scope hint to a 403 and the
+idempotency hint to a 409.
 """
 
 from __future__ import annotations
@@ -13,9 +15,8 @@ import datetime as dt
 import math
 import os
 import uuid
-import warnings
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any, NoReturn, Protocol, TypeVar
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol, TypeVar
 
 import aiohttp
 import attrs
@@ -23,9 +24,10 @@ import attrs
 import common
 
 from ._models import (
+    CONVERTER,
     DECODER,
-    Address,
     Event,
+    EventCreate,
     EventCreated,
     EventDetail,
     EventList,
@@ -33,9 +35,8 @@ from ._models import (
     Organization,
     ParticipantRegistered,
     Registration,
+    RegistrationCreate,
     RegistrationList,
-    RegistrationStatus,
-    RegistrationType,
     Series,
     SeriesList,
 )
@@ -47,6 +48,11 @@ DEFAULT_BASE_URL = "https://api.intervals.run"
 DEFAULT_API_VERSION = "2026-03-01"
 #: The API's largest page, sent when the caller gives no ``limit`` (the server's default is 50).
 MAX_LIMIT = 100
+#: Date windows in a row that may bring no new event before ``iter_events`` gives up: a
+#: sub-window legitimately re-reads what its parent brought (at most two in a row seen
+#: against the fake, 300 to 2,500 events, an overfull day included); a server that
+#: ignores ``dateFrom``/``dateTo`` brings nothing new from its second answer on.
+WINDOW_PATIENCE = 4
 
 _Item = TypeVar("_Item", bound="_Identified")
 _T = TypeVar("_T")
@@ -87,21 +93,36 @@ def retry_after_from_body(data: Any, now: float) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
+def parse_error(body: bytes) -> common.ErrorDetails:
+    """An Intervals error body: ``{"error": {"code", "message", "errors": {field: [...]}}}``.
+
+    Anything else is read by the generic parser. Never raises.
+    """
+    details = common.parse_error_body(body)
+    error = details.data.get("error") if isinstance(details.data, Mapping) else None
+    if not isinstance(error, Mapping):
+        return details
+    return common.ErrorDetails(
+        message=common.error_text(error.get("message")) or details.message,
+        code=common.error_text(error.get("code")) or details.code,
+        field_errors=common.error_fields(error.get("errors")) or details.field_errors,
+        data=details.data,
+    )
+
+
 def split_window(lo: dt.date | None, hi: dt.date | None, dates: list[dt.date]) -> Window | None:
     """Where to split a window that returned a full page: the dates' median, clamped.
 
     Returns ``m`` such that ``[lo, m]`` and ``[m + 1, hi]`` are both strictly
     smaller than ``[lo, hi]`` (either bound may be open, None), as ``(m, m + 1)``;
-    None when the window is a single day (or no date is known) and cannot be split.
+    None when the window is a single day (an open end counts as the first or last
+    representable day) or no date is known, and it cannot be split.
     """
-    if not dates or (lo is not None and lo == hi):
+    first, last = lo or dt.date.min, hi or dt.date.max
+    if not dates or first >= last:
         return None
     ordered = sorted(dates)
-    middle = ordered[(len(ordered) - 1) // 2]
-    if lo is not None:
-        middle = max(middle, lo)
-    if hi is not None:
-        middle = min(middle, hi - dt.timedelta(days=1))
+    middle = min(max(ordered[(len(ordered) - 1) // 2], first), last - dt.timedelta(days=1))
     return middle, middle + dt.timedelta(days=1)
 
 
@@ -109,103 +130,28 @@ def _describe_window(lo: dt.date | None, hi: dt.date | None) -> str:
     return f"dateFrom={lo or '(open)'} dateTo={hi or '(open)'}"
 
 
-# --- validation of write bodies -----------------------------------------------------------
+@attrs.frozen
+class _WindowCursor:
+    """Where :meth:`IntervalsClient.iter_events` stands: the windows still to ask for
+    (a stack, the current one last) and the server's cursor within the current one."""
 
-Check = Callable[[str, Any], Any]
+    windows: tuple[Window, ...]
+    after: str | None = None
 
-
-def _optional_text(field: str, value: Any) -> str:
-    return common.check_text(field, value, allow_empty=True)
-
-
-def _enum(kind: type[Any]) -> Check:
-    return lambda field, value: common.check_enum(field, value, kind)
-
-
-def _range(low: float, high: float) -> Check:
-    return lambda field, value: common.check_number(field, value, low, high)
+    def describe(self) -> str:
+        where = _describe_window(*self.windows[-1])
+        return where if self.after is None else f"{where} after={self.after}"
 
 
-def _check_address(field: str, value: Any) -> dict[str, str]:
-    """An :class:`Address` or a mapping of its snake_case keys, as the API's JSON object."""
-    if isinstance(value, Mapping):
-        try:
-            value = Address(**value)
-        except TypeError as exc:
-            raise common.InvalidRequestError(f"{field}: {exc}", field=field) from None
-    if not isinstance(value, Address):
-        raise common.InvalidRequestError(
-            f"{field}: must be an Address or a mapping of its fields", field=field
-        )
-    checks: dict[str, Check] = {
-        "address_locality": common.check_text,
-        "address_country": common.check_country,
-    }
-    wire: dict[str, str] = {}
-    for name, item in attrs.asdict(value).items():
-        if item is not None or name in checks:
-            check: Check = checks.get(name, _optional_text)
-            wire[common.camel_case(name)] = check(f"{field}.{name}", item)
-    return wire
+def _id(item: _Identified) -> str:
+    return item.id
 
 
-_EVENT_FIELDS: dict[str, Check] = {
-    "name": common.check_text,
-    "slug": common.check_text,
-    "type": _enum(EventType),
-    "date": common.check_date,
-    "series_id": common.check_text,
-    "end_date": common.check_date,
-    "start_time": common.check_time,
-    "end_time": common.check_time,
-    "address": _check_address,
-    "lat": _range(-90, 90),
-    "lng": _range(-180, 180),
-    "description": _optional_text,
-    "website_url": common.check_uri,
-    "registration_url": common.check_uri,
-}
-_REGISTRATION_FIELDS: dict[str, Check] = {
-    "event_run_id": common.check_text,
-    "email": common.check_email,
-    "registration_type": _enum(RegistrationType),
-    "name": _optional_text,
-    "status": _enum(RegistrationStatus),
-    "pace_group": _optional_text,
-    "notes": _optional_text,
-}
+def _after(after: str | None) -> str | None:
+    return None if after is None else f"after={after}"
 
 
-def _body(
-    fields: Mapping[str, Check],
-    required: tuple[str, ...],
-    values: Mapping[str, Any],
-    unknown: Mapping[str, Any],
-) -> dict[str, Any]:
-    """Check every value, refuse missing required and unknown fields; the camelCase JSON body."""
-    if unknown:
-        name = next(iter(unknown))
-        raise common.InvalidRequestError(f"unknown field {name!r}", field=name)
-    for name in required:
-        if values[name] is None:
-            raise common.InvalidRequestError(f"{name} is required", field=name)
-    return {
-        common.camel_case(name): fields[name](name, value)
-        for name, value in values.items()
-        if value is not None
-    }
-
-
-def _idempotency_key(value: str | None) -> str:
-    if value is None:
-        return str(uuid.uuid4())
-    key = common.check_text("idempotency_key", value)
-    if len(key) > 255 or not key.isascii() or not key.isprintable() or " " in key:
-        raise common.InvalidRequestError(
-            "idempotency_key: must be at most 255 printable ASCII characters without spaces",
-            field="idempotency_key",
-        )
-    return key
+# --- listing arguments ---------------------------------------------------------------
 
 
 def _limit(limit: int | None) -> int:
@@ -314,6 +260,7 @@ class IntervalsClient(common.BaseClient):
             max_concurrency=max_concurrency,
             headers=headers,
             body_wait=retry_after_from_body,
+            parse_error=parse_error,
             **options,
         )
 
@@ -332,7 +279,8 @@ class IntervalsClient(common.BaseClient):
         idempotency_key: str | None = None,
         allow_write_retries: bool | None = None,
     ) -> _T:
-        """``_call``, with hints added to a 403 (the scope needed) and a 409 (the key reused)."""
+        """``_call``, with a hint on a 403 (the scope needed) and a 409 (the key reused);
+        the server's own ``message`` is kept as it was sent."""
         try:
             return await self._call(
                 method,
@@ -346,40 +294,15 @@ class IntervalsClient(common.BaseClient):
             )
         except common.PermissionDeniedError as exc:
             if scope is not None:
-                exc.message += f" (this call needs the {scope!r} scope; check the API key's scopes)"
+                exc.hint = f"this call needs the {scope!r} scope; check the API key's scopes"
             raise
         except common.ConflictError as exc:
             if idempotency_key is not None:
-                exc.message += (
-                    f" (the Idempotency-Key {idempotency_key!r} was already used with a"
-                    " different request body; use a new key for a different request)"
+                exc.hint = (
+                    f"the Idempotency-Key {idempotency_key!r} was already used with a different"
+                    " request body; use a new key for a different request"
                 )
             raise
-
-    async def _pages(
-        self,
-        scope: str,
-        path: str,
-        envelope: type[_Listing[_Item]],
-        query: Mapping[str, str],
-        *,
-        where: str = "",
-        follow_cursor: bool = True,
-    ) -> AsyncIterator[_Listing[_Item]]:
-        """The first page, then, while the server says ``hasMore``, the page after the last id.
-
-        A request that finally fails names where to resume (``where``, and the cursor).
-        """
-        after: str | None = None
-        while True:
-            resume = where if after is None else f"{where} after={after}".lstrip()
-            with common.resume_from(resume or None):
-                params = query if after is None else {**query, "after": after}
-                page = await self._request(scope, "GET", path, envelope, params=params)
-            yield page
-            if not (follow_cursor and page.has_more and page.data):
-                return
-            after = page.data[-1].id
 
     async def _list(
         self,
@@ -397,18 +320,23 @@ class IntervalsClient(common.BaseClient):
         page_size = _limit(limit)
         query = {**params, "limit": str(page_size)}
         follow = limit is None and follow_cursor
-        fetch = self._pages(scope, path, envelope, query, follow_cursor=follow)
-        pages = [page async for page in fetch]
-        last = pages[-1]
-        truncated = last.has_more if last.has_more is not None else len(last.data) >= page_size
-        if page_size == MAX_LIMIT and truncated:
-            warnings.warn(
-                f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing may be"
-                f" cut short{hint}",
-                common.TruncationWarning,
-                stacklevel=3,
-            )
-        return [item for page in pages for item in page.data]
+
+        async def fetch(after: str | None) -> common.Chunk[_Item, str | None]:
+            params = query if after is None else {**query, "after": after}
+            page = await self._request(scope, "GET", path, envelope, params=params)
+            if follow and page.has_more and page.data:
+                return common.Chunk(page.data, page.data[-1].id)
+            more = page.has_more if page.has_more is not None else len(page.data) >= page_size
+            warning = None
+            if page_size == MAX_LIMIT and more:
+                warning = (
+                    f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing"
+                    f" may be cut short{hint}"
+                )
+            return common.Chunk(page.data, warning=warning)
+
+        pages = common.paginate(fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1)
+        return [item async for item in pages]
 
     # --- operations ---------------------------------------------------------------------
 
@@ -495,30 +423,40 @@ class IntervalsClient(common.BaseClient):
     async def _iter_windows(
         self, filters: dict[str, str], lo: dt.date | None, hi: dt.date | None
     ) -> AsyncIterator[Event]:
-        seen: set[str] = set()
-        windows: list[Window] = [(lo, hi)]  # a stack: the earlier half is on top
-        while windows:
-            lo, hi = windows.pop()
-            where = _describe_window(lo, hi)
+        async def fetch(cursor: _WindowCursor) -> common.Chunk[Event, _WindowCursor]:
+            *rest, (lo, hi) = cursor.windows
             query = _window_query(filters, lo, hi)
-            async for page in self._pages("read:events", "/events", EventList, query, where=where):
-                if page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
-                    dates = [e.date for e in page.data if isinstance(e.date, dt.date)]
-                    split = split_window(lo, hi, dates)
-                    if split is not None:
-                        windows += [(split[1], hi), (lo, split[0])]
-                        continue
-                    warnings.warn(
-                        f"GET /events returned {MAX_LIMIT} events for {where}, the API's"
-                        " maximum, and the window cannot be split further (a single day):"
-                        " some of its events may be missing",
-                        common.TruncationWarning,
-                        stacklevel=2,
+            if cursor.after is not None:
+                query["after"] = cursor.after
+            page = await self._request("read:events", "GET", "/events", EventList, params=query)
+            if page.has_more and page.data:  # the server's cursor, within this window
+                return common.Chunk(page.data, _WindowCursor(cursor.windows, page.data[-1].id))
+            warning = None
+            if page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
+                dates = [e.date for e in page.data if isinstance(e.date, dt.date)]
+                split = split_window(lo, hi, dates)
+                if split is not None:  # the earlier half on top of the stack
+                    rest += [(split[1], hi), (lo, split[0])]
+                else:
+                    warning = (
+                        f"GET /events returned {MAX_LIMIT} events for"
+                        f" {_describe_window(lo, hi)}, the API's maximum, and the window"
+                        " cannot be split further (a single day): some of its events may be"
+                        " missing"
                     )
-                for event in page.data:
-                    if event.id not in seen:
-                        seen.add(event.id)
-                        yield event
+            following = _WindowCursor(tuple(rest)) if rest else None
+            return common.Chunk(page.data, following, warning)
+
+        events = common.paginate(
+            fetch,
+            _WindowCursor(((lo, hi),)),
+            key=_id,
+            where=_WindowCursor.describe,
+            what="GET /events",
+            patience=WINDOW_PATIENCE,
+        )
+        async for event in events:
+            yield event
 
     async def get_event(self, event_id: str) -> EventDetail:
         """One event with its runs (``read:events`` scope).
@@ -531,31 +469,14 @@ class IntervalsClient(common.BaseClient):
         path = common.build_path("/events/{id}", id=event_id)
         return await self._request("read:events", "GET", path, EventDetail, root="data")
 
-    async def create_event(
-        self,
-        *,
-        name: str | None = None,
-        slug: str | None = None,
-        type: EventType | str | None = None,
-        date: dt.date | str | None = None,
-        idempotency_key: str | None = None,
-        series_id: str | None = None,
-        end_date: dt.date | str | None = None,
-        start_time: dt.time | str | None = None,
-        end_time: dt.time | str | None = None,
-        address: Address | Mapping[str, str] | None = None,
-        lat: float | None = None,
-        lng: float | None = None,
-        description: str | None = None,
-        website_url: str | None = None,
-        registration_url: str | None = None,
-        **unknown: NoReturn,
-    ) -> str:
+    @common.request_method(EventCreate)
+    async def create_event(self, request: EventCreate) -> str:
         """Create an event and return its id (``write:events`` scope).
 
-        ``name``, ``slug`` (unique in the organization), ``type`` and ``date`` are
-        required; times are ``HH:MM`` or ``HH:MM:SS`` (or ``datetime.time``). The
-        request carries an ``Idempotency-Key`` (a new UUID unless given) that is
+        The keywords are :class:`EventCreate`'s: ``name``, ``slug`` (unique in the
+        organization), ``type`` and ``date`` are required; times are ``HH:MM`` or
+        ``HH:MM:SS`` (or ``datetime.time``). The request carries an
+        ``Idempotency-Key`` (a new UUID unless ``idempotency_key`` is given) that is
         reused on every retry, so a retried create never makes two events. A
         409 (:class:`common.ConflictError`) means the key was already used with
         a different body.
@@ -568,36 +489,14 @@ class IntervalsClient(common.BaseClient):
                 address=Address(address_locality="Dublin", address_country="IE"),
             )
         """
-        body = _body(
-            _EVENT_FIELDS,
-            ("name", "slug", "type", "date"),
-            {
-                "name": name,
-                "slug": slug,
-                "type": type,
-                "date": date,
-                "series_id": series_id,
-                "end_date": end_date,
-                "start_time": start_time,
-                "end_time": end_time,
-                "address": address,
-                "lat": lat,
-                "lng": lng,
-                "description": description,
-                "website_url": website_url,
-                "registration_url": registration_url,
-            },
-            unknown,
-        )
-        key = _idempotency_key(idempotency_key)
         created = await self._request(
             "write:events",
             "POST",
             "/events",
             EventCreated,
             root="data",
-            json=body,
-            idempotency_key=key,
+            json=CONVERTER.unstructure(request),
+            idempotency_key=request.idempotency_key or str(uuid.uuid4()),
         )
         return created.event_id
 
@@ -620,25 +519,14 @@ class IntervalsClient(common.BaseClient):
             "read:participants", "/registration", RegistrationList, params, limit
         )
 
-    async def register_participant(
-        self,
-        *,
-        event_run_id: str | None = None,
-        email: str | None = None,
-        registration_type: RegistrationType | str | None = None,
-        name: str | None = None,
-        status: RegistrationStatus | str | None = None,
-        pace_group: str | None = None,
-        notes: str | None = None,
-        idempotency_key: str | None = None,
-        retry_if_maybe_sent: bool = False,
-        **unknown: NoReturn,
-    ) -> str:
+    @common.request_method(RegistrationCreate)
+    async def register_participant(self, request: RegistrationCreate) -> str:
         """Register a participant for a run of an event; returns the participant id
         (``write:participants`` scope).
 
-        ``event_run_id``, ``email`` and ``registration_type`` are required;
-        ``status`` defaults to confirmed on the server.
+        The keywords are :class:`RegistrationCreate`'s: ``event_run_id``, ``email``
+        and ``registration_type`` are required; ``status`` defaults to confirmed on
+        the server.
 
         The request carries an ``Idempotency-Key`` (a new UUID unless given), but
         since the spec does not promise that registrations are de-duplicated by
@@ -656,28 +544,14 @@ class IntervalsClient(common.BaseClient):
                 registration_type=RegistrationType.FREE, name="Ada Okafor",
             )
         """
-        body = _body(
-            _REGISTRATION_FIELDS,
-            ("event_run_id", "email", "registration_type"),
-            {
-                "event_run_id": event_run_id,
-                "email": email,
-                "registration_type": registration_type,
-                "name": name,
-                "status": status,
-                "pace_group": pace_group,
-                "notes": notes,
-            },
-            unknown,
-        )
         registered = await self._request(
             "write:participants",
             "POST",
             "/registration",
             ParticipantRegistered,
             root="data",
-            json=body,
-            idempotency_key=_idempotency_key(idempotency_key),
-            allow_write_retries=None if retry_if_maybe_sent else False,
+            json=CONVERTER.unstructure(request),
+            idempotency_key=request.idempotency_key or str(uuid.uuid4()),
+            allow_write_retries=None if request.retry_if_maybe_sent else False,
         )
         return registered.participant_id

@@ -1,7 +1,8 @@
 """The Intervals domain models, decoded from the API's JSON with one converter.
 
-Attributes are snake_case; the JSON keys are their camelCase forms (``_id`` for
-``id``), derived by :func:`common.camel_case`. Every enum of the spec has a
+Attributes are snake_case; the JSON keys are their camelCase forms, derived by
+:func:`common.camel_case`, except ``id``, whose key ``_id`` is declared on the field.
+Every enum of the spec has a
 ``str`` enum here, and each enum-typed field also accepts a plain string, so a
 value the API adds later decodes and is kept instead of failing. The spec types
 response dates as free strings, so dates are ``datetime.date`` when they are
@@ -13,16 +14,21 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import re
+from collections.abc import Mapping
+from typing import Any
 
 import attrs
 
 import common
 
 __all__ = [
+    "CONVERTER",
     "DECODER",
     "Address",
     "DistanceStandard",
     "Event",
+    "EventCreate",
     "EventCreated",
     "EventDetail",
     "EventList",
@@ -34,6 +40,7 @@ __all__ = [
     "ParticipantRegistered",
     "Plan",
     "Registration",
+    "RegistrationCreate",
     "RegistrationList",
     "RegistrationStatus",
     "RegistrationType",
@@ -151,6 +158,10 @@ class RegistrationStatus(str, enum.Enum):
     REFUNDED = "refunded"
 
 
+#: The Intervals key of every ``id``.
+_ID = {"json": "_id"}
+
+
 # --- models -----------------------------------------------------------------------------
 
 
@@ -176,7 +187,7 @@ class Address:
 class Organization:
     """The organization the API key belongs to (``GET /organization``)."""
 
-    id: str
+    id: str = attrs.field(metadata=_ID)
     name: str
     slug: str
     roles: list[OrganizationRole | str]
@@ -199,7 +210,7 @@ class Schedule:
 class Series:
     """A recurring series of events; its ``timezone`` (IANA) applies to its events."""
 
-    id: str
+    id: str = attrs.field(metadata=_ID)
     name: str
     slug: str
     organization_id: str
@@ -222,7 +233,7 @@ class Event:
     returned by :meth:`IntervalsClient.get_event`.
     """
 
-    id: str
+    id: str = attrs.field(metadata=_ID)
     name: str
     slug: str
     type: EventType | str
@@ -244,7 +255,7 @@ class Event:
 class EventRun:
     """One distance of an event (its "run"); participants register for a run."""
 
-    id: str
+    id: str = attrs.field(metadata=_ID)
     event_id: str
     distance_meters: float
     distance_standard: DistanceStandard | str
@@ -272,7 +283,7 @@ class EventDetail:
 class Registration:
     """A participant's registration for a run of an event."""
 
-    id: str
+    id: str = attrs.field(metadata=_ID)
     event_id: str
     event_run_id: str
     email: str
@@ -325,5 +336,116 @@ class ParticipantRegistered:
     participant_id: str
 
 
+# --- write requests: one class per body, its checks on its fields ----------------------
+
+# The spec's own email pattern (registerParticipant.email).
+_EMAIL = re.compile(
+    r"^(?!\.)(?!.*\.\.)([A-Za-z0-9_'+\-\.]*)[A-Za-z0-9_+-]@([A-Za-z0-9][A-Za-z0-9\-]*\.)+[A-Za-z]{2,}$"
+)
+
+
+def check_email(field: str, value: Any) -> str:
+    """An email address the spec's pattern accepts."""
+    text = common.check_text(field, value)
+    if not _EMAIL.fullmatch(text):
+        raise common.InvalidRequestError(
+            f"{field}: {text!r} is not a valid email address", field=field
+        )
+    return text
+
+
+def check_idempotency_key(field: str, value: Any) -> str:
+    """A key that fits in a header: at most 255 printable ASCII characters, no spaces."""
+    key = common.check_text(field, value)
+    if len(key) > 255 or not key.isascii() or not key.isprintable() or " " in key:
+        raise common.InvalidRequestError(
+            f"{field}: must be at most 255 printable ASCII characters without spaces",
+            field=field,
+        )
+    return key
+
+
+def _to_address(value: Any) -> Any:
+    """A mapping of :class:`Address`'s snake_case keys becomes an Address."""
+    if isinstance(value, Mapping):
+        try:
+            return Address(**value)
+        except TypeError as exc:
+            raise common.InvalidRequestError(f"address: {exc}", field="address") from None
+    return value
+
+
+_ADDRESS_CHECKS: dict[str, common.Check] = {
+    "address_locality": common.check_text,
+    "address_country": common.check_country,
+}
+
+
+def check_address(field: str, value: Any) -> Address:
+    """An :class:`Address` whose city is given and whose country has two letters."""
+    if not isinstance(value, Address):
+        raise common.InvalidRequestError(
+            f"{field}: must be an Address or a mapping of its fields", field=field
+        )
+    for name, item in attrs.asdict(value).items():
+        if item is not None or name in _ADDRESS_CHECKS:
+            check: common.Check = _ADDRESS_CHECKS.get(name, common.any_text)
+            check(f"{field}.{name}", item)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class EventCreate:
+    """The keywords of :meth:`IntervalsClient.create_event`: the body of ``POST /events``.
+
+    ``name``, ``slug`` (unique in the organization), ``type`` and ``date`` are
+    required; other fields are sent when given. ``idempotency_key`` is sent as the
+    ``Idempotency-Key`` header (a new UUID unless given).
+    """
+
+    name: str | None = common.required(common.check_text)
+    slug: str | None = common.required(common.check_text)
+    type: EventType | str | None = common.required(common.one_of(EventType))
+    date: dt.date | str | None = common.required(common.check_date)
+    idempotency_key: str | None = common.not_sent(check_idempotency_key)
+    series_id: str | None = common.optional(common.check_text)
+    end_date: dt.date | str | None = common.optional(common.check_date)
+    start_time: dt.time | str | None = common.optional(common.check_time)
+    end_time: dt.time | str | None = common.optional(common.check_time)
+    address: Address | Mapping[str, str] | None = common.optional(
+        check_address, converter=_to_address
+    )
+    lat: float | None = common.optional(common.between(-90, 90))
+    lng: float | None = common.optional(common.between(-180, 180))
+    description: str | None = common.optional(common.any_text)
+    website_url: str | None = common.optional(common.check_uri)
+    registration_url: str | None = common.optional(common.check_uri)
+
+
+@attrs.frozen(kw_only=True)
+class RegistrationCreate:
+    """The keywords of :meth:`IntervalsClient.register_participant`: the body of
+    ``POST /registration``.
+
+    ``event_run_id``, ``email`` and ``registration_type`` are required;
+    ``status`` defaults to confirmed on the server. ``idempotency_key`` is sent as
+    the ``Idempotency-Key`` header; ``retry_if_maybe_sent`` is how to send it.
+    """
+
+    event_run_id: str | None = common.required(common.check_text)
+    email: str | None = common.required(check_email)
+    registration_type: RegistrationType | str | None = common.required(
+        common.one_of(RegistrationType)
+    )
+    name: str | None = common.optional(common.any_text)
+    status: RegistrationStatus | str | None = common.optional(common.one_of(RegistrationStatus))
+    pace_group: str | None = common.optional(common.any_text)
+    notes: str | None = common.optional(common.any_text)
+    idempotency_key: str | None = common.not_sent(check_idempotency_key)
+    retry_if_maybe_sent: bool = common.not_sent(default=False)
+
+
+#: The package's one converter: it decodes responses and serialises request bodies.
+CONVERTER = common.make_converter(common.camel_case)
 #: The package's one decoder (built once, at import).
-DECODER = common.Decoder(common.make_converter(common.camel_case))
+DECODER = common.Decoder(CONVERTER)

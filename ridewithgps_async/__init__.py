@@ -15,10 +15,13 @@ default to ``$RWGPS_ACCESS_TOKEN``, ``$RWGPS_API_KEY`` and ``$RWGPS_AUTH_TOKEN``
 A fake server for tests is in :mod:`ridewithgps_async.testing`.
 """
 
-from ._client import DEFAULT_BASE_URL, EventChanges, RideWithGPSClient
+from ._client import DEFAULT_BASE_URL, RideWithGPSClient
 from ._models import (
     Event,
+    EventCreate,
+    EventFields,
     EventSummary,
+    EventUpdate,
     Organizer,
     Participant,
     ParticipantStatus,
@@ -32,8 +35,10 @@ from ._source import RideWithGPSSource
 __all__ = [
     "DEFAULT_BASE_URL",
     "Event",
-    "EventChanges",
+    "EventCreate",
+    "EventFields",
     "EventSummary",
+    "EventUpdate",
     "Organizer",
     "Participant",
     "ParticipantStatus",

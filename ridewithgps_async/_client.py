@@ -7,23 +7,29 @@ arguments before anything is sent, and applies RideWithGPS's pagination rules.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import warnings
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, NoReturn, TypedDict
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Literal
 
 import aiohttp
+import attrs
 
 import common
 
-from ._models import DECODER, Event, EventList, EventSummary, Pagination, Visibility
+from ._models import (
+    CONVERTER,
+    DECODER,
+    Event,
+    EventCreate,
+    EventList,
+    EventSummary,
+    EventUpdate,
+    Pagination,
+    Visibility,
+    check_id,
+)
 
-if TYPE_CHECKING:
-    # Only for type checkers (typing.Unpack is 3.11+); annotations are never evaluated.
-    from typing_extensions import Unpack
-
-__all__ = ["DEFAULT_BASE_URL", "EventChanges", "RideWithGPSClient"]
+__all__ = ["DEFAULT_BASE_URL", "RideWithGPSClient"]
 
 #: Where the API lives.
 DEFAULT_BASE_URL = "https://ridewithgps.com"
@@ -34,108 +40,26 @@ MAX_PAGE_SIZE = 200
 
 _EVENTS = "/api/v1/events.json"
 _EVENT = "/api/v1/events/{id}.json"
-_MAX_ID = 2**63 - 1
-
-#: Update fields for which None is sent as JSON null (clearing the value).
-NULLABLE_FIELDS = frozenset({"description", "start_time"})
+#: The ``visibility`` values the API's description lists for the listing filter.
+LISTING_VISIBILITIES = ("public", "friends_only", "private")
 
 AuthStyle = Literal["basic", "headers"]
 
 
-class EventChanges(TypedDict, total=False):
-    """The fields :meth:`RideWithGPSClient.update_event` accepts, all optional.
+def parse_error(body: bytes) -> common.ErrorDetails:
+    """A RideWithGPS error body, in any of its three documented shapes.
 
-    ``description`` and ``start_time`` may be None: that sends JSON null,
-    clearing the value (the API documents both as nullable: all-day events
-    have no start time). None for any other field is refused.
+    ``{"error": "text"}`` (the prose docs), ``{"errors": ["text", ...]}`` (the API's
+    description; joined with ``; ``) and ``{"message": "text"}`` (its own
+    command-line client), in that order of precedence. Never raises.
     """
-
-    name: str
-    description: str | None
-    visibility: Visibility | str
-    location: str
-    lat: float
-    lng: float
-    time_zone: str
-    start_date: dt.date | str
-    start_time: dt.time | str | None
-    end_date: dt.date | str
-    end_time: dt.time | str
-    route_ids: Sequence[int]
-    organizer_ids: Sequence[int]
-
-
-_WRITE_FIELDS = frozenset(EventChanges.__annotations__)
-
-
-def _check_id(field: str, value: Any) -> int:
-    return common.check_int(field, value, 1, _MAX_ID)
-
-
-def _check_ids(field: str, value: Any) -> list[int]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
-        raise common.InvalidRequestError(
-            f"{field}: must be a list of positive integers", field=field
-        )
-    return [_check_id(f"{field}[{index}]", item) for index, item in enumerate(value)]
-
-
-def _check_field(field: str, value: Any) -> Any:
-    """One write field in its wire form, or InvalidRequestError naming it."""
-    if value is None:
-        if field in NULLABLE_FIELDS:
-            return None
-        raise common.InvalidRequestError(f"{field}: must not be None", field=field)
-    if field == "name":
-        return common.check_text(field, value)
-    if field in ("description", "location"):
-        return common.check_text(field, value, allow_empty=True)
-    if field == "visibility":
-        return common.check_enum(field, value, Visibility)
-    if field == "lat":
-        return common.check_number(field, value, -90, 90)
-    if field == "lng":
-        return common.check_number(field, value, -180, 180)
-    if field == "time_zone":
-        return common.check_timezone(field, value)
-    if field in ("start_date", "end_date"):
-        return common.check_date(field, value)
-    if field in ("start_time", "end_time"):
-        return common.check_time(field, value, seconds=False)
-    if field in ("route_ids", "organizer_ids"):
-        return _check_ids(field, value)
-    raise common.InvalidRequestError(f"unknown event field {field!r}", field=field)
-
-
-def event_body(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate write fields and return the request body ``{"event": {...}}`` (pure).
-
-    Checks each field's form (real dates, ``HH:MM`` times, coordinates in
-    range, a documented visibility, a known IANA timezone, lists of positive
-    ids) and that the event does not end before it starts.
-    """
-    unknown = sorted(set(fields) - _WRITE_FIELDS)
-    if unknown:
-        names = ", ".join(unknown)
-        raise common.InvalidRequestError(
-            f"unknown event field(s): {names}; accepted: {', '.join(sorted(_WRITE_FIELDS))}",
-            field=unknown[0],
-        )
-    event = {field: _check_field(field, value) for field, value in fields.items()}
-    start, end = event.get("start_date"), event.get("end_date")
-    if start is not None and end is not None:
-        # ISO dates and HH:MM times compare correctly as strings.
-        if end < start:
-            raise common.InvalidRequestError(
-                f"end_date: {end} is before start_date {start}", field="end_date"
-            )
-        start_time, end_time = event.get("start_time"), event.get("end_time")
-        if end == start and start_time and end_time and end_time < start_time:
-            raise common.InvalidRequestError(
-                f"end_time: {end_time} is before start_time {start_time} on the same day",
-                field="end_time",
-            )
-    return {"event": event}
+    details = common.parse_error_body(body)
+    data = details.data
+    if not isinstance(data, Mapping) or isinstance(data.get("error"), str):
+        return details
+    errors = data.get("errors")
+    texts = [t for t in map(common.error_text, errors) if t] if isinstance(errors, list) else []
+    return attrs.evolve(details, message="; ".join(texts)) if texts else details
 
 
 def next_page(page: int, items: int, page_size: int, pagination: Pagination | None) -> int | None:
@@ -154,6 +78,23 @@ def next_page(page: int, items: int, page_size: int, pagination: Pagination | No
     if pagination.next_page_url is None:
         return None
     return page + 1
+
+
+def _filters(name: str | None, visibility: Visibility | str | None) -> dict[str, str]:
+    """The listing's ``name`` and ``visibility`` query parameters, checked."""
+    params: dict[str, str] = {}
+    if name is not None:
+        params["name"] = common.check_text("name", name)
+    if visibility is not None:
+        value = common.check_enum("visibility", visibility, Visibility)
+        if value not in LISTING_VISIBILITIES:
+            allowed = ", ".join(LISTING_VISIBILITIES)
+            raise common.InvalidRequestError(
+                f"visibility: the listing filters by one of {allowed}; got {value!r}",
+                field="visibility",
+            )
+        params["visibility"] = value
+    return params
 
 
 def _credential(name: str, value: Any) -> str | None:
@@ -286,29 +227,36 @@ class RideWithGPSClient(common.BaseClient):
             max_retries=max_retries,
             rate_limit=rate_limit,
             max_concurrency=max_concurrency,
+            parse_error=parse_error,
             **options,
         )
 
     # -- listing ---------------------------------------------------------------
 
     async def list_events(
-        self, page: int | None = None, page_size: int | None = None
+        self,
+        page: int | None = None,
+        page_size: int | None = None,
+        name: str | None = None,
+        visibility: Visibility | str | None = None,
     ) -> common.Page[EventSummary]:
         """One page of the events the user owns or takes part in, newest update first.
 
         ``page`` starts at 1; ``page_size`` is 20..200 (server default 20).
-        ``total`` is ``meta.pagination.record_count``; ``next_page`` is None on
-        the last page.
+        ``name`` keeps events whose name contains it; ``visibility`` keeps one of
+        ``public``, ``friends_only``, ``private`` (the values the API's description
+        lists for this filter). ``total`` is ``meta.pagination.record_count``;
+        ``next_page`` is None on the last page.
 
         Example::
 
-            page = await rw.list_events(page=2, page_size=50)
+            page = await rw.list_events(page=2, page_size=50, name="gravel")
             for event in page.items:
                 print(event.id, event.name)
         """
-        number = 1 if page is None else _check_id("page", page)
+        number = 1 if page is None else check_id("page", page)
         size = self._page_size(page_size)
-        params: dict[str, str] = {}
+        params = _filters(name, visibility)
         if page is not None:
             params["page"] = str(number)
         if page_size is not None:
@@ -321,8 +269,14 @@ class RideWithGPSClient(common.BaseClient):
             next_page=next_page(number, len(listing.events), size, pagination),
         )
 
-    def iter_events(self, page_size: int | None = None) -> AsyncIterator[EventSummary]:
-        """Every event, page after page, each at most once.
+    def iter_events(
+        self,
+        page_size: int | None = None,
+        name: str | None = None,
+        visibility: Visibility | str | None = None,
+    ) -> AsyncIterator[EventSummary]:
+        """Every event (matching ``name`` and ``visibility``, as in :meth:`list_events`),
+        page after page, each at most once.
 
         Each next page is asked for by number at ``base_url``; the listing's
         ``next_page_url`` only says whether there is one. Iteration stops when
@@ -331,39 +285,25 @@ class RideWithGPSClient(common.BaseClient):
         ``updated_at`` and can shift while paging) is skipped; a page holding
         only events already seen ends the iteration with a
         :class:`common.TruncationWarning`, since paging further could loop
-        forever. Only one page is held in memory. A failure names the page to
-        resume from (``exc.resume_page``).
+        forever. Only one page is held in memory. Arguments are checked at once,
+        before the first request; a failure names the page to resume from
+        (``exc.resume_page``).
 
         Example::
 
-            async for event in rw.iter_events(page_size=200):
+            async for event in rw.iter_events(page_size=200, visibility="public"):
                 print(event.id, event.name)
         """
-        size = self._page_size(page_size)
-        return self._iter_events(size, explicit=page_size is not None)
+        self._page_size(page_size)  # arguments refused here, not at the first page
+        _filters(name, visibility)
 
-    async def _iter_events(self, size: int, *, explicit: bool) -> AsyncIterator[EventSummary]:
-        seen: set[int] = set()
-        page: int | None = 1
-        while page is not None:
-            with common.resume_from(page):
-                result = await self.list_events(page=page, page_size=size if explicit else None)
-            fresh = 0
-            for event in result.items:
-                if event.id in seen:
-                    continue
-                seen.add(event.id)
-                fresh += 1
-                yield event
-            if result.items and not fresh:
-                warnings.warn(
-                    f"RideWithGPS page {page} held only events already seen (the listing"
-                    " changed while paging?); stopping here, some events may be missing",
-                    common.TruncationWarning,
-                    stacklevel=2,
-                )
-                return
-            page = result.next_page
+        async def fetch(page: int) -> common.Chunk[EventSummary, int]:
+            result = await self.list_events(page, page_size, name, visibility)
+            return common.Chunk(result.items, result.next_page)
+
+        return common.paginate(
+            fetch, 1, key=lambda event: event.id, where=lambda page: page, what=f"GET {_EVENTS}"
+        )
 
     @staticmethod
     def _page_size(page_size: int | None) -> int:
@@ -373,46 +313,32 @@ class RideWithGPSClient(common.BaseClient):
 
     # -- single events ---------------------------------------------------------
 
-    async def get_event(self, event_id: int) -> Event:
+    async def get_event(self, event_id: int, privacy_code: str | None = None) -> Event:
         """The full event: routes, photos, organizers (organization events) and
         participants (when you own the event).
 
-        403 (:class:`common.PermissionDeniedError`) when you may not view it.
+        ``privacy_code`` opens a non-public event shared by link. 403
+        (:class:`common.PermissionDeniedError`) when you may not view it.
 
         Example::
 
             event = await rw.get_event(1234)
             print(event.name, [route.name for route in event.routes])
         """
-        path = common.build_path(_EVENT, id=_check_id("event_id", event_id))
-        return await self._call("GET", path, Event, root="event")
+        path = common.build_path(_EVENT, id=check_id("event_id", event_id))
+        params = {}
+        if privacy_code is not None:
+            params["privacy_code"] = common.check_text("privacy_code", privacy_code)
+        return await self._call("GET", path, Event, root="event", params=params)
 
-    async def create_event(
-        self,
-        *,
-        name: str | None = None,
-        start_date: dt.date | str | None = None,
-        description: str | None = None,
-        visibility: Visibility | str | None = None,
-        location: str | None = None,
-        lat: float | None = None,
-        lng: float | None = None,
-        time_zone: str | None = None,
-        start_time: dt.time | str | None = None,
-        end_date: dt.date | str | None = None,
-        end_time: dt.time | str | None = None,
-        route_ids: Sequence[int] | None = None,
-        organizer_ids: Sequence[int] | None = None,
-        **unknown: NoReturn,
-    ) -> Event:
+    @common.request_method(EventCreate)
+    async def create_event(self, request: EventCreate) -> Event:
         """Create an event and return it in full.
 
-        ``name`` and ``start_date`` are required; the other fields are sent
-        only when given (None means "not given"). Dates are ``datetime.date``
-        or ``YYYY-MM-DD``, times ``datetime.time`` or ``HH:MM`` (24 h),
-        ``time_zone`` an IANA name. Everything is validated before sending
-        (:class:`common.InvalidRequestError` naming the field). Not retried
-        once the request may have reached the server.
+        The keywords are :class:`EventCreate`'s: ``name`` and ``start_date`` are
+        required; the other fields (:class:`EventFields`) are sent only when given.
+        Everything is validated before sending (:class:`common.InvalidRequestError`
+        naming the field). Not retried once the request may have reached the server.
 
         Example::
 
@@ -421,47 +347,27 @@ class RideWithGPSClient(common.BaseClient):
                 time_zone="Europe/Paris", route_ids=[123],
             )
         """
-        if name is None:
-            raise common.InvalidRequestError("name: is required", field="name")
-        if start_date is None:
-            raise common.InvalidRequestError("start_date: is required", field="start_date")
-        given = {
-            "name": name,
-            "start_date": start_date,
-            "description": description,
-            "visibility": visibility,
-            "location": location,
-            "lat": lat,
-            "lng": lng,
-            "time_zone": time_zone,
-            "start_time": start_time,
-            "end_date": end_date,
-            "end_time": end_time,
-            "route_ids": route_ids,
-            "organizer_ids": organizer_ids,
-        }
-        fields = {key: value for key, value in given.items() if value is not None}
-        body = event_body({**fields, **unknown})
+        body = {"event": CONVERTER.unstructure(request)}
         return await self._call("POST", _EVENTS, Event, root="event", json=body)
 
-    async def update_event(self, event_id: int, **changes: Unpack[EventChanges]) -> Event:
-        """Change the given fields (PATCH) and return the full event.
+    @common.request_method(EventUpdate)
+    async def update_event(self, request: EventUpdate) -> Event:
+        """Change the given fields (``PUT``, partial) and return the full event.
 
-        Only the keywords passed are sent; at least one is needed. Fields are
-        those of :meth:`create_event` (see :class:`EventChanges`).
-        ``description=None`` or ``start_time=None`` sends JSON null, clearing
-        the value; None for any other field is refused. Not retried once the
-        request may have reached the server.
+        Called as ``update_event(event_id, **fields)`` with the fields of
+        :class:`EventFields`; only those given are sent, and at least one is needed.
+        ``description=None`` or ``time_zone=None`` sends JSON null, clearing the
+        value. Not retried once the request may have reached the server.
 
         Example::
 
             event = await rw.update_event(1234, name="Sunday ride", description=None)
         """
-        path = common.build_path(_EVENT, id=_check_id("event_id", event_id))
-        if not changes:
+        path = common.build_path(_EVENT, id=request.event_id)
+        fields = CONVERTER.unstructure(request)
+        if not fields:
             raise common.InvalidRequestError("update_event: no field to change was given")
-        body = event_body(changes)
-        return await self._call("PATCH", path, Event, root="event", json=body)
+        return await self._call("PUT", path, Event, root="event", json={"event": fields})
 
     async def delete_event(self, event_id: int) -> None:
         """Delete an event (the API answers 204 No Content). Not retried once sent.
@@ -470,5 +376,5 @@ class RideWithGPSClient(common.BaseClient):
 
             await rw.delete_event(1234)
         """
-        path = common.build_path(_EVENT, id=_check_id("event_id", event_id))
+        path = common.build_path(_EVENT, id=check_id("event_id", event_id))
         await self._send("DELETE", path)

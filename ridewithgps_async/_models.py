@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -18,8 +19,12 @@ import attrs
 import common
 
 __all__ = [
+    "CONVERTER",
     "DECODER",
     "Event",
+    "EventCreate",
+    "EventFields",
+    "EventUpdate",
     "EventList",
     "EventSummary",
     "Organizer",
@@ -211,6 +216,91 @@ class EventList:
     events: list[EventSummary]
     meta: PaginationMeta | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
+
+
+# --- write requests: one body, its checks on its fields ---------------------------------
+
+#: The largest event id (and page number) the client sends.
+MAX_ID = 2**63 - 1
+
+
+def check_id(field: str, value: Any) -> int:
+    """A positive integer id."""
+    return common.check_int(field, value, 1, MAX_ID)
+
+
+def check_ids(field: str, value: Any) -> list[int]:
+    """A list of positive integer ids (not a string, not a mapping)."""
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+        raise common.InvalidRequestError(
+            f"{field}: must be a list of positive integers", field=field
+        )
+    return [check_id(f"{field}[{index}]", item) for index, item in enumerate(value)]
+
+
+def _hh_mm(field: str, value: Any) -> str:
+    return common.check_time(field, value, seconds=False)
+
+
+@attrs.frozen(kw_only=True)
+class EventFields:
+    """The fields of an event write (``{"event": {...}}``, the API's ``EventPayload``).
+
+    Dates are ``datetime.date`` or ``YYYY-MM-DD``, times ``datetime.time`` or
+    ``HH:MM`` (24 h), ``time_zone`` an IANA name. None means "not given", except
+    for ``description`` and ``time_zone``, which the API lets you clear: None
+    sends JSON null. The event may not end before it starts.
+    """
+
+    name: str | None = common.optional(common.check_text)
+    description: str | None = common.nullable(common.any_text)
+    visibility: Visibility | str | None = common.optional(common.one_of(Visibility))
+    location: str | None = common.optional(common.any_text)
+    lat: float | None = common.optional(common.between(-90, 90))
+    lng: float | None = common.optional(common.between(-180, 180))
+    time_zone: str | None = common.nullable(common.check_timezone)
+    start_date: dt.date | str | None = common.optional(common.check_date)
+    start_time: dt.time | str | None = common.optional(_hh_mm)
+    end_date: dt.date | str | None = common.optional(common.check_date)
+    end_time: dt.time | str | None = common.optional(_hh_mm)
+    route_ids: Sequence[int] | None = common.optional(check_ids)
+    organizer_ids: Sequence[int] | None = common.optional(check_ids)
+
+    def __attrs_post_init__(self) -> None:
+        if self.start_date is None or self.end_date is None:
+            return
+        # ISO dates and HH:MM times compare correctly as strings.
+        start = common.check_date("start_date", self.start_date)
+        end = common.check_date("end_date", self.end_date)
+        if end < start:
+            raise common.InvalidRequestError(
+                f"end_date: {end} is before start_date {start}", field="end_date"
+            )
+        if end == start and self.start_time is not None and self.end_time is not None:
+            start_time = _hh_mm("start_time", self.start_time)
+            end_time = _hh_mm("end_time", self.end_time)
+            if end_time < start_time:
+                raise common.InvalidRequestError(
+                    f"end_time: {end_time} is before start_time {start_time} on the same day",
+                    field="end_time",
+                )
+
+
+@attrs.frozen(kw_only=True)
+class EventCreate(EventFields):
+    """The keywords of :meth:`RideWithGPSClient.create_event`: ``name`` and
+    ``start_date`` required, the other :class:`EventFields` sent when given."""
+
+    name: str | None = common.required(common.check_text)
+    start_date: dt.date | str | None = common.required(common.check_date)
+
+
+@attrs.frozen(kw_only=True)
+class EventUpdate(EventFields):
+    """The arguments of :meth:`RideWithGPSClient.update_event`: the event's id, then
+    the :class:`EventFields` to change (only those given are sent)."""
+
+    event_id: int = common.not_sent(check_id, positional=True)
 
 
 #: The package's one converter (keys are already snake_case: no renaming).

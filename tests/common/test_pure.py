@@ -14,7 +14,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import common
-from common._errormap import build_status_error, parse_error_body
+from common._errormap import ErrorParser, build_status_error, parse_error_body
+from intervals_async._client import parse_error as intervals_errors
+from intervals_async._models import check_email
+from ridewithgps_async._client import parse_error as ridewithgps_errors
 
 # -- error mapping -------------------------------------------------------------
 
@@ -29,6 +32,7 @@ def _error(status: int, body: bytes, **kw: Any) -> common.APIStatusError:
         path="/x",
         now=1000.0,
         body_wait=kw.get("body_wait"),
+        parse_error=kw.get("parse_error"),
     )
 
 
@@ -60,7 +64,7 @@ def test_intervals_error_shape() -> None:
         b'{"error": {"code": "VALIDATION_ERROR", "message": "Bad input",'
         b' "errors": {"email": ["is invalid", "is required"]}}}'
     )
-    err = _error(422, body, request_id="req-1")
+    err = _error(422, body, request_id="req-1", parse_error=intervals_errors)
     assert (err.code, err.message) == ("VALIDATION_ERROR", "Bad input")
     assert err.field_errors == {"email": ["is invalid", "is required"]}
     assert err.request_id == "req-1"
@@ -77,13 +81,39 @@ def test_intervals_error_shape() -> None:
     ],
 )
 def test_ridewithgps_error_shapes(body: bytes) -> None:
-    err = _error(401, body)
+    err = _error(401, body, parse_error=ridewithgps_errors)
     assert err.message == "Failed to authenticate the user"
     assert err.code is None
 
 
 def test_several_errors_are_joined() -> None:
-    assert _error(422, b'{"errors": ["a", "b"]}').message == "a; b"
+    assert _error(422, b'{"errors": ["a", "b"]}', parse_error=ridewithgps_errors).message == "a; b"
+    # the documented string wins over the list, as before
+    both = b'{"error": "main", "errors": ["x"]}'
+    assert _error(422, both, parse_error=ridewithgps_errors).message == "main"
+
+
+def test_the_generic_parser_knows_no_provider_shape() -> None:
+    intervals = b'{"error": {"code": "NOT_FOUND", "message": "No such event"}}'
+    assert _error(404, intervals).message == "Not Found"
+    assert _error(404, intervals, parse_error=intervals_errors).message == "No such event"
+    assert _error(400, b'{"errors": ["a"]}').message == "Bad Request"
+    generic = b'{"message": "slow down", "code": "E1", "errors": {"f": "bad"}}'
+    err = _error(429, generic)
+    assert (err.message, err.code, err.field_errors) == ("slow down", "E1", {"f": ["bad"]})
+
+
+def test_a_failing_provider_parser_falls_back_to_the_generic_one() -> None:
+    def broken(body: bytes) -> common.ErrorDetails:
+        raise RuntimeError("bug")
+
+    assert _error(400, b'{"message": "m"}', parse_error=broken).message == "m"
+
+
+@pytest.mark.parametrize("parser", [parse_error_body, intervals_errors, ridewithgps_errors])
+@given(body=st.binary(max_size=200))
+def test_every_error_parser_never_raises(parser: ErrorParser, body: bytes) -> None:
+    assert isinstance(parser(body), common.ErrorDetails)
 
 
 @pytest.mark.parametrize(
@@ -96,11 +126,6 @@ def test_non_json_or_odd_bodies_use_the_reason(body: bytes) -> None:
     assert err.code is None and err.field_errors == {}
 
 
-@given(st.binary(max_size=200))
-def test_error_body_parser_never_raises(body: bytes) -> None:
-    parse_error_body(body)
-
-
 @given(
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(),
@@ -110,8 +135,8 @@ def test_error_body_parser_never_raises(body: bytes) -> None:
 )
 def test_error_mapper_never_raises_on_any_json(data: Any) -> None:
     body = json.dumps({"error": data, "errors": data, "message": data}).encode()
-    err = _error(400, body)
-    assert isinstance(err.message, str)
+    for parser in (parse_error_body, intervals_errors, ridewithgps_errors):
+        assert isinstance(_error(400, body, parse_error=parser).message, str)
 
 
 def test_body_wait_hook_used_only_without_header() -> None:
@@ -131,6 +156,8 @@ def test_body_wait_hook_used_only_without_header() -> None:
 def test_long_messages_are_cut() -> None:
     err = _error(500, common._json.dumps({"error": "x" * 10_000}))
     assert len(err.message) < 600
+    long = common._json.dumps({"error": {"message": "x" * 10_000}})
+    assert len(_error(500, long, parse_error=intervals_errors).message) < 600
 
 
 # -- decoding ------------------------------------------------------------------
@@ -147,7 +174,7 @@ class Inner:
 
 @attrs.frozen
 class Model:
-    id: str
+    id: str = attrs.field(metadata={"json": "_id"})
     series_id: str
     color: Color | str
     day: dt.date
@@ -326,7 +353,7 @@ def test_validators_accept_good_values() -> None:
     assert common.check_time("t", "07:05:09") == "07:05:09"
     assert common.check_time("t", dt.time(7, 5)) == "07:05"
     assert common.check_number("lat", -90, -90, 90) == -90
-    assert common.check_email("e", "a.b+c@example.co.uk") == "a.b+c@example.co.uk"
+    assert check_email("e", "a.b+c@example.co.uk") == "a.b+c@example.co.uk"
     assert common.check_uri("u", "https://example.com/x?y=1") == "https://example.com/x?y=1"
     assert common.check_country("c", "US") == "US"
     assert common.check_enum("k", Color.RED, Color) == "red"
@@ -348,8 +375,8 @@ def test_validators_accept_good_values() -> None:
         (lambda v: common.check_number("when", v, -90, 90), 90.0001),
         (lambda v: common.check_number("when", v, -90, 90), float("nan")),
         (lambda v: common.check_number("when", v, -90, 90), True),
-        (lambda v: common.check_email("when", v), "a..b@example.com"),
-        (lambda v: common.check_email("when", v), "nobody"),
+        (lambda v: check_email("when", v), "a..b@example.com"),
+        (lambda v: check_email("when", v), "nobody"),
         (lambda v: common.check_uri("when", v), "/relative/path"),
         (lambda v: common.check_uri("when", v), "https://exa mple.com"),
         (lambda v: common.check_country("when", v), "USA"),
@@ -366,3 +393,65 @@ def test_validators_refuse_and_name_the_field(check: Any, value: Any) -> None:
         check(value)
     assert info.value.field == "when"
     assert isinstance(info.value, ValueError)
+
+
+# -- write-request classes -------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class Body:
+    series_id: str | None = common.required(common.check_text)
+    day: dt.date | str | None = common.optional(common.check_date, json="when")
+    at: dt.time | str | None = common.optional(common.check_time)
+    color: Color | str | None = common.optional(common.one_of(Color))
+    note: str | None = common.nullable(common.any_text)
+    key: str | None = common.not_sent(common.check_text)
+    inner: Inner | None = common.optional(lambda field, value: value)
+
+
+CONVERTER = common.make_converter(common.camel_case)
+
+
+def test_a_request_serialises_with_the_converters_keys() -> None:
+    body = common.build_request(
+        Body,
+        series_id="s",
+        day=dt.date(2026, 5, 1),
+        at=dt.time(9, 30),
+        color=Color.RED,
+        key="not in the body",
+        inner=Inner(3),
+    )
+    assert CONVERTER.unstructure(body) == {
+        "seriesId": "s",
+        "when": "2026-05-01",
+        "at": "09:30",
+        "color": "red",
+        "inner": {"value": 3},
+    }
+    cleared = common.build_request(Body, series_id="s", note=None, day=None)
+    assert CONVERTER.unstructure(cleared) == {"seriesId": "s", "note": None}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({}, "series_id"),
+        ({"series_id": None}, "series_id"),
+        ({"series_id": ""}, "series_id"),
+        ({"series_id": "s", "day": "2026-02-30"}, "day"),
+        ({"series_id": "s", "color": "blue"}, "color"),
+        ({"series_id": "s", "colour": "red"}, "colour"),
+        ({"series_id": "s", "key": 5}, "key"),
+    ],
+)
+def test_a_request_refuses_bad_fields_by_name(fields: dict[str, Any], field: str) -> None:
+    with pytest.raises(common.InvalidRequestError) as caught:
+        common.build_request(Body, **fields)
+    assert caught.value.field == field
+    assert field in str(caught.value)
+
+
+def test_camel_case_has_no_provider_rule() -> None:
+    assert common.camel_case("id") == "id"
+    assert common.camel_case("series_id") == "seriesId"

@@ -15,6 +15,8 @@ import pytest
 from aiohttp import web
 
 import common
+from intervals_async._client import parse_error as intervals_errors
+from ridewithgps_async._client import parse_error as ridewithgps_errors
 
 from .conftest import ScriptedServer, json_reply, raw_reply
 
@@ -331,9 +333,7 @@ async def test_write_with_key_is_retried_with_the_same_key(server: ScriptedServe
 
 
 async def test_409_is_never_retried(server: ScriptedServer) -> None:
-    server.answer(
-        status(409, {"error": {"code": "CONFLICT", "message": "Idempotency key already used"}}), OK
-    )
+    server.answer(status(409, {"code": "CONFLICT", "message": "Idempotency key already used"}), OK)
     async with transport(server) as t:
         with pytest.raises(common.ConflictError, match="Idempotency key already used"):
             await t.request("POST", "/x", json={}, idempotency_key="k")
@@ -341,7 +341,8 @@ async def test_409_is_never_retried(server: ScriptedServer) -> None:
 
 
 async def test_error_bodies_of_every_shape(server: ScriptedServer) -> None:
-    async with transport(server, max_retries=0) as t:
+    # each provider's own shapes, through the parser it hands the transport
+    async with transport(server, max_retries=0, parse_error=intervals_errors) as t:
         server.answer(
             status(
                 404,
@@ -356,6 +357,7 @@ async def test_error_bodies_of_every_shape(server: ScriptedServer) -> None:
             "Event not found",
             "abc-123",
         )
+    async with transport(server, max_retries=0, parse_error=ridewithgps_errors) as t:
         for body in ({"error": "Nope"}, {"errors": ["Nope"]}, {"message": "Nope"}):
             server.answer(status(403, body))
             with pytest.raises(common.PermissionDeniedError) as denied:

@@ -295,11 +295,17 @@ async def test_create_event_key_reused_with_another_body_is_a_conflict(
     await client.create_event(
         name="A", slug="a", type="race", date="2026-05-05", idempotency_key="k"
     )
-    with pytest.raises(common.ConflictError, match="already used with a different request body"):
+    reused = "already used with a different request body"
+    with pytest.raises(common.ConflictError, match=reused) as caught:
         await client.create_event(
             name="B", slug="b", type="race", date="2026-05-05", idempotency_key="k"
         )
     assert len(server.requests) == 2  # 409 is never retried
+    # the server's own words are kept as sent; the advice is in str() only
+    assert server.statuses[-1] == 409
+    assert caught.value.message == "Idempotency key already used with different request body"
+    assert caught.value.hint is not None
+    assert caught.value.hint in str(caught.value)
     assert server.db.events_created == 1
 
 
@@ -520,6 +526,7 @@ async def test_403_names_the_scope_needed(
         with pytest.raises(common.PermissionDeniedError) as caught:
             await getattr(client, operation)(**arguments)
     assert f"needs the '{scope}' scope" in str(caught.value)
+    assert caught.value.message == f"API key lacks the {scope} scope"  # as the server said
     assert caught.value.status_code == 403
     assert len(server.requests) == 1
 

@@ -234,16 +234,52 @@ async def test_create_event_sends_only_given_fields(
     assert fake.db.events_created == 1
 
 
-async def test_update_event_patches_only_given_keys(
+async def test_update_event_puts_only_given_keys(
     client: RideWithGPSClient, fake: FakeRideWithGPS
 ) -> None:
     updated = await client.update_event(SEEDED, name="Renamed", description=None)
     sent = fake.requests[-1]
-    assert (sent.method, sent.path) == ("PATCH", f"/api/v1/events/{SEEDED}.json")
+    # PUT, as the API's description and recorded live traffic have it
+    assert (sent.method, sent.path) == ("PUT", f"/api/v1/events/{SEEDED}.json")
     assert sent.json == {"event": {"name": "Renamed", "description": None}}
     assert updated.name == "Renamed"
     assert updated.description is None
     assert updated.participants is not None
+
+
+async def test_update_event_clears_the_time_zone_and_keeps_the_rest(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    # (the fake cannot store a null time_zone yet: answer for it)
+    fake.inject(Fault.raw(b'{"event": {"id": 1000000, "name": "x", "time_zone": null}}'))
+    await client.update_event(SEEDED, time_zone=None, location="", lat=1.5, route_ids=(3,))
+    assert fake.requests[-1].json == {
+        "event": {"time_zone": None, "location": "", "lat": 1.5, "route_ids": [3]}
+    }
+
+
+async def test_get_event_with_a_privacy_code(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    await client.get_event(SEEDED, privacy_code="s3cret-link")
+    assert fake.requests[-1].query == {"privacy_code": "s3cret-link"}
+    await client.get_event(SEEDED)
+    assert fake.requests[-1].query == {}
+    with pytest.raises(common.InvalidRequestError, match="privacy_code"):
+        await client.get_event(SEEDED, privacy_code="")
+    assert len(fake.requests) == 2
+
+
+async def test_write_methods_have_the_request_classes_signatures() -> None:
+    import inspect
+
+    from ridewithgps_async import EventCreate, EventUpdate
+
+    create = inspect.signature(RideWithGPSClient.create_event).parameters
+    update = inspect.signature(RideWithGPSClient.update_event).parameters
+    assert list(create)[1:] == list(inspect.signature(EventCreate).parameters)
+    assert list(update)[1:] == list(inspect.signature(EventUpdate).parameters)
+    assert list(update)[1] == "event_id"
 
 
 async def test_delete_event(client: RideWithGPSClient, fake: FakeRideWithGPS) -> None:
@@ -309,9 +345,10 @@ async def test_create_event_accepts_a_documented_old_timezone_alias(
     ("changes", "field"),
     [
         ({}, None),
-        ({"name": None}, "name"),
-        ({"visibility": None}, "visibility"),
+        ({"name": None}, None),  # None means "not given": nothing to change
+        ({"visibility": None, "start_time": None}, None),
         ({"start_date": "2026-13-01"}, "start_date"),
+        ({"start_date": "2026-05-02", "end_date": "2026-05-01"}, "end_date"),
         ({"bogus": 1}, "bogus"),
     ],
 )
@@ -353,14 +390,14 @@ async def test_create_is_not_retried_once_it_may_have_arrived(
     assert fake.db.events_created == (1 if fault.after_handler else 0)
 
 
-@pytest.mark.parametrize("method", ["PATCH", "DELETE"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
 async def test_update_and_delete_are_not_retried_after_500(
     client: RideWithGPSClient, fake: FakeRideWithGPS, method: str
 ) -> None:
     fake.inject(Fault.http(500), method=method)
 
     async def write() -> None:
-        if method == "PATCH":
+        if method == "PUT":
             await client.update_event(SEEDED, name="x")
         else:
             await client.delete_event(SEEDED)

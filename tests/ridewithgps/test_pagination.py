@@ -6,10 +6,11 @@ from typing import Any
 
 import orjson
 import pytest
+from aiohttp import web
 
 import common
 from common.testing import FakeServer, Fault
-from ridewithgps_async import EventSummary, RideWithGPSClient
+from ridewithgps_async import EventSummary, RideWithGPSClient, Visibility
 from ridewithgps_async._client import next_page
 from ridewithgps_async._models import Pagination
 from ridewithgps_async.testing import FakeRideWithGPS
@@ -194,3 +195,64 @@ async def test_a_failing_page_names_where_to_resume(
     assert caught.value.resume_page == 2
     assert "resume from page 2" in str(caught.value)
     assert caught.value.attempts == 3
+
+
+# --- filters ------------------------------------------------------------------------------
+
+
+async def test_name_and_visibility_filters(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    public = [e async for e in client.iter_events(visibility="public")]
+    assert public
+    assert {e.visibility for e in public} == {"public"}
+    assert all(q["visibility"] == "public" for q in pages_asked(fake))
+    word = public[0].name.split()[0]
+    page = await client.list_events(name=word, visibility=Visibility.PUBLIC, page_size=50)
+    assert page.items
+    assert all(word.lower() in e.name.lower() for e in page.items)
+    assert fake.requests[-1].query == {"name": word, "visibility": "public", "page_size": "50"}
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"visibility": "members_only"}, "visibility"),  # an event visibility, not a filter
+        ({"visibility": "everyone"}, "visibility"),
+        ({"name": ""}, "name"),
+        ({"name": 3}, "name"),
+    ],
+)
+async def test_filters_are_checked_before_sending(
+    client: RideWithGPSClient, fake: FakeRideWithGPS, kwargs: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(common.InvalidRequestError) as caught:
+        await client.list_events(**kwargs)
+    assert caught.value.field == field
+    with pytest.raises(common.InvalidRequestError):
+        client.iter_events(**kwargs)  # refused at the call, before any request
+    assert fake.requests == []
+
+
+# --- a server that ignores the page number ------------------------------------------------
+
+
+class PageOne(FakeServer):
+    """Answers page 1 whatever page is asked for, always promising another."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app.router.add_get("/api/v1/events.json", self.events)
+
+    async def events(self, request: web.Request) -> web.Response:
+        meta = {"pagination": {"record_count": 10**6, "page_count": 10**5, "next_page_url": "x"}}
+        return web.Response(body=listing(20, meta=meta), content_type="application/json")
+
+
+async def test_a_server_ignoring_the_page_number_is_asked_twice() -> None:
+    server = PageOne()
+    async with server, RideWithGPSClient(access_token="t", base_url=server.url) as rw:
+        with pytest.warns(common.TruncationWarning, match="not making progress"):
+            events = await collect(rw)
+    assert len(events) == 20
+    assert len(server.requests) == 2

@@ -1,0 +1,107 @@
+"""One paginator for every listing: de-duplication, a progress guard, truncation warnings.
+
+A provider describes one request of its listing as ``fetch(cursor) -> Chunk`` (the
+items, the next cursor or None, and optionally a warning that part of the listing
+cannot be had); :func:`paginate` does the rest, the same way for cursors
+(Intervals ``after``), page numbers (RideWithGPS) and date windows:
+
+* each item is yielded once (by ``key``), as its page arrives;
+* a request that finally fails names where to resume (``exc.resume_page``);
+* **no endless loop**: a server that hands back a cursor already asked for, or
+  ``patience`` requests in a row whose items were all seen before, ends the
+  listing with a :class:`TruncationWarning` (the items so far are right, the rest
+  cannot be had), after a bounded number of requests.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from typing import Generic, TypeVar
+
+import attrs
+
+from ._errors import TruncationWarning
+from ._page import resume_from
+
+__all__ = ["Chunk", "paginate"]
+
+T = TypeVar("T")
+C = TypeVar("C", bound=Hashable)
+
+
+@attrs.frozen
+class Chunk(Generic[T, C]):
+    """What one request of a listing brought.
+
+    ``next`` is the cursor of the following request (None: the listing ends
+    here); ``warning`` says that part of the listing cannot be had (emitted as a
+    :class:`TruncationWarning`; the listing goes on with ``next``).
+    """
+
+    items: Sequence[T]
+    next: C | None = None
+    warning: str | None = None
+
+
+def _label(where: int | str | None) -> str:
+    if where is None:
+        return "the first page"
+    return f"page {where}" if isinstance(where, int) else where
+
+
+async def paginate(
+    fetch: Callable[[C], Awaitable[Chunk[T, C]]],
+    first: C,
+    *,
+    key: Callable[[T], Hashable],
+    where: Callable[[C], int | str | None],
+    what: str,
+    patience: int = 1,
+) -> AsyncIterator[T]:
+    """Every item of a listing, each once, from ``fetch(first)`` on.
+
+    ``where(cursor)`` names a request for errors (``resume_page``) and warnings
+    (None for the first request of a listing: nothing to resume from);
+    ``what`` names the listing in warnings (e.g. ``"GET /events"``). ``patience``
+    is how many requests in a row may bring nothing new before the listing is
+    given up (1 for a cursor or page numbers, where a correct server never does;
+    more for strategies such as date windows, whose sub-windows legitimately
+    re-read what their parent brought).
+    """
+    seen: set[Hashable] = set()
+    asked: set[C] = set()  # one entry per request: bounded by the guard below
+    stalls = 0
+    cursor = first
+    while True:
+        asked.add(cursor)
+        with resume_from(where(cursor)):
+            chunk = await fetch(cursor)
+        fresh = 0
+        for item in chunk.items:
+            identity = key(item)
+            if identity not in seen:
+                seen.add(identity)
+                fresh += 1
+                yield item
+        if chunk.warning is not None:
+            warnings.warn(chunk.warning, TruncationWarning, stacklevel=2)
+        following = chunk.next
+        if following is None:
+            return
+        stalls = 0 if fresh else stalls + 1  # an empty page is no progress either
+        if following in asked:
+            problem = f"sent a cursor already followed ({_label(where(following))})"
+        elif stalls >= patience:
+            problem = f"brought nothing new ({stalls} request(s) in a row)"
+        else:
+            cursor = following
+            continue
+        warnings.warn(
+            f"{what} at {_label(where(cursor))} {problem}: the server is not making progress"
+            " (the listing changed while paging, or the server ignores the paging"
+            " parameters); stopping here, some items may be missing",
+            TruncationWarning,
+            stacklevel=2,
+        )
+        return
