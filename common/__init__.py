@@ -33,6 +33,7 @@ from ._errors import (
     PermissionDeniedError,
     RateLimitError,
     ServerError,
+    SkippedEventWarning,
     TruncationWarning,
     ValidationError,
 )
@@ -134,6 +135,7 @@ __all__ = [
     "Response",
     "RetryPolicy",
     "ServerError",
+    "SkippedEventWarning",
     "Transport",
     "TruncationWarning",
     "ValidationError",

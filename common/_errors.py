@@ -25,6 +25,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "ServerError",
+    "SkippedEventWarning",
     "TruncationWarning",
     "ValidationError",
 ]
@@ -178,6 +179,10 @@ class ServerError(APIStatusError):
 
 class TruncationWarning(UserWarning):
     """A listing may have been cut short by the API's limit with no way to get the rest."""
+
+
+class SkippedEventWarning(UserWarning):
+    """An event source left an event out of a listing; the message names the event and why."""
 
 
 STATUS_ERRORS: dict[int, type[APIStatusError]] = {

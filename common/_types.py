@@ -124,14 +124,22 @@ def local_start(date: dt.date, time: dt.time | None, timezone: str | None) -> dt
     """The aware start datetime, or None when the time or the timezone is unknown.
 
     Old IANA aliases (``America/Godthab``) resolve through the system's tz
-    database; an unknown name gives None rather than a guess.
+    database; an unknown name gives None rather than a guess. So does an
+    instant that ``datetime`` cannot hold in UTC (a start on 0001-01-01 east of
+    Greenwich, on 9999-12-31 west of it): it could not be compared with any
+    other ``starts_at`` without an ``OverflowError``.
     """
     if time is None or not timezone:
         return None
     zone = zone_or_none(timezone)
     if zone is None:
         return None
-    return dt.datetime.combine(date, time, tzinfo=zone)
+    try:
+        start = dt.datetime.combine(date, time, tzinfo=zone)
+        start.astimezone(dt.timezone.utc)  # proves comparisons and sorting cannot overflow
+    except OverflowError:
+        return None
+    return start
 
 
 def zone_or_none(name: str) -> zoneinfo.ZoneInfo | None:

@@ -150,7 +150,12 @@ class RegistrationType(str, enum.Enum):
 
 
 class RegistrationStatus(str, enum.Enum):
-    """The state of a registration (``status`` when sent, ``registrationStatus`` when read)."""
+    """The state of a registration (``status`` when sent, ``registrationStatus`` when read).
+
+    The spec's four values. Words of the older docs (``waitlisted``, ``pending``)
+    decode as plain strings; :class:`IntervalsSource` maps ``waitlisted`` like
+    ``waitlist``. They are not members, so they are never sent.
+    """
 
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"

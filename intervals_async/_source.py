@@ -2,7 +2,12 @@
 
 Intervals events carry no timezone. An event of a series takes the series'
 timezone (series are looked up once per source and cached); an event without
-one gets ``timezone=None`` and ``starts_at=None``: never a guess.
+one gets ``timezone=None`` and ``starts_at=None``: never a guess. When the
+``/series`` lookup fails for any reason but a rejected key (401: that one is
+raised), every timezone stays unknown, one warning is logged, and the events
+still come. An event whose ``date`` is not a date is left out of
+:meth:`IntervalsSource.iter_events` with a :class:`common.SkippedEventWarning`,
+and is a :class:`common.DecodeError` from :meth:`IntervalsSource.get_event`.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import logging
+import math
+import warnings
 from collections.abc import AsyncIterator
 
 import anyio
@@ -26,8 +33,10 @@ logger = logging.getLogger(__name__)
 _STATUSES: dict[str, common.ParticipantStatus] = {
     "confirmed": common.ParticipantStatus.GOING,
     "waitlist": common.ParticipantStatus.WAITLISTED,
+    "waitlisted": common.ParticipantStatus.WAITLISTED,  # the older docs' word
     "cancelled": common.ParticipantStatus.CANCELLED,
     "refunded": common.ParticipantStatus.REFUNDED,
+    # "pending" (older docs) has no common equivalent: UNKNOWN, like any other word
 }
 
 
@@ -49,11 +58,18 @@ def _time_or_none(value: str | None) -> dt.time | None:
         return None
 
 
+def _distance(run: EventRun) -> float | None:
+    """The run's distance in metres when it is a finite positive number."""
+    metres = run.distance_meters
+    return metres if math.isfinite(metres) and metres > 0 else None
+
+
 def to_participant(registration: Registration) -> common.Participant:
     """A registration as a :class:`common.Participant` (id = the registration id).
 
-    A status outside the API's vocabulary maps to ``UNKNOWN``; ``raw_status``
-    keeps the API's word either way.
+    ``confirmed`` → GOING, ``waitlist``/``waitlisted`` → WAITLISTED,
+    ``cancelled`` → CANCELLED, ``refunded`` → REFUNDED; any other word (e.g.
+    ``pending``) → UNKNOWN. ``raw_status`` keeps the API's word either way.
     """
     raw_status = _word(registration.registration_status)
     return common.Participant(
@@ -79,12 +95,14 @@ def to_common_event(
     """An Intervals event as a :class:`common.Event`.
 
     ``timezone`` is the series' timezone (None when unknown); ``raw`` defaults
-    to ``event``. Raises :class:`common.DecodeError` when the event's date is
-    not a date, since a common event cannot exist without one.
+    to ``event``; ``distances_m`` keeps the runs' finite positive distances.
+    Raises :class:`common.DecodeError` when the event's date is not a date,
+    since a common event cannot exist without one.
     """
     if not isinstance(event.date, dt.date):
         raise common.DecodeError(
-            f"event {event.id!r} has date {event.date!r}, which is not a YYYY-MM-DD date"
+            f"Intervals event {event.id!r} cannot be mapped: its field date is"
+            f" {event.date!r:.40}, not a YYYY-MM-DD date"
         )
     start_time = _time_or_none(event.start_time)
     if timezone is not None and common.zone_or_none(timezone) is None:
@@ -111,7 +129,7 @@ def to_common_event(
         description=event.description,
         url=event.website_url,
         registration_url=event.registration_url,
-        distances_m=tuple(run.distance_meters for run in runs),
+        distances_m=tuple(d for d in map(_distance, runs) if d is not None),
         participants=participants,
         raw=event if raw is None else raw,
     )
@@ -151,17 +169,38 @@ class IntervalsSource:
     async def _load_timezones(self) -> dict[str, str]:
         try:
             series = await self.client.list_series()
-        except common.PermissionDeniedError as exc:
-            # A key without read:series cannot know any timezone: say so once, never guess.
-            logger.warning("series timezones unavailable, events keep timezone=None: %s", exc)
+        except common.AuthenticationError:
+            raise  # a rejected key fails every other call too: say so now
+        except common.APIError as exc:
+            # 403 (a key without read:series), 404 (the current reference no longer lists
+            # /series), 5xx, connection errors, bodies that do not decode: the events are
+            # still there, only their timezones are not. Say so once, never guess.
+            logger.warning(
+                "series timezones unavailable (%s), events keep timezone=None: %s",
+                type(exc).__name__,
+                exc,
+            )
             return {}
         return {s.id: s.timezone for s in series}
 
     async def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
     ) -> AsyncIterator[common.Event]:
-        """Every event (within the dates, inclusive), without participants."""
+        """Every event (within the dates, inclusive), without participants.
+
+        An event whose ``date`` is not a ``YYYY-MM-DD`` date is left out with a
+        :class:`common.SkippedEventWarning` naming it.
+        """
         async for event in self.client.iter_events(date_from=date_from, date_to=date_to):
+            if not isinstance(event.date, dt.date):
+                warnings.warn(
+                    common.SkippedEventWarning(
+                        f"Intervals event {event.id!r} left out of iter_events:"
+                        f" its date {event.date!r:.40} is not a YYYY-MM-DD date"
+                    ),
+                    stacklevel=2,
+                )
+                continue
             yield to_common_event(event, timezone=await self._timezone(event.series_id))
 
     async def get_event(self, event_id: str) -> common.Event:

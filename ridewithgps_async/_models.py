@@ -3,14 +3,18 @@
 The API's JSON keys are already snake_case, so attribute names are the keys.
 RideWithGPS adds keys to v1 responses without a version change: every model
 keeps the keys it does not know in ``extra`` instead of refusing them. Only
-``id`` (and ``name`` for events) is required; everything else defaults to None,
-so a sparse response still decodes.
+``id`` is required (of events, participants' users, routes, organizers and
+photos: what a record is addressed by); everything else defaults to None, so a
+sparse response still decodes. RideWithGPS's own OpenAPI description requires
+no key of an event at all, and recorded live responses to updates carry only a
+handful.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -54,24 +58,36 @@ class Visibility(str, enum.Enum):
 
 
 class ParticipantStatus(str, enum.Enum):
-    """A participant's status as documented.
+    """A participant's status.
 
-    The API also sends values outside this list (its own example shows
-    ``"participant"``); those decode as the plain string.
+    The four documented values, and ``participant``, which the documentation's
+    own example shows for a user on the event's participant list. Any other
+    value the API sends decodes as the plain string.
     """
 
     JOINED = "joined"
     INTERESTED = "interested"
     DECLINED = "declined"
     DISALLOWED = "disallowed"
+    PARTICIPANT = "participant"
 
 
 @attrs.frozen
 class User:
-    """A RideWithGPS user as embedded in a participant."""
+    """A RideWithGPS user as embedded in a participant.
+
+    The prose docs show ``name``; the OpenAPI description's ``User`` has
+    ``first_name``, ``last_name``, ``display_name`` and ``email`` instead. Both
+    shapes decode; :attr:`common.Participant.name` is ``name``, else
+    ``display_name``, else ``first_name`` + ``last_name``.
+    """
 
     id: int
     name: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    display_name: str | None = None
+    email: str | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
@@ -81,7 +97,9 @@ class User:
 class Route:
     """A route in its short representation (fetch ``url`` for the track).
 
-    Keys beyond the documented ones (e.g. ``distance``, in metres) are in ``extra``.
+    Keys beyond the prose docs' ones (the OpenAPI description's ``RouteSummary``
+    adds ``distance``, ``elevation_gain``, ``visibility`` ...) are in ``extra``
+    as sent, so an odd value there never fails the whole event.
     """
 
     id: int
@@ -90,6 +108,18 @@ class Route:
     description: str | None = None
     locality: str | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
+
+    @property
+    def distance(self) -> float | None:
+        """``distance`` in metres when it is a finite positive number, else None."""
+        value: Any = self.extra.get("distance")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+        try:
+            metres = float(value)  # a JSON integer can be far beyond any float
+        except OverflowError:
+            return None
+        return metres if math.isfinite(metres) and metres > 0 else None
 
 
 @attrs.frozen
@@ -145,11 +175,13 @@ class EventSummary:
     """An event in the listing's short representation (no routes, organizers, participants).
 
     ``start_time`` is None for ``all_day`` events. ``visibility`` is a
-    :class:`Visibility`, or the plain string for a value not documented yet.
+    :class:`Visibility`, or the plain string for a value not documented yet
+    (live responses have carried ``"members"``). ``name`` is None only when
+    the API leaves it out, which its description allows.
     """
 
     id: int
-    name: str
+    name: str | None = None
     user_id: int | None = None
     url: str | None = None
     html_url: str | None = None

@@ -1,93 +1,133 @@
 """RideWithGPS seen through the common types: :class:`RideWithGPSSource`.
 
-The mapping functions are pure; the source only adds the calls.
+The mapping functions are pure; the source only adds the calls. An event
+without a ``start_date`` cannot be a :class:`common.Event`:
+:meth:`RideWithGPSSource.get_event` raises :class:`common.DecodeError` for it,
+and :meth:`RideWithGPSSource.iter_events` leaves it out with a
+:class:`common.SkippedEventWarning` naming it, whatever the dates asked for.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import re
+import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
 import common
 
 from ._client import RideWithGPSClient
-from ._models import Event, EventSummary, Participant, ParticipantStatus, Route
+from ._models import Event, EventSummary, Participant, ParticipantStatus, User
 
-__all__ = ["RideWithGPSSource", "map_event", "map_participant", "map_status"]
+__all__ = [
+    "RideWithGPSSource",
+    "map_event",
+    "map_participant",
+    "map_status",
+    "user_name",
+]
 
-_STATUSES = {
+# Keyed by the enum members, which are str: a plain-string status finds its entry too.
+_STATUSES: dict[str, common.ParticipantStatus] = {
     ParticipantStatus.JOINED: common.ParticipantStatus.GOING,
+    # the docs' own example of a user on the participant list: going, like "joined"
+    ParticipantStatus.PARTICIPANT: common.ParticipantStatus.GOING,
     ParticipantStatus.INTERESTED: common.ParticipantStatus.INTERESTED,
     ParticipantStatus.DECLINED: common.ParticipantStatus.DECLINED,
     ParticipantStatus.DISALLOWED: common.ParticipantStatus.DENIED,
 }
-_DIGITS = re.compile(r"[0-9]+")
+# At most 19 digits: int() of thousands of digits is a ValueError, and no id is that long.
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 def map_status(status: ParticipantStatus | str | None) -> common.ParticipantStatus:
-    """joined → GOING, interested → INTERESTED, declined → DECLINED,
-    disallowed → DENIED; anything else (e.g. ``"participant"``) → UNKNOWN."""
-    if isinstance(status, ParticipantStatus):
-        return _STATUSES[status]
-    return common.ParticipantStatus.UNKNOWN
+    """joined and participant → GOING, interested → INTERESTED, declined →
+    DECLINED, disallowed → DENIED; anything else → UNKNOWN (never an error)."""
+    if not isinstance(status, str):
+        return common.ParticipantStatus.UNKNOWN
+    return _STATUSES.get(status, common.ParticipantStatus.UNKNOWN)
+
+
+def _text(value: str | None) -> str | None:
+    """``value`` stripped, or None when it is absent or blank."""
+    text = value.strip() if isinstance(value, str) else ""
+    return text or None
+
+
+def user_name(user: User) -> str | None:
+    """The user's name: ``name``, else ``display_name``, else ``first_name`` and
+    ``last_name`` (either alone when only one is given).
+
+    The prose docs send ``name``; RideWithGPS's OpenAPI description sends the
+    other three. Blank strings count as absent; None only when no part is given.
+    """
+    whole = _text(user.name) or _text(user.display_name)
+    if whole is not None:
+        return whole
+    parts = [part for part in (_text(user.first_name), _text(user.last_name)) if part]
+    return " ".join(parts) or None
 
 
 def map_participant(participant: Participant, event_id: int | str) -> common.Participant:
-    """A participant as a :class:`common.Participant`; its id is the user id."""
+    """A participant as a :class:`common.Participant`; its id is the user id.
+
+    ``name`` follows :func:`user_name`; ``email`` is the user's ``email`` when
+    the API sends one (the OpenAPI description's ``User`` has it).
+    """
     status = participant.status
     raw_status = status.value if isinstance(status, ParticipantStatus) else (status or "")
     return common.Participant(
         provider=common.Provider.RIDEWITHGPS,
         id=str(participant.user.id),
         event_id=str(event_id),
-        name=participant.user.name,
-        email=None,
+        name=user_name(participant.user),
+        email=_text(participant.user.email),
         status=map_status(status),
         raw_status=raw_status,
         raw=participant,
     )
 
 
-def _distance(route: Route) -> float | None:
-    value: Any = route.extra.get("distance")
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    if not math.isfinite(value) or value <= 0:
-        return None
-    return float(value)
-
-
 def map_event(event: EventSummary) -> common.Event:
     """An event (short or full) as a :class:`common.Event`.
 
     ``start_time``/``end_time`` are None for all-day events, ``starts_at`` is
-    aware in the event's ``time_zone`` (None when the time or zone is unknown),
-    ``url`` is the web page (``html_url``). For a full :class:`Event`,
-    ``distances_m`` come from the routes' ``distance`` (metres) when the API
-    sends it, and ``participants`` from its participants.
+    aware in the event's ``time_zone`` (None when the time or zone is unknown;
+    ``timezone`` is None too for a name this machine's tz database lacks),
+    ``url`` is the web page (``html_url``), ``name`` is ``""`` when the API
+    sends none. For a full :class:`Event`, ``distances_m`` come from the
+    routes' ``distance`` (metres) when it is a finite positive number, and
+    ``participants`` from its participants.
+
+    Raises :class:`common.DecodeError` naming the field when the event has no
+    ``start_date``, which a :class:`common.Event` cannot do without.
     """
     if event.start_date is None:
-        raise common.DecodeError(f"RideWithGPS event {event.id} has no start_date")
+        raise common.DecodeError(
+            f"RideWithGPS event {event.id} cannot be mapped:"
+            " required field missing or null @ $.event.start_date"
+        )
     all_day = bool(event.all_day)
+    timezone = event.time_zone
+    if timezone is not None and common.zone_or_none(timezone) is None:
+        timezone = None  # a name this machine does not know: unknown, not guessed
     start_time = None if all_day else event.start_time
     distances: tuple[float, ...] = ()
     participants: tuple[common.Participant, ...] = ()
     if isinstance(event, Event):
-        distances = tuple(d for d in map(_distance, event.routes) if d is not None)
+        distances = tuple(r.distance for r in event.routes if r.distance is not None)
         participants = tuple(map_participant(p, event.id) for p in event.participants or ())
     return common.Event(
         provider=common.Provider.RIDEWITHGPS,
         id=str(event.id),
-        name=event.name,
+        name=event.name or "",
         start_date=event.start_date,
         start_time=start_time,
         end_date=event.end_date,
         end_time=None if all_day else event.end_time,
-        timezone=event.time_zone,
-        starts_at=common.local_start(event.start_date, start_time, event.time_zone),
+        timezone=timezone,
+        starts_at=common.local_start(event.start_date, start_time, timezone),
         location=common.Location(name=event.location, lat=event.lat, lng=event.lng),
         description=event.description,
         url=event.html_url,
@@ -144,6 +184,11 @@ class RideWithGPSSource:
         The API has no date filter: every event is listed and filtered here by
         its ``start_date``. Events come in the short form (no participants or
         distances); :meth:`get_event` gives the full one.
+
+        An event without a ``start_date`` is left out, with or without dates,
+        and a :class:`common.SkippedEventWarning` names it and says why
+        (``warnings.simplefilter("error", common.SkippedEventWarning)`` turns
+        that into an exception).
         """
         start = _check_day("date_from", date_from)
         end = _check_day("date_to", date_to)
@@ -158,14 +203,26 @@ class RideWithGPSSource:
     ) -> AsyncIterator[common.Event]:
         async for summary in self.client.iter_events():
             day = summary.start_date
-            if date_from is not None and (day is None or day < date_from):
+            if day is None:
+                warnings.warn(
+                    common.SkippedEventWarning(
+                        f"RideWithGPS event {summary.id} left out of iter_events:"
+                        " it has no start_date"
+                    ),
+                    stacklevel=2,
+                )
                 continue
-            if date_to is not None and (day is None or day > date_to):
+            if (date_from is not None and day < date_from) or (
+                date_to is not None and day > date_to
+            ):
                 continue
             yield map_event(summary)
 
     async def get_event(self, event_id: str) -> common.Event:
-        """The full event, with participants when you own it (a numeric id, as a string)."""
+        """The full event, with participants when you own it (a numeric id, as a string).
+
+        Raises :class:`common.DecodeError` when the event has no ``start_date``.
+        """
         return map_event(await self.client.get_event(_event_id(event_id)))
 
     async def list_participants(self, event_id: str) -> list[common.Participant]:
