@@ -11,7 +11,11 @@ final table prints ratios (library / contender) next to their goals:
 4. decoding a 100-event and a 100-registration list: library / pydantic v2, and / the models
    openapi-python-client generates from the spec;
 5. end to end over HTTP: library / the generated httpx client;
-6. memory: peak RSS growth while streaming 100,000 RideWithGPS events.
+6. memory: peak RSS growth while streaming 100,000 RideWithGPS events;
+7. rate control (issue 11): ``fetch_many`` of 300 ``get_event`` at concurrency 50 against
+   a 20 ms server with a token bucket, limit known, unknown (whole-second ``Retry-After`` or
+   epoch-ms body ``retryAfter``) or set too high: efficiency (ideal time / time) and the
+   share of 429s; then 4 processes x 100 ids sharing one budget with and without Redis.
 
 Nothing here asserts on time: the goals are reported, not enforced. The exit status is
 non-zero only when a figure could not run.

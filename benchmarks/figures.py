@@ -563,6 +563,15 @@ def memory(context: Context) -> list[Row]:
     ]
 
 
+def rate_control(context: Context) -> list[Row]:
+    """Figure 7: issue 11's scenarios (unknown limits, a wrong one, a fleet on Redis)."""
+    from . import rate
+
+    if context.settings.smoke:
+        return rate.figure(keys=40, fleet_processes=2, fleet_keys=20)
+    return rate.figure(keys=300, fleet_processes=4, fleet_keys=100)
+
+
 FIGURES: dict[int, Callable[[Context], list[Row]]] = {
     1: sequential,
     2: concurrent,
@@ -570,4 +579,5 @@ FIGURES: dict[int, Callable[[Context], list[Row]]] = {
     4: decoding,
     5: end_to_end,
     6: memory,
+    7: rate_control,
 }

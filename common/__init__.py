@@ -38,13 +38,19 @@ from ._errors import (
     ValidationError,
 )
 from ._http import ClientErrorCause, Response
+from ._options import CallOptions, ClientOptions, Options
 from ._page import Page, resume_from
 from ._paginate import Chunk, paginate
-from ._ratelimit import RateLimiter
+from ._ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+from ._redis import RedisRateStore
 from ._retry import (
+    CallState,
+    Decision,
     Failure,
+    Outcome,
     RetryPolicy,
     backoff_delay,
+    decide,
     is_retryable,
     parse_retry_after,
     retry_delay,
@@ -131,7 +137,20 @@ __all__ = [
     "paginate",
     "PermissionDeniedError",
     "RateLimitError",
-    "RateLimiter",
+    "CallOptions",
+    "CallState",
+    "ClientOptions",
+    "Decision",
+    "Limiter",
+    "LocalLimiter",
+    "Options",
+    "Outcome",
+    "PaceState",
+    "Pacer",
+    "RedisRateStore",
+    "Report",
+    "Slot",
+    "decide",
     "Response",
     "RetryPolicy",
     "ServerError",

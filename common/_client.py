@@ -6,8 +6,9 @@ operation; it never re-implements transport, retries or decoding.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+import copy
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
@@ -15,8 +16,11 @@ from ._auth import Auth
 from ._decode import Decoder
 from ._errormap import BodyWait, ErrorParser, parse_error_body
 from ._http import Response
-from ._retry import RetryPolicy
-from ._transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Transport
+from ._options import CallOptions, ClientOptions, Options
+from ._transport import Transport
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["BaseClient"]
 
@@ -28,7 +32,8 @@ class BaseClient:
     """Shared constructor keywords and lifecycle of the provider clients.
 
     Use as ``async with Client(...) as client:`` or call :meth:`aclose`. A
-    ``session`` passed in is borrowed and never closed.
+    ``session`` passed in is borrowed and never closed. The options (``timeout``,
+    ``deadline``, ``max_retries``, ``rate_limit``...) are :class:`common.Options`'s.
     """
 
     def __init__(
@@ -37,38 +42,43 @@ class BaseClient:
         base_url: str,
         auth: Auth,
         decoder: Decoder,
+        provider: str = "http",
         session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        deadline: float | None = DEFAULT_DEADLINE,
-        max_retries: int = 2,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: float | None = None,
-        rate_burst: int = 1,
-        max_concurrency: int = 100,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         headers: Mapping[str, str] | None = None,
         body_wait: BodyWait | None = None,
         parse_error: ErrorParser = parse_error_body,
-        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self._transport = Transport(
             base_url,
             auth=auth,
             session=session,
-            timeout=timeout,
-            deadline=deadline,
-            max_retries=max_retries,
-            retry_policy=retry_policy,
-            rate_limit=rate_limit,
-            rate_burst=rate_burst,
-            max_concurrency=max_concurrency,
-            max_response_bytes=max_response_bytes,
             headers=headers,
             body_wait=body_wait,
             parse_error=parse_error,
-            trace_configs=trace_configs,
+            provider=provider,
+            **options,
         )
         self._decoder = decoder
+
+    def with_options(self: C, **options: Unpack[CallOptions]) -> C:
+        """A client of the same class with changed per-call options (``timeout``,
+        ``deadline``, ``max_retries``, ``max_retry_wait``, ``retry_policy``).
+
+        It shares this client's session, rate budget (pacing, cool-down, learned
+        pace, Redis store) and concurrency cap. Ownership stays with this client:
+        closing the derived client closes nothing shared; closing this one closes
+        the shared session (when it created it), after which derived clients
+        refuse calls with :class:`common.APIError`.
+        """
+        derived = copy.copy(self)
+        derived._transport = self._transport.with_options(**options)
+        return derived
+
+    @property
+    def options(self) -> Options:
+        """The options in force."""
+        return self._transport.options
 
     @property
     def transport(self) -> Transport:

@@ -18,16 +18,23 @@ One place decides whether an attempt is retried and how long to wait:
 from __future__ import annotations
 
 import enum
+import math
 import random
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 
 import attrs
 
+from ._ratelimit import Report
+
 __all__ = [
+    "CallState",
+    "Decision",
     "Failure",
+    "Outcome",
     "RetryPolicy",
     "backoff_delay",
+    "decide",
     "is_retryable",
     "parse_retry_after",
     "retry_delay",
@@ -154,3 +161,112 @@ def retry_delay(
             return None
         return max(0.0, server_wait)
     return backoff_delay(retry_number, policy, rand)
+
+
+# --- the decision after each attempt ---------------------------------------------------
+
+
+@attrs.frozen
+class Outcome:
+    """A failed attempt, as the decision needs it."""
+
+    method: str
+    failure: Failure
+    status: int | None = None
+    #: The wait the server named (``Retry-After`` or the body's), None when it named none.
+    server_wait: float | None = None
+    has_idempotency_key: bool = False
+    allow_write_retries: bool | None = None
+
+
+@attrs.frozen
+class CallState:
+    """One call's counters: the attempt that just failed, retries and honoured 429 waits."""
+
+    attempt: int = 1
+    retries: int = 0
+    waits: int = 0
+
+
+@attrs.frozen
+class Decision:
+    """What to do after a failed attempt."""
+
+    #: Send again (after ``delay``), or raise the attempt's error.
+    retry: bool
+    #: Seconds from now before the next attempt.
+    delay: float
+    #: What the limiter learns: a 429's shared cool-down, or that the server answered.
+    report: Report
+    #: The call's counters for the next attempt.
+    state: CallState
+
+
+def _usable(wait: float | None) -> float | None:
+    """A server wait worth honouring: positive and finite (a past or zero one is not)."""
+    return wait if wait is not None and 0 < wait < math.inf else None
+
+
+def decide(
+    outcome: Outcome,
+    state: CallState,
+    policy: RetryPolicy,
+    now: float,
+    deadline_at: float | None,
+    rand: Callable[[], float] = random.random,
+) -> Decision:
+    """The decision after a failed attempt: pure, over (outcome, state, policy, now).
+
+    * A server-named wait (positive, finite) is honoured; a 429's is shared by the
+      whole client as a cool-down. One longer than ``max_retry_wait`` fails the call
+      at once, and the others for at most ``max_retry_wait`` (then one probe goes).
+    * A 429 without a usable wait (none, zero, in the past) backs off like any
+      other retry, never less than half the backoff ceiling: never a tight loop.
+    * Honoured 429 waits count against ``max_rate_limit_retries``, the rest
+      against ``max_retries``; no retry would start after ``deadline_at``.
+    """
+    refused = outcome.status == 429
+    wait = _usable(outcome.server_wait)
+    honoured = refused and wait is not None
+    if honoured:
+        budget = policy.max_retries > 0 and state.waits < policy.max_rate_limit_retries
+        next_state = attrs.evolve(state, attempt=state.attempt + 1, waits=state.waits + 1)
+    else:
+        budget = state.retries < policy.max_retries
+        next_state = attrs.evolve(state, attempt=state.attempt + 1, retries=state.retries + 1)
+    if wait is not None:
+        delay = wait
+    elif refused:
+        delay = backoff_delay(state.retries + 1, policy, lambda: 0.5 + 0.5 * rand())
+    else:
+        delay = backoff_delay(state.retries + 1, policy, rand)
+    too_long = wait is not None and wait > policy.max_retry_wait
+    retry = (
+        budget
+        and not too_long
+        and (deadline_at is None or now + delay < deadline_at)
+        and is_retryable(
+            method=outcome.method,
+            failure=outcome.failure,
+            status=outcome.status,
+            has_idempotency_key=outcome.has_idempotency_key,
+            policy=policy,
+            allow_write_retries=outcome.allow_write_retries,
+        )
+    )
+    if refused:
+        # An unusable wait (none, zero, past: clock skew) holds nobody else back;
+        # this call backs off, and the refusal still slows the pace down.
+        server_wait = 0.0 if wait is None else wait
+        report = Report.refused_for(
+            min(server_wait, policy.max_retry_wait),
+            server_wait,
+            # Under a second only a precise wait (the body's epoch ms) can be: a
+            # Retry-After is whole seconds, and a longer wait is a window, not a pace.
+            precise=wait is not None and wait < 1.0,
+        )
+    elif outcome.status is not None:
+        report = Report.accepted()
+    else:
+        report = Report.no_answer()
+    return Decision(retry=retry, delay=delay, report=report, state=next_state)

@@ -1,48 +1,66 @@
 """The I/O shell: one request path that every provider operation goes through.
 
-``provider method → Transport.request (auth, rate limit, concurrency cap,
-timeouts, retry) → Response`` and then the provider decodes the body. The
-decisions (retry or not, how long to wait, which exception) are the pure
-functions of :mod:`._retry` and :mod:`._errormap`; this module only does I/O
-and bookkeeping.
+``provider method → Transport.request → limiter slot (concurrency cap, cool-down,
+probe, pacing; all bounded by the deadline) → send_once → decide → Response``
+and then the provider decodes the body. The decisions (retry or not, how long,
+what the limiter learns) are the pure :func:`._retry.decide`; the pacing rules
+are :mod:`._ratelimit`'s; this module only does I/O and bookkeeping.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
-import attrs
 from yarl import URL
 
 from ._auth import Auth, NoAuth
 from ._errormap import BodyWait, ErrorParser, parse_error_body
-from ._errors import (
-    APIError,
-    APIStatusError,
-    APITimeoutError,
-    InvalidRequestError,
-    RateLimitError,
-)
+from ._errors import APIError, APIStatusError, APITimeoutError
 from ._http import AttemptFailed, Response, send_once
 from ._json import dumps
-from ._ratelimit import RateLimiter
-from ._retry import Failure, RetryPolicy, is_retryable, retry_delay
+from ._options import (
+    DEFAULT_DEADLINE,
+    DEFAULT_MAX_RESPONSE_BYTES,
+    CallOptions,
+    ClientOptions,
+    Options,
+    resolve_options,
+)
+from ._ratelimit import Limiter, LocalLimiter, Report
+from ._retry import CallState, Failure, Outcome, RetryPolicy, decide
 from ._url import validate_base_url
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_RESPONSE_BYTES", "Transport"]
 
 logger = logging.getLogger(__name__)
 
-#: Default overall deadline across all attempts of one call, in seconds.
-DEFAULT_DEADLINE = 120.0
-#: Default cap on a response body, in bytes.
-DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+class _Shared:
+    """What a transport shares with those derived from it by :meth:`Transport.with_options`:
+    the session, the limiter (rate budget and concurrency cap) and who closes them."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None,
+        limiter: Limiter,
+        headers: dict[str, str],
+        options: Options,
+    ) -> None:
+        self.session = session
+        self.owns_session = session is None
+        self.limiter = limiter
+        self.headers = headers
+        self.trace_configs = list(options.trace_configs)
+        self.max_concurrency = options.max_concurrency
+        self.closed = False
 
 
 class Transport:
@@ -50,7 +68,9 @@ class Transport:
 
     A borrowed session (``session=``) is never closed. An owned one is created
     inside the running loop on first use and closed by :meth:`aclose` (also on
-    ``async with`` exit, even when cancelled).
+    ``async with`` exit, even when cancelled) of the transport that created it;
+    a transport derived with :meth:`with_options` borrows everything from it.
+    Options are :class:`common.Options` fields, as keywords or ``options=``.
     """
 
     def __init__(
@@ -59,93 +79,117 @@ class Transport:
         *,
         auth: Auth | None = None,
         session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        deadline: float | None = DEFAULT_DEADLINE,
-        max_retries: int = 2,
-        retry_policy: RetryPolicy | None = None,
-        rate_limit: float | None = None,
-        rate_burst: int = 1,
-        max_concurrency: int = 100,
-        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         headers: Mapping[str, str] | None = None,
         body_wait: BodyWait | None = None,
         parse_error: ErrorParser = parse_error_body,
-        trace_configs: Sequence[aiohttp.TraceConfig] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+        provider: str = "http",
+        options: Options | None = None,
+        **overrides: Unpack[ClientOptions],
     ) -> None:
         self.base_url = validate_base_url(base_url)
-        if not timeout > 0:
-            raise InvalidRequestError(
-                "timeout must be a positive number of seconds", field="timeout"
-            )
-        if deadline is not None and not deadline > 0:
-            raise InvalidRequestError("deadline must be positive or None", field="deadline")
-        if max_concurrency < 1:
-            raise InvalidRequestError("max_concurrency must be at least 1", field="max_concurrency")
-        if max_response_bytes < 1:
-            raise InvalidRequestError(
-                "max_response_bytes must be positive", field="max_response_bytes"
-            )
-        if rate_limit is not None and not rate_limit > 0:
-            raise InvalidRequestError("rate_limit must be positive or None", field="rate_limit")
-        if max_retries < 0:
-            raise InvalidRequestError("max_retries must be >= 0", field="max_retries")
-        self.timeout = float(timeout)
-        self.deadline = deadline
-        self.policy = attrs.evolve(retry_policy or RetryPolicy(), max_retries=max_retries)
-        self.max_concurrency = max_concurrency
-        self.max_response_bytes = max_response_bytes
-        self.limiter = RateLimiter(rate_limit, burst=rate_burst, clock=clock, sleep=sleep)
+        self.options = resolve_options(options, **overrides)
         self._auth: Auth = auth or NoAuth()
-        self._session = session
-        self._owns_session = session is None
-        self._closed = False
-        self._trace_configs = list(trace_configs or ())
         self._body_wait = body_wait
         self._parse_error = parse_error
-        self._clock = clock
-        self._wall_clock = wall_clock
-        self._sleep = sleep
-        # asyncio's semaphore takes a free slot without a trip through the event loop
-        # (anyio's costs ~13 us a request here); aiohttp ties us to asyncio anyway.
-        self._semaphore = asyncio.Semaphore(max_concurrency)
-        self._headers: dict[str, str] = {
-            "Accept": "application/json",
-            "User-Agent": "eventsync/0.1 (+aiohttp)",
-        }
-        self._headers.update(headers or {})
-        self._headers.update(self._auth.headers())
+        self._wall_clock = time.time
+        all_headers = {"Accept": "application/json", "User-Agent": "eventsync/0.1 (+aiohttp)"}
+        all_headers.update(headers or {})
+        all_headers.update(self._auth.headers())
+        self._shared = _Shared(session, self._build_limiter(provider), all_headers, self.options)
+        self._owner = True
+        self._closed = False
+        self._configure()
+
+    def _build_limiter(self, provider: str) -> Limiter:
+        options = self.options
+        if options.rate_store is None:
+            return LocalLimiter(
+                options.rate_limit,
+                burst=options.rate_burst,
+                max_concurrency=options.max_concurrency,
+            )
+        from ._redis import RedisLimiter, default_rate_key  # redis-py only when asked for
+
+        key = options.rate_key or default_rate_key(provider, self.base_url, self._auth)
+        return RedisLimiter(
+            options.rate_store,
+            key,
+            rate_limit=options.rate_limit,
+            burst=options.rate_burst,
+            max_concurrency=options.max_concurrency,
+        )
+
+    def _configure(self) -> None:
+        """Cache what each request reads from the options."""
+        self.timeout = float(self.options.timeout)
+        self.deadline = self.options.deadline
+        self.policy: RetryPolicy = self.options.retry_policy
+        self.max_concurrency = self.options.max_concurrency
+        self.max_response_bytes = self.options.max_response_bytes
         # total bounds the whole attempt, body included (sock_read alone would leave it None).
         self._attempt_timeout = aiohttp.ClientTimeout(total=self.timeout)
 
+    def with_options(self, **changes: Unpack[CallOptions]) -> Transport:
+        """A transport with changed per-call options sharing this one's session and limiter.
+
+        Closing it closes nothing shared; closing this one closes the shared session
+        (when owned) and makes the derived ones refuse further calls.
+        """
+        derived = object.__new__(Transport)
+        derived.__dict__.update(self.__dict__)
+        derived.options = resolve_options(self.options, per_call_only=True, **changes)
+        derived._owner = False
+        derived._closed = False
+        derived._configure()
+        return derived
+
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r}, auth={self._auth!r})"
+
+    @property
+    def limiter(self) -> Limiter:
+        """The limiter (rate budget, cool-down, concurrency cap) this transport sends through."""
+        return self._shared.limiter
 
     # -- lifecycle -------------------------------------------------------------
 
     @property
     def session(self) -> aiohttp.ClientSession:
         """The session in use; an owned one is created on first use, in the running loop."""
-        if self._closed:
+        shared = self._shared
+        if self._closed or shared.closed:
             raise APIError("this client is closed")
-        if self._session is None:
-            connector = aiohttp.TCPConnector(limit=self.max_concurrency)
-            self._session = aiohttp.ClientSession(
+        if shared.session is None:
+            connector = aiohttp.TCPConnector(limit=shared.max_concurrency)
+            shared.session = aiohttp.ClientSession(
                 connector=connector,
-                headers=self._headers,  # set once, not merged on every request
-                trace_configs=self._trace_configs or None,
+                headers=shared.headers,  # set once, not merged on every request
+                trace_configs=shared.trace_configs or None,
             )
-        return self._session
+        return shared.session
+
+    @property
+    def _session(self) -> aiohttp.ClientSession | None:
+        """The shared session if one was created or borrowed (None once closed)."""
+        return self._shared.session
 
     async def aclose(self) -> None:
-        """Close an owned session (a borrowed one is left open). Safe to call twice."""
+        """Close what this transport owns (a borrowed session is left open). Safe twice.
+
+        A derived transport (:meth:`with_options`) owns nothing: it only stops itself.
+        """
         self._closed = True
-        session, self._session = self._session, None
-        if session is not None and self._owns_session and not session.closed:
-            with anyio.CancelScope(shield=True):
-                await session.close()
+        if not self._owner:
+            return
+        shared = self._shared
+        shared.closed = True
+        session, shared.session = shared.session, None
+        with anyio.CancelScope(shield=True):
+            try:
+                await shared.limiter.aclose()
+            finally:
+                if session is not None and shared.owns_session and not session.closed:
+                    await session.close()
 
     async def __aenter__(self) -> Transport:
         return self
@@ -159,7 +203,7 @@ class Transport:
         """The attempt's timeout: the per-attempt one, shortened by the overall deadline."""
         if deadline_at is None:
             return self._attempt_timeout
-        remaining = deadline_at - self._clock()
+        remaining = deadline_at - time.monotonic()
         if remaining >= self.timeout:
             return self._attempt_timeout
         if remaining <= 0:
@@ -190,7 +234,9 @@ class Transport:
         overrides that rule for this call (see :func:`common.is_retryable`).
         Raises the :class:`APIStatusError` subclass for a non-2xx answer,
         :class:`APITimeoutError`/:class:`APIConnectionError` for transport
-        failures, with ``attempts`` set and the cause chained.
+        failures, with ``attempts`` set and the cause chained; a
+        :class:`RateLimitError` or :class:`APITimeoutError` without sending when
+        a cool-down or the deadline leaves no turn.
         """
         url = URL(self.base_url + path, encoded=True)
         extra: dict[str, str] = dict(headers) if headers else {}
@@ -203,109 +249,84 @@ class Transport:
         session = self.session
         # An owned session carries our headers already; a borrowed one gets them per request.
         send_headers: Mapping[str, str] | None
-        if self._owns_session:
+        shared_headers = self._shared.headers
+        if self._shared.owns_session:
             send_headers = extra or None
         else:
-            send_headers = {**self._headers, **extra} if extra else self._headers
-        policy = self.policy
-        started = self._clock()
+            send_headers = {**shared_headers, **extra} if extra else shared_headers
+        policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
+        started = time.monotonic()
         deadline_at = started + self.deadline if self.deadline is not None else None
-        attempt = 0
-        retries = waits = 0  # retries spent, and honoured 429 waits (their own budget)
+        state, not_before = CallState(), 0.0
         while True:
-            attempt += 1
-            attempt_started = self._clock()
-            probe = cleared = False
             try:
-                async with self._semaphore:
-                    if self.limiter.must_wait():
-                        self._refuse_long_cool_down(method, path)
-                        probe = await self.limiter.wait()
-                    attempt_started = self._clock()
-                    response = await send_once(
-                        session,
-                        method,
-                        url,
-                        path,
-                        params,
-                        data,
-                        send_headers,
-                        self._timeout_for(deadline_at, f"{method} {path}: "),
-                        max_response_bytes=self.max_response_bytes,
-                        wall_clock=self._wall_clock,
-                        body_wait=self._body_wait,
-                        parse_error=self._parse_error,
-                    )
-                cleared = True
-                if logger.isEnabledFor(logging.DEBUG):
-                    self._log(method, path, response.status, attempt, attempt_started)
-                return response
-            except AttemptFailed as failed:
-                outcome = failed
-                cleared = outcome.status is not None and outcome.status != 429
-            finally:
-                # Any answer but 429 lets a learned pace ease and a probe's followers go.
-                if cleared and self.limiter.interval:
-                    self.limiter.succeeded()
-                if probe:
-                    self.limiter.end_probe(cleared=cleared)
+                async with limiter.slot(
+                    deadline_at, not_before=not_before, max_wait=policy.max_retry_wait, what=what
+                ) as slot:
+                    attempt_started = time.monotonic()
+                    try:
+                        response = await send_once(
+                            session,
+                            method,
+                            url,
+                            path,
+                            params,
+                            data,
+                            send_headers,
+                            self._timeout_for(deadline_at, what),
+                            max_response_bytes=self.max_response_bytes,
+                            wall_clock=self._wall_clock,
+                            body_wait=self._body_wait,
+                            parse_error=self._parse_error,
+                        )
+                    except AttemptFailed as failed:
+                        error, status = failed.error, failed.status
+                        server_wait = (
+                            error.retry_after if isinstance(error, APIStatusError) else None
+                        )
+                        outcome = Outcome(
+                            method=method,
+                            failure=failed.failure,
+                            status=failed.status,
+                            server_wait=server_wait,
+                            has_idempotency_key=idempotency_key is not None,
+                            allow_write_retries=allow_write_retries,
+                        )
+                        now = time.monotonic()
+                        decision = decide(outcome, state, policy, now, deadline_at)
+                        slot.report(decision.report)
+                    else:
+                        slot.report(Report.accepted())
+                        if logger.isEnabledFor(logging.DEBUG):
+                            self._log(method, path, response.status, state, attempt_started)
+                        return response
+            except APIError as unsent:  # the limiter found no turn in time: nothing sent
+                unsent.attempts = state.attempt - 1
+                if isinstance(unsent, APIStatusError):
+                    unsent.method, unsent.path = method, path
+                raise
             if logger.isEnabledFor(logging.DEBUG):
-                self._log(method, path, outcome.status or outcome.error, attempt, attempt_started)
-            error = outcome.error
-            error.attempts = attempt
-            server_wait = error.retry_after if isinstance(error, APIStatusError) else None
-            honoured = outcome.status == 429 and server_wait is not None
-            budget = (
-                policy.max_retries > 0 and waits < policy.max_rate_limit_retries
-                if honoured
-                else retries < policy.max_retries
-            )
-            retryable = budget and is_retryable(
-                method=method,
-                failure=outcome.failure,
-                status=outcome.status,
-                has_idempotency_key=idempotency_key is not None,
-                policy=policy,
-                allow_write_retries=allow_write_retries,
-            )
-            delay = retry_delay(attempt, policy, server_wait) if retryable else None
-            if outcome.status == 429:
-                # Everyone backs off, not just this request. A wait longer than we would
-                # wait makes the others fail fast too (see _refuse_long_cool_down).
-                wait = delay if delay is not None else server_wait
-                self.limiter.cool_down(policy.backoff_base if wait is None else wait)
-            if delay is None or (deadline_at is not None and self._clock() + delay >= deadline_at):
+                self._log(method, path, status or error, state, attempt_started)
+            error.attempts = state.attempt
+            if not decision.retry:
                 raise error from error.__cause__
-            if honoured:
-                waits += 1
-            else:
-                retries += 1
             logger.debug(
-                "retrying %s %s in %.3fs (attempt %d failed)", method, path, delay, attempt
+                "retrying %s %s in %.3fs (attempt %d failed)",
+                method,
+                path,
+                decision.delay,
+                state.attempt,
             )
-            if outcome.status != 429 and delay > 0:
-                await self._sleep(delay)
+            state, not_before = decision.state, now + decision.delay
 
-    def _refuse_long_cool_down(self, method: str, path: str) -> None:
-        """Fail at once, sending nothing, while the server has asked for a longer wait
-        than ``max_retry_wait`` (e.g. a daily quota): waiting would only time out."""
-        remaining = self.limiter.cooldown_remaining
-        if remaining > self.policy.max_retry_wait:
-            raise RateLimitError(
-                f"rate limited by the server for another {remaining:.0f}s; not sent",
-                status_code=429,
-                code="RATE_LIMITED",
-                retry_after=remaining,
-                method=method,
-                path=path,
-            )
-
-    def _log(self, method: str, path: str, outcome: object, attempt: int, started: float) -> None:
+    def _log(
+        self, method: str, path: str, outcome: object, state: CallState, started: float
+    ) -> None:
         logger.debug(
             "%s %s -> %s (attempt %d, %.1f ms)",
             method,
             path,
             outcome if isinstance(outcome, int) else type(outcome).__name__,
-            attempt,
-            (self._clock() - started) * 1000,
+            state.attempt,
+            (time.monotonic() - started) * 1000,
         )

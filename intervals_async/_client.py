@@ -16,12 +16,16 @@ import math
 import os
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import aiohttp
 import attrs
 
 import common
+
+if TYPE_CHECKING:
+    # Only for type checkers (typing.Unpack is 3.11+); annotations are never evaluated.
+    from typing_extensions import Unpack
 
 from ._models import (
     CONVERTER,
@@ -216,15 +220,16 @@ class IntervalsClient(common.BaseClient):
             Missing or empty raises :class:`common.InvalidRequestError`.
         base_url: the API's root (https; plain http only for loopback hosts).
         session: a caller-owned ``aiohttp.ClientSession``, never closed by the client.
-        timeout: seconds per attempt.
-        max_retries: retries after the first attempt (429s, 5xx, connection failures).
-        rate_limit: requests per second to pace to (None: no pacing; 429s are still
-            honoured, including the wait named in the body's ``retryAfter``).
-        max_concurrency: requests in flight at once.
         api_version: sent as ``Intervals-Version`` to pin the API's behaviour; None
             sends no header (the server's latest stable version answers).
-        **options: passed to :class:`common.BaseClient`: ``deadline``, ``retry_policy``,
-            ``rate_burst``, ``max_response_bytes``, ``trace_configs``.
+        **options: :class:`common.Options`, with defaults: ``timeout=30.0`` (seconds
+            per attempt), ``deadline=120.0`` (seconds for a whole call, waits
+            included), ``max_retries=2``, ``max_retry_wait=60.0``, ``retry_policy``,
+            ``rate_limit=None`` (requests per second; None learns the pace from 429s,
+            including the wait named in the body's ``retryAfter``), ``rate_burst=1``,
+            ``rate_store=None`` (a Redis URL or :class:`common.RedisRateStore` sharing
+            the budget), ``rate_key=None``, ``max_concurrency=100``,
+            ``max_response_bytes``, ``trace_configs``.
     """
 
     def __init__(
@@ -233,12 +238,8 @@ class IntervalsClient(common.BaseClient):
         api_key: str | None = None,
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 2,
-        rate_limit: float | None = None,
-        max_concurrency: int = 100,
         api_version: str | None = DEFAULT_API_VERSION,
-        **options: Any,
+        **options: Unpack[common.ClientOptions],
     ) -> None:
         if api_key is None:
             api_key = os.environ.get("INTERVALS_API_KEY")
@@ -253,11 +254,8 @@ class IntervalsClient(common.BaseClient):
             base_url=base_url,
             auth=common.BearerAuth(api_key.strip()),
             decoder=DECODER,
+            provider="intervals",
             session=session,
-            timeout=timeout,
-            max_retries=max_retries,
-            rate_limit=rate_limit,
-            max_concurrency=max_concurrency,
             headers=headers,
             body_wait=retry_after_from_body,
             parse_error=parse_error,

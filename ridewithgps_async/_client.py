@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
 import attrs
 
 import common
+
+if TYPE_CHECKING:
+    # Only for type checkers (typing.Unpack is 3.11+); annotations are never evaluated.
+    from typing_extensions import Unpack
 
 from ._models import (
     CONVERTER,
@@ -186,8 +190,10 @@ class RideWithGPSClient(common.BaseClient):
     Writes (create, update, delete) are not idempotent: they are retried only
     when the request cannot have reached the server (connection refused, 429).
 
-    Other keywords (``deadline``, ``retry_policy``, ``rate_burst``,
-    ``max_response_bytes``, ``trace_configs``) go to :class:`common.BaseClient`.
+    Options (``timeout``, ``deadline``, ``max_retries``, ``max_retry_wait``,
+    ``retry_policy``, ``rate_limit``, ``rate_burst``, ``rate_store``, ``rate_key``,
+    ``max_concurrency``, ``max_response_bytes``, ``trace_configs``) are
+    :class:`common.Options`'s, with its defaults.
 
     Example::
 
@@ -205,11 +211,7 @@ class RideWithGPSClient(common.BaseClient):
         auth_style: AuthStyle = "basic",
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
-        timeout: float = 30.0,
-        max_retries: int = 2,
-        rate_limit: float | None = None,
-        max_concurrency: int = 100,
-        **options: Any,
+        **options: Unpack[common.ClientOptions],
     ) -> None:
         auth = resolve_auth(
             access_token=access_token,
@@ -222,11 +224,8 @@ class RideWithGPSClient(common.BaseClient):
             base_url=base_url,
             auth=auth,
             decoder=DECODER,
+            provider="ridewithgps",
             session=session,
-            timeout=timeout,
-            max_retries=max_retries,
-            rate_limit=rate_limit,
-            max_concurrency=max_concurrency,
             parse_error=parse_error,
             **options,
         )
