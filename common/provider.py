@@ -1,4 +1,11 @@
-"""Providers plug in here: the interface a provider implements and the registry that finds it.
+"""For provider authors: the plug-in interface, its registry, and the building blocks.
+
+Users need only :mod:`common` (the contract's names); a provider package is
+written against this module: :class:`BaseClient`, :class:`Decoder` and
+:func:`make_converter`, :func:`build_path`, :func:`paginate` and :class:`Chunk`,
+the request-class helpers (:func:`required`, :func:`optional`,
+:func:`request_method`), the checks (``check_*``), the auth classes and the
+error-body tools are all re-exported here.
 
 The core never imports a provider package. A provider describes itself with a
 :class:`ProviderPlugin` and declares it as an entry point of the group
@@ -36,10 +43,99 @@ from typing import Any
 
 import attrs
 
+from ._auth import Auth, BasicAuth, BearerAuth, HeaderAuth, NoAuth
+from ._client import BaseClient
+from ._decode import Decoder, ModelConverter, make_converter, parse_date, parse_datetime, parse_time
+from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
 from ._errors import InvalidRequestError
-from ._types import Event, EventSource
+from ._http import Response
+from ._options import CallOptions, ClientOptions, Options
+from ._page import Page, resume_from
+from ._paginate import Chunk, paginate
+from ._types import Event, EventSource, local_start, zone_or_none
+from ._url import build_path, validate_base_url
+from ._validate import (
+    NOT_GIVEN,
+    Check,
+    any_text,
+    between,
+    build_request,
+    check_country,
+    check_date,
+    check_enum,
+    check_int,
+    check_number,
+    check_text,
+    check_time,
+    check_timezone,
+    check_uri,
+    format_time,
+    not_sent,
+    nullable,
+    one_of,
+    optional,
+    request_method,
+    required,
+)
 
-__all__ = ["ENTRY_POINT_GROUP", "SourceOptions", "EnvVar", "ProviderPlugin", "Registry"]
+__all__ = [
+    # the plug-in interface
+    "ENTRY_POINT_GROUP",
+    "EnvVar",
+    "ProviderPlugin",
+    "Registry",
+    "SourceOptions",
+    # building blocks
+    "NOT_GIVEN",
+    "Auth",
+    "BaseClient",
+    "BasicAuth",
+    "BearerAuth",
+    "CallOptions",
+    "Check",
+    "Chunk",
+    "ClientOptions",
+    "Decoder",
+    "ErrorDetails",
+    "HeaderAuth",
+    "ModelConverter",
+    "NoAuth",
+    "Options",
+    "Page",
+    "Response",
+    "any_text",
+    "between",
+    "build_path",
+    "build_request",
+    "check_country",
+    "check_date",
+    "check_enum",
+    "check_int",
+    "check_number",
+    "check_text",
+    "check_time",
+    "check_timezone",
+    "check_uri",
+    "error_fields",
+    "error_text",
+    "format_time",
+    "local_start",
+    "make_converter",
+    "not_sent",
+    "nullable",
+    "one_of",
+    "optional",
+    "paginate",
+    "parse_date",
+    "parse_datetime",
+    "parse_error_body",
+    "parse_time",
+    "request_method",
+    "required",
+    "resume_from",
+    "validate_base_url",
+    "zone_or_none",
+]
 
 logger = logging.getLogger(__name__)
 

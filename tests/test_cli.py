@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import csv
 import io
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import common
 from common._cli import main
 from common.testing import Fault
 from intervals_async.testing import FakeIntervals
@@ -219,3 +221,32 @@ def test_ctrl_c_stops_cleanly_with_partial_output(servers: Servers, tmp_path: Pa
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
     assert out.exists()
+
+
+PROVIDER_PACKAGES = {"intervals_async", "ridewithgps_async"}
+
+
+def test_no_module_in_common_imports_a_provider_package() -> None:
+    offenders = []
+    for path in sorted(Path(common.__file__).resolve().parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            elif (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "import_module"
+                and node.args
+                and isinstance(node.args[0], ast.Constant)
+            ):
+                names = [str(node.args[0].value)]
+            else:
+                continue
+            offenders += [
+                f"{path.name}:{node.lineno} {name}"
+                for name in names
+                if name.split(".")[0] in PROVIDER_PACKAGES
+            ]
+    assert offenders == []

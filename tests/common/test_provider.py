@@ -2,42 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
 import pytest
 
 import common
 from common.provider import ENTRY_POINT_GROUP, ProviderPlugin, Registry, SourceOptions
-
-COMMON = Path(common.__file__).resolve().parent
-PROVIDER_PACKAGES = {"intervals_async", "ridewithgps_async"}
-
-
-def test_no_module_in_common_imports_a_provider_package() -> None:
-    offenders = []
-    for path in sorted(COMMON.rglob("*.py")):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                names = [node.module]
-            elif (
-                isinstance(node, ast.Call)
-                and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "import_module"
-                and node.args
-                and isinstance(node.args[0], ast.Constant)
-            ):
-                names = [str(node.args[0].value)]
-            else:
-                continue
-            offenders += [
-                f"{path.name}:{node.lineno} {name}"
-                for name in names
-                if name.split(".")[0] in PROVIDER_PACKAGES
-            ]
-    assert offenders == []
 
 
 def test_the_built_ins_are_found_by_their_entry_points() -> None:

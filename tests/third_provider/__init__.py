@@ -1,10 +1,12 @@
 """ClubHub: a third provider built outside ``common``, as a separately installed package would be.
 
-Everything a provider needs is here, in about a hundred lines: a client on
-:class:`common.BaseClient`, its model, a :class:`common.EventSource` adapter, a
-fake server on loopback, and the :class:`common.provider.ProviderPlugin` that
-plugs it in. The tests register it through an entry point (a ``.dist-info``
-directory on the path, exactly what ``pip install`` writes) and by hand.
+Everything a provider needs, on :mod:`common.provider`'s building blocks: its model
+and decoder, a client on :class:`~common.provider.BaseClient` (a paginated listing,
+one event, its own error-body shape), a :class:`common.EventSource` adapter, a fake
+server on :class:`common.testing.FakeServer`, and the
+:class:`~common.provider.ProviderPlugin` that plugs it in. The tests register it by
+an entry point (a ``.dist-info`` directory on the path, what ``pip install`` writes)
+and by hand (:meth:`~common.provider.Registry.add`).
 """
 
 from __future__ import annotations
@@ -14,22 +16,30 @@ import enum
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 from aiohttp import web
 
 import common
-from common.provider import EnvVar, ProviderPlugin, SourceOptions
+from common import provider
+from common.testing import ApiError, FakeServer, json_response
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 DEFAULT_BASE_URL = "https://api.clubhub.invalid"
 TOKEN = "club-token"
+PAGE_SIZE = 2
 
 
 class ClubProvider(str, enum.Enum):
     """``common.Provider`` is a closed enum, so a third provider names itself with its own."""
 
     CLUBHUB = "clubhub"
+
+
+# -- models -----------------------------------------------------------------------------
 
 
 @attrs.frozen
@@ -41,32 +51,64 @@ class ClubEvent:
 
 
 @attrs.frozen
-class _Listing:
+class EventPage:
     events: list[ClubEvent]
+    next_page: int | None = attrs.field(default=None, metadata={"json": "nextPage"})
 
 
-DECODER = common.Decoder(common.make_converter())
+DECODER = provider.Decoder(provider.make_converter())
 
 
-class ClubHubClient(common.BaseClient):
+def parse_error(body: bytes) -> provider.ErrorDetails:
+    """ClubHub's error shape: ``{"problem": {"text": ...}}``, on the generic parser."""
+    details = provider.parse_error_body(body)
+    problem = details.data.get("problem") if isinstance(details.data, dict) else None
+    text = provider.error_text(problem.get("text")) if isinstance(problem, dict) else None
+    return attrs.evolve(details, message=text or details.message)
+
+
+# -- client -----------------------------------------------------------------------------
+
+
+class ClubHubClient(provider.BaseClient):
     """The whole client: credentials from ``$CLUBHUB_TOKEN``, two operations."""
 
     def __init__(
-        self, *, token: str | None = None, base_url: str = DEFAULT_BASE_URL, **options: Any
+        self,
+        *,
+        token: str | None = None,
+        base_url: str = DEFAULT_BASE_URL,
+        **options: Unpack[common.ClientOptions],
     ) -> None:
         token = token or os.environ.get("CLUBHUB_TOKEN")
         if not token:
             raise common.MissingCredentialsError("pass token= or set CLUBHUB_TOKEN")
         super().__init__(
-            base_url=base_url, auth=common.BearerAuth(token), decoder=DECODER, **options
+            base_url=base_url,
+            auth=provider.BearerAuth(token),
+            decoder=DECODER,
+            provider="clubhub",
+            parse_error=parse_error,
+            **options,
         )
 
-    async def list_events(self) -> list[ClubEvent]:
-        return (await self._call("GET", "/events", _Listing)).events
+    def iter_events(self) -> AsyncIterator[ClubEvent]:
+        """Every event, page after page, each once (the core's paginator)."""
+
+        async def fetch(page: int) -> provider.Chunk[ClubEvent, int]:
+            got = await self._call("GET", "/events", EventPage, params={"page": str(page)})
+            return provider.Chunk(got.events, got.next_page)
+
+        return provider.paginate(
+            fetch, 1, key=lambda e: e.id, where=lambda page: page, what="GET /events"
+        )
 
     async def get_event(self, event_id: int) -> ClubEvent:
-        path = common.build_path("/events/{id}", id=event_id)
+        path = provider.build_path("/events/{id}", id=event_id)
         return await self._call("GET", path, ClubEvent, root="event")
+
+
+# -- source -----------------------------------------------------------------------------
 
 
 def to_event(event: ClubEvent) -> common.Event:
@@ -103,7 +145,7 @@ class ClubHubSource:
     async def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
     ) -> AsyncIterator[common.Event]:
-        for event in await self.client.list_events():
+        async for event in self.client.iter_events():
             if (date_from is None or event.day >= date_from) and (
                 date_to is None or event.day <= date_to
             ):
@@ -116,11 +158,14 @@ class ClubHubSource:
         return list((await self.get_event(event_id)).participants)
 
 
-class FakeClubHub:
-    """Five club events on loopback; event 3's members are private (``null``)."""
+# -- fake server ------------------------------------------------------------------------
+
+
+class FakeClubHub(FakeServer):
+    """Five club events, two a page; event 3's members are private (``null``)."""
 
     def __init__(self) -> None:
-        self.requests: list[str] = []
+        super().__init__()
         self.events = {
             n: {
                 "id": n,
@@ -130,48 +175,35 @@ class FakeClubHub:
             }
             for n in range(1, 6)
         }
-        app = web.Application(middlewares=[self._auth])
-        app.router.add_get("/events", self._list)
-        app.router.add_get("/events/{id}", self._get)
-        self._runner = web.AppRunner(app, access_log=None)
-        self.url = ""
+        self.app.router.add_get("/events", self._list)
+        self.app.router.add_get("/events/{id}", self._get)
 
-    @web.middleware
-    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        self.requests.append(request.path)
+    def error_body(self, status: int, code: str, message: str) -> Any:
+        return {"problem": {"text": message}}
+
+    async def dispatch(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
-            return web.json_response({"message": "bad token"}, status=401)
+            raise ApiError(401, "bad token")
         return await handler(request)  # type: ignore[no-any-return]
 
     async def _list(self, request: web.Request) -> web.Response:
-        summaries = [{**e, "members": None} for e in self.events.values()]
-        return web.json_response({"events": summaries})
+        page = int(request.query.get("page", "1"))
+        ids = sorted(self.events)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+        more = page * PAGE_SIZE < len(self.events)
+        summaries = [{**self.events[n], "members": None} for n in ids]
+        return json_response({"events": summaries, "nextPage": page + 1 if more else None})
 
     async def _get(self, request: web.Request) -> web.Response:
         event = self.events.get(int(request.match_info["id"]))
         if event is None:
-            return web.json_response({"message": "no such event"}, status=404)
-        return web.json_response({"event": event})
-
-    async def start(self) -> None:
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-
-    async def aclose(self) -> None:
-        await self._runner.cleanup()
-
-    async def __aenter__(self) -> FakeClubHub:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+            raise ApiError(404, "no such club night")
+        return json_response({"event": event})
 
 
-def _client(options: SourceOptions) -> ClubHubClient:
+# -- the plug-in ------------------------------------------------------------------------
+
+
+def _client(options: provider.SourceOptions) -> ClubHubClient:
     base_url = options.base_url or os.environ.get("CLUBHUB_BASE_URL") or DEFAULT_BASE_URL
     return ClubHubClient(**{**options.keywords(), "base_url": base_url})
 
@@ -186,15 +218,15 @@ def _participants_visible(event: common.Event) -> bool:
     return not isinstance(event.raw, ClubEvent) or event.raw.members is not None
 
 
-PLUGIN = ProviderPlugin(
+PLUGIN = provider.ProviderPlugin(
     name="clubhub",
     title="ClubHub",
     client=_client,
     source=ClubHubSource,
     credentials="CLUBHUB_TOKEN",
     environment=(
-        EnvVar("CLUBHUB_TOKEN", "ClubHub token"),
-        EnvVar("CLUBHUB_BASE_URL", f"ClubHub server (default {DEFAULT_BASE_URL})"),
+        provider.EnvVar("CLUBHUB_TOKEN", "ClubHub token"),
+        provider.EnvVar("CLUBHUB_BASE_URL", f"ClubHub server (default {DEFAULT_BASE_URL})"),
     ),
     fake=_fake,
     participants_visible=_participants_visible,

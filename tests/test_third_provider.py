@@ -15,8 +15,8 @@ import common
 from common.provider import Registry, SourceOptions
 from intervals_async.testing import FakeIntervals
 
-from ..cli.conftest import ROOT, Servers, eventsync
-from . import PLUGIN, TOKEN, ClubHubSource, FakeClubHub
+from .cli.conftest import ROOT, Servers, eventsync
+from .third_provider import PLUGIN, TOKEN, ClubHubSource, FakeClubHub
 
 pytestmark = pytest.mark.anyio
 
@@ -111,6 +111,8 @@ def test_the_command_finds_it_by_its_entry_point(club: FakeClubHub, tmp_path: Pa
     assert ran.code == 3 and "ClubHub does not show the participants of event 3" in ran.err
     ran = eventsync("event", "clubhub", "9", env=env)
     assert ran.code == 4, ran.err
+    assert "no such club night" in ran.err  # its own error shape, read by its own parser
+    assert [r.path for r in club.requests].count("/events") >= 3  # paged, 2 a page
 
     ran = eventsync("events", "--provider", "clubhub", env={**env, "CLUBHUB_TOKEN": ""})
     assert ran.code == 3 and "set CLUBHUB_TOKEN" in ran.err
