@@ -45,13 +45,34 @@ import attrs
 
 from ._auth import Auth, BasicAuth, BearerAuth, HeaderAuth, NoAuth
 from ._client import BaseClient
-from ._decode import Decoder, ModelConverter, make_converter, parse_date, parse_datetime, parse_time
+from ._decode import (
+    Decoder,
+    ModelConverter,
+    camel_case,
+    make_converter,
+    parse_date,
+    parse_datetime,
+    parse_time,
+)
 from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
 from ._errors import InvalidRequestError
 from ._http import Response
-from ._options import CallOptions, ClientOptions, Options
+from ._options import DEFAULT_MAX_RESPONSE_BYTES, CallOptions, ClientOptions, Options
 from ._page import Page, resume_from
 from ._paginate import Chunk, paginate
+from ._ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+from ._retry import (
+    CallState,
+    Decision,
+    Failure,
+    Outcome,
+    backoff_delay,
+    decide,
+    is_retryable,
+    parse_retry_after,
+    retry_delay,
+)
+from ._transport import Transport
 from ._types import Event, EventSource, local_start, zone_or_none
 from ._url import build_path, validate_base_url
 from ._validate import (
@@ -85,24 +106,50 @@ __all__ = [
     "ProviderPlugin",
     "Registry",
     "SourceOptions",
-    # building blocks
-    "NOT_GIVEN",
+    # building a client: transport, auth, options
+    "DEFAULT_MAX_RESPONSE_BYTES",
     "Auth",
     "BaseClient",
     "BasicAuth",
     "BearerAuth",
     "CallOptions",
-    "Check",
-    "Chunk",
     "ClientOptions",
-    "Decoder",
-    "ErrorDetails",
     "HeaderAuth",
-    "ModelConverter",
     "NoAuth",
     "Options",
-    "Page",
     "Response",
+    "Transport",
+    # retry decisions and pacing (pure, for tests and custom limiters)
+    "CallState",
+    "Decision",
+    "Failure",
+    "Limiter",
+    "LocalLimiter",
+    "Outcome",
+    "PaceState",
+    "Pacer",
+    "Report",
+    "Slot",
+    "backoff_delay",
+    "decide",
+    "is_retryable",
+    "parse_retry_after",
+    "retry_delay",
+    # decoding and error bodies
+    "Decoder",
+    "ErrorDetails",
+    "ModelConverter",
+    "camel_case",
+    "error_fields",
+    "error_text",
+    "make_converter",
+    "parse_date",
+    "parse_datetime",
+    "parse_error_body",
+    "parse_time",
+    # requests: paths, checks, request classes
+    "NOT_GIVEN",
+    "Check",
     "any_text",
     "between",
     "build_path",
@@ -116,24 +163,20 @@ __all__ = [
     "check_time",
     "check_timezone",
     "check_uri",
-    "error_fields",
-    "error_text",
     "format_time",
-    "local_start",
-    "make_converter",
     "not_sent",
     "nullable",
     "one_of",
     "optional",
-    "paginate",
-    "parse_date",
-    "parse_datetime",
-    "parse_error_body",
-    "parse_time",
     "request_method",
     "required",
-    "resume_from",
     "validate_base_url",
+    # listings and the common types' helpers
+    "Chunk",
+    "Page",
+    "local_start",
+    "paginate",
+    "resume_from",
     "zone_or_none",
 ]
 
