@@ -175,10 +175,10 @@ class RideWithGPSClient(provider.BaseClient):
     Credentials, in order of precedence:
 
     * ``access_token`` (OAuth): sent as ``Authorization: Bearer <token>``;
-    * ``api_key`` + ``auth_token``: sent as ``Authorization: Basic
-      base64(api_key:auth_token)`` by default, or, with
-      ``auth_style="headers"``, as the ``x-rwgps-api-key`` and
-      ``x-rwgps-auth-token`` headers;
+    * ``api_key`` + ``auth_token``: sent as the ``x-rwgps-api-key`` and
+      ``x-rwgps-auth-token`` headers by default (the form RideWithGPS's OpenAPI
+      description declares), or, with ``auth_style="basic"``, as
+      ``Authorization: Basic base64(api_key:auth_token)`` (the prose docs' form);
     * unset arguments default to ``$RWGPS_ACCESS_TOKEN``, ``$RWGPS_API_KEY``
       and ``$RWGPS_AUTH_TOKEN``. Missing credentials (or half a pair) raise
       :class:`common.InvalidRequestError` here, naming what is missing.
@@ -209,7 +209,7 @@ class RideWithGPSClient(provider.BaseClient):
         access_token: str | None = None,
         api_key: str | None = None,
         auth_token: str | None = None,
-        auth_style: AuthStyle = "basic",
+        auth_style: AuthStyle = "headers",
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
         **options: Unpack[common.ClientOptions],
