@@ -44,7 +44,7 @@ from typing import Any
 import attrs
 
 from ._auth import Auth, BasicAuth, BearerAuth, HeaderAuth, NoAuth
-from ._client import BaseClient
+from ._client import BaseClient, RequestArgs
 from ._decode import (
     Decoder,
     ModelConverter,
@@ -117,6 +117,7 @@ __all__ = [
     "HeaderAuth",
     "NoAuth",
     "Options",
+    "RequestArgs",
     "Response",
     "Transport",
     # retry decisions and pacing (pure, for tests and custom limiters)

@@ -273,32 +273,20 @@ class IntervalsClient(provider.BaseClient):
         model: type[_T],
         *,
         root: str | None = None,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        idempotency_key: str | None = None,
-        allow_write_retries: bool | None = None,
+        **request: Unpack[provider.RequestArgs],
     ) -> _T:
         """``_call``, with a hint on a 403 (the scope needed) and a 409 (the key reused);
         the server's own ``message`` is kept as it was sent."""
         try:
-            return await self._call(
-                method,
-                path,
-                model,
-                root=root,
-                params=params,
-                json=json,
-                idempotency_key=idempotency_key,
-                allow_write_retries=allow_write_retries,
-            )
+            return await self._call(method, path, model, root=root, **request)
         except common.PermissionDeniedError as exc:
             if scope is not None:
                 exc.hint = f"this call needs the {scope!r} scope; check the API key's scopes"
             raise
         except common.ConflictError as exc:
-            if idempotency_key is not None:
+            if (key := request.get("idempotency_key")) is not None:
                 exc.hint = (
-                    f"the Idempotency-Key {idempotency_key!r} was already used with a different"
+                    f"the Idempotency-Key {key!r} was already used with a different"
                     " request body; use a new key for a different request"
                 )
             raise
