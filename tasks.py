@@ -4,6 +4,7 @@
     python3 tasks.py demo     # the main job: the CLI demo against the embedded fake servers
     python3 tasks.py test     # lint, types, the test suite with coverage floors
     python3 tasks.py bench    # the benchmarks (add --smoke for a tiny run)
+    python3 tasks.py installs # every documented install, each in a fresh venv from one wheel
 
 Each creates (or reuses) a virtual environment in .venv and installs the
 project into it with the extras the task needs.
@@ -13,8 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -25,9 +30,9 @@ PACKAGES = ["common", "intervals_async", "ridewithgps_async"]
 COVERAGE_FLOORS = {"common/*": 90, "intervals_async/*": 85, "ridewithgps_async/*": 85}
 
 
-def run(*args: str | Path, **env: str) -> None:
-    print("+", " ".join(str(a) for a in args), flush=True)
-    result = subprocess.run([str(a) for a in args], cwd=ROOT, env={**os.environ, **env})
+def run(*args: str | Path, cwd: str | Path = ROOT, **env: str) -> None:
+    print("+", " ".join(str(a)[:120] for a in args), flush=True)
+    result = subprocess.run([str(a) for a in args], cwd=cwd, env={**os.environ, **env})
     if result.returncode:
         sys.exit(result.returncode)
 
@@ -56,6 +61,7 @@ def test(args: list[str]) -> None:
     run(PY, "-m", "mypy", "--strict", *PACKAGES)
     run(PY, "-m", "coverage", "erase")
     run(PY, "-m", "coverage", "run", "-m", "pytest", *args, PYTHONDEVMODE="1")
+    run(PY, "-m", "coverage", "combine", "--quiet")  # this process's data and its subprocesses'
     run(PY, "-m", "coverage", "report")
     for pattern, floor in COVERAGE_FLOORS.items():
         run(
@@ -74,7 +80,88 @@ def bench(args: list[str]) -> None:
     run(PY, "-m", "benchmarks", *args)
 
 
-TASKS = {"demo": demo, "test": test, "bench": bench}
+#: Extras that are tooling for this repository, not installs a user is told about.
+TOOLING_EXTRAS = {"dev", "bench"}
+
+
+def _readme_sample(marker: str) -> str:
+    """The README's first python sample that contains ``marker`` (the README is the promise)."""
+    samples = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+    return next(sample for sample in samples if marker in sample)
+
+
+def _checks(extras: set[str], bin_dir: Path, scratch: Path) -> list[list[str | Path]]:
+    """What the README says an install with ``extras`` can do, as commands."""
+    py, eventsync = bin_dir / "python", bin_dir / "eventsync"
+    checks: list[list[str | Path]] = [
+        [py, "-c", "import common, intervals_async, ridewithgps_async"],
+        [py, "-c", "from common.provider import Registry; r = Registry.discover();"
+         " assert [p.name for p in r] == ['intervals', 'ridewithgps'] and not r.broken, r"],
+    ]  # fmt: skip
+    if "cli" in extras:
+        checks += [
+            [eventsync, "--help"],
+            [eventsync, "--version"],
+            [eventsync, "--no-progress", "demo", "--out", scratch / "events.jsonl"],
+        ]
+        if "redis" not in extras:  # --rate-store says which extra it needs
+            script = (
+                "import subprocess, sys; r = subprocess.run([sys.argv[1], '--rate-store',"
+                " 'redis://127.0.0.1:1/0', 'providers'], capture_output=True, text=True);"
+                ' assert r.returncode == 2 and "eventsync[redis]" in r.stderr, r'
+            )
+            checks.append([py, "-c", script, eventsync])
+    else:  # the command is there, and says which extra it needs instead of a traceback
+        script = (
+            "import subprocess, sys; r = subprocess.run([sys.argv[1], 'demo'],"
+            " capture_output=True, text=True); assert r.returncode == 2"
+            " and \"pip install 'eventsync[cli]'\" in r.stderr"
+            " and 'Traceback' not in r.stderr, r"
+        )
+        checks.append([py, "-c", script, eventsync])
+    if "testing" in extras:
+        checks.append(
+            [py, "-c", _readme_sample("from intervals_async.testing import FakeIntervals")]
+        )
+    if "redis" in extras:
+        checks.append([py, "-c", "import redis.asyncio, common; common.RedisRateStore"])
+    return checks
+
+
+def installs(args: list[str]) -> None:
+    """Build the wheel once; install it into a fresh venv per documented combination of
+    extras (none, each extra alone, all) and run what the README says that install can do.
+
+    Runs outside the repository so nothing is imported from the source tree. Extras are
+    read from the wheel, so a new one (e.g. ``redis``) joins the matrix by itself.
+    """
+    work = ROOT / "build" / "installs"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", work, ROOT)
+    wheel = next(work.glob("eventsync-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        text = archive.read(meta).decode()
+    extras = sorted(set(re.findall(r"^Provides-Extra: (\S+)$", text, re.M)) - TOOLING_EXTRAS)
+    matrix = {"none": set(), **{extra: {extra} for extra in extras}, "all": set(extras)}
+    chosen_names = [name for name in matrix if not args or name in args]
+    for name in chosen_names:
+        chosen = matrix[name]
+        print(f"== install: {name} ({', '.join(sorted(chosen)) or 'no extras'})", flush=True)
+        env_dir = work / f"venv-{name}"
+        run(sys.executable, "-m", "venv", env_dir)
+        bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
+        spec = f"{wheel}[{','.join(sorted(chosen))}]" if chosen else str(wheel)
+        run(bin_dir / "python", "-m", "pip", "install", "--quiet", spec)
+        with tempfile.TemporaryDirectory() as scratch:
+            for check in _checks(chosen, bin_dir, Path(scratch)):
+                run(*check, cwd=scratch, PYTHONPATH="")
+        shutil.rmtree(env_dir)
+    print(f"installs: {', '.join(chosen_names)} ok", flush=True)
+
+
+TASKS = {"demo": demo, "test": test, "bench": bench, "installs": installs}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

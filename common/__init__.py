@@ -1,21 +1,14 @@
-"""The shared async transport core and the common event types.
+"""The shared async transport core and the common event types: what users need.
 
-Everything public is re-exported here; the underscore modules are private.
+Errors, the common ``Event``/``Participant`` types, bulk fetching, the retry policy
+and the client options. The building blocks for writing a provider (the base
+client, the transport, decoding, checks, pagination) and the provider registry
+are in :mod:`common.provider`; the fake-server machinery is in :mod:`common.testing`.
+The underscore modules are private.
 """
 
-from ._auth import Auth, BasicAuth, BearerAuth, HeaderAuth, NoAuth
+from . import provider
 from ._bulk import Result, fetch_many, merge_events
-from ._client import BaseClient
-from ._decode import (
-    Decoder,
-    ModelConverter,
-    camel_case,
-    make_converter,
-    parse_date,
-    parse_datetime,
-    parse_time,
-)
-from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -37,158 +30,54 @@ from ._errors import (
     TruncationWarning,
     ValidationError,
 )
-from ._http import ClientErrorCause, Response
-from ._options import CallOptions, ClientOptions, Options
-from ._page import Page, resume_from
-from ._paginate import Chunk, paginate
-from ._ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+from ._http import ClientErrorCause
+from ._options import DEFAULT_DEADLINE, CallOptions, ClientOptions, Options
+from ._page import Page
 from ._redis import RedisRateStore
-from ._retry import (
-    CallState,
-    Decision,
-    Failure,
-    Outcome,
-    RetryPolicy,
-    backoff_delay,
-    decide,
-    is_retryable,
-    parse_retry_after,
-    retry_delay,
-)
-from ._transport import DEFAULT_DEADLINE, DEFAULT_MAX_RESPONSE_BYTES, Transport
-from ._types import (
-    Event,
-    EventSource,
-    Location,
-    Participant,
-    ParticipantStatus,
-    Provider,
-    local_start,
-    zone_or_none,
-)
-from ._url import build_path, validate_base_url
-from ._validate import (
-    NOT_GIVEN,
-    Check,
-    any_text,
-    between,
-    build_request,
-    check_country,
-    check_date,
-    check_enum,
-    check_int,
-    check_number,
-    check_text,
-    check_time,
-    check_timezone,
-    check_uri,
-    format_time,
-    not_sent,
-    nullable,
-    one_of,
-    optional,
-    request_method,
-    required,
-)
+from ._retry import RetryPolicy
+from ._types import Event, EventSource, Location, Participant, ParticipantStatus, Provider
 
 __all__ = [
-    "merge_events",
-    "fetch_many",
-    "Result",
-    "zone_or_none",
-    "local_start",
-    "Provider",
-    "ParticipantStatus",
-    "Participant",
-    "Location",
-    "EventSource",
-    "Event",
-    "DEFAULT_DEADLINE",
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "APIConnectionError",
+    # errors, read as the hierarchy
     "APIError",
-    "APIStatusError",
+    "APIConnectionError",
     "APITimeoutError",
-    "Auth",
-    "AuthenticationError",
-    "BadRequestError",
-    "BaseClient",
-    "BasicAuth",
-    "BearerAuth",
     "ClientClosedError",
-    "ClientErrorCause",
-    "ConflictError",
     "DecodeError",
-    "Decoder",
-    "Failure",
-    "HeaderAuth",
     "InvalidRequestError",
-    "MergeError",
     "MissingCredentialsError",
-    "ModelConverter",
-    "NoAuth",
-    "NotFoundError",
-    "Page",
-    "ErrorDetails",
-    "error_fields",
-    "error_text",
-    "parse_error_body",
-    "Chunk",
-    "paginate",
+    "MergeError",
+    "APIStatusError",
+    "BadRequestError",
+    "AuthenticationError",
     "PermissionDeniedError",
-    "RateLimitError",
-    "CallOptions",
-    "CallState",
-    "ClientOptions",
-    "Decision",
-    "Limiter",
-    "LocalLimiter",
-    "Options",
-    "Outcome",
-    "PaceState",
-    "Pacer",
-    "RedisRateStore",
-    "Report",
-    "Slot",
-    "decide",
-    "Response",
-    "RetryPolicy",
-    "ServerError",
-    "SkippedEventWarning",
-    "Transport",
-    "TruncationWarning",
+    "NotFoundError",
+    "ConflictError",
     "ValidationError",
-    "backoff_delay",
-    "build_path",
-    "check_country",
-    "check_date",
-    "check_enum",
-    "check_int",
-    "check_number",
-    "check_text",
-    "check_time",
-    "check_timezone",
-    "check_uri",
-    "NOT_GIVEN",
-    "Check",
-    "any_text",
-    "between",
-    "build_request",
-    "format_time",
-    "not_sent",
-    "nullable",
-    "one_of",
-    "optional",
-    "request_method",
-    "required",
-    "camel_case",
-    "is_retryable",
-    "make_converter",
-    "parse_date",
-    "parse_datetime",
-    "parse_retry_after",
-    "parse_time",
-    "resume_from",
-    "retry_delay",
-    "validate_base_url",
+    "RateLimitError",
+    "ServerError",
+    "ClientErrorCause",
+    "TruncationWarning",
+    "SkippedEventWarning",
+    # the common types
+    "Provider",
+    "Event",
+    "Location",
+    "Participant",
+    "ParticipantStatus",
+    "EventSource",
+    "Page",
+    # bulk work
+    "fetch_many",
+    "merge_events",
+    "Result",
+    # options, retries, the shared rate budget
+    "DEFAULT_DEADLINE",
+    "Options",
+    "ClientOptions",
+    "CallOptions",
+    "RetryPolicy",
+    "RedisRateStore",
+    # for provider authors
+    "provider",
 ]

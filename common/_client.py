@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 import aiohttp
 
@@ -22,10 +22,20 @@ from ._transport import Transport
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-__all__ = ["BaseClient"]
+__all__ = ["BaseClient", "RequestArgs"]
 
 T = TypeVar("T")
 C = TypeVar("C", bound="BaseClient")
+
+
+class RequestArgs(TypedDict, total=False):
+    """The keywords of :meth:`Transport.request`, for the layers that pass them on."""
+
+    params: Mapping[str, str] | None
+    json: Any
+    headers: Mapping[str, str] | None
+    idempotency_key: str | None
+    allow_write_retries: bool | None
 
 
 class BaseClient:
@@ -110,42 +120,12 @@ class BaseClient:
         model: type[T],
         *,
         root: str | None = None,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        allow_write_retries: bool | None = None,
+        **request: Unpack[RequestArgs],
     ) -> T:
         """Send through the transport and decode the body (or its ``root`` key) into ``model``."""
-        response = await self._send(
-            method,
-            path,
-            params=params,
-            json=json,
-            headers=headers,
-            idempotency_key=idempotency_key,
-            allow_write_retries=allow_write_retries,
-        )
+        response = await self._transport.request(method, path, **request)
         return self._decoder.decode(response.body, model, root=root)
 
-    async def _send(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-        allow_write_retries: bool | None = None,
-    ) -> Response:
+    async def _send(self, method: str, path: str, **request: Unpack[RequestArgs]) -> Response:
         """Send through the transport without decoding (e.g. a 204)."""
-        return await self._transport.request(
-            method,
-            path,
-            params=params,
-            json=json,
-            headers=headers,
-            idempotency_key=idempotency_key,
-            allow_write_retries=allow_write_retries,
-        )
+        return await self._transport.request(method, path, **request)

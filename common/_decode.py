@@ -197,7 +197,7 @@ def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter
     a field's ``metadata={"json": "key"}`` overrides it. A model with a field
     named ``extra`` (a dict, default empty) receives the keys it does not know.
     ``converter.unstructure(request)`` turns a write-request class (see
-    :func:`common.optional`) into its JSON body with the same key names.
+    :func:`common.provider.optional`) into its JSON body with the same key names.
     """
     converter = ModelConverter()
     converter.register_structure_hook(str, _strict_str)

@@ -2,7 +2,7 @@
 
 Both provider clients take these as typed keywords (``**options:
 Unpack[ClientOptions]``, so a type checker catches a misspelled ``deadline=``)
-and :meth:`common.BaseClient.with_options` takes the per-call subset
+and :meth:`common.provider.BaseClient.with_options` takes the per-call subset
 (:class:`CallOptions`). :func:`resolve_options` is the only place that turns
 keywords into an :class:`Options` and checks them.
 """
@@ -126,7 +126,7 @@ class Options:
 
 
 class CallOptions(TypedDict, total=False):
-    """The options :meth:`common.BaseClient.with_options` may change (per-call ones)."""
+    """The options :meth:`common.provider.BaseClient.with_options` may change (per-call ones)."""
 
     timeout: float
     deadline: float | None

@@ -228,10 +228,10 @@ class Transport:
     ) -> Response:
         """Send one logical request, retrying per policy; return the 2xx response.
 
-        ``path`` must already be built with :func:`common.build_path` (each
+        ``path`` must already be built with :func:`common.provider.build_path` (each
         parameter escaped). ``idempotency_key`` is sent as ``Idempotency-Key``
         on every attempt and lets a write be retried; ``allow_write_retries``
-        overrides that rule for this call (see :func:`common.is_retryable`).
+        overrides that rule for this call (see :func:`common.provider.is_retryable`).
         Raises the :class:`APIStatusError` subclass for a non-2xx answer,
         :class:`APITimeoutError`/:class:`APIConnectionError` for transport
         failures, with ``attempts`` set and the cause chained; a

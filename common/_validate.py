@@ -6,7 +6,7 @@ enums as their string value). A provider declares each write body once, as an
 attrs class whose fields carry these checks (:func:`required`, :func:`optional`,
 :func:`nullable`, :func:`not_sent`), and gives its client method that class's
 keywords with :func:`request_method`; the provider's converter serialises it
-(see :func:`common.make_converter`).
+(see :func:`common.provider.make_converter`).
 """
 
 from __future__ import annotations

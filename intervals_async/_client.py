@@ -1,9 +1,9 @@
-"""The Intervals client: one thin method per operation on top of :class:`common.BaseClient`.
+"""The Intervals client: one thin method per operation on top of :class:`provider.BaseClient`.
 
 Validation happens before anything is sent (write bodies are the request classes
 of :mod:`._models`); the transport does auth, retries, rate limiting and timeouts;
 the package's decoder turns bodies into models. Every listing is a
-:func:`common.paginate` over one ``fetch`` (the cursor ``hasMore``/``after``, and
+:func:`provider.paginate` over one ``fetch`` (the cursor ``hasMore``/``after``, and
 for ``iter_events`` date windows split as a strategy on top), and every request goes
 through :meth:`IntervalsClient._request`, which adds the scope hint to a 403 and the
 idempotency hint to a 409.
@@ -22,6 +22,7 @@ import aiohttp
 import attrs
 
 import common
+from common import provider
 
 if TYPE_CHECKING:
     # Only for type checkers (typing.Unpack is 3.11+); annotations are never evaluated.
@@ -97,19 +98,19 @@ def retry_after_from_body(data: Any, now: float) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def parse_error(body: bytes) -> common.ErrorDetails:
+def parse_error(body: bytes) -> provider.ErrorDetails:
     """An Intervals error body: ``{"error": {"code", "message", "errors": {field: [...]}}}``.
 
     Anything else is read by the generic parser. Never raises.
     """
-    details = common.parse_error_body(body)
+    details = provider.parse_error_body(body)
     error = details.data.get("error") if isinstance(details.data, Mapping) else None
     if not isinstance(error, Mapping):
         return details
-    return common.ErrorDetails(
-        message=common.error_text(error.get("message")) or details.message,
-        code=common.error_text(error.get("code")) or details.code,
-        field_errors=common.error_fields(error.get("errors")) or details.field_errors,
+    return provider.ErrorDetails(
+        message=provider.error_text(error.get("message")) or details.message,
+        code=provider.error_text(error.get("code")) or details.code,
+        field_errors=provider.error_fields(error.get("errors")) or details.field_errors,
         data=details.data,
     )
 
@@ -159,11 +160,11 @@ def _after(after: str | None) -> str | None:
 
 
 def _limit(limit: int | None) -> int:
-    return MAX_LIMIT if limit is None else common.check_int("limit", limit, 1, MAX_LIMIT)
+    return MAX_LIMIT if limit is None else provider.check_int("limit", limit, 1, MAX_LIMIT)
 
 
 def _bound(field: str, value: dt.date | str | None) -> dt.date | None:
-    return None if value is None else dt.date.fromisoformat(common.check_date(field, value))
+    return None if value is None else dt.date.fromisoformat(provider.check_date(field, value))
 
 
 def _event_filters(
@@ -175,9 +176,9 @@ def _event_filters(
     """The type/series query parameters and the parsed date bounds, validated."""
     params: dict[str, str] = {}
     if type is not None:
-        params["type"] = common.check_enum("type", type, EventType)
+        params["type"] = provider.check_enum("type", type, EventType)
     if series_id is not None:
-        params["seriesId"] = common.check_text("series_id", series_id)
+        params["seriesId"] = provider.check_text("series_id", series_id)
     lo, hi = _bound("date_from", date_from), _bound("date_to", date_to)
     if lo is not None and hi is not None and lo > hi:
         raise common.InvalidRequestError(
@@ -205,7 +206,7 @@ def _window_query(
 # --- the client ---------------------------------------------------------------------------
 
 
-class IntervalsClient(common.BaseClient):
+class IntervalsClient(provider.BaseClient):
     """Async client of the Intervals API (https://api.intervals.run).
 
     ::
@@ -249,10 +250,10 @@ class IntervalsClient(common.BaseClient):
             )
         headers = {}
         if api_version is not None:
-            headers["Intervals-Version"] = common.check_text("api_version", api_version)
+            headers["Intervals-Version"] = provider.check_text("api_version", api_version)
         super().__init__(
             base_url=base_url,
-            auth=common.BearerAuth(api_key.strip()),
+            auth=provider.BearerAuth(api_key.strip()),
             decoder=DECODER,
             provider="intervals",
             session=session,
@@ -272,32 +273,20 @@ class IntervalsClient(common.BaseClient):
         model: type[_T],
         *,
         root: str | None = None,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        idempotency_key: str | None = None,
-        allow_write_retries: bool | None = None,
+        **request: Unpack[provider.RequestArgs],
     ) -> _T:
         """``_call``, with a hint on a 403 (the scope needed) and a 409 (the key reused);
         the server's own ``message`` is kept as it was sent."""
         try:
-            return await self._call(
-                method,
-                path,
-                model,
-                root=root,
-                params=params,
-                json=json,
-                idempotency_key=idempotency_key,
-                allow_write_retries=allow_write_retries,
-            )
+            return await self._call(method, path, model, root=root, **request)
         except common.PermissionDeniedError as exc:
             if scope is not None:
                 exc.hint = f"this call needs the {scope!r} scope; check the API key's scopes"
             raise
         except common.ConflictError as exc:
-            if idempotency_key is not None:
+            if (key := request.get("idempotency_key")) is not None:
                 exc.hint = (
-                    f"the Idempotency-Key {idempotency_key!r} was already used with a different"
+                    f"the Idempotency-Key {key!r} was already used with a different"
                     " request body; use a new key for a different request"
                 )
             raise
@@ -319,11 +308,11 @@ class IntervalsClient(common.BaseClient):
         query = {**params, "limit": str(page_size)}
         follow = limit is None and follow_cursor
 
-        async def fetch(after: str | None) -> common.Chunk[_Item, str | None]:
+        async def fetch(after: str | None) -> provider.Chunk[_Item, str | None]:
             params = query if after is None else {**query, "after": after}
             page = await self._request(scope, "GET", path, envelope, params=params)
             if follow and page.has_more and page.data:
-                return common.Chunk(page.data, page.data[-1].id)
+                return provider.Chunk(page.data, page.data[-1].id)
             more = page.has_more if page.has_more is not None else len(page.data) >= page_size
             warning = None
             if page_size == MAX_LIMIT and more:
@@ -331,9 +320,11 @@ class IntervalsClient(common.BaseClient):
                     f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing"
                     f" may be cut short{hint}"
                 )
-            return common.Chunk(page.data, warning=warning)
+            return provider.Chunk(page.data, warning=warning)
 
-        pages = common.paginate(fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1)
+        pages = provider.paginate(
+            fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1
+        )
         return [item async for item in pages]
 
     # --- operations ---------------------------------------------------------------------
@@ -360,7 +351,7 @@ class IntervalsClient(common.BaseClient):
             (club,) = await client.list_series(slug="tuesday-track-club")
             print(club.timezone, club.schedule.start_time)
         """
-        params = {} if slug is None else {"slug": common.check_text("slug", slug)}
+        params = {} if slug is None else {"slug": provider.check_text("slug", slug)}
         return await self._list("read:series", "/series", SeriesList, params, limit)
 
     async def list_events(
@@ -421,14 +412,14 @@ class IntervalsClient(common.BaseClient):
     async def _iter_windows(
         self, filters: dict[str, str], lo: dt.date | None, hi: dt.date | None
     ) -> AsyncIterator[Event]:
-        async def fetch(cursor: _WindowCursor) -> common.Chunk[Event, _WindowCursor]:
+        async def fetch(cursor: _WindowCursor) -> provider.Chunk[Event, _WindowCursor]:
             *rest, (lo, hi) = cursor.windows
             query = _window_query(filters, lo, hi)
             if cursor.after is not None:
                 query["after"] = cursor.after
             page = await self._request("read:events", "GET", "/events", EventList, params=query)
             if page.has_more and page.data:  # the server's cursor, within this window
-                return common.Chunk(page.data, _WindowCursor(cursor.windows, page.data[-1].id))
+                return provider.Chunk(page.data, _WindowCursor(cursor.windows, page.data[-1].id))
             warning = None
             if page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
                 dates = [e.date for e in page.data if isinstance(e.date, dt.date)]
@@ -443,9 +434,9 @@ class IntervalsClient(common.BaseClient):
                         " missing"
                     )
             following = _WindowCursor(tuple(rest)) if rest else None
-            return common.Chunk(page.data, following, warning)
+            return provider.Chunk(page.data, following, warning)
 
-        events = common.paginate(
+        events = provider.paginate(
             fetch,
             _WindowCursor(((lo, hi),)),
             key=_id,
@@ -464,10 +455,10 @@ class IntervalsClient(common.BaseClient):
             detail = await client.get_event(event_id)
             print(detail.event.name, [run.distance_label for run in detail.runs])
         """
-        path = common.build_path("/events/{id}", id=event_id)
+        path = provider.build_path("/events/{id}", id=event_id)
         return await self._request("read:events", "GET", path, EventDetail, root="data")
 
-    @common.request_method(EventCreate)
+    @provider.request_method(EventCreate)
     async def create_event(self, request: EventCreate) -> str:
         """Create an event and return its id (``write:events`` scope).
 
@@ -512,12 +503,12 @@ class IntervalsClient(common.BaseClient):
             for registration in await client.list_registrations(event_id):
                 print(registration.email, registration.registration_status)
         """
-        params = {"eventId": common.check_text("event_id", event_id)}
+        params = {"eventId": provider.check_text("event_id", event_id)}
         return await self._list(
             "read:participants", "/registration", RegistrationList, params, limit
         )
 
-    @common.request_method(RegistrationCreate)
+    @provider.request_method(RegistrationCreate)
     async def register_participant(self, request: RegistrationCreate) -> str:
         """Register a participant for a run of an event; returns the participant id
         (``write:participants`` scope).

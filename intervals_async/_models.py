@@ -1,7 +1,7 @@
 """The Intervals domain models, decoded from the API's JSON with one converter.
 
 Attributes are snake_case; the JSON keys are their camelCase forms, derived by
-:func:`common.camel_case`, except ``id``, whose key ``_id`` is declared on the field.
+:func:`provider.camel_case`, except ``id``, whose key ``_id`` is declared on the field.
 Every enum of the spec has a
 ``str`` enum here, and each enum-typed field also accepts a plain string, so a
 value the API adds later decodes and is kept instead of failing. The spec types
@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 import common
+from common import provider
 
 __all__ = [
     "CONVERTER",
@@ -351,7 +352,7 @@ _EMAIL = re.compile(
 
 def check_email(field: str, value: Any) -> str:
     """An email address the spec's pattern accepts."""
-    text = common.check_text(field, value)
+    text = provider.check_text(field, value)
     if not _EMAIL.fullmatch(text):
         raise common.InvalidRequestError(
             f"{field}: {text!r} is not a valid email address", field=field
@@ -361,7 +362,7 @@ def check_email(field: str, value: Any) -> str:
 
 def check_idempotency_key(field: str, value: Any) -> str:
     """A key that fits in a header: at most 255 printable ASCII characters, no spaces."""
-    key = common.check_text(field, value)
+    key = provider.check_text(field, value)
     if len(key) > 255 or not key.isascii() or not key.isprintable() or " " in key:
         raise common.InvalidRequestError(
             f"{field}: must be at most 255 printable ASCII characters without spaces",
@@ -380,9 +381,9 @@ def _to_address(value: Any) -> Any:
     return value
 
 
-_ADDRESS_CHECKS: dict[str, common.Check] = {
-    "address_locality": common.check_text,
-    "address_country": common.check_country,
+_ADDRESS_CHECKS: dict[str, provider.Check] = {
+    "address_locality": provider.check_text,
+    "address_country": provider.check_country,
 }
 
 
@@ -394,7 +395,7 @@ def check_address(field: str, value: Any) -> Address:
         )
     for name, item in attrs.asdict(value).items():
         if item is not None or name in _ADDRESS_CHECKS:
-            check: common.Check = _ADDRESS_CHECKS.get(name, common.any_text)
+            check: provider.Check = _ADDRESS_CHECKS.get(name, provider.any_text)
             check(f"{field}.{name}", item)
     return value
 
@@ -408,23 +409,23 @@ class EventCreate:
     ``Idempotency-Key`` header (a new UUID unless given).
     """
 
-    name: str | None = common.required(common.check_text)
-    slug: str | None = common.required(common.check_text)
-    type: EventType | str | None = common.required(common.one_of(EventType))
-    date: dt.date | str | None = common.required(common.check_date)
-    idempotency_key: str | None = common.not_sent(check_idempotency_key)
-    series_id: str | None = common.optional(common.check_text)
-    end_date: dt.date | str | None = common.optional(common.check_date)
-    start_time: dt.time | str | None = common.optional(common.check_time)
-    end_time: dt.time | str | None = common.optional(common.check_time)
-    address: Address | Mapping[str, str] | None = common.optional(
+    name: str | None = provider.required(provider.check_text)
+    slug: str | None = provider.required(provider.check_text)
+    type: EventType | str | None = provider.required(provider.one_of(EventType))
+    date: dt.date | str | None = provider.required(provider.check_date)
+    idempotency_key: str | None = provider.not_sent(check_idempotency_key)
+    series_id: str | None = provider.optional(provider.check_text)
+    end_date: dt.date | str | None = provider.optional(provider.check_date)
+    start_time: dt.time | str | None = provider.optional(provider.check_time)
+    end_time: dt.time | str | None = provider.optional(provider.check_time)
+    address: Address | Mapping[str, str] | None = provider.optional(
         check_address, converter=_to_address
     )
-    lat: float | None = common.optional(common.between(-90, 90))
-    lng: float | None = common.optional(common.between(-180, 180))
-    description: str | None = common.optional(common.any_text)
-    website_url: str | None = common.optional(common.check_uri)
-    registration_url: str | None = common.optional(common.check_uri)
+    lat: float | None = provider.optional(provider.between(-90, 90))
+    lng: float | None = provider.optional(provider.between(-180, 180))
+    description: str | None = provider.optional(provider.any_text)
+    website_url: str | None = provider.optional(provider.check_uri)
+    registration_url: str | None = provider.optional(provider.check_uri)
 
 
 @attrs.frozen(kw_only=True)
@@ -437,20 +438,20 @@ class RegistrationCreate:
     the ``Idempotency-Key`` header; ``retry_if_maybe_sent`` is how to send it.
     """
 
-    event_run_id: str | None = common.required(common.check_text)
-    email: str | None = common.required(check_email)
-    registration_type: RegistrationType | str | None = common.required(
-        common.one_of(RegistrationType)
+    event_run_id: str | None = provider.required(provider.check_text)
+    email: str | None = provider.required(check_email)
+    registration_type: RegistrationType | str | None = provider.required(
+        provider.one_of(RegistrationType)
     )
-    name: str | None = common.optional(common.any_text)
-    status: RegistrationStatus | str | None = common.optional(common.one_of(RegistrationStatus))
-    pace_group: str | None = common.optional(common.any_text)
-    notes: str | None = common.optional(common.any_text)
-    idempotency_key: str | None = common.not_sent(check_idempotency_key)
-    retry_if_maybe_sent: bool = common.not_sent(default=False)
+    name: str | None = provider.optional(provider.any_text)
+    status: RegistrationStatus | str | None = provider.optional(provider.one_of(RegistrationStatus))
+    pace_group: str | None = provider.optional(provider.any_text)
+    notes: str | None = provider.optional(provider.any_text)
+    idempotency_key: str | None = provider.not_sent(check_idempotency_key)
+    retry_if_maybe_sent: bool = provider.not_sent(default=False)
 
 
 #: The package's one converter: it decodes responses and serialises request bodies.
-CONVERTER = common.make_converter(common.camel_case)
+CONVERTER = provider.make_converter(provider.camel_case)
 #: The package's one decoder (built once, at import).
-DECODER = common.Decoder(CONVERTER)
+DECODER = provider.Decoder(CONVERTER)

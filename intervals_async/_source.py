@@ -22,6 +22,7 @@ from collections.abc import AsyncIterator
 import anyio
 
 import common
+from common import provider
 
 from ._client import IntervalsClient
 from ._models import Event, EventDetail, EventRun, Registration
@@ -53,7 +54,7 @@ def _time_or_none(value: str | None) -> dt.time | None:
     if value is None:
         return None
     try:
-        return common.parse_time(value)
+        return provider.parse_time(value)
     except ValueError:
         return None
 
@@ -105,7 +106,7 @@ def to_common_event(
             f" {event.date!r:.40}, not a YYYY-MM-DD date"
         )
     start_time = _time_or_none(event.start_time)
-    if timezone is not None and common.zone_or_none(timezone) is None:
+    if timezone is not None and provider.zone_or_none(timezone) is None:
         timezone = None  # a name this machine does not know: unknown, not guessed
     address = event.address
     return common.Event(
@@ -117,7 +118,7 @@ def to_common_event(
         end_date=_date_or_none(event.end_date),
         end_time=_time_or_none(event.end_time),
         timezone=timezone,
-        starts_at=common.local_start(event.date, start_time, timezone),
+        starts_at=provider.local_start(event.date, start_time, timezone),
         location=common.Location(
             name=address.name if address else None,
             locality=address.address_locality if address else None,

@@ -15,6 +15,7 @@ import aiohttp
 import attrs
 
 import common
+from common import provider
 
 if TYPE_CHECKING:
     # Only for type checkers (typing.Unpack is 3.11+); annotations are never evaluated.
@@ -50,19 +51,19 @@ LISTING_VISIBILITIES = ("public", "friends_only", "private")
 AuthStyle = Literal["basic", "headers"]
 
 
-def parse_error(body: bytes) -> common.ErrorDetails:
+def parse_error(body: bytes) -> provider.ErrorDetails:
     """A RideWithGPS error body, in any of its three documented shapes.
 
     ``{"error": "text"}`` (the prose docs), ``{"errors": ["text", ...]}`` (the API's
     description; joined with ``; ``) and ``{"message": "text"}`` (its own
     command-line client), in that order of precedence. Never raises.
     """
-    details = common.parse_error_body(body)
+    details = provider.parse_error_body(body)
     data = details.data
     if not isinstance(data, Mapping) or isinstance(data.get("error"), str):
         return details
     errors = data.get("errors")
-    texts = [t for t in map(common.error_text, errors) if t] if isinstance(errors, list) else []
+    texts = [t for t in map(provider.error_text, errors) if t] if isinstance(errors, list) else []
     return attrs.evolve(details, message="; ".join(texts)) if texts else details
 
 
@@ -88,9 +89,9 @@ def _filters(name: str | None, visibility: Visibility | str | None) -> dict[str,
     """The listing's ``name`` and ``visibility`` query parameters, checked."""
     params: dict[str, str] = {}
     if name is not None:
-        params["name"] = common.check_text("name", name)
+        params["name"] = provider.check_text("name", name)
     if visibility is not None:
-        value = common.check_enum("visibility", visibility, Visibility)
+        value = provider.check_enum("visibility", visibility, Visibility)
         if value not in LISTING_VISIBILITIES:
             allowed = ", ".join(LISTING_VISIBILITIES)
             raise common.InvalidRequestError(
@@ -123,7 +124,7 @@ def resolve_auth(
     auth_token: str | None,
     auth_style: AuthStyle,
     environ: Mapping[str, str],
-) -> common.Auth:
+) -> provider.Auth:
     """Pick the credentials (pure): explicit arguments first, then the environment.
 
     An access token wins over a key pair from the same source; an explicit
@@ -136,13 +137,13 @@ def resolve_auth(
         )
     token = _credential("access_token", access_token)
     if token is not None:
-        return common.BearerAuth(token)
+        return provider.BearerAuth(token)
     key = _credential("api_key", api_key)
     secret = _credential("auth_token", auth_token)
     if key is None and secret is None:
         token = _credential("$RWGPS_ACCESS_TOKEN", environ.get("RWGPS_ACCESS_TOKEN"))
         if token is not None:
-            return common.BearerAuth(token)
+            return provider.BearerAuth(token)
     if key is None:
         key = _credential("$RWGPS_API_KEY", environ.get("RWGPS_API_KEY"))
     if secret is None:
@@ -164,20 +165,20 @@ def resolve_auth(
             field="auth_token",
         )
     if auth_style == "headers":
-        return common.HeaderAuth({"x-rwgps-api-key": key, "x-rwgps-auth-token": secret})
-    return common.BasicAuth(key, secret)
+        return provider.HeaderAuth({"x-rwgps-api-key": key, "x-rwgps-auth-token": secret})
+    return provider.BasicAuth(key, secret)
 
 
-class RideWithGPSClient(common.BaseClient):
+class RideWithGPSClient(provider.BaseClient):
     """Async client for the RideWithGPS events API (v1).
 
     Credentials, in order of precedence:
 
     * ``access_token`` (OAuth): sent as ``Authorization: Bearer <token>``;
-    * ``api_key`` + ``auth_token``: sent as ``Authorization: Basic
-      base64(api_key:auth_token)`` by default, or, with
-      ``auth_style="headers"``, as the ``x-rwgps-api-key`` and
-      ``x-rwgps-auth-token`` headers;
+    * ``api_key`` + ``auth_token``: sent as the ``x-rwgps-api-key`` and
+      ``x-rwgps-auth-token`` headers by default (the form RideWithGPS's OpenAPI
+      description declares), or, with ``auth_style="basic"``, as
+      ``Authorization: Basic base64(api_key:auth_token)`` (the prose docs' form);
     * unset arguments default to ``$RWGPS_ACCESS_TOKEN``, ``$RWGPS_API_KEY``
       and ``$RWGPS_AUTH_TOKEN``. Missing credentials (or half a pair) raise
       :class:`common.InvalidRequestError` here, naming what is missing.
@@ -208,7 +209,7 @@ class RideWithGPSClient(common.BaseClient):
         access_token: str | None = None,
         api_key: str | None = None,
         auth_token: str | None = None,
-        auth_style: AuthStyle = "basic",
+        auth_style: AuthStyle = "headers",
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
         **options: Unpack[common.ClientOptions],
@@ -296,11 +297,11 @@ class RideWithGPSClient(common.BaseClient):
         self._page_size(page_size)  # arguments refused here, not at the first page
         _filters(name, visibility)
 
-        async def fetch(page: int) -> common.Chunk[EventSummary, int]:
+        async def fetch(page: int) -> provider.Chunk[EventSummary, int]:
             result = await self.list_events(page, page_size, name, visibility)
-            return common.Chunk(result.items, result.next_page)
+            return provider.Chunk(result.items, result.next_page)
 
-        return common.paginate(
+        return provider.paginate(
             fetch, 1, key=lambda event: event.id, where=lambda page: page, what=f"GET {_EVENTS}"
         )
 
@@ -308,7 +309,7 @@ class RideWithGPSClient(common.BaseClient):
     def _page_size(page_size: int | None) -> int:
         if page_size is None:
             return DEFAULT_PAGE_SIZE
-        return common.check_int("page_size", page_size, MIN_PAGE_SIZE, MAX_PAGE_SIZE)
+        return provider.check_int("page_size", page_size, MIN_PAGE_SIZE, MAX_PAGE_SIZE)
 
     # -- single events ---------------------------------------------------------
 
@@ -324,13 +325,13 @@ class RideWithGPSClient(common.BaseClient):
             event = await rw.get_event(1234)
             print(event.name, [route.name for route in event.routes])
         """
-        path = common.build_path(_EVENT, id=check_id("event_id", event_id))
+        path = provider.build_path(_EVENT, id=check_id("event_id", event_id))
         params = {}
         if privacy_code is not None:
-            params["privacy_code"] = common.check_text("privacy_code", privacy_code)
+            params["privacy_code"] = provider.check_text("privacy_code", privacy_code)
         return await self._call("GET", path, Event, root="event", params=params)
 
-    @common.request_method(EventCreate)
+    @provider.request_method(EventCreate)
     async def create_event(self, request: EventCreate) -> Event:
         """Create an event and return it in full.
 
@@ -349,7 +350,7 @@ class RideWithGPSClient(common.BaseClient):
         body = {"event": CONVERTER.unstructure(request)}
         return await self._call("POST", _EVENTS, Event, root="event", json=body)
 
-    @common.request_method(EventUpdate)
+    @provider.request_method(EventUpdate)
     async def update_event(self, request: EventUpdate) -> Event:
         """Change the given fields (``PUT``, partial) and return the full event.
 
@@ -362,7 +363,7 @@ class RideWithGPSClient(common.BaseClient):
 
             event = await rw.update_event(1234, name="Sunday ride", description=None)
         """
-        path = common.build_path(_EVENT, id=request.event_id)
+        path = provider.build_path(_EVENT, id=request.event_id)
         fields = CONVERTER.unstructure(request)
         if not fields:
             raise common.InvalidRequestError("update_event: no field to change was given")
@@ -375,5 +376,5 @@ class RideWithGPSClient(common.BaseClient):
 
             await rw.delete_event(1234)
         """
-        path = common.build_path(_EVENT, id=check_id("event_id", event_id))
+        path = provider.build_path(_EVENT, id=check_id("event_id", event_id))
         await self._send("DELETE", path)

@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 import common
+from common import provider
 
 __all__ = [
     "CONVERTER",
@@ -258,7 +259,7 @@ MAX_ID = 2**63 - 1
 
 def check_id(field: str, value: Any) -> int:
     """A positive integer id."""
-    return common.check_int(field, value, 1, MAX_ID)
+    return provider.check_int(field, value, 1, MAX_ID)
 
 
 def check_ids(field: str, value: Any) -> list[int]:
@@ -271,7 +272,7 @@ def check_ids(field: str, value: Any) -> list[int]:
 
 
 def _hh_mm(field: str, value: Any) -> str:
-    return common.check_time(field, value, seconds=False)
+    return provider.check_time(field, value, seconds=False)
 
 
 @attrs.frozen(kw_only=True)
@@ -284,26 +285,26 @@ class EventFields:
     sends JSON null. The event may not end before it starts.
     """
 
-    name: str | None = common.optional(common.check_text)
-    description: str | None = common.nullable(common.any_text)
-    visibility: Visibility | str | None = common.optional(common.one_of(Visibility))
-    location: str | None = common.optional(common.any_text)
-    lat: float | None = common.optional(common.between(-90, 90))
-    lng: float | None = common.optional(common.between(-180, 180))
-    time_zone: str | None = common.nullable(common.check_timezone)
-    start_date: dt.date | str | None = common.optional(common.check_date)
-    start_time: dt.time | str | None = common.optional(_hh_mm)
-    end_date: dt.date | str | None = common.optional(common.check_date)
-    end_time: dt.time | str | None = common.optional(_hh_mm)
-    route_ids: Sequence[int] | None = common.optional(check_ids)
-    organizer_ids: Sequence[int] | None = common.optional(check_ids)
+    name: str | None = provider.optional(provider.check_text)
+    description: str | None = provider.nullable(provider.any_text)
+    visibility: Visibility | str | None = provider.optional(provider.one_of(Visibility))
+    location: str | None = provider.optional(provider.any_text)
+    lat: float | None = provider.optional(provider.between(-90, 90))
+    lng: float | None = provider.optional(provider.between(-180, 180))
+    time_zone: str | None = provider.nullable(provider.check_timezone)
+    start_date: dt.date | str | None = provider.optional(provider.check_date)
+    start_time: dt.time | str | None = provider.optional(_hh_mm)
+    end_date: dt.date | str | None = provider.optional(provider.check_date)
+    end_time: dt.time | str | None = provider.optional(_hh_mm)
+    route_ids: Sequence[int] | None = provider.optional(check_ids)
+    organizer_ids: Sequence[int] | None = provider.optional(check_ids)
 
     def __attrs_post_init__(self) -> None:
         if self.start_date is None or self.end_date is None:
             return
         # ISO dates and HH:MM times compare correctly as strings.
-        start = common.check_date("start_date", self.start_date)
-        end = common.check_date("end_date", self.end_date)
+        start = provider.check_date("start_date", self.start_date)
+        end = provider.check_date("end_date", self.end_date)
         if end < start:
             raise common.InvalidRequestError(
                 f"end_date: {end} is before start_date {start}", field="end_date"
@@ -323,8 +324,8 @@ class EventCreate(EventFields):
     """The keywords of :meth:`RideWithGPSClient.create_event`: ``name`` and
     ``start_date`` required, the other :class:`EventFields` sent when given."""
 
-    name: str | None = common.required(common.check_text)
-    start_date: dt.date | str | None = common.required(common.check_date)
+    name: str | None = provider.required(provider.check_text)
+    start_date: dt.date | str | None = provider.required(provider.check_date)
 
 
 @attrs.frozen(kw_only=True)
@@ -332,10 +333,10 @@ class EventUpdate(EventFields):
     """The arguments of :meth:`RideWithGPSClient.update_event`: the event's id, then
     the :class:`EventFields` to change (only those given are sent)."""
 
-    event_id: int = common.not_sent(check_id, positional=True)
+    event_id: int = provider.not_sent(check_id, positional=True)
 
 
 #: The package's one converter (keys are already snake_case: no renaming).
-CONVERTER = common.make_converter()
+CONVERTER = provider.make_converter()
 #: The package's one decoder, built at import and shared by every client.
-DECODER = common.Decoder(CONVERTER)
+DECODER = provider.Decoder(CONVERTER)

@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import common
+from common import provider
 
 from ._client import RideWithGPSClient
 from ._models import Event, EventSummary, Participant, ParticipantStatus, User
@@ -110,7 +111,7 @@ def map_event(event: EventSummary) -> common.Event:
         )
     all_day = bool(event.all_day)
     timezone = event.time_zone
-    if timezone is not None and common.zone_or_none(timezone) is None:
+    if timezone is not None and provider.zone_or_none(timezone) is None:
         timezone = None  # a name this machine does not know: unknown, not guessed
     start_time = None if all_day else event.start_time
     distances: tuple[float, ...] = ()
@@ -127,7 +128,7 @@ def map_event(event: EventSummary) -> common.Event:
         end_date=event.end_date,
         end_time=None if all_day else event.end_time,
         timezone=timezone,
-        starts_at=common.local_start(event.start_date, start_time, timezone),
+        starts_at=provider.local_start(event.start_date, start_time, timezone),
         location=common.Location(name=event.location, lat=event.lat, lng=event.lng),
         description=event.description,
         url=event.html_url,

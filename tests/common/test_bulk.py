@@ -45,7 +45,7 @@ async def test_every_key_succeeds_through_random_500s_with_retries(server: Scrip
     server.answer(handler)
     progress: list[tuple[int, int | None]] = []
     policy = common.RetryPolicy(backoff_base=0.001)
-    async with common.Transport(server.url, retry_policy=policy, max_retries=2) as t:
+    async with common.provider.Transport(server.url, retry_policy=policy, max_retries=2) as t:
 
         async def fetch(key: int) -> bytes:
             return (await t.request("GET", f"/items/{key}")).body
@@ -66,7 +66,7 @@ async def test_every_key_succeeds_through_random_500s_with_retries(server: Scrip
 async def test_without_retries_failures_are_per_key(server: ScriptedServer) -> None:
     handler, failures = flaky()
     server.answer(handler)
-    async with common.Transport(server.url, max_retries=0) as t:
+    async with common.provider.Transport(server.url, max_retries=0) as t:
 
         async def fetch(key: int) -> bytes:
             return (await t.request("GET", f"/items/{key}")).body
@@ -154,7 +154,7 @@ async def test_breaking_out_cancels_in_flight_work(server: ScriptedServer) -> No
 
     server.answer(slow)
     before = asyncio.all_tasks()
-    async with common.Transport(server.url) as t:
+    async with common.provider.Transport(server.url) as t:
 
         async def fetch(key: int) -> int:
             await t.request("GET", f"/items/{key}")
@@ -196,7 +196,7 @@ async def test_cancelling_the_caller_leaves_nothing_running(server: ScriptedServ
 
     server.answer(slow)
     before = asyncio.all_tasks()
-    client = common.Transport(server.url)
+    client = common.provider.Transport(server.url)
 
     async def fetch(key: int) -> int:
         await client.request("GET", f"/items/{key}")

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import common
+from common import provider
 from common._errormap import ErrorParser, build_status_error, parse_error_body
 from intervals_async._client import parse_error as intervals_errors
 from intervals_async._models import check_email
@@ -104,7 +105,7 @@ def test_the_generic_parser_knows_no_provider_shape() -> None:
 
 
 def test_a_failing_provider_parser_falls_back_to_the_generic_one() -> None:
-    def broken(body: bytes) -> common.ErrorDetails:
+    def broken(body: bytes) -> provider.ErrorDetails:
         raise RuntimeError("bug")
 
     assert _error(400, b'{"message": "m"}', parse_error=broken).message == "m"
@@ -113,7 +114,7 @@ def test_a_failing_provider_parser_falls_back_to_the_generic_one() -> None:
 @pytest.mark.parametrize("parser", [parse_error_body, intervals_errors, ridewithgps_errors])
 @given(body=st.binary(max_size=200))
 def test_every_error_parser_never_raises(parser: ErrorParser, body: bytes) -> None:
-    assert isinstance(parser(body), common.ErrorDetails)
+    assert isinstance(parser(body), provider.ErrorDetails)
 
 
 @pytest.mark.parametrize(
@@ -188,7 +189,7 @@ class Model:
     extra: dict[str, Any] = attrs.field(factory=dict)
 
 
-DECODER = common.Decoder(common.make_converter(common.camel_case))
+DECODER = provider.Decoder(provider.make_converter(provider.camel_case))
 GOOD = {
     "_id": "e1",
     "seriesId": "s1",
@@ -277,9 +278,9 @@ def test_wrong_envelopes(body: bytes) -> None:
 def test_big_integers_parse_and_lone_surrogates_are_refused() -> None:
     # A big integer is valid JSON, whatever orjson's version does with it. A lone
     # surrogate is refused (issue 12): no decoded string may fail to encode again.
-    assert common.Decoder.parse(b'{"n": 123456789012345678901234567890}')["n"] > 1e29
+    assert provider.Decoder.parse(b'{"n": 123456789012345678901234567890}')["n"] > 1e29
     with pytest.raises(common.DecodeError):
-        common.Decoder.parse(b'{"s": "\\ud800"}')
+        provider.Decoder.parse(b'{"s": "\\ud800"}')
 
 
 @given(
@@ -309,7 +310,7 @@ def test_any_json_either_decodes_or_raises_decode_error(data: Any) -> None:
     ],
 )
 def test_accepted_base_urls(url: str) -> None:
-    assert not common.validate_base_url(url).endswith("/")
+    assert not provider.validate_base_url(url).endswith("/")
 
 
 @pytest.mark.parametrize(
@@ -328,64 +329,64 @@ def test_accepted_base_urls(url: str) -> None:
 )
 def test_refused_base_urls(url: str) -> None:
     with pytest.raises(common.InvalidRequestError):
-        common.validate_base_url(url)
+        provider.validate_base_url(url)
 
 
 def test_path_parameters_are_one_segment() -> None:
-    assert common.build_path("/events/{id}", id="../organization") == "/events/..%2Forganization"
-    assert common.build_path("/events/{id}", id="a b?c#d") == "/events/a%20b%3Fc%23d"
-    assert common.build_path("/api/v1/events/{id}.json", id=42) == "/api/v1/events/42.json"
+    assert provider.build_path("/events/{id}", id="../organization") == "/events/..%2Forganization"
+    assert provider.build_path("/events/{id}", id="a b?c#d") == "/events/a%20b%3Fc%23d"
+    assert provider.build_path("/api/v1/events/{id}.json", id=42) == "/api/v1/events/42.json"
 
 
 @pytest.mark.parametrize("bad", ["", " ", ".", "..", None, True, 1.5])
 def test_bad_path_parameters_are_refused(bad: Any) -> None:
     with pytest.raises(common.InvalidRequestError):
-        common.build_path("/events/{id}", id=bad)
+        provider.build_path("/events/{id}", id=bad)
 
 
 # -- validation ----------------------------------------------------------------
 
 
 def test_validators_accept_good_values() -> None:
-    assert common.check_date("d", dt.date(2026, 2, 28)) == "2026-02-28"
-    assert common.check_date("d", "2028-02-29") == "2028-02-29"
-    assert common.check_time("t", "07:05") == "07:05"
-    assert common.check_time("t", "07:05:09") == "07:05:09"
-    assert common.check_time("t", dt.time(7, 5)) == "07:05"
-    assert common.check_number("lat", -90, -90, 90) == -90
+    assert provider.check_date("d", dt.date(2026, 2, 28)) == "2026-02-28"
+    assert provider.check_date("d", "2028-02-29") == "2028-02-29"
+    assert provider.check_time("t", "07:05") == "07:05"
+    assert provider.check_time("t", "07:05:09") == "07:05:09"
+    assert provider.check_time("t", dt.time(7, 5)) == "07:05"
+    assert provider.check_number("lat", -90, -90, 90) == -90
     assert check_email("e", "a.b+c@example.co.uk") == "a.b+c@example.co.uk"
-    assert common.check_uri("u", "https://example.com/x?y=1") == "https://example.com/x?y=1"
-    assert common.check_country("c", "US") == "US"
-    assert common.check_enum("k", Color.RED, Color) == "red"
-    assert common.check_enum("k", "red", Color) == "red"
-    assert common.check_timezone("tz", "America/Godthab") == "America/Godthab"
-    assert common.check_int("limit", 100, 1, 100) == 100
+    assert provider.check_uri("u", "https://example.com/x?y=1") == "https://example.com/x?y=1"
+    assert provider.check_country("c", "US") == "US"
+    assert provider.check_enum("k", Color.RED, Color) == "red"
+    assert provider.check_enum("k", "red", Color) == "red"
+    assert provider.check_timezone("tz", "America/Godthab") == "America/Godthab"
+    assert provider.check_int("limit", 100, 1, 100) == 100
 
 
 @pytest.mark.parametrize(
     ("check", "value"),
     [
-        (lambda v: common.check_date("when", v), "2026-02-30"),
-        (lambda v: common.check_date("when", v), "2026-2-3"),
-        (lambda v: common.check_date("when", v), dt.datetime(2026, 1, 1)),
-        (lambda v: common.check_date("when", v), 20260101),
-        (lambda v: common.check_time("when", v), "7:05"),
-        (lambda v: common.check_time("when", v), "24:00"),
-        (lambda v: common.check_time("when", v, seconds=False), "07:05:00"),
-        (lambda v: common.check_number("when", v, -90, 90), 90.0001),
-        (lambda v: common.check_number("when", v, -90, 90), float("nan")),
-        (lambda v: common.check_number("when", v, -90, 90), True),
+        (lambda v: provider.check_date("when", v), "2026-02-30"),
+        (lambda v: provider.check_date("when", v), "2026-2-3"),
+        (lambda v: provider.check_date("when", v), dt.datetime(2026, 1, 1)),
+        (lambda v: provider.check_date("when", v), 20260101),
+        (lambda v: provider.check_time("when", v), "7:05"),
+        (lambda v: provider.check_time("when", v), "24:00"),
+        (lambda v: provider.check_time("when", v, seconds=False), "07:05:00"),
+        (lambda v: provider.check_number("when", v, -90, 90), 90.0001),
+        (lambda v: provider.check_number("when", v, -90, 90), float("nan")),
+        (lambda v: provider.check_number("when", v, -90, 90), True),
         (lambda v: check_email("when", v), "a..b@example.com"),
         (lambda v: check_email("when", v), "nobody"),
-        (lambda v: common.check_uri("when", v), "/relative/path"),
-        (lambda v: common.check_uri("when", v), "https://exa mple.com"),
-        (lambda v: common.check_country("when", v), "USA"),
-        (lambda v: common.check_enum("when", v, Color), "blue"),
-        (lambda v: common.check_timezone("when", v), "Mars/Olympus"),
-        (lambda v: common.check_timezone("when", v), "../../etc/passwd"),
-        (lambda v: common.check_text("when", v), "   "),
-        (lambda v: common.check_int("when", v, 1, 100), 0),
-        (lambda v: common.check_int("when", v, 1, 100), 101),
+        (lambda v: provider.check_uri("when", v), "/relative/path"),
+        (lambda v: provider.check_uri("when", v), "https://exa mple.com"),
+        (lambda v: provider.check_country("when", v), "USA"),
+        (lambda v: provider.check_enum("when", v, Color), "blue"),
+        (lambda v: provider.check_timezone("when", v), "Mars/Olympus"),
+        (lambda v: provider.check_timezone("when", v), "../../etc/passwd"),
+        (lambda v: provider.check_text("when", v), "   "),
+        (lambda v: provider.check_int("when", v, 1, 100), 0),
+        (lambda v: provider.check_int("when", v, 1, 100), 101),
     ],
 )
 def test_validators_refuse_and_name_the_field(check: Any, value: Any) -> None:
@@ -400,20 +401,20 @@ def test_validators_refuse_and_name_the_field(check: Any, value: Any) -> None:
 
 @attrs.frozen(kw_only=True)
 class Body:
-    series_id: str | None = common.required(common.check_text)
-    day: dt.date | str | None = common.optional(common.check_date, json="when")
-    at: dt.time | str | None = common.optional(common.check_time)
-    color: Color | str | None = common.optional(common.one_of(Color))
-    note: str | None = common.nullable(common.any_text)
-    key: str | None = common.not_sent(common.check_text)
-    inner: Inner | None = common.optional(lambda field, value: value)
+    series_id: str | None = provider.required(provider.check_text)
+    day: dt.date | str | None = provider.optional(provider.check_date, json="when")
+    at: dt.time | str | None = provider.optional(provider.check_time)
+    color: Color | str | None = provider.optional(provider.one_of(Color))
+    note: str | None = provider.nullable(provider.any_text)
+    key: str | None = provider.not_sent(provider.check_text)
+    inner: Inner | None = provider.optional(lambda field, value: value)
 
 
-CONVERTER = common.make_converter(common.camel_case)
+CONVERTER = provider.make_converter(provider.camel_case)
 
 
 def test_a_request_serialises_with_the_converters_keys() -> None:
-    body = common.build_request(
+    body = provider.build_request(
         Body,
         series_id="s",
         day=dt.date(2026, 5, 1),
@@ -429,7 +430,7 @@ def test_a_request_serialises_with_the_converters_keys() -> None:
         "color": "red",
         "inner": {"value": 3},
     }
-    cleared = common.build_request(Body, series_id="s", note=None, day=None)
+    cleared = provider.build_request(Body, series_id="s", note=None, day=None)
     assert CONVERTER.unstructure(cleared) == {"seriesId": "s", "note": None}
 
 
@@ -447,11 +448,11 @@ def test_a_request_serialises_with_the_converters_keys() -> None:
 )
 def test_a_request_refuses_bad_fields_by_name(fields: dict[str, Any], field: str) -> None:
     with pytest.raises(common.InvalidRequestError) as caught:
-        common.build_request(Body, **fields)
+        provider.build_request(Body, **fields)
     assert caught.value.field == field
     assert field in str(caught.value)
 
 
 def test_camel_case_has_no_provider_rule() -> None:
-    assert common.camel_case("id") == "id"
-    assert common.camel_case("series_id") == "seriesId"
+    assert provider.camel_case("id") == "id"
+    assert provider.camel_case("series_id") == "seriesId"

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common import Failure, RetryPolicy, backoff_delay, is_retryable, parse_retry_after, retry_delay
+from common import RetryPolicy
+from common.provider import Failure, backoff_delay, is_retryable, parse_retry_after, retry_delay
 
 NOW = 1_800_000_000.0
 POLICY = RetryPolicy()

@@ -15,6 +15,7 @@ import pytest
 from aiohttp import web
 
 import common
+from common import provider
 from intervals_async._client import parse_error as intervals_errors
 from ridewithgps_async._client import parse_error as ridewithgps_errors
 
@@ -26,9 +27,9 @@ SECRET = "s3cret-token-value"
 FAST = common.RetryPolicy(backoff_base=0)
 
 
-def transport(server: ScriptedServer, **kw: Any) -> common.Transport:
+def transport(server: ScriptedServer, **kw: Any) -> provider.Transport:
     kw.setdefault("retry_policy", FAST)
-    return common.Transport(server.url, auth=common.BearerAuth(SECRET), **kw)
+    return provider.Transport(server.url, auth=provider.BearerAuth(SECRET), **kw)
 
 
 OK = json_reply({"ok": True})
@@ -194,8 +195,8 @@ async def test_proactive_rate_limit_paces_requests(server: ScriptedServer) -> No
 async def test_path_parameters_cannot_escape_their_endpoint(server: ScriptedServer) -> None:
     server.answer(OK)
     async with transport(server) as t:
-        await t.request("GET", common.build_path("/events/{id}", id="../organization"))
-        await t.request("GET", common.build_path("/events/{id}", id="a/../../b?c=d#e"))
+        await t.request("GET", provider.build_path("/events/{id}", id="../organization"))
+        await t.request("GET", provider.build_path("/events/{id}", id="a/../../b?c=d#e"))
     assert server.requests[0].raw_path == "/events/..%2Forganization"
     assert server.requests[1].raw_path == "/events/a%2F..%2F..%2Fb%3Fc%3Dd%23e"
 
@@ -213,9 +214,9 @@ async def test_credentials_never_leak(
     texts = [
         repr(t),
         str(t),
-        repr(common.BearerAuth(SECRET)),
-        str(common.BasicAuth("user", SECRET)),
-        repr(common.HeaderAuth({"x-key": SECRET})),
+        repr(provider.BearerAuth(SECRET)),
+        str(provider.BasicAuth("user", SECRET)),
+        repr(provider.HeaderAuth({"x-key": SECRET})),
         str(info.value),
         repr(info.value),
         "".join(traceback.format_exception(info.value)),
@@ -276,17 +277,17 @@ async def test_overall_deadline_bounds_all_attempts(server: ScriptedServer) -> N
 
 
 def test_timeouts_are_never_unlimited() -> None:
-    t = common.Transport("https://example.com")
+    t = provider.Transport("https://example.com")
     assert t.timeout == 30.0 and t.deadline == common.DEFAULT_DEADLINE
     assert t._timeout_for(None).total == 30.0
     assert t._timeout_for(time.monotonic() + 1000).total == 30.0
     assert 4 < (t._timeout_for(time.monotonic() + 5).total or 0) <= 5
     with pytest.raises(common.InvalidRequestError):
-        common.Transport("https://example.com", timeout=0)
+        provider.Transport("https://example.com", timeout=0)
 
 
 async def test_connection_refused(free_tcp_port: int) -> None:
-    async with common.Transport(f"http://127.0.0.1:{free_tcp_port}", retry_policy=FAST) as t:
+    async with provider.Transport(f"http://127.0.0.1:{free_tcp_port}", retry_policy=FAST) as t:
         with pytest.raises(common.APIConnectionError) as info:
             await t.request("GET", "/x")
     assert not isinstance(info.value, common.APITimeoutError)
@@ -297,7 +298,7 @@ async def test_connection_refused(free_tcp_port: int) -> None:
 
 
 async def test_write_refused_connection_is_retried(free_tcp_port: int) -> None:
-    async with common.Transport(f"http://127.0.0.1:{free_tcp_port}", retry_policy=FAST) as t:
+    async with provider.Transport(f"http://127.0.0.1:{free_tcp_port}", retry_policy=FAST) as t:
         with pytest.raises(common.APIConnectionError) as info:
             await t.request("POST", "/x", json={"a": 1})
     assert info.value.attempts == 3  # never reached a server: safe to retry
@@ -389,12 +390,12 @@ class Thing:
     name: str
 
 
-class ThingClient(common.BaseClient):
+class ThingClient(provider.BaseClient):
     def __init__(self, base_url: str, **kw: Any) -> None:
         super().__init__(
             base_url=base_url,
-            auth=common.BearerAuth(SECRET),
-            decoder=common.Decoder(common.make_converter()),
+            auth=provider.BearerAuth(SECRET),
+            decoder=provider.Decoder(provider.make_converter()),
             retry_policy=FAST,
             **kw,
         )
@@ -552,9 +553,9 @@ async def test_a_long_server_wait_makes_the_other_requests_fail_fast(
 @pytest.mark.parametrize("bad", ["", "tok en", "tok\r\nX-Evil: 1", "tök", None])
 def test_credentials_that_would_break_headers_are_refused(bad: Any) -> None:
     for make in (
-        lambda: common.BearerAuth(bad),
-        lambda: common.BasicAuth("user", bad),
-        lambda: common.HeaderAuth({"x-key": bad}),
+        lambda: provider.BearerAuth(bad),
+        lambda: provider.BasicAuth("user", bad),
+        lambda: provider.HeaderAuth({"x-key": bad}),
     ):
         with pytest.raises(common.InvalidRequestError) as info:
             make()

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import common
+from common import provider
 
 ZONES = sorted(available_timezones())
 
@@ -24,8 +24,8 @@ ZONES = sorted(available_timezones())
 def test_local_start_is_none_or_a_comparable_instant(
     day: dt.date, time: dt.time | None, zone: str | None
 ) -> None:
-    start = common.local_start(day, time, zone)
-    if time is None or not zone or common.zone_or_none(zone) is None:
+    start = provider.local_start(day, time, zone)
+    if time is None or not zone or provider.zone_or_none(zone) is None:
         assert start is None
         return
     if start is None:  # only at the ends of the calendar
@@ -48,11 +48,11 @@ def test_local_start_is_none_or_a_comparable_instant(
     ],
 )
 def test_instants_beyond_datetime_are_unknown(day: dt.date, time: dt.time, zone: str) -> None:
-    assert common.local_start(day, time, zone) is None
+    assert provider.local_start(day, time, zone) is None
 
 
 def test_an_ordinary_start() -> None:
-    start = common.local_start(dt.date(2026, 3, 29), dt.time(9, 30), "Europe/London")
+    start = provider.local_start(dt.date(2026, 3, 29), dt.time(9, 30), "Europe/London")
     assert start == dt.datetime(2026, 3, 29, 9, 30, tzinfo=ZoneInfo("Europe/London"))
     assert start is not None
     assert start.utcoffset() == dt.timedelta(hours=1)
@@ -62,5 +62,5 @@ def test_an_ordinary_start() -> None:
     "zone", ["", "\x00", "a" * 5000, "\ud800", "/etc/passwd", "../x", "Europe"]
 )
 def test_hostile_zone_names_are_unknown(zone: str) -> None:
-    assert common.zone_or_none(zone) is None
-    assert common.local_start(dt.date(2026, 1, 1), dt.time(9), zone) is None
+    assert provider.zone_or_none(zone) is None
+    assert provider.local_start(dt.date(2026, 1, 1), dt.time(9), zone) is None

@@ -182,7 +182,7 @@ async def raw() -> AsyncIterator[RawServer]:
 AUTH_FORMS: dict[str, Callable[..., Any]] = {
     "intervals-bearer": lambda url, **kw: IntervalsClient(api_key=SECRET, base_url=url, **kw),
     "rwgps-basic": lambda url, **kw: RideWithGPSClient(
-        api_key=SECRET2, auth_token=SECRET, base_url=url, **kw
+        api_key=SECRET2, auth_token=SECRET, auth_style="basic", base_url=url, **kw
     ),
     "rwgps-headers": lambda url, **kw: RideWithGPSClient(
         api_key=SECRET2, auth_token=SECRET, auth_style="headers", base_url=url, **kw

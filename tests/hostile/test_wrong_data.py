@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import common
+from common import provider
 
 from .conftest import AUTH_FORMS, RawServer, respond
 
@@ -52,7 +53,7 @@ async def test_lone_surrogate_in_a_body_is_refused_before_sending(raw: RawServer
 async def test_a_number_that_is_not_json_is_refused_before_sending(
     raw: RawServer, number: float
 ) -> None:
-    async with common.Transport(raw.url) as transport:
+    async with provider.Transport(raw.url) as transport:
         with pytest.raises(common.InvalidRequestError):
             # today: sent as null
             await transport.request("POST", "/readings", json={"values": [1.5, number]})
@@ -65,12 +66,12 @@ class Reading:
     value: float
 
 
-DECODER = common.Decoder(common.make_converter())
+DECODER = provider.Decoder(provider.make_converter())
 
 
 async def _decode(raw: RawServer, body: bytes) -> Reading:
     raw.answer(respond(200, raw=body))
-    async with common.Transport(raw.url) as transport:
+    async with provider.Transport(raw.url) as transport:
         response = await transport.request("GET", "/reading")
     return DECODER.decode(response.body, Reading)
 

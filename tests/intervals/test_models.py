@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 import common
+from common import provider
 from intervals_async import (
     Event,
     EventCreated,
@@ -104,7 +105,7 @@ def assert_matches(value: Any, data: Any) -> None:
     elif isinstance(value, enum.Enum):
         assert value.value == data
     elif isinstance(value, dt.date):
-        assert value == common.parse_date(data)
+        assert value == provider.parse_date(data)
     else:
         assert value == data
         assert isinstance(value, bool) == isinstance(data, bool)

@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import common
-from common import CallState, Failure, Outcome, Pacer, Report, RetryPolicy, decide
+from common import RetryPolicy
 from common._ratelimit import CLIMB, rate_at
+from common.provider import CallState, Failure, Outcome, Pacer, Report, decide
 
 POLICY = RetryPolicy()
 

@@ -13,6 +13,7 @@ import pytest
 
 import common
 from benchmarks.rate import bulk, fleet, limited_fake, serve_in_process
+from common import provider
 from common._redis import RedisLimiter, default_rate_key
 from intervals_async import IntervalsClient
 from intervals_async.testing import generate_data
@@ -36,10 +37,14 @@ def test_the_library_imports_without_redis() -> None:
 
 
 def test_the_default_key_names_the_budget_never_the_credential() -> None:
-    key = default_rate_key("intervals", "https://api.intervals.run", common.BearerAuth("sekret1"))
+    key = default_rate_key("intervals", "https://api.intervals.run", provider.BearerAuth("sekret1"))
     assert key.startswith("intervals|https://api.intervals.run:443|") and "sekret1" not in key
-    same = default_rate_key("intervals", "https://api.intervals.run/", common.BearerAuth("sekret1"))
-    other = default_rate_key("intervals", "https://api.intervals.run", common.BearerAuth("sekret2"))
+    same = default_rate_key(
+        "intervals", "https://api.intervals.run/", provider.BearerAuth("sekret1")
+    )
+    other = default_rate_key(
+        "intervals", "https://api.intervals.run", provider.BearerAuth("sekret2")
+    )
     assert key == same and key != other
 
 
@@ -161,15 +166,15 @@ async def test_the_lua_rules_match_the_python_ones(redis_url: str) -> None:
 
     mine = aioredis.Redis.from_url(redis_url)
     store = common.RedisRateStore(mine)
-    pacer, started = common.Pacer(None), time.monotonic()
+    pacer, started = provider.Pacer(None), time.monotonic()
     try:
         for _ in range(20):
             reply = await store.acquire("parity", None, 1)
             sent, _ = pacer.reserve(time.monotonic() - started)
-            await store.report("parity", None, common.Report.accepted(), float(reply[4]), False)
-            pacer.on_report(common.Report.accepted(), sent, time.monotonic() - started)
+            await store.report("parity", None, provider.Report.accepted(), float(reply[4]), False)
+            pacer.on_report(provider.Report.accepted(), sent, time.monotonic() - started)
         await asyncio.sleep(0.2)
-        refusal = common.Report.refused_for(1.0, 1.0, precise=False)
+        refusal = provider.Report.refused_for(1.0, 1.0, precise=False)
         reply = await store.acquire("parity", None, 1)
         assert await store.report("parity", None, refusal, float(reply[4]), False) == "new"
         now = time.monotonic() - started

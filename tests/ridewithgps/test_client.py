@@ -25,16 +25,18 @@ SEEDED = 1_000_000  # the fake's first seeded event, owned by the user
 # --- authentication -----------------------------------------------------------------------
 
 
-async def test_basic_auth_is_the_default_for_a_key_pair(fake: FakeRideWithGPS) -> None:
-    async with make_client(fake) as rw:
+async def test_basic_auth_style(fake: FakeRideWithGPS) -> None:
+    async with make_client(fake, auth_style="basic") as rw:
         await rw.get_event(SEEDED)
     pair = base64.b64encode(f"{API_KEY}:{AUTH_TOKEN}".encode()).decode()
     assert fake.auth_forms == ["basic"]
     assert fake.requests[0].headers["Authorization"] == f"Basic {pair}"
 
 
-async def test_header_auth_style(fake: FakeRideWithGPS) -> None:
-    async with make_client(fake, auth_style="headers") as rw:
+async def test_the_description_s_headers_are_the_default_for_a_key_pair(
+    fake: FakeRideWithGPS,
+) -> None:
+    async with make_client(fake) as rw:
         await rw.get_event(SEEDED)
     headers = fake.requests[0].headers
     assert fake.auth_forms == ["headers"]
@@ -61,7 +63,7 @@ async def test_environment_key_pair(fake: FakeRideWithGPS, monkeypatch: pytest.M
     monkeypatch.setenv("RWGPS_AUTH_TOKEN", AUTH_TOKEN)
     async with RideWithGPSClient(base_url=fake.url) as rw:
         await rw.get_event(SEEDED)
-    assert fake.auth_forms == ["basic"]
+    assert fake.auth_forms == ["headers"]
 
 
 async def test_environment_access_token_wins_over_environment_pair(
@@ -84,7 +86,7 @@ async def test_explicit_arguments_win_over_the_environment(
     # an explicit key: the pair is used (its other half from the environment), not the token
     async with RideWithGPSClient(base_url=fake.url, api_key=API_KEY) as rw:
         await rw.get_event(SEEDED)
-    assert fake.auth_forms == ["basic"]
+    assert fake.auth_forms == ["headers"]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,300 @@
+"""``eventsync``: the command-line tool (install the ``cli`` extra).
+
+An application on top of the library, in three parts: this module (flags,
+exit codes, the one-line errors), :mod:`._run` (what each command fetches,
+through the provider registry only) and :mod:`._output` (tables, CSV, JSON
+lines). Data goes to stdout or ``--out``; progress, warnings and errors go to
+stderr, so pipes stay clean. The exit codes are :data:`EXIT_CODES`, also shown
+by ``eventsync --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import importlib.util
+import logging
+import math
+import os
+import sys
+import traceback
+import warnings
+from collections.abc import Callable, Sequence
+from importlib import metadata
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from .._errors import (
+    APIError,
+    AuthenticationError,
+    InvalidRequestError,
+    MergeError,
+    MissingCredentialsError,
+    NotFoundError,
+    PermissionDeniedError,
+    TruncationWarning,
+)
+from ..provider import Registry
+from ._output import one_line, warn
+from ._run import (
+    EXIT_API,
+    EXIT_AUTH,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_FOUND,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    EXIT_USAGE,
+    Usage,
+    cmd_demo,
+    cmd_event,
+    cmd_events,
+    cmd_participants,
+    cmd_providers,
+    show_warning,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+__all__ = ["EXIT_CODES", "build_parser", "main"]
+
+#: Every exit code, as --help and the README document it.
+EXIT_CODES = {
+    EXIT_OK: "ok (also when the reader of stdout stops early, as `| head` does)",
+    EXIT_USAGE: "usage: a bad flag, value or event id; nothing was sent",
+    EXIT_AUTH: "authentication: credentials missing or refused (401/403), participants hidden",
+    EXIT_NOT_FOUND: "not found",
+    EXIT_API: "other API or network error",
+    EXIT_PARTIAL: "partial: some items failed or may be incomplete; the rest was written",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C); what was written stays written",
+}
+RATE_STORE_VARIABLE = "EVENTSYNC_RATE_STORE"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (the usage is one ``--help`` away)."""
+
+    def error(self, message: str) -> Any:
+        self.exit(EXIT_USAGE, f"eventsync: error: {message} (see '{self.prog} --help')\n")
+
+
+class _LowerLevel(logging.Formatter):
+    """Log lines in the tool's one style: ``eventsync: warning: ...``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = f"eventsync: {record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.levelno <= logging.DEBUG:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def _version() -> str:
+    try:
+        return metadata.version("eventsync")
+    except metadata.PackageNotFoundError:  # run from a source tree that is not installed
+        return "unknown (not installed)"
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(
+            f"--rate-limit is requests per second, a number above 0 (got {text!r}); leave it"
+            " out to let the pace be learned from the server's 429 answers"
+        )
+    return value
+
+
+def _environment_help(registry: Registry) -> str:
+    lines = ["environment variables:"]
+    for plugin in registry:
+        lines += [f"  {v.name:<22}{v.help}" for v in plugin.environment]
+    lines.append(f"  {RATE_STORE_VARIABLE:<22}default of --rate-store")
+    lines.append("exit codes:")
+    lines += [f"  {code:<4}{text}" for code, text in EXIT_CODES.items()]
+    return "\n".join(lines)
+
+
+def build_parser(registry: Registry) -> argparse.ArgumentParser:
+    """The argument parser (documented in the README)."""
+    names = [p.name for p in registry]
+    choices = [*names, *(a for p in registry for a in p.aliases), "all"]
+    epilog = _environment_help(registry)
+    parser = _Parser(
+        prog="eventsync",
+        description=f"Pull events and participants from {', '.join(p.title for p in registry)}.",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"eventsync {_version()}")
+    parser.add_argument(
+        "--debug", action="store_true", help="debug logs and tracebacks (same exit codes)"
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--base-url", metavar="URL", help="the server of the one --provider chosen (for tests)"
+    )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate,
+        metavar="RPS",
+        help="requests per second per provider, above 0 (default: learned from 429 answers)",
+    )
+    parser.add_argument(
+        "--rate-store",
+        metavar="URL",
+        default=os.environ.get(RATE_STORE_VARIABLE) or None,
+        help=f"Redis URL of a rate budget shared by several runs (default ${RATE_STORE_VARIABLE})",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser("demo", help="run against built-in fake servers")
+    demo.add_argument(
+        "--out", default="events.jsonl", help="JSON lines file (default: %(default)s)"
+    )
+    demo.set_defaults(run=cmd_demo)
+
+    events = commands.add_parser(
+        "events",
+        help="list events",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    events.add_argument(
+        "--provider",
+        choices=choices,
+        default="all",
+        metavar="NAME",
+        help=f"{' | '.join(choices)} (default: %(default)s: every provider with credentials)",
+    )
+    events.add_argument(
+        "--from", dest="date_from", type=_date, metavar="DATE", help="YYYY-MM-DD, inclusive"
+    )
+    events.add_argument(
+        "--to", dest="date_to", type=_date, metavar="DATE", help="YYYY-MM-DD, inclusive"
+    )
+    events.add_argument(
+        "--format",
+        choices=("table", "jsonl", "csv"),
+        default="table",
+        metavar="FORMAT",
+        help="table | jsonl | csv (default: %(default)s)",
+    )
+    events.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    events.add_argument(
+        "--participants",
+        action="store_true",
+        help="also fetch each event's details and participants (one request or two per event)",
+    )
+    events.set_defaults(run=cmd_events)
+
+    for name, run, what in (
+        ("event", cmd_event, "one event with its participants, as JSON"),
+        ("participants", cmd_participants, "an event's participants, as JSON lines"),
+    ):
+        command = commands.add_parser(name, help=what)
+        command.add_argument(
+            "provider", choices=choices[:-1], metavar="PROVIDER", help=" | ".join(choices[:-1])
+        )
+        command.add_argument("id", metavar="EVENT_ID")
+        command.set_defaults(run=run)
+    providers = commands.add_parser("providers", help="list the installed providers")
+    providers.set_defaults(run=cmd_providers)
+    return parser
+
+
+def _flatten(exc: BaseException) -> list[BaseException]:
+    group = getattr(exc, "exceptions", None)
+    if isinstance(exc, BaseException) and isinstance(group, (list, tuple)):
+        return [leaf for inner in group for leaf in _flatten(inner)]
+    return [exc]
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The error that decides the exit: out of task groups, the one that matters most."""
+    leaves = _flatten(exc)
+    for kind in (KeyboardInterrupt, BrokenPipeError, Usage, APIError, OSError):
+        for leaf in leaves:
+            if isinstance(leaf, kind):
+                return leaf
+    return leaves[0]
+
+
+def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, MergeError) and exc.errors:  # sources failed together: the first decides
+        return _exit_code(exc.errors[0])
+    if isinstance(exc, Usage):
+        return EXIT_USAGE
+    if isinstance(exc, (AuthenticationError, PermissionDeniedError, MissingCredentialsError)):
+        return EXIT_AUTH
+    if isinstance(exc, InvalidRequestError):
+        return EXIT_USAGE
+    if isinstance(exc, NotFoundError):
+        return EXIT_NOT_FOUND
+    return EXIT_API
+
+
+def _quiet_stdout() -> None:
+    """The reader went away: send what is left to /dev/null so exit flushes quietly."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it).
+
+    ``registry`` defaults to every provider installed (entry points).
+    """
+    registry = Registry.discover() if registry is None else registry
+    args = build_parser(registry).parse_args(argv)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LowerLevel())
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
+    for name, reason in registry.broken:
+        warn(f"provider {name!r} could not be loaded: {reason}")
+    try:
+        from rich.console import Console
+    except ImportError:
+        sys.stderr.write(
+            "eventsync: error: the command needs its extra: pip install 'eventsync[cli]'\n"
+        )
+        return EXIT_USAGE
+    if args.rate_store and importlib.util.find_spec("redis") is None:
+        sys.stderr.write(
+            "eventsync: error: --rate-store needs redis-py: pip install 'eventsync[redis]'\n"
+        )
+        return EXIT_USAGE
+    console = Console(stderr=True, quiet=args.no_progress)
+    run: Callable[[argparse.Namespace, Registry, Console], Any] = args.run
+    try:
+        with warnings.catch_warnings():
+            # A truncated listing is worth one line on stderr (or a note on its event).
+            warnings.simplefilter("always", TruncationWarning)
+            warnings.showwarning = show_warning
+            return int(anyio.run(run, args, registry, console))
+    except BaseException as caught:  # sorted out below; anything unexpected is re-raised
+        exc = _root(caught)
+        if isinstance(exc, KeyboardInterrupt):
+            sys.stderr.write("eventsync: interrupted\n")
+            return EXIT_INTERRUPTED
+        if isinstance(exc, BrokenPipeError):
+            _quiet_stdout()
+            return EXIT_OK
+        if not isinstance(exc, (Usage, APIError, OSError)):
+            raise
+        if args.debug:
+            traceback.print_exception(caught)
+        sys.stderr.write(f"eventsync: error: {one_line(exc)}\n")
+        return _exit_code(exc)

@@ -1,0 +1,264 @@
+"""What ``eventsync`` writes: records, the table, CSV, JSON lines, and its stderr lines.
+
+Nothing here sends a request; :mod:`._run` decides what to fetch and hands each
+event over as an :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import enum
+import io
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import IO, Any
+
+import attrs
+
+from .._errors import APIError
+from .._json import dumps
+from .._types import Event
+
+CSV_FIELDS = (
+    "provider", "id", "name", "start_date", "start_time", "end_date", "end_time", "timezone",
+    "starts_at", "location", "description", "url", "registration_url", "distances_m",
+    "participants", "participants_complete", "error",
+)  # fmt: skip
+
+
+def warn(message: str) -> None:
+    """A warning on stderr, in the one style of the tool."""
+    sys.stderr.write(f"eventsync: warning: {message}\n")
+
+
+def one_line(exc: BaseException) -> str:
+    """The error as one line; the CLI cannot resume a listing, so no resume hint."""
+    if isinstance(exc, APIError) and exc.resume_page is not None:
+        saved, exc.resume_page = exc.resume_page, None
+        try:
+            text = str(exc)
+        finally:
+            exc.resume_page = saved
+    else:
+        text = str(exc)
+    return " ".join(text.split()) or type(exc).__name__
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def to_dict(item: Any) -> dict[str, Any]:
+    """A JSON-ready dict of a common Event or Participant (``raw`` left out)."""
+    data = attrs.asdict(item, recurse=True, filter=lambda a, _: a.name != "raw")
+    return {k: _plain(v) for k, v in data.items()}
+
+
+def provider_name(provider: Any) -> str:
+    """A provider's name from ``Event.provider`` (a third party's own enum, or a str)."""
+    return str(getattr(provider, "value", provider))
+
+
+@attrs.frozen
+class Outcome:
+    """One event as written, and what is known about its details.
+
+    ``details`` False: only the listing was read, so participants and distances
+    are unknown (null), not empty. ``complete`` False: the participants shown may
+    be fewer than there are (cut short, hidden, or the fetch failed).
+    """
+
+    event: Event
+    details: bool = False
+    complete: bool | None = None
+    visible: bool = True
+    error: str | None = None
+
+    def record(self) -> dict[str, Any]:
+        data = to_dict(self.event)
+        fetched = self.details and self.error is None
+        data["distances_m"] = data["distances_m"] if fetched else None
+        data["participants"] = data["participants"] if fetched and self.visible else None
+        data["participants_complete"] = self.complete
+        data["error"] = self.error
+        return data
+
+    def label(self) -> str:
+        return f"{provider_name(self.event.provider)} event {self.event.id}"
+
+
+class Writer:
+    """Writes records as a table, JSON lines or CSV; nothing before the first record.
+
+    JSON lines and CSV are flushed record by record (an interrupted run keeps
+    what it wrote); a table is drawn at the end, as wide as the terminal.
+    """
+
+    def __init__(self, stream: IO[str], fmt: str, *, width: int | None) -> None:
+        self.stream = stream
+        self.fmt = fmt
+        self.width = width
+        self.rows: list[Outcome] = []
+        self._csv: csv.DictWriter[str] | None = None
+
+    def write(self, outcome: Outcome) -> None:
+        if self.fmt == "table":
+            self.rows.append(outcome)
+            return
+        data = outcome.record()
+        if self.fmt == "jsonl":
+            self.stream.write(dumps(data).decode() + "\n")
+        else:
+            if self._csv is None:
+                self._csv = csv.DictWriter(self.stream, CSV_FIELDS, extrasaction="ignore")
+                self._csv.writeheader()
+            self._csv.writerow(_csv_row(data))
+        self.stream.flush()
+
+    def close(self, *, succeeded: bool) -> None:
+        """Finish: the table (when there are rows), or a CSV header for an empty result."""
+        if self.fmt == "table" and self.rows:
+            self.stream.write(events_table(self.rows, self.width))
+        elif self.fmt == "csv" and self._csv is None and succeeded:
+            csv.DictWriter(self.stream, CSV_FIELDS).writeheader()
+        self.stream.flush()
+
+
+def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
+    """Flat CSV cells; an unknown value is an empty cell, never 0."""
+    row = dict(data)
+    row["location"] = ", ".join(str(v) for v in (data["location"] or {}).values() if v is not None)
+    distances, people = data["distances_m"], data["participants"]
+    row["distances_m"] = "" if distances is None else " ".join(f"{d:g}" for d in distances)
+    row["participants"] = "" if people is None else len(people)
+    complete = data["participants_complete"]
+    row["participants_complete"] = "" if complete is None else str(complete).lower()
+    return row
+
+
+def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
+    e = outcome.event
+    where = ", ".join(p for p in (e.location.locality, e.location.country) if p)
+    cells = {
+        "provider": provider_name(e.provider),
+        "id": e.id,
+        "date": e.start_date.isoformat(),
+        "time": e.start_time.strftime("%H:%M") if e.start_time else "",
+        "timezone": e.timezone or "",
+        "name": e.name,
+        "where": where or (e.location.name or ""),
+        "km": " ".join(f"{d / 1000:.1f}".removesuffix(".0") for d in e.distances_m),
+    }
+    if with_details:
+        people = "?" if outcome.error or not outcome.visible else str(len(e.participants))
+        cells["people"] = people + ("+" if outcome.complete is False and people != "?" else "")
+    return cells
+
+
+#: When the terminal is too narrow: columns cut (with "…") down to a floor, in this order…
+_SHRINK = (("where", 8), ("km", 8), ("timezone", 12), ("name", 20))
+#: …then columns left out, in this order, and the name cut further as a last resort.
+_DROP = ("where", "km", "timezone", "provider", "time")
+
+
+def events_table(outcomes: Sequence[Outcome], width: int | None) -> str:
+    """The events table: empty columns dropped, and ``width`` (None: unbounded) kept by
+    cutting long names and places first and leaving out the least useful columns last."""
+    from rich.cells import cell_len
+
+    with_details = any(o.details for o in outcomes)
+    rows = [_cells(o, with_details) for o in outcomes]
+    kept = [c for c in rows[0] if any(row[c] for row in rows)]
+    natural = {c: max(cell_len(c), *(cell_len(row[c]) for row in rows)) for c in kept}
+    widths = dict(natural)
+    if width is not None:
+        if len({row["provider"] for row in rows}) == 1:
+            widths.pop("provider")  # one provider: the column says nothing a row needs
+
+        def excess() -> int:
+            return sum(widths.values()) + len(widths) - 1 - width  # one space between columns
+
+        for column, floor in _SHRINK:
+            if column in widths and excess() > 0:
+                widths[column] = max(floor, widths[column] - excess())
+        for column in _DROP:
+            if excess() > 0:
+                widths.pop(column, None)
+        for column in ("name", "timezone", "where", "km"):  # room left over goes back
+            if column in widths and excess() < 0:
+                widths[column] = min(natural[column], widths[column] - excess())
+        if excess() > 0 and "name" in widths:
+            widths["name"] = max(4, widths["name"] - excess())
+    return _render(_build(rows, widths), width)
+
+
+def _build(rows: list[dict[str, str]], widths: dict[str, int]) -> Any:
+    from rich import box
+    from rich.table import Table
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
+    for column, most in widths.items():
+        table.add_column(
+            column,
+            no_wrap=True,
+            overflow="ellipsis",
+            max_width=most,
+            justify="right" if column == "people" else "left",
+        )
+    for row in rows:
+        table.add_row(*(row[c] for c in widths))
+    return table
+
+
+def _render(table: Any, width: int | None) -> str:
+    """A rich table as plain text; ``width`` None draws it at its natural width."""
+    from rich.console import Console
+
+    buffer = io.StringIO()
+    Console(file=buffer, width=width or 100_000, no_color=True, highlight=False).print(table)
+    return buffer.getvalue()
+
+
+def terminal_width(stream: IO[str]) -> int | None:
+    """The terminal's width when ``stream`` is one (rich reads $COLUMNS or asks the tty)."""
+    if not stream.isatty():
+        return None
+    from rich.console import Console
+
+    return Console(file=stream).width
+
+
+@contextmanager
+def output(path: str | None) -> Iterator[IO[str]]:
+    if path is None or path == "-":
+        yield sys.stdout
+        return
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        yield stream
+
+
+def summary_table(outcomes: Sequence[Outcome], width: int | None) -> str:
+    from rich.table import Table
+
+    table = Table("provider", "events", "participants", "statuses", title="Summary")
+    for name in sorted({provider_name(o.event.provider) for o in outcomes}):
+        mine = [o.event for o in outcomes if provider_name(o.event.provider) == name]
+        statuses = Counter(p.status.value for e in mine for p in e.participants)
+        table.add_row(
+            name,
+            str(len(mine)),
+            str(sum(statuses.values())),
+            ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+        )
+    return _render(table, width)
