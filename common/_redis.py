@@ -210,7 +210,7 @@ class RedisRateStore:
         self,
         url_or_redis: str | Redis,
         *,
-        timeout: float = 0.25,
+        timeout: float = 1.0,
         prefix: str = "eventsync:rate:",
     ) -> None:
         try:
