@@ -42,7 +42,7 @@ from ._errors import (
 from ._retry import Failure, parse_retry_after
 from ._url import check_query
 
-__all__ = ["AttemptFailed", "ClientErrorCause", "Response", "read_body", "send_once"]
+__all__ = ["AttemptFailed", "ClientErrorCause", "Response", "send_once"]
 
 _CHUNK = 64 * 1024
 _MAX_CAUSE_TEXT = 300
@@ -245,14 +245,6 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes,
             return b"".join(chunks), False
         chunks.append(chunk)
     return b"".join(chunks), True
-
-
-async def read_body(resp: aiohttp.ClientResponse, method: str, path: str, limit: int) -> bytes:
-    """The whole body, refusing one larger than ``limit`` bytes with :class:`DecodeError`."""
-    body, complete = await _read_capped(resp, limit)
-    if not complete:
-        raise DecodeError(f"{method} {path}: response body exceeds the {limit}-byte limit")
-    return body
 
 
 def _secrets(session: aiohttp.ClientSession, headers: Mapping[str, str] | None) -> tuple[str, ...]:

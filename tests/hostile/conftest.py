@@ -126,13 +126,13 @@ def respond(
     return action
 
 
-def send_raw(data: bytes) -> Action:
-    """These bytes, then the connection is closed."""
+def send_raw(data: bytes, *, keep_open: bool = False) -> Action:
+    """These bytes, then the connection is closed (unless ``keep_open``)."""
 
     async def action(writer: asyncio.StreamWriter, seen: Seen) -> bool:
         writer.write(data)
         await writer.drain()
-        return False
+        return keep_open
 
     return action
 

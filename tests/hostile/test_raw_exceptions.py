@@ -15,7 +15,7 @@ import pytest
 
 import common
 
-from .conftest import AUTH_FORMS, RawServer, hang, respond
+from .conftest import AUTH_FORMS, RawServer, hang, respond, send_raw
 
 pytestmark = pytest.mark.anyio
 
@@ -103,7 +103,7 @@ async def test_an_oversized_5xx_is_a_server_error(raw: RawServer, chunked: bool)
     if chunked:
         body = b"%x\r\n%s\r\n0\r\n\r\n" % (len(big), big)
         head = b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\n\r\n"
-        raw.answer(_send_keep(head + body))
+        raw.answer(send_raw(head + body, keep_open=True))
     else:
         raw.answer(respond(500, raw=big, headers={"Content-Type": "text/html"}))
     async with AUTH_FORMS["oauth-bearer"](
@@ -166,12 +166,3 @@ def _event_reply(*, gzipped: bool = False) -> Any:
     if gzipped:
         return respond(200, raw=gzip.compress(body), headers={"Content-Encoding": "gzip"})
     return respond(200, raw=body)
-
-
-def _send_keep(data: bytes) -> Any:
-    async def action(writer: asyncio.StreamWriter, seen: Any) -> bool:
-        writer.write(data)
-        await writer.drain()
-        return True
-
-    return action
