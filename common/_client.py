@@ -79,7 +79,7 @@ class BaseClient:
         pace, Redis store) and concurrency cap. Ownership stays with this client:
         closing the derived client closes nothing shared; closing this one closes
         the shared session (when it created it), after which derived clients
-        refuse calls with :class:`common.APIError`.
+        refuse calls with :class:`common.ClientClosedError`.
         """
         derived = copy.copy(self)
         derived._transport = self._transport.with_options(**options)

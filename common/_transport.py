@@ -20,7 +20,7 @@ from yarl import URL
 
 from ._auth import Auth, NoAuth
 from ._errormap import BodyWait, ErrorParser, parse_error_body
-from ._errors import APIError, APIStatusError, APITimeoutError
+from ._errors import APIError, APIStatusError, APITimeoutError, ClientClosedError
 from ._http import AttemptFailed, Response, send_once
 from ._json import dumps
 from ._options import (
@@ -158,7 +158,7 @@ class Transport:
         """The session in use; an owned one is created on first use, in the running loop."""
         shared = self._shared
         if self._closed or shared.closed:
-            raise APIError("this client is closed")
+            raise ClientClosedError("this client is closed; not sent")
         if shared.session is None:
             connector = aiohttp.TCPConnector(limit=shared.max_concurrency)
             shared.session = aiohttp.ClientSession(
