@@ -49,7 +49,11 @@ def test_the_default_key_names_the_budget_never_the_credential() -> None:
 
 
 async def test_two_clients_share_one_pace(redis_url: str) -> None:
-    async with limited_fake(20, 5, "header", latency=0.0) as fake:
+    # The server's burst (10) absorbs one event-loop stall of a few hundred ms (seen
+    # under coverage in CI: slots already reserved then go out together). Two clients
+    # pacing apart are still refused more than once (measured: 2, then their 429
+    # cool-downs correct them), so the bound below still tells the two apart.
+    async with limited_fake(20, 10, "header", latency=0.0) as fake:
         ids = list(fake.db.events)[:30]
         started = time.monotonic()
         runs = await asyncio.gather(
