@@ -33,7 +33,7 @@ from ._errors import (
 from ._http import ClientErrorCause
 from ._options import DEFAULT_DEADLINE, CallOptions, ClientOptions, Options
 from ._page import Page
-from ._redis import RedisRateStore
+from .ratelimit._redis import RedisRateStore
 from ._retry import RetryPolicy
 from ._types import Event, EventSource, Location, Participant, ParticipantStatus, Provider
 

@@ -20,7 +20,7 @@ from ._errors import InvalidRequestError
 from ._retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from ._redis import RedisRateStore
+    from .ratelimit._redis import RedisRateStore
 
 __all__ = [
     "DEFAULT_DEADLINE",

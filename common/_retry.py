@@ -25,7 +25,7 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
-from ._ratelimit import Report
+from .ratelimit._local import Report
 
 __all__ = [
     "CallState",

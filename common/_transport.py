@@ -4,7 +4,7 @@
 probe, pacing; all bounded by the deadline) → send_once → decide → Response``
 and then the provider decodes the body. The decisions (retry or not, how long,
 what the limiter learns) are the pure :func:`._retry.decide`; the pacing rules
-are :mod:`._ratelimit`'s; this module only does I/O and bookkeeping.
+are :mod:`.ratelimit`'s; this module only does I/O and bookkeeping.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from ._options import (
     Options,
     resolve_options,
 )
-from ._ratelimit import Limiter, LocalLimiter, Report
+from .ratelimit._local import Limiter, LocalLimiter, Report
 from ._retry import CallState, Failure, Outcome, RetryPolicy, decide
 from ._url import validate_base_url
 
@@ -108,7 +108,7 @@ class Transport:
                 burst=options.rate_burst,
                 max_concurrency=options.max_concurrency,
             )
-        from ._redis import RedisLimiter, default_rate_key  # redis-py only when asked for
+        from .ratelimit._redis import RedisLimiter, default_rate_key  # redis-py only when asked for
 
         key = options.rate_key or default_rate_key(provider, self.base_url, self._auth)
         return RedisLimiter(

@@ -60,7 +60,7 @@ from ._http import Response
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, CallOptions, ClientOptions, Options
 from ._page import Page, resume_from
 from ._paginate import Chunk, paginate
-from ._ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+from .ratelimit._local import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
 from ._retry import (
     CallState,
     Decision,

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import common
 from common import RetryPolicy
-from common._ratelimit import CLIMB, rate_at
+from common.ratelimit._local import CLIMB, rate_at
 from common.provider import CallState, Failure, Outcome, Pacer, Report, decide
 
 POLICY = RetryPolicy()

@@ -14,7 +14,7 @@ import pytest
 import common
 from benchmarks.rate import bulk, fleet, limited_fake, serve_in_process
 from common import provider
-from common._redis import RedisLimiter, default_rate_key
+from common.ratelimit._redis import RedisLimiter, default_rate_key
 from intervals_async import IntervalsClient
 from intervals_async.testing import generate_data
 
@@ -109,19 +109,19 @@ async def test_redis_down_at_start_means_local_pacing_and_one_warning(
     url = f"redis://127.0.0.1:{free_port()}/0"
     async with limited_fake(None, latency=0.0) as fake:
         ids = list(fake.db.events)[:20]
-        with caplog.at_level(logging.WARNING, logger="common._redis"):
+        with caplog.at_level(logging.WARNING, logger="common.ratelimit._redis"):
             started = time.monotonic()
             run = await bulk(fake.url, ids, 5, rate_store=url, rate_limit=100)
             assert time.monotonic() - started < 5
     assert run.failed == 0
-    warnings = [r for r in caplog.records if r.name == "common._redis"]
+    warnings = [r for r in caplog.records if r.name == "common.ratelimit._redis"]
     assert len(warnings) == 1 and "pacing locally" in warnings[0].getMessage()
 
 
 async def test_killing_redis_mid_run_loses_no_key_and_sharing_resumes(
     redis_server: RedisServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="common._redis")
+    caplog.set_level(logging.WARNING, logger="common.ratelimit._redis")
     async with limited_fake(50, 5, "body", latency=0.01) as fake:
         ids = list(fake.db.events)[:150]
         async with IntervalsClient(
@@ -149,7 +149,7 @@ async def test_killing_redis_mid_run_loses_no_key_and_sharing_resumes(
             await asyncio.sleep(1.1)  # past the retry delay: Redis is tried again
             await client.get_event(ids[0])
             assert limiter.shared
-    warnings = [r for r in caplog.records if r.name == "common._redis"]
+    warnings = [r for r in caplog.records if r.name == "common.ratelimit._redis"]
     assert len(warnings) == 1 and warnings[0].levelno == logging.WARNING
 
 

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from yarl import URL
 
-from ._auth import Auth
-from ._errors import InvalidRequestError
-from ._ratelimit import (
+from .._auth import Auth
+from .._errors import InvalidRequestError
+from ._local import (
     CLIMB,
     DECREASE,
     DOUBLING,

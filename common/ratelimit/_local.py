@@ -32,7 +32,7 @@ from typing import Protocol
 import anyio
 import attrs
 
-from ._errors import APITimeoutError, RateLimitError
+from .._errors import APITimeoutError, RateLimitError
 
 __all__ = ["Limiter", "LocalLimiter", "PaceState", "Pacer", "Report", "Slot", "rate_at"]
 

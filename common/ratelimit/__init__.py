@@ -1,0 +1,1 @@
+"""Rate control: the pacing rules, the local limiter and the Redis-shared budget."""
