@@ -33,9 +33,9 @@ from ._errors import (
 from ._http import ClientErrorCause
 from ._options import DEFAULT_DEADLINE, CallOptions, ClientOptions, Options
 from ._page import Page
-from .ratelimit._redis import RedisRateStore
 from ._retry import RetryPolicy
 from ._types import Event, EventSource, Location, Participant, ParticipantStatus, Provider
+from .ratelimit._redis import RedisRateStore
 
 __all__ = [
     # errors, read as the hierarchy

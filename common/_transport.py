@@ -31,9 +31,9 @@ from ._options import (
     Options,
     resolve_options,
 )
-from .ratelimit._local import Limiter, LocalLimiter, Report
 from ._retry import CallState, Failure, Outcome, RetryPolicy, decide
 from ._url import validate_base_url
+from .ratelimit._local import Limiter, LocalLimiter, Report
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack

@@ -60,7 +60,6 @@ from ._http import Response
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, CallOptions, ClientOptions, Options
 from ._page import Page, resume_from
 from ._paginate import Chunk, paginate
-from .ratelimit._local import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
 from ._retry import (
     CallState,
     Decision,
@@ -98,6 +97,7 @@ from ._validate import (
     request_method,
     required,
 )
+from .ratelimit._local import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
 
 __all__ = [
     # the plug-in interface

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 import common
 from common import RetryPolicy
-from common.ratelimit._local import CLIMB, rate_at
 from common.provider import CallState, Failure, Outcome, Pacer, Report, decide
+from common.ratelimit._local import CLIMB, rate_at
 
 POLICY = RetryPolicy()
 
