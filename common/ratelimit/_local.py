@@ -25,13 +25,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import time
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 import anyio
 import attrs
 
+from .._clock import loop_time
 from .._errors import APITimeoutError, RateLimitError
 
 __all__ = ["Limiter", "LocalLimiter", "PaceState", "Pacer", "Report", "Slot", "rate_at"]
@@ -293,7 +293,7 @@ class LocalLimiter:
         *,
         burst: int = 1,
         max_concurrency: int = 100,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = loop_time,
     ) -> None:
         self.pacer = Pacer(rate_limit, burst)
         self.clock = clock
