@@ -89,7 +89,7 @@ from ._validate import (
     request_method,
     required,
 )
-from .ratelimit._local import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+from .ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
 
 __all__ = [
     # the plug-in interface
