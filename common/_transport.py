@@ -37,7 +37,7 @@ from ._options import (
 from ._retry import CallState, FailedAttempt, Failure, RetryPolicy, decide, parse_retry_after
 from ._sender import AttemptFailed, Request, Response, Sender
 from ._url import check_query, validate_base_url
-from .ratelimit._local import Limiter, LocalLimiter, Report
+from .ratelimit import Limiter, LocalLimiter, Report
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -313,7 +313,11 @@ class Transport:
         while True:
             try:
                 async with limiter.slot(
-                    deadline_at, not_before=not_before, max_wait=policy.max_retry_wait, what=what
+                    deadline_at,
+                    not_before=not_before,
+                    max_wait=policy.max_retry_wait,
+                    lease=self.timeout,  # a probe holds the others back no longer than it
+                    what=what,
                 ) as slot:
                     attempt_started = loop_time()
                     try:
