@@ -17,7 +17,6 @@ One place decides whether an attempt is retried and how long to wait:
 
 from __future__ import annotations
 
-import enum
 import math
 import random
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
+from ._sender import Failure
 from .ratelimit._local import Report
 
 __all__ = [
@@ -40,18 +40,6 @@ __all__ = [
 ]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class Failure(enum.Enum):
-    """How an attempt failed, as far as retrying is concerned."""
-
-    #: The connection was never established (refused, DNS, connect timeout):
-    #: the server cannot have seen the request.
-    NOT_SENT = "not_sent"
-    #: The connection broke or timed out after the request may have been sent.
-    MAYBE_SENT = "maybe_sent"
-    #: The server answered with a status.
-    STATUS = "status"
 
 
 @attrs.frozen
