@@ -22,13 +22,9 @@ __all__ = ["AttemptFailed", "Failure", "Request", "Response", "Sender"]
 class Failure(enum.Enum):
     """How an attempt failed, as far as retrying is concerned."""
 
-    #: The connection was never established (refused, DNS, connect timeout):
-    #: the server cannot have seen the request.
-    NOT_SENT = "not_sent"
-    #: The connection broke or timed out after the request may have been sent.
-    MAYBE_SENT = "maybe_sent"
-    #: The server answered with a status.
-    STATUS = "status"
+    NOT_SENT = "not_sent"  #: no connection (refused, DNS, connect timeout): never seen
+    MAYBE_SENT = "maybe_sent"  #: broke or timed out after the request may have gone
+    STATUS = "status"  #: the server answered with a status
 
 
 @attrs.frozen
