@@ -64,11 +64,6 @@ class Response:
     #: The body was longer than the request's ``max_response_bytes``: ``body`` is its start.
     truncated: bool = False
 
-    @property
-    def ok(self) -> bool:
-        """A 2xx status."""
-        return 200 <= self.status < 300
-
 
 class AttemptFailed(Exception):
     """An attempt without an answer (or, from the transport, with an error status):

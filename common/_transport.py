@@ -215,7 +215,7 @@ class Transport:
 
     def _answer(self, request: Request, response: Response) -> Response:
         """The 2xx response, or :class:`AttemptFailed` with the error a status means."""
-        if response.ok:
+        if 200 <= response.status < 300:
             if response.truncated:
                 raise DecodeError(
                     f"{request.what}: response body exceeds the"
