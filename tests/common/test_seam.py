@@ -178,6 +178,14 @@ async def test_shared_cool_down_holds_back_every_request() -> None:
     assert min(elapsed(sender)[1:]) == 1.0
 
 
+async def test_a_queue_behind_one_429_sees_only_that_one() -> None:
+    t, sender = transport(script(status(429, {"Retry-After": "1"}), OK), max_concurrency=1)
+    async with t:
+        await asyncio.gather(*(t.request("GET", f"/{i}") for i in range(20)))
+    assert len(sender.sent) == 21  # the 20 and the one retried after the single 429
+    assert min(elapsed(sender)[1:]) == 1.0
+
+
 async def test_proactive_rate_limit_paces_requests_exactly() -> None:
     t, sender = transport(script(OK), rate_limit=20)
     async with t:

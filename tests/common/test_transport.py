@@ -86,21 +86,6 @@ async def test_permanent_statuses_are_not_retried(server: ScriptedServer, code: 
     assert len(server.requests) == 1
 
 
-async def test_cool_down_with_concurrent_burst_sees_about_one_429(server: ScriptedServer) -> None:
-    hits = {"n": 0}
-
-    async def once(request: web.Request) -> web.StreamResponse:
-        hits["n"] += 1
-        if hits["n"] == 1:
-            return web.json_response({}, status=429, headers={"Retry-After": "1"})
-        return web.json_response({})
-
-    server.answer(once)
-    async with transport(server, max_concurrency=1) as t:
-        await asyncio.gather(*(t.request("GET", f"/{i}") for i in range(20)))
-    assert len(server.requests) == 21  # 20 + the one retried after the single 429
-
-
 async def test_path_parameters_cannot_escape_their_endpoint(server: ScriptedServer) -> None:
     server.answer(OK)
     async with transport(server) as t:
