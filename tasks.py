@@ -57,8 +57,9 @@ def demo(args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     venv("dev")
-    run(PY, "-m", "ruff", "check", *PACKAGES, "tests", "benchmarks", "tasks.py")
-    run(PY, "-m", "ruff", "format", "--check", *PACKAGES, "tests", "benchmarks", "tasks.py")
+    lint = [*PACKAGES, "tests", "benchmarks", "docs/_ext", "tasks.py"]
+    run(PY, "-m", "ruff", "check", *lint)
+    run(PY, "-m", "ruff", "format", "--check", *lint)
     run(PY, "-m", "mypy", "--strict", *PACKAGES)
     run(PY, "-m", "coverage", "erase")
     run(PY, "-m", "coverage", "run", "-m", "pytest", *args, PYTHONDEVMODE="1")

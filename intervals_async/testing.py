@@ -456,7 +456,8 @@ class FakeIntervals(FakeServer):
         today: the date seeded events are placed around (default: the current date).
         cursor_pagination: accept ``after`` (an ``_id``, exclusive) and add ``hasMore`` to
             listings, as the docs describe; otherwise neither exists, as in the spec.
-        host, port: where to listen (port 0: any free port).
+        host: the address to listen on.
+        port: the port to listen on (0: any free port).
 
     Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer <key>`` for each
     key of ``api_keys``; by default ``Bearer test-key`` with every scope.

@@ -11,6 +11,7 @@ The reason is required; the marked samples are listed by ``test_not_run_samples_
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -89,3 +90,30 @@ def test_sample_runs(sample: Sample, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip(), "a sample should show something"
+
+
+def _rst_docstrings():  # docs/_ext is not a package: load the file the site build loads
+    spec = importlib.util.spec_from_file_location(
+        "rst_docstrings", ROOT / "docs/_ext/rst_docstrings.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docstrings_read_as_markdown() -> None:
+    to_markdown = _rst_docstrings().to_markdown
+    assert (
+        to_markdown("See :class:`common.Event` and :meth:`~a.B.c`.")
+        == "See `common.Event` and `c`."
+    )
+    assert to_markdown(":func:`the helper <common.fetch_many>`") == "`the helper`"
+    text = "Use it::\n\n    x = 1\n    if x:\n        y = 2\n\nAfter."
+    assert to_markdown(text) == "Use it:\n\n```python\nx = 1\nif x:\n    y = 2\n```\n\nAfter."
+    indented = "Args:\n    x: see::\n\n        f(x)\n    y: z"
+    assert (
+        to_markdown(indented) == "Args:\n    x: see:\n\n    ```python\n    f(x)\n    ```\n    y: z"
+    )
+    assert to_markdown("::\n\n    a\n") == "\n```python\na\n```\n"
+    assert to_markdown("Plain, with ::1 inside.") == "Plain, with ::1 inside."
