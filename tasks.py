@@ -91,16 +91,18 @@ def bench(args: list[str]) -> None:
 
 #: Extras that are tooling for this repository, not installs a user is told about.
 TOOLING_EXTRAS = {"dev", "bench"}
+#: The project URLs the wheel's metadata must carry (pyproject's [project.urls]).
+PROJECT_URLS = ("Documentation", "Source", "Issues", "Changelog")
 
 
-def _readme_sample(marker: str) -> str:
-    """The README's first python sample that contains ``marker`` (the README is the promise)."""
-    samples = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+def _doc_sample(page: str, marker: str) -> str:
+    """The first python sample of ``page`` that contains ``marker`` (the docs are the promise)."""
+    samples = re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), re.S)
     return next(sample for sample in samples if marker in sample)
 
 
 def _checks(extras: set[str], bin_dir: Path, scratch: Path) -> list[list[str | Path]]:
-    """What the README says an install with ``extras`` can do, as commands."""
+    """What the docs (getting started) say an install with ``extras`` can do, as commands."""
     py, eventsync = bin_dir / "python", bin_dir / "eventsync"
     checks: list[list[str | Path]] = [
         [py, "-c", "import common, intervals_async, ridewithgps_async"],
@@ -128,10 +130,12 @@ def _checks(extras: set[str], bin_dir: Path, scratch: Path) -> list[list[str | P
             " and 'Traceback' not in r.stderr, r"
         )
         checks.append([py, "-c", script, eventsync])
-    if "testing" in extras:
-        checks.append(
-            [py, "-c", _readme_sample("from intervals_async.testing import FakeIntervals")]
-        )
+    if "testing" in extras:  # the guide's pytest module: pytest and anyio's plugin come with it
+        module = scratch / "test_my_sync.py"
+        module.write_text(_doc_sample("docs/guides/testing.md", "import pytest"))
+        checks.append([py, module])
+    if "docs" in extras:
+        checks.append([bin_dir / "mkdocs", "--version"])
     if "redis" in extras:
         checks.append([py, "-c", "import redis.asyncio, common; common.RedisRateStore"])
     return checks
@@ -139,7 +143,7 @@ def _checks(extras: set[str], bin_dir: Path, scratch: Path) -> list[list[str | P
 
 def installs(args: list[str]) -> None:
     """Build the wheel once; install it into a fresh venv per documented combination of
-    extras (none, each extra alone, all) and run what the README says that install can do.
+    extras (none, each extra alone, all) and run what the docs say that install can do.
 
     Runs outside the repository so nothing is imported from the source tree. Extras are
     read from the wheel, so a new one (e.g. ``redis``) joins the matrix by itself.
@@ -152,6 +156,9 @@ def installs(args: list[str]) -> None:
     with zipfile.ZipFile(wheel) as archive:
         meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         text = archive.read(meta).decode()
+    for field in ("License-File: LICENSE", *(f"Project-URL: {u}," for u in PROJECT_URLS)):
+        if field not in text:
+            sys.exit(f"installs: the wheel's metadata has no {field!r}")
     extras = sorted(set(re.findall(r"^Provides-Extra: (\S+)$", text, re.M)) - TOOLING_EXTRAS)
     matrix = {"none": set(), **{extra: {extra} for extra in extras}, "all": set(extras)}
     chosen_names = [name for name in matrix if not args or name in args]

@@ -23,6 +23,7 @@ from ._errormap import BodyWait, ErrorParser, parse_error_body
 from ._errors import APIError, APIStatusError, APITimeoutError, ClientClosedError
 from ._http import AttemptFailed, Response, send_once
 from ._json import dumps
+from ._log import configure_from_env, log_attempt
 from ._options import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -99,6 +100,7 @@ class Transport:
         self._owner = True
         self._closed = False
         self._configure()
+        configure_from_env()  # EVENTSYNC_LOG=debug: request logs without code
 
     def _build_limiter(self, provider: str) -> Limiter:
         options = self.options
@@ -280,7 +282,7 @@ class Transport:
                             parse_error=self._parse_error,
                         )
                     except AttemptFailed as failed:
-                        error, status = failed.error, failed.status
+                        error = failed.error
                         server_wait = (
                             error.retry_after if isinstance(error, APIStatusError) else None
                         )
@@ -298,7 +300,7 @@ class Transport:
                     else:
                         slot.report(Report.accepted())
                         if logger.isEnabledFor(logging.DEBUG):
-                            self._log(method, path, response.status, state, attempt_started)
+                            self._log(method, path, params, response.status, state, attempt_started)
                         return response
             except APIError as unsent:  # the limiter found no turn in time: nothing sent
                 unsent.attempts = state.attempt - 1
@@ -306,7 +308,7 @@ class Transport:
                     unsent.method, unsent.path = method, path
                 raise
             if logger.isEnabledFor(logging.DEBUG):
-                self._log(method, path, status or error, state, attempt_started)
+                self._log(method, path, params, error, state, attempt_started)
             error.attempts = state.attempt
             if not decision.retry:
                 raise error from error.__cause__
@@ -320,13 +322,14 @@ class Transport:
             state, not_before = decision.state, now + decision.delay
 
     def _log(
-        self, method: str, path: str, outcome: object, state: CallState, started: float
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        outcome: object,
+        state: CallState,
+        started: float,
     ) -> None:
-        logger.debug(
-            "%s %s -> %s (attempt %d, %.1f ms)",
-            method,
-            path,
-            outcome if isinstance(outcome, int) else type(outcome).__name__,
-            state.attempt,
-            (time.monotonic() - started) * 1000,
+        log_attempt(
+            logger, method, path, params, outcome, state.attempt, started, self._shared.headers
         )
