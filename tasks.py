@@ -85,8 +85,23 @@ def docs(args: list[str]) -> None:
 
 
 def bench(args: list[str]) -> None:
+    """Run the benchmarks, keep the results as JSON and draw them (benchmarks/plots.py).
+
+    A full run's results go to benchmarks/results/figures.json and its charts to docs/img/
+    (the benchmarks page embeds them); a smoke run's to build/bench/, leaving the docs alone.
+    """
     venv("dev,bench")
+    smoke = "--smoke" in args
+    out = ROOT / "build" / "bench" if smoke else ROOT / "benchmarks" / "results"
+    results = out / ("smoke.json" if smoke else "figures.json")
+    if "--json" in args:
+        results = Path(args[args.index("--json") + 1]).resolve()
+    else:
+        args = [*args, "--json", str(results)]
+    results.parent.mkdir(parents=True, exist_ok=True)
     run(PY, "-m", "benchmarks", *args)
+    images = out / "img" if smoke else ROOT / "docs" / "img"
+    run(PY, "-m", "benchmarks.plots", results, "--out", images)
 
 
 #: Extras that are tooling for this repository, not installs a user is told about.
