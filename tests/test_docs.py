@@ -22,7 +22,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+#: A python fence, with or without attributes (```python title="jobs.py"```).
+FENCE = re.compile(r"^```python(?:[ \t][^\n]*)?\n(.*?)^```", re.S | re.M)
 NOT_RUN = re.compile(r"<!--\s*not-run:((?:(?!-->).)*)-->\s*\Z", re.S)
 
 
@@ -75,6 +76,9 @@ def test_the_marker_is_found() -> None:
     assert marker is not None and marker.group(1).strip() == "needs a real API key"
     assert NOT_RUN.search("<!-- not-run: x -->\nprose\n") is None  # only right before
     assert NOT_RUN.search("<!-- not-run: x -->\n<!-- other -->\n") is None
+    titled = FENCE.search('```python title="jobs.py"\nx = 1\n```\n')
+    assert titled is not None and titled.group(1) == "x = 1\n"
+    assert FENCE.search("```pythonic\nx = 1\n```\n") is None
 
 
 @pytest.mark.parametrize("sample", RUN, ids=[sample.where for sample in RUN])
