@@ -121,3 +121,19 @@ def test_docstrings_read_as_markdown() -> None:
     )
     assert to_markdown("::\n\n    a\n") == "\n```python\na\n```\n"
     assert to_markdown("Plain, with ::1 inside.") == "Plain, with ::1 inside."
+
+
+def test_the_readme_is_a_front_door() -> None:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 300, "the README is the front door: the rest belongs in docs/"
+    assert not any(line.startswith("pip install eventsync") for line in lines)  # no index
+
+
+def test_the_readme_links_resolve() -> None:
+    # mkdocs --strict checks the site's links; the README's own are checked here.
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [t.split("#")[0] for t in targets if "://" not in t and not t.startswith("#")]
+    assert local, "the README links into the site"
+    missing = [target for target in local if not (ROOT / target).exists()]
+    assert not missing, missing
