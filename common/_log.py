@@ -17,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 from collections.abc import Mapping
 
 from ._auth import redact, secret_values
@@ -58,10 +57,11 @@ def log_attempt(
     params: Mapping[str, str] | None,
     outcome: object,
     attempt: int,
-    started: float,
+    elapsed: float,
     headers: Mapping[str, str],
 ) -> None:
-    """Log one attempt at DEBUG: ``outcome`` is the status, or the error it ended with.
+    """Log one attempt at DEBUG: ``outcome`` is the status, or the error it ended with;
+    ``elapsed`` is in seconds.
 
     ``headers`` are the client's request headers: their credentials are redacted from
     the line.
@@ -78,6 +78,5 @@ def log_attempt(
     # Unescaped, as a person reads it, and so a credential is found as it was given.
     query = "&".join(f"{name}={value}" for name, value in (params or {}).items())
     target = f"{path}?{query}" if query else path
-    elapsed = (time.monotonic() - started) * 1000
-    line = f"{method} {target} -> {result} (attempt {attempt}, {elapsed:.1f} ms){detail}"
+    line = f"{method} {target} -> {result} (attempt {attempt}, {elapsed * 1000:.1f} ms){detail}"
     logger.debug("%s", redact(line, secret_values(headers.items())))
