@@ -59,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_CODES", "build_parser", "main"]
 
-#: Every exit code, as --help and the README document it.
+#: Every exit code, as --help and docs/guides/cli.md document it.
 EXIT_CODES = {
     EXIT_OK: "ok (also when the reader of stdout stops early, as `| head` does)",
     EXIT_USAGE: "usage: a bad flag, value or event id; nothing was sent",
@@ -127,7 +127,7 @@ def _environment_help(registry: Registry) -> str:
 
 
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
-    """The argument parser (documented in the README)."""
+    """The argument parser (documented in docs/guides/cli.md)."""
     names = [p.name for p in registry]
     choices = [*names, *(a for p in registry for a in p.aliases), "all"]
     epilog = _environment_help(registry)
