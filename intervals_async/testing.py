@@ -36,7 +36,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -108,7 +108,7 @@ _MAX_LIMIT = 100
 def load_spec() -> dict[str, Any]:
     """The bundled OpenAPI spec, freshly parsed (callers may mutate it)."""
     data = importlib.resources.files("intervals_async").joinpath("openapi.json").read_bytes()
-    spec: dict[str, Any] = orjson.loads(data)
+    spec: dict[str, Any] = msgspec.json.decode(data)
     return spec
 
 
@@ -558,7 +558,7 @@ class FakeIntervals(FakeServer):
         errors = self._checker.request_errors(request, body)
         if errors:
             where = f"{request.method} {request.rel_url}"
-            self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
+            self.violations.append(f"request {where}: {msgspec.json.encode(errors).decode()}")
             raise ApiError(422, "Request does not match the API specification", errors)
 
     async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
@@ -569,13 +569,13 @@ class FakeIntervals(FakeServer):
         if not isinstance(response, web.Response):
             return
         data = response.body if isinstance(response.body, bytes) else b""
-        body = orjson.loads(data) if data else None
+        body = msgspec.json.decode(data) if data else None
         if isinstance(body, dict):  # strip the documented extensions the spec lacks
             if self.cursor_pagination:
                 body.pop("hasMore", None)
             if isinstance(body.get("error"), dict):
                 body["error"].pop("retryAfter", None)
-            data = orjson.dumps(body)
+            data = msgspec.json.encode(body)
         status = response.status
         method, path, _ = operation
         declared = self._checker.spec["paths"][path][method.lower()]["responses"]
@@ -595,8 +595,8 @@ class FakeIntervals(FakeServer):
             return await handler(request)
         raw = await request.read()
         try:
-            content: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
+            content: Any = msgspec.json.decode(raw)
+        except msgspec.DecodeError:
             content = raw
         fingerprint = (request.method, request.rel_url.raw_path, content)
         slot = (self._api_key(request), key)
@@ -722,8 +722,8 @@ class FakeIntervals(FakeServer):
     @staticmethod
     async def _json_object(request: web.Request) -> dict[str, Any]:
         try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
             body = None
         if not isinstance(body, dict):
             raise ApiError(400, "Request body must be a JSON object")

@@ -52,7 +52,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -152,7 +152,7 @@ _OPERATIONS = {
 def load_spec() -> dict[str, Any]:
     """RideWithGPS' own OpenAPI description of API v1, freshly parsed (callers may mutate it)."""
     data = importlib.resources.files("ridewithgps_async").joinpath("openapi.json").read_bytes()
-    spec: dict[str, Any] = orjson.loads(data)
+    spec: dict[str, Any] = msgspec.json.decode(data)
     return spec
 
 
@@ -552,7 +552,7 @@ class FakeRideWithGPS(FakeServer):
             )
             if errors:
                 where = f"{request.method} {request.rel_url}"
-                self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
+                self.violations.append(f"request {where}: {msgspec.json.encode(errors).decode()}")
                 messages = [f"{field}: {'; '.join(texts)}" for field, texts in errors.items()]
                 raise ApiError(400, "Request does not match the API description", messages)
         return await handler(request)
@@ -786,8 +786,8 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
 
 async def _event_fields(request: web.Request) -> dict[str, Any]:
     try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
+        body = msgspec.json.decode(await request.read())
+    except msgspec.DecodeError:
         body = None
     fields = body.get("event") if isinstance(body, dict) else None
     if not isinstance(fields, dict):

@@ -39,7 +39,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
@@ -87,9 +87,12 @@ def error_code(status: int) -> str:
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """A JSON response serialized with orjson."""
+    """A JSON response serialized with msgspec."""
     return web.Response(
-        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+        body=msgspec.json.encode(data),
+        status=status,
+        headers=headers,
+        content_type="application/json",
     )
 
 
@@ -102,8 +105,8 @@ def _parse_json(body: bytes) -> Any:
     if not body:
         return None
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
         return None
 
 
