@@ -478,30 +478,24 @@ class _Mirrors:
         raise _Unsupported(tp)
 
     def _generate(self, cls: type[Any]) -> _Mirror:
-        if getattr(cls, "__attrs_post_init__", None) is not None or "__slots__" not in vars(cls):
+        if getattr(cls, "__attrs_post_init__", None) is not None:
             raise _Unsupported(cls)
+        twin = _mutable_twin(cls)
         hints = typing.get_type_hints(cls)
         fields: list[tuple[str, Any, Any]] = []
         lenient_fields: list[tuple[str, Any, Any]] = []
         keys: dict[str, str] = {}
         known = self._name(frozenset(), "known")  # the JSON keys, set once all are known
-        lines = [f"    o = {self._name(object.__new__, 'new')}({self._name(cls, 'cls')})"]
+        lines = [f"    o = {self._name(object.__new__, 'new')}({self._name(twin, 'twin')})"]
         needs_raw = False
         for field in attrs.fields(cls):
-            slot = getattr(cls, field.name, None)
-            if (
-                field.validator is not None
-                or field.converter is not None
-                or type(slot) is not types.MemberDescriptorType
-            ):
+            if field.validator is not None or field.converter is not None:
                 raise _Unsupported(cls)
-            # The slot's own setter: a frozen class's __setattr__ refuses, as it should.
-            setter = self._name(slot.__set__, "set")
             if field.name == EXTRA_FIELD:
                 needs_raw = True
                 lines.append(
-                    f"    {setter}(o, {{}} if r is None else"
-                    f" {{k: w for k, w in r.items() if k not in {known}}})"
+                    f"    o.{field.name} = {{}} if r is None else"
+                    f" {{k: w for k, w in r.items() if k not in {known}}}"
                 )
                 continue
             key = keys[field.name] = field.metadata.get(JSON_KEY, self.converter.key_of(field.name))
@@ -521,7 +515,8 @@ class _Mirrors:
             if value.raw:
                 needs_raw = True
                 raw = f"(None if r is None else r.get({key!r}))"
-            lines.append(f"    {setter}(o, {value.expr.format(v=f'm.{field.name}', r=raw)})")
+            lines.append(f"    o.{field.name} = {value.expr.format(v=f'm.{field.name}', r=raw)}")
+        lines.append(f"    o.__class__ = {self._name(cls, 'cls')}")
         lines.append("    return o")
         # The helpers as keyword defaults: local variables, the fastest lookup.
         helpers = ", ".join(f"{name}={name}" for name in self._used[-1])
@@ -535,6 +530,33 @@ class _Mirrors:
         lenient = msgspec.defstruct(f"{name}Lenient", lenient_fields, kw_only=True, gc=False)
         exec("\n".join(lines), self.namespace)  # the code built above from attrs.fields
         return _Mirror(strict, lenient, self.namespace.pop("build"), needs_raw)
+
+
+def _mutable_twin(cls: type[Any]) -> type[Any]:
+    """A subclass of ``cls`` that adds nothing but plain attribute setting.
+
+    A builder fills an instance of it with plain stores (three times cheaper than calling
+    each slot's setter) and then makes it a ``cls`` by assigning ``__class__``, which the
+    identical memory layout allows: the caller only ever sees a ``cls``, frozen as ever.
+    """
+    names = {f.name for f in attrs.fields(cls)}
+    slots = {s for k in cls.__mro__ for s in vars(k).get("__slots__", ())} - {"__weakref__"}
+    if slots != names or any("__slots__" not in vars(k) for k in cls.__mro__[:-1]):
+        raise _Unsupported(cls)  # not slotted, or a slot no field fills (a cached hash)
+    twin = type(
+        f"_{cls.__name__}Builder",
+        (cls,),
+        # both: one type slot serves setting and deleting; generic, stores are specialised
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
+    probe: Any = object.__new__(twin)
+    try:
+        for name in names:
+            setattr(probe, name, None)
+        probe.__class__ = cls
+    except TypeError:  # a layout that refuses the class change
+        raise _Unsupported(cls) from None
+    return twin
 
 
 def _tolerant(parse: Callable[[str], Any]) -> Callable[[str | None], Any]:
