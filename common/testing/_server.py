@@ -70,7 +70,10 @@ def json_response(
 ) -> web.Response:
     """A JSON response serialized with msgspec."""
     return web.Response(
-        body=msgspec.json.encode(data), status=status, headers=headers, content_type="application/json"
+        body=msgspec.json.encode(data),
+        status=status,
+        headers=headers,
+        content_type="application/json",
     )
 
 
