@@ -33,7 +33,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 
 from common import testing
@@ -541,14 +541,14 @@ class FakeIntervals(FakeServer):
         """The body without the documented extensions the spec lacks (``hasMore`` in cursor
         mode, ``error.retryAfter``)."""
         data = super().checked_body(request, response)
-        body = orjson.loads(data) if data else None
+        body = msgspec.json.decode(data) if data else None
         if not isinstance(body, dict):
             return data
         if self.cursor_pagination:
             body.pop("hasMore", None)
         if isinstance(body.get("error"), dict):
             body["error"].pop("retryAfter", None)
-        return orjson.dumps(body)
+        return msgspec.json.encode(body)
 
     def _idempotent(self, handler: Handler) -> Handler:
         """``handler`` behind the ``Idempotency-Key`` store: a repeated key with the same
@@ -560,8 +560,8 @@ class FakeIntervals(FakeServer):
                 return await handler(request)
             raw = await request.read()
             try:
-                content: Any = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+                content: Any = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
                 content = raw
             fingerprint = (request.method, request.rel_url.raw_path, content)
             slot = (self._api_key(request), key)
@@ -689,8 +689,8 @@ class FakeIntervals(FakeServer):
     @staticmethod
     async def _json_object(request: web.Request) -> dict[str, Any]:
         try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
             body = None
         if not isinstance(body, dict):
             raise ApiError(400, "Request body must be a JSON object")

@@ -50,7 +50,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 
 from common import testing
@@ -738,8 +738,8 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
 
 async def _event_fields(request: web.Request) -> dict[str, Any]:
     try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
+        body = msgspec.json.decode(await request.read())
+    except msgspec.DecodeError:
         body = None
     fields = body.get("event") if isinstance(body, dict) else None
     if not isinstance(fields, dict):
