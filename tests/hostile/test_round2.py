@@ -1,0 +1,131 @@
+"""The second hostile round (issue 19), library side: nothing lost, nothing mixed up.
+
+Each test names its item of the issue; the command-line items are in
+``tests/cli/test_round2.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+import common
+
+pytestmark = pytest.mark.anyio
+
+
+# -- item 1: a CancelledError that is not the caller's own ----------------------------------
+
+
+async def _raises(key: int) -> int:
+    if key == 5:
+        raise asyncio.CancelledError()
+    await anyio.lowlevel.checkpoint()
+    return key
+
+
+async def _awaits_a_cancelled_future(key: int) -> int:
+    if key == 5:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        future.cancel()  # someone else gave up on it
+        return await future
+    await anyio.lowlevel.checkpoint()
+    return key
+
+
+async def _awaits_a_task_cancelled_elsewhere(key: int) -> int:
+    if key == 5:
+        task = asyncio.ensure_future(asyncio.sleep(10, key))
+        asyncio.get_running_loop().call_soon(task.cancel)  # not by this caller
+        return await task
+    await asyncio.sleep(0.01)
+    return key
+
+
+@pytest.mark.parametrize(
+    "fn", [_raises, _awaits_a_cancelled_future, _awaits_a_task_cancelled_elsewhere]
+)
+async def test_item1_fetch_many_gives_every_key_a_result_despite_a_foreign_cancellation(
+    fn: Callable[[int], Awaitable[int]],
+) -> None:
+    with anyio.fail_after(10):
+        results = {r.key: r async for r in common.fetch_many(fn, range(10), concurrency=3)}
+    assert sorted(results) == list(range(10))
+    assert all(results[k].value == k for k in range(10) if k != 5)
+    error = results[5].error
+    assert isinstance(error, common.CancelledElsewhereError)
+    assert isinstance(error, common.APIError)
+    assert "cancelled" in str(error) and "not by this caller" in str(error)
+    assert isinstance(error.__cause__, asyncio.CancelledError)
+
+
+async def test_item1_the_callers_own_cancellation_still_ends_fetch_many_and_propagates() -> None:
+    seen: list[int] = []
+
+    async def slow(key: int) -> int:
+        await asyncio.sleep(10)
+        return key
+
+    async def consume() -> None:
+        async for result in common.fetch_many(slow, range(10), concurrency=3):
+            seen.append(result.key)
+
+    task = asyncio.ensure_future(consume())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert seen == []
+    with anyio.move_on_after(0.1) as scope:  # the outer scope's own cancellation also propagates
+        await consume()
+    assert scope.cancelled_caught
+
+
+class _Source:
+    """An in-memory EventSource whose listing meets a foreign CancelledError after ``cut``."""
+
+    def __init__(self, provider: str, count: int, cut: int | None = None) -> None:
+        self.provider = provider
+        self.count = count
+        self.cut = cut
+
+    async def iter_events(
+        self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> AsyncIterator[common.Event]:
+        for i in range(self.count):
+            if i == self.cut:
+                future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                future.cancel()
+                await future
+            await anyio.lowlevel.checkpoint()
+            yield common.Event(
+                provider=self.provider,  # type: ignore[arg-type]
+                id=f"{self.provider}-{i}",
+                name=str(i),
+                start_date=dt.date(2026, 1, 1),
+            )
+
+    async def get_event(self, event_id: str) -> common.Event:
+        raise NotImplementedError
+
+    async def list_participants(self, event_id: str) -> list[common.Participant]:
+        raise NotImplementedError
+
+
+async def test_item1_merge_events_raises_when_a_source_meets_a_foreign_cancellation() -> None:
+    got: list[common.Event] = []
+
+    async def consume() -> None:
+        async for event in common.merge_events(
+            _Source("intervals", 170), _Source("ridewithgps", 30, cut=20)
+        ):
+            got.append(event)
+
+    with anyio.fail_after(10), pytest.raises(common.CancelledElsewhereError, match="ridewithgps"):
+        await consume()
+    assert len(got) < 200  # the stream did not end normally with events missing
