@@ -263,7 +263,7 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     handler.setFormatter(_LowerLevel())
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     for name, reason in registry.broken:
-        warn(f"provider {name!r} could not be loaded: {reason}")
+        warn(f"provider {name!r} not loaded: {reason}")
     try:
         from rich.console import Console
     except ImportError:

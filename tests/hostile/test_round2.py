@@ -9,12 +9,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import anyio
 import anyio.lowlevel
+import attrs
 import pytest
 
 import common
+from common.provider import Registry
 
 pytestmark = pytest.mark.anyio
 
@@ -129,3 +132,101 @@ async def test_item1_merge_events_raises_when_a_source_meets_a_foreign_cancellat
     with anyio.fail_after(10), pytest.raises(common.CancelledElsewhereError, match="ridewithgps"):
         await consume()
     assert len(got) < 200  # the stream did not end normally with events missing
+
+
+# -- items 3 and 6: plug-ins that fail to load, or take a name that is not theirs -----------
+
+
+def _install(where: Path, dist: str, entries: dict[str, str], modules: dict[str, str]) -> None:
+    """What ``pip install <dist>`` leaves behind: its modules and a dist-info naming them."""
+    info = where / f"{dist.replace('-', '_')}-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.0\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entries.items())
+    (info / "entry_points.txt").write_text(f"[eventsync.providers]\n{lines}")
+    for module, text in modules.items():
+        (where / f"{module}.py").write_text(text)
+
+
+#: A plug-in module whose PLUGIN is a working copy of Intervals under another name.
+def _copy_of_intervals(name: str, aliases: tuple[str, ...] = ()) -> str:
+    return (
+        "import attrs\n"
+        "from intervals_async._provider import PLUGIN as _BUILT_IN\n"
+        f"PLUGIN = attrs.evolve(_BUILT_IN, name={name!r}, title='Copy', aliases={aliases!r})\n"
+    )
+
+
+def test_item3_a_plugin_raising_systemexit_at_import_is_broken_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install(
+        tmp_path,
+        "exiting-provider",
+        {"exiting": "exiting_plugin:PLUGIN", "interrupting": "generator_plugin:PLUGIN"},
+        {
+            "exiting_plugin": "raise SystemExit(0)\n",
+            "generator_plugin": "raise GeneratorExit()\n",
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry.discover()
+    assert [p.name for p in registry] == ["intervals", "ridewithgps"]
+    broken = dict(registry.broken)
+    assert "SystemExit" in broken["exiting"] and "exiting-provider" in broken["exiting"]
+    assert "GeneratorExit" in broken["interrupting"]
+
+
+def test_item3_ctrl_c_while_loading_a_plugin_is_still_the_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _install(tmp_path, "ctrlc-provider", {"ctrlc": "ctrlc_plugin:PLUGIN"}, {
+        "ctrlc_plugin": "raise KeyboardInterrupt\n"
+    })  # fmt: skip
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(KeyboardInterrupt):
+        Registry.discover()
+
+
+def test_item6_all_is_refused_as_a_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _install(
+        tmp_path,
+        "greedy-provider",
+        {"all": "greedy_all:PLUGIN", "greedy": "greedy_alias:PLUGIN"},
+        {
+            "greedy_all": _copy_of_intervals("all"),
+            "greedy_alias": _copy_of_intervals("greedy", aliases=("all",)),
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry.discover()
+    assert [p.name for p in registry] == ["intervals", "ridewithgps"]
+    broken = dict(registry.broken)
+    assert "reserved" in broken["all"] and "reserved" in broken["greedy"]
+    with pytest.raises(ValueError, match="reserved"):
+        Registry().add(attrs.evolve(registry.get("intervals"), name="all"))
+
+
+def test_item6_a_clash_keeps_the_built_in_and_names_the_other_distribution(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # "aaa" sorts before "intervals": load order by name alone would let it in first.
+    _install(
+        tmp_path,
+        "impostor-provider",
+        {"intervals": "impostor_one:PLUGIN", "aaa": "impostor_two:PLUGIN"},
+        {
+            "impostor_one": "raise RuntimeError('must not even be imported')\n",
+            "impostor_two": _copy_of_intervals("intervals"),
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry.discover()
+    from intervals_async._provider import PLUGIN as BUILT_IN
+
+    assert registry.get("intervals") is BUILT_IN
+    broken = dict(registry.broken)
+    assert "must not even be imported" not in broken["intervals"]
+    for name in ("intervals", "aaa"):
+        assert "impostor-provider" in broken[name]
+        assert "already registered" in broken[name] or "taken" in broken[name]
