@@ -137,7 +137,8 @@ def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
         "km": " ".join(f"{d / 1000:.1f}".removesuffix(".0") for d in e.distances_m),
     }
     if with_details:
-        people = "?" if outcome.error or not outcome.visible else str(len(e.participants))
+        hidden = outcome.error or not outcome.visible or e.participants is None
+        people = "?" if hidden else str(len(e.participants or ()))
         cells["people"] = people + ("+" if outcome.complete is False and people != "?" else "")
     return cells
 
@@ -230,7 +231,7 @@ def summary_table(outcomes: Sequence[Outcome], width: int | None) -> str:
     table = Table("provider", "events", "participants", "statuses", title="Summary")
     for name in sorted({provider_name(o.event.provider) for o in outcomes}):
         mine = [o.event for o in outcomes if provider_name(o.event.provider) == name]
-        statuses = Counter(p.status.value for e in mine for p in e.participants)
+        statuses = Counter(p.status.value for e in mine for p in e.participants or ())
         table.add_row(
             name,
             str(len(mine)),

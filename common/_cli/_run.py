@@ -176,7 +176,7 @@ async def _details(source: EventSource, plugin: ProviderPlugin, event_id: str) -
         event = await source.get_event(event_id)
     finally:
         _EVENT_NOTES.reset(token)
-    visible = plugin.participants_visible(event)
+    visible = event.participants is not None and plugin.participants_visible(event)
     for note in notes:
         warn(f"{plugin.name} event {event.id}: participants: {note}")
     return Outcome(event, details=True, complete=visible and not notes, visible=visible)
@@ -319,7 +319,7 @@ async def cmd_participants(args: argparse.Namespace, registry: Registry, console
             " you (only to its owner)",
             status_code=403,
         )
-    for participant in outcome.event.participants:
+    for participant in outcome.event.participants or ():
         sys.stdout.write(dumps(participant_record(participant)).decode() + "\n")
     return EXIT_PARTIAL if outcome.complete is False else EXIT_OK
 

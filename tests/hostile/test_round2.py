@@ -230,3 +230,35 @@ def test_item6_a_clash_keeps_the_built_in_and_names_the_other_distribution(
     for name in ("intervals", "aaa"):
         assert "impostor-provider" in broken[name]
         assert "already registered" in broken[name] or "taken" in broken[name]
+
+
+# -- item 5: hidden is not none -------------------------------------------------------------
+
+
+async def test_item5_participants_hidden_are_none_and_an_empty_list_is_empty() -> None:
+    from ridewithgps_async import RideWithGPSClient, RideWithGPSSource
+    from ridewithgps_async.testing import FakeRideWithGPS
+
+    async with (
+        FakeRideWithGPS(validate=False) as server,
+        RideWithGPSClient(access_token=server.access_token, base_url=server.url) as client,
+    ):
+        source = RideWithGPSSource(client)
+        mine = await client.create_event(name="nobody yet", start_date=dt.date(2026, 7, 1))
+        empty = await source.get_event(str(mine.id))
+        hidden = await source.get_event("101")  # an organization's event: not the caller's
+        assert empty.participants == ()
+        assert hidden.participants is None
+        with pytest.raises(common.PermissionDeniedError, match="only to its owner"):
+            await source.list_participants("101")
+        assert await source.list_participants(str(mine.id)) == []
+
+        class Fixed(_Source):
+            async def iter_events(
+                self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+            ) -> AsyncIterator[common.Event]:
+                for event in (empty, hidden):
+                    yield event
+
+        merged = {e.id: e async for e in common.merge_events(Fixed("ridewithgps", 0))}
+        assert merged[empty.id].participants == () and merged["101"].participants is None
