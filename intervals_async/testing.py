@@ -735,10 +735,20 @@ def _factory(options: argparse.Namespace) -> FakeServer:
         seed=options.seed,
         events=300 if options.events is None else options.events,
         validate=False if options.no_validate else None,
+        cursor_pagination=options.cursor_pagination,
         host=options.host,
         port=options.port,
     )
 
 
+def _options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--cursor-pagination",
+        action="store_true",
+        help="send the documented hasMore cursor, as the demo's fake does, so every"
+        " registration is listed ('eventsync events --participants' then exits 0)",
+    )
+
+
 if __name__ == "__main__":
-    run_cli(_factory, "Serve a fake Intervals API.")
+    run_cli(_factory, "Serve a fake Intervals API.", configure=_options)

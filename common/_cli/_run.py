@@ -53,7 +53,10 @@ class ProviderFailed(Exception):
     its ``error``'s)."""
 
     def __init__(self, where: str, error: BaseException) -> None:
-        super().__init__(f"{where}: {one_line(error)}")
+        said = one_line(error)
+        if not isinstance(error, APIError):  # a plug-in's own bug: its type says most
+            said = f"{type(error).__name__}: {said}"
+        super().__init__(f"{where}: {said}")
         self.where = where
         self.error = error
 

@@ -619,9 +619,16 @@ class ScriptedServer(FakeServer):
 # --- running a fake in its own process ---------------------------------------------------
 
 
-def build_arg_parser(description: str) -> argparse.ArgumentParser:
-    """Command-line options shared by the fakes' ``python -m ... .testing`` entry points."""
-    parser = argparse.ArgumentParser(description=description)
+def build_arg_parser(description: str, prog: str | None = None) -> argparse.ArgumentParser:
+    """Command-line options shared by the fakes' ``python -m ... .testing`` entry points.
+
+    ``prog`` defaults to how the fake was started (``python -m intervals_async.testing``),
+    not the file name argparse would show (``testing.py``).
+    """
+    if prog is None:
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        prog = f"python -m {spec.name}" if spec is not None and spec.name else None
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the generated data")
@@ -629,7 +636,13 @@ def build_arg_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-validate", action="store_true", help="skip OpenAPI validation (if the fake has it)"
     )
-    parser.add_argument("--rate-limit", type=float, default=None, metavar="RPS")
+    parser.add_argument(
+        "--rate-limit",
+        type=float,
+        default=None,
+        metavar="RPS",
+        help="answer 429 above this many requests per second (default: no limit)",
+    )
     parser.add_argument("--burst", type=int, default=1, help="rate-limit burst (default 1)")
     parser.add_argument(
         "--rate-limit-style", choices=["body", "header"], default="body", help="how 429 tells"
@@ -641,13 +654,20 @@ def run_cli(
     factory: Callable[[argparse.Namespace], FakeServer],
     description: str,
     argv: list[str] | None = None,
+    *,
+    configure: Callable[[argparse.ArgumentParser], None] | None = None,
 ) -> None:
     """Parse ``argv``, serve ``factory(options)`` until SIGINT/SIGTERM.
+
+    ``configure`` adds a fake's own options to the shared ones.
 
     Once listening it prints its URL as the first line of stdout (scripts wait for it), then
     the credentials it accepts (:meth:`FakeServer.credentials`) on stderr.
     """
-    options = build_arg_parser(description).parse_args(argv)
+    parser = build_arg_parser(description)
+    if configure is not None:
+        configure(parser)
+    options = parser.parse_args(argv)
 
     async def serve() -> None:
         server = factory(options)
