@@ -50,11 +50,13 @@ _MAX_CAUSE_TEXT = 300
 
 @attrs.define(slots=True)
 class Response:
-    """A 2xx response: status, headers and the whole body."""
+    """A 2xx response: status, headers and the whole body; ``attempts``: how many the
+    call took, this one included (for the errors of decoding it)."""
 
     status: int
     headers: CIMultiDictProxy[str]
     body: bytes
+    attempts: int = 1
 
 
 class AttemptFailed(Exception):

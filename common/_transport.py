@@ -9,6 +9,7 @@ are :mod:`.ratelimit`'s; this module only does I/O and bookkeeping.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -20,7 +21,13 @@ from yarl import URL
 
 from ._auth import Auth, NoAuth
 from ._errormap import BodyWait, ErrorParser, parse_error_body
-from ._errors import APIError, APIStatusError, APITimeoutError, ClientClosedError
+from ._errors import (
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+    InvalidRequestError,
+)
 from ._http import AttemptFailed, Response, send_once
 from ._json import dumps
 from ._options import (
@@ -61,6 +68,7 @@ class _Shared:
         self.trace_configs = list(options.trace_configs)
         self.max_concurrency = options.max_concurrency
         self.closed = False
+        self.loop: asyncio.AbstractEventLoop | None = None  # the owned session's
 
 
 class Transport:
@@ -166,6 +174,15 @@ class Transport:
                 headers=shared.headers,  # set once, not merged on every request
                 trace_configs=shared.trace_configs or None,
             )
+            shared.loop = asyncio.get_running_loop()
+        elif shared.owns_session and shared.loop is not asyncio.get_running_loop():
+            # Its connections belong to that loop: aiohttp would fail with a bare
+            # "RuntimeError: Event loop is closed" (or hang on an idle loop).
+            raise InvalidRequestError(
+                "this client was first used in another event loop (an earlier"
+                " asyncio.run(), or another thread's loop) and its connections belong"
+                " to it: create, use and close a client inside one event loop; not sent"
+            )
         return shared.session
 
     @property
@@ -259,11 +276,13 @@ class Transport:
         deadline_at = started + self.deadline if self.deadline is not None else None
         state, not_before = CallState(), 0.0
         while True:
+            sent = False
             try:
                 async with limiter.slot(
                     deadline_at, not_before=not_before, max_wait=policy.max_retry_wait, what=what
                 ) as slot:
                     attempt_started = time.monotonic()
+                    sent = True
                     try:
                         response = await send_once(
                             session,
@@ -299,9 +318,11 @@ class Transport:
                         slot.report(Report.accepted())
                         if logger.isEnabledFor(logging.DEBUG):
                             self._log(method, path, response.status, state, attempt_started)
+                        response.attempts = state.attempt
                         return response
-            except APIError as unsent:  # the limiter found no turn in time: nothing sent
-                unsent.attempts = state.attempt - 1
+            # The limiter found no turn in time (nothing sent), or a 2xx body was refused.
+            except APIError as unsent:
+                unsent.attempts = state.attempt if sent else state.attempt - 1
                 if isinstance(unsent, APIStatusError):
                     unsent.method, unsent.path = method, path
                 raise

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator, Awaitable, Callable
+import gc
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import anyio
@@ -18,6 +19,8 @@ import pytest
 
 import common
 from common.provider import Registry
+
+from .conftest import SECRET, RawServer, respond
 
 pytestmark = pytest.mark.anyio
 
@@ -262,3 +265,74 @@ async def test_item5_participants_hidden_are_none_and_an_empty_list_is_empty() -
 
         merged = {e.id: e async for e in common.merge_events(Fixed("ridewithgps", 0))}
         assert merged[empty.id].participants == () and merged["101"].participants is None
+
+
+# -- item 7: DecodeError.attempts counts the attempt that was made ---------------------------
+
+
+async def test_item7_a_decode_error_counts_its_attempts(raw: RawServer) -> None:
+    from intervals_async import IntervalsClient
+
+    async with IntervalsClient(api_key=SECRET, base_url=raw.url, max_retries=2) as client:
+        raw.answer(respond(200, raw=b"not json"))
+        with pytest.raises(common.DecodeError) as one:
+            await client.get_organization()
+        assert one.value.attempts == 1
+        raw.requests.clear()
+        raw.answer(respond(500, {"error": "busy"}), respond(200, {"unexpected": []}))
+        with pytest.raises(common.DecodeError) as two:
+            await client.get_organization()
+        assert len(raw.requests) == 2 and two.value.attempts == 2
+        assert "after 2 attempts" in str(two.value)
+    async with common.provider.Transport(raw.url, max_response_bytes=10) as transport:
+        raw.answer(respond(200, raw=b'{"name": "far too long for the limit"}'))
+        with pytest.raises(common.DecodeError, match="limit") as big:
+            await transport.request("GET", "/big")
+        assert big.value.attempts == 1
+
+
+# -- item 10: a client used from a second event loop -----------------------------------------
+
+
+@pytest.fixture
+def intervals_url() -> Iterator[str]:
+    from intervals_async.testing import FakeIntervals
+
+    from ..cli.conftest import Servers
+
+    fake = FakeIntervals(validate=False, events=5)
+    with Servers(fake):
+        yield fake.url
+
+
+@pytest.mark.filterwarnings("ignore::ResourceWarning")  # the first loop's session is leaked
+def test_item10_a_client_moved_to_a_second_event_loop_says_why(intervals_url: str) -> None:
+    def use_in_two_loops() -> str:
+        from intervals_async import IntervalsClient
+
+        client = IntervalsClient(api_key="test-key", base_url=intervals_url, timeout=5)
+        assert asyncio.run(client.get_organization())
+        try:
+            asyncio.run(client.get_organization())  # today: RuntimeError: Event loop is closed
+        except common.InvalidRequestError as exc:
+            return str(exc)
+        raise AssertionError("a client in a second event loop went unnoticed")
+
+    said = use_in_two_loops()
+    assert "another event loop" in said and "asyncio.run" in said
+    gc.collect()  # the session the first loop left open is collected here, warning ignored
+
+
+def test_item10_the_first_loop_can_still_close_it(intervals_url: str) -> None:
+    from intervals_async import IntervalsClient
+
+    client = IntervalsClient(api_key="test-key", base_url=intervals_url, timeout=5)
+    first = asyncio.new_event_loop()
+    try:
+        assert first.run_until_complete(client.get_organization())
+        with pytest.raises(common.InvalidRequestError, match="another event loop"):
+            asyncio.run(client.get_organization())
+        assert first.run_until_complete(client.get_organization())  # its own loop: fine
+        first.run_until_complete(client.aclose())
+    finally:
+        first.close()
