@@ -22,7 +22,7 @@ import attrs
 
 from .._bulk import fetch_many, merge_events
 from .._errors import APIError, MissingCredentialsError, PermissionDeniedError, TruncationWarning
-from .._records import participant_record, provider_name
+from .._records import participant_record
 from .._types import Event, EventSource, Participant
 from ..provider import ProviderPlugin, Registry, SourceOptions
 from ._output import (
@@ -106,12 +106,12 @@ class Tally:
         warn(f"{failure}; its events are missing")
 
     def add(self, outcome: Outcome) -> None:
-        self.written[provider_name(outcome.event.provider)] += 1
+        self.written[str(outcome.event.provider)] += 1
         if outcome.error is not None:
             self.failed.append(outcome.label())
             warn(f"{outcome.label()}: details not fetched: {outcome.error}")
         elif not outcome.visible:
-            name = provider_name(outcome.event.provider)
+            name = str(outcome.event.provider)
             self.hidden.setdefault(name, []).append(outcome.event.id)
         elif outcome.complete is False:
             self.incomplete.append(outcome.label())
@@ -334,11 +334,11 @@ async def _collect(
         for event in listed:
             out(Outcome(event))
     else:
-        by_name = {provider_name(o.source.provider): o for o in opened}
+        by_name = {str(o.source.provider): o for o in opened}
 
         async def detail(index: int) -> Outcome:
             event = listed[index]
-            chosen = by_name[provider_name(event.provider)]
+            chosen = by_name[str(event.provider)]
             try:
                 return await _details(chosen.source, chosen.plugin, event.id)
             except APIError as exc:  # written from the listing, marked and counted
