@@ -313,6 +313,7 @@ class Transport:
         deadline_at = started + self.deadline if self.deadline is not None else None
         state, not_before = CallState(), 0.0
         while True:
+            sent = False
             try:
                 async with limiter.slot(
                     deadline_at,
@@ -322,6 +323,7 @@ class Transport:
                     what=what,
                 ) as slot:
                     attempt_started = loop_time()
+                    sent = True
                     try:
                         attempt = self._within(request, deadline_at)
                         response = self._answer(attempt, await sender.send(attempt))
@@ -345,9 +347,12 @@ class Transport:
                         slot.report(Report.accepted())
                         if logger.isEnabledFor(logging.DEBUG):
                             self._log(method, path, params, response.status, state, attempt_started)
+                        if state.attempt > 1:  # for the errors of decoding the body
+                            response = attrs.evolve(response, attempts=state.attempt)
                         return response
-            except APIError as unsent:  # the limiter found no turn in time: nothing sent
-                unsent.attempts = state.attempt - 1
+            # The limiter found no turn in time (nothing sent), or a 2xx body was refused.
+            except APIError as unsent:
+                unsent.attempts = state.attempt if sent else state.attempt - 1
                 if isinstance(unsent, APIStatusError):
                     unsent.method, unsent.path = method, path
                 raise

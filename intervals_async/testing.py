@@ -698,4 +698,12 @@ class FakeIntervals(FakeServer):
 
 
 if __name__ == "__main__":
-    run_cli(FakeIntervals, "Serve a fake Intervals API.")
+    run_cli(
+        FakeIntervals,
+        "Serve a fake Intervals API.",
+        switches={
+            "cursor_pagination": "send the documented hasMore cursor, as the demo's fake"
+            " does, so every registration is listed ('eventsync events --participants'"
+            " then exits 0)"
+        },
+    )
