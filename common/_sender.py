@@ -63,6 +63,9 @@ class Response:
     body: bytes = b""
     #: The body was longer than the request's ``max_response_bytes``: ``body`` is its start.
     truncated: bool = False
+    #: How many attempts the call took, this one included (set by the transport, so that
+    #: an error decoding the body counts them).
+    attempts: int = 1
 
 
 class AttemptFailed(Exception):

@@ -33,7 +33,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 
 from common import testing
@@ -451,7 +451,8 @@ class FakeIntervals(FakeServer):
         today: the date seeded events are placed around (default: the current date).
         cursor_pagination: accept ``after`` (an ``_id``, exclusive) and add ``hasMore`` to
             listings, as the docs describe; otherwise neither exists, as in the spec.
-        host, port: where to listen (port 0: any free port).
+        host: the address to listen on.
+        port: the port to listen on (0: any free port).
 
     Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer <key>`` for each
     key of ``api_keys``; by default ``Bearer test-key`` with every scope.
@@ -540,14 +541,14 @@ class FakeIntervals(FakeServer):
         """The body without the documented extensions the spec lacks (``hasMore`` in cursor
         mode, ``error.retryAfter``)."""
         data = super().checked_body(request, response)
-        body = orjson.loads(data) if data else None
+        body = msgspec.json.decode(data) if data else None
         if not isinstance(body, dict):
             return data
         if self.cursor_pagination:
             body.pop("hasMore", None)
         if isinstance(body.get("error"), dict):
             body["error"].pop("retryAfter", None)
-        return orjson.dumps(body)
+        return msgspec.json.encode(body)
 
     def _idempotent(self, handler: Handler) -> Handler:
         """``handler`` behind the ``Idempotency-Key`` store: a repeated key with the same
@@ -559,8 +560,8 @@ class FakeIntervals(FakeServer):
                 return await handler(request)
             raw = await request.read()
             try:
-                content: Any = orjson.loads(raw)
-            except orjson.JSONDecodeError:
+                content: Any = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
                 content = raw
             fingerprint = (request.method, request.rel_url.raw_path, content)
             slot = (self._api_key(request), key)
@@ -688,8 +689,8 @@ class FakeIntervals(FakeServer):
     @staticmethod
     async def _json_object(request: web.Request) -> dict[str, Any]:
         try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
             body = None
         if not isinstance(body, dict):
             raise ApiError(400, "Request body must be a JSON object")
@@ -697,4 +698,12 @@ class FakeIntervals(FakeServer):
 
 
 if __name__ == "__main__":
-    run_cli(FakeIntervals, "Serve a fake Intervals API.")
+    run_cli(
+        FakeIntervals,
+        "Serve a fake Intervals API.",
+        switches={
+            "cursor_pagination": "send the documented hasMore cursor, as the demo's fake"
+            " does, so every registration is listed ('eventsync events --participants'"
+            " then exits 0)"
+        },
+    )
