@@ -93,8 +93,18 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
         last = min(max(days).year + 2, dt.MAXYEAR)
         first = max(min(days).year, last - 30)  # bounded work whatever the dates
         add_zones(first_date=dt.date(first, 1, 1), last_date=dt.date(last, 1, 1))
+        # icalendar adds them in the order of a set of names (hash order: another order in
+        # another process); sorted by TZID, the bytes are the same in every run
+        calendar.subcomponents.sort(key=_zones_first)
     text: str = calendar.to_ical().decode("utf-8")
     return text
+
+
+def _zones_first(component: Any) -> tuple[int, str]:
+    """VTIMEZONEs first, by TZID; the sort is stable, so the VEVENTs keep their order."""
+    if component.name == "VTIMEZONE":
+        return 0, str(component.get("TZID", ""))
+    return 1, ""
 
 
 def _sort_key(event: Event) -> tuple[dt.date, dt.time]:

@@ -4,6 +4,7 @@ events from both fakes; the library without icalendar."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import zoneinfo
@@ -247,3 +248,25 @@ def test_without_icalendar_the_library_imports_and_to_ics_names_the_extra() -> N
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert "pip install 'eventsync[ics]'" in result.stdout
+
+
+def test_the_bytes_do_not_depend_on_the_process() -> None:
+    """Several zones in one feed: the same bytes under different string-hash seeds."""
+    script = (
+        "import datetime as d, common\n"
+        "zones = ['Europe/Dublin', 'America/New_York', 'Asia/Kathmandu', 'Australia/Sydney']\n"
+        "print(common.to_ics([common.Event(provider='intervals', id=z, name=z,\n"
+        "    start_date=d.date(2026, 5, 1), start_time=d.time(9), timezone=z) for z in zones]))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            timeout=60,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(4)
+    }
+    assert len(outputs) == 1
+    assert next(iter(outputs)).count(b"BEGIN:VTIMEZONE") == 4

@@ -6,9 +6,12 @@ event over as an :class:`Outcome`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
+import os
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -17,6 +20,7 @@ from typing import IO, Any
 import attrs
 
 from .._errors import APIError
+from .._ics import to_ics
 from .._json import dumps
 from .._records import event_record, provider_name
 from .._types import Event
@@ -81,15 +85,18 @@ class Writer:
     what it wrote); a table is drawn at the end, as wide as the terminal.
     """
 
-    def __init__(self, stream: IO[str], fmt: str, *, width: int | None) -> None:
+    def __init__(
+        self, stream: IO[str], fmt: str, *, width: int | None, calendar_name: str | None = None
+    ) -> None:
         self.stream = stream
         self.fmt = fmt
         self.width = width
+        self.calendar_name = calendar_name
         self.rows: list[Outcome] = []
         self._csv: csv.DictWriter[str] | None = None
 
     def write(self, outcome: Outcome) -> None:
-        if self.fmt == "table":
+        if self.fmt in ("table", "ics"):
             self.rows.append(outcome)
             return
         data = outcome.record()
@@ -106,6 +113,9 @@ class Writer:
         """Finish: the table (when there are rows), or a CSV header for an empty result."""
         if self.fmt == "table" and self.rows:
             self.stream.write(events_table(self.rows, self.width))
+        elif self.fmt == "ics" and succeeded:  # a partial feed would delete events downstream
+            events = [outcome.event for outcome in self.rows]
+            self.stream.write(to_ics(events, name=self.calendar_name))  # CRLF, as RFC 5545
         elif self.fmt == "csv" and self._csv is None and succeeded:
             csv.DictWriter(self.stream, CSV_FIELDS).writeheader()
         self.stream.flush()
@@ -216,12 +226,27 @@ def terminal_width(stream: IO[str]) -> int | None:
 
 
 @contextmanager
-def output(path: str | None) -> Iterator[IO[str]]:
+def output(path: str | None, *, atomic: bool = False) -> Iterator[IO[str]]:
+    """stdout (None or ``-``) or the file ``path``; ``atomic``: written beside it and moved
+    over it only when the block ends without an error, so a reader (a web server serving a
+    feed) sees the old file or the new one, never half of one."""
     if path is None or path == "-":
         yield sys.stdout
         return
-    with open(path, "w", encoding="utf-8", newline="") as stream:
-        yield stream
+    if not atomic:
+        with open(path, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    handle, partial = tempfile.mkstemp(prefix=".eventsync-", suffix=".part", dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            yield stream
+        os.replace(partial, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(partial)
+        raise
 
 
 def summary_table(outcomes: Sequence[Outcome], width: int | None) -> str:
