@@ -339,6 +339,10 @@ class IntervalsClient(provider.BaseClient):
             page = await self._request(scope, "GET", path, envelope, params=params)
             if follow and page.has_more and page.data:
                 return provider.Chunk(page.data, page.data[-1].id)
+            if page.has_more and not page.data:  # nothing to take the next cursor from
+                return provider.Chunk(
+                    [], warning=f"GET {path} said hasMore but sent no items: the listing stops"
+                )
             more = page.has_more if page.has_more is not None else len(page.data) >= page_size
             warning = None
             if page_size == MAX_LIMIT and more:

@@ -321,3 +321,16 @@ async def test_a_registration_retried_after_a_failure_is_made_once(
     assert current.db.registrations_created == 1
     made = [r for regs in current.db.registrations.values() for r in regs]
     assert [r["_id"] for r in made if r["email"] == "ines@example.com"] == [participant_id]
+
+
+async def test_has_more_with_an_empty_page_stops_with_a_warning() -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return json_response({"data": [], "hasMore": True})
+
+    async with (
+        ScriptedServer(handler) as server,
+        IntervalsClient(api_key=KEY, base_url=server.url) as client,
+    ):
+        with pytest.warns(common.TruncationWarning, match="hasMore but sent no items"):
+            assert [g async for g in client.iter_group_events("dawn-patrol")] == []
+    assert len(server.requests) == 1
