@@ -47,7 +47,7 @@ from ._decode import (
     parse_time,
 )
 from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
-from ._http import Response
+from ._http import AiohttpSender
 from ._options import DEFAULT_MAX_RESPONSE_BYTES, CallOptions, ClientOptions, Options
 from ._page import Page, resume_from
 from ._paginate import Chunk, paginate
@@ -55,14 +55,14 @@ from ._registry import ENTRY_POINT_GROUP, EnvVar, ProviderPlugin, Registry, Sour
 from ._retry import (
     CallState,
     Decision,
+    FailedAttempt,
     Failure,
-    Outcome,
     backoff_delay,
     decide,
     is_retryable,
     parse_retry_after,
-    retry_delay,
 )
+from ._sender import AttemptFailed, Request, Response, Sender
 from ._transport import Transport
 from ._types import local_start, zone_or_none
 from ._url import build_path, validate_base_url
@@ -89,7 +89,7 @@ from ._validate import (
     request_method,
     required,
 )
-from .ratelimit._local import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+from .ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
 
 __all__ = [
     # the plug-in interface
@@ -110,15 +110,20 @@ __all__ = [
     "NoAuth",
     "Options",
     "RequestArgs",
-    "Response",
     "Transport",
+    # one attempt: the seam under the transport
+    "AiohttpSender",
+    "AttemptFailed",
+    "Request",
+    "Response",
+    "Sender",
     # retry decisions and pacing (pure, for tests and custom limiters)
     "CallState",
     "Decision",
     "Failure",
     "Limiter",
     "LocalLimiter",
-    "Outcome",
+    "FailedAttempt",
     "PaceState",
     "Pacer",
     "Report",
@@ -127,7 +132,6 @@ __all__ = [
     "decide",
     "is_retryable",
     "parse_retry_after",
-    "retry_delay",
     # decoding and error bodies
     "Decoder",
     "ErrorDetails",
