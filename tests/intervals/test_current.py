@@ -10,6 +10,7 @@ import math
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -334,3 +335,63 @@ async def test_has_more_with_an_empty_page_stops_with_a_warning() -> None:
         with pytest.warns(common.TruncationWarning, match="hasMore but sent no items"):
             assert [g async for g in client.iter_group_events("dawn-patrol")] == []
     assert len(server.requests) == 1
+
+
+# --- the fake holds requests to the current description ----------------------------------------
+
+
+async def raw(server: FakeIntervals, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+    headers = {"Authorization": f"Bearer {KEY}", **kwargs.pop("headers", {})}
+    async with (
+        aiohttp.ClientSession(server.url, headers=headers) as session,
+        session.request(method, path, **kwargs) as response,
+    ):
+        return response.status, await response.json(content_type=None)
+
+
+@pytest.mark.allow_violations
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/recurrences?status=deleted",
+        "/recurrences?limit=101",
+        "/groups?limit=0",
+        "/groups/dawn-patrol/events?after=",
+    ],
+)
+async def test_a_request_the_description_refuses_is_a_422_and_a_violation(
+    current: FakeIntervals, path: str
+) -> None:
+    status, body = await raw(current, "GET", path)
+    assert (status, body["error"]["code"]) == (422, "VALIDATION_ERROR")
+    assert len(current.violations) == 1
+    assert path.partition("?")[0] in current.violations[0]
+
+
+async def test_registration_replays_by_key_and_refuses_another_body(
+    current: FakeIntervals,
+) -> None:
+    run_id = next(runs[0]["_id"] for runs in current.db.runs.values() if runs)
+    body = {"eventRunId": run_id, "email": "kemi@example.com", "registrationType": "free"}
+    key = {"Idempotency-Key": "0b7e3a52-0000-4000-8000-00000000000a"}
+    first = await raw(current, "POST", "/registration", json=body, headers=key)
+    again = await raw(current, "POST", "/registration", json=body, headers=key)
+    assert first[0] == 201
+    assert again == first
+    status, error = await raw(
+        current, "POST", "/registration", json={**body, "registrationType": "paid"}, headers=key
+    )
+    assert (status, error["error"]["code"]) == (409, "CONFLICT")
+    assert current.db.registrations_created == 1
+    assert current.idempotent_replays == 1
+
+
+async def test_the_seed_fake_serves_none_of_the_current_endpoints() -> None:
+    async with fake() as seed:
+        for path in ("/recurrences", "/groups", "/groups/dawn-patrol"):
+            assert (await raw(seed, "GET", path))[0] == 404
+        status, body = await raw(seed, "GET", "/events?limit=5")
+        assert status == 200
+        assert "hasMore" not in body
+        assert len(seed.violations) == 3  # each unknown route is recorded
+        seed.violations.clear()
