@@ -374,14 +374,15 @@ class IntervalsClient(provider.BaseClient):
     # --- operations ---------------------------------------------------------------------
 
     async def get_organization(self) -> Organization:
-        """The organization the API key belongs to; a cheap way to check the key.
+        """The organization the API key belongs to; a cheap way to check the key (the
+        current reference lists the ``read:series`` scope for it).
 
         ::
 
             org = await client.get_organization()
             print(org.name, org.plan)
         """
-        return await self._request(None, "GET", "/organization", Organization, root="data")
+        return await self._request("read:series", "GET", "/organization", Organization, root="data")
 
     async def list_series(self, slug: str | None = None, limit: int | None = None) -> list[Series]:
         """The organization's series (needs the ``read:series`` scope).

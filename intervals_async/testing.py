@@ -93,13 +93,6 @@ _OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     "listRegistrations": ("GET", "/registration", "read:participants"),
     "registerParticipant": ("POST", "/registration", "write:participants"),
 }
-_CURRENT_OPERATIONS: dict[str, tuple[str, str, str | None]] = {
-    **_OPERATIONS,
-    "listRecurrences": ("GET", "/recurrences", "read:recurrences"),
-    "listGroups": ("GET", "/groups", "read:groups"),
-    "getGroup": ("GET", "/groups/{slug}", "read:groups"),
-    "listGroupEvents": ("GET", "/groups/{slug}/events", "read:groups"),
-}
 _SPEC_FILES: dict[str, str] = {"seed": "openapi.json", "current": "openapi-current.json"}
 _EVENT_KEYS = (
     "_id",
@@ -131,6 +124,16 @@ _ADDRESS_KEYS = (
 _REGISTRATION_KEYS = ("email", "name", "registrationType", "paceGroup")
 _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 100
+
+
+def _operations_of(spec: Mapping[str, Any]) -> dict[str, tuple[str, str, str | None]]:
+    """``{operationId: (method, path, scope)}`` of a description whose operations name their
+    scope in ``x-scope`` (the current one: the scopes are written once, there)."""
+    return {
+        operation["operationId"]: (method.upper(), path, operation.get("x-scope"))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
 
 
 def load_spec(api: ApiVersion = "seed") -> dict[str, Any]:
@@ -583,12 +586,13 @@ class FakeIntervals(FakeServer):
         self.db = generate_data(seed, events, today, api)
         """The in-memory records; tests may read and change them."""
         self.cursor_pagination = cursor_pagination or api == "current"
-        self._operations = _CURRENT_OPERATIONS if api == "current" else _OPERATIONS
+        spec = load_spec(api)
+        self._operations = _operations_of(spec) if api == "current" else _OPERATIONS
         self.idempotent_replays = 0
         """Requests answered from the ``Idempotency-Key`` store."""
         self._idempotency: dict[tuple[str, str], _Stored] = {}
         self._sorted_events: list[dict[str, Any]] | None = None
-        self._checker = SpecChecker(load_spec(api)) if resolve_validate(validate) else None
+        self._checker = SpecChecker(spec) if resolve_validate(validate) else None
         handlers: dict[str, Handler] = {
             "getOrganization": self._get_organization,
             "listSeries": self._list_series,

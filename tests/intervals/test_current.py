@@ -233,15 +233,23 @@ async def test_group_events_follow_has_more(current: FakeIntervals) -> None:
         assert await client.list_group_events("trail-crew", limit=1) != []
 
 
-async def test_a_key_without_the_groups_scope_gets_the_hint() -> None:
-    scopes = [s for s in ALL_SCOPES if s != "read:groups"]
+@pytest.mark.parametrize(
+    ("scope", "call"),
+    [
+        ("read:groups", lambda client: client.list_groups()),
+        ("read:recurrences", lambda client: client.list_recurrences()),
+        ("read:series", lambda client: client.get_organization()),  # per the current reference
+    ],
+)
+async def test_a_key_without_the_scope_gets_the_hint(scope: str, call: Any) -> None:
+    scopes = [s for s in ALL_SCOPES if s != scope]
     async with (
         fake(api="current", api_keys={KEY: scopes}) as server,
         client_for(server) as client,
     ):
         with pytest.raises(common.PermissionDeniedError) as caught:
-            await client.list_groups()
-    assert "read:groups" in str(caught.value)
+            await call(client)
+    assert scope in str(caught.value)
 
 
 # --- fields of the current reference ------------------------------------------------------------
