@@ -248,7 +248,7 @@ class _Loop:
             self.thread.join(10)
             if not self.thread.is_alive():
                 self.loop.close()
-        logger.debug("closed %d eventsync client(s) of worker process %d", count, self.pid)
+        logger.info("closed %d eventsync client(s) of worker process %d", count, self.pid)
 
     async def _aclose(self) -> None:
         self.sources.clear()

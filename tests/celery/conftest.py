@@ -1,7 +1,7 @@
 """Fixtures of the Celery tests: a real ``redis-server`` (broker, result backend and rate
 budget in databases 0, 1 and 2) and the Intervals fake served by a thread of this process.
 
-Celery itself is the ``celery`` extra: without it these tests skip, saying so.
+Celery comes with the ``dev`` extra (``celery[redis]``).
 """
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("celery", reason="celery is not installed (pip install 'eventsync[celery]')")
-
-from benchmarks.celery_fleet import ThreadedFake, environment  # noqa: E402
-from tests.rate.conftest import RedisServer, redis_server  # noqa: E402, F401
+from benchmarks.celery_fleet import ThreadedFake, environment
+from tests.rate.conftest import RedisServer, redis_server  # noqa: F401
 
 #: The fake's limit: every test's workers share it through the budget in Redis.
 RPS = 40.0
