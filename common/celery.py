@@ -18,7 +18,9 @@ provider's plug-in from the environment (the CLI's variables: ``INTERVALS_API_KE
 ``RWGPS_ACCESS_TOKEN``, ``*_BASE_URL``...). They are closed when the process ends
 (``worker_process_shutdown``, ``worker_shutdown``, else at exit). Each task hands
 its coroutine to that loop and waits, so the connection pool and the learned pace
-outlive the task. A process forked after the loop started builds its own.
+outlive the task. Both are made by the process that runs the task (its pid is
+checked), so nothing is inherited across a fork and no ``worker_process_init`` hook
+is needed.
 
 **Delivery.** Tasks are acknowledged late (after they ran) and rejected back to
 the queue when the worker process running them dies (``acks_late``,
@@ -71,8 +73,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import attrs
-from celery import signals
-from celery.exceptions import SoftTimeLimitExceeded
+
+try:
+    from celery import signals
+    from celery.exceptions import SoftTimeLimitExceeded
+except ImportError as error:  # pragma: no cover - the extra is installed in the tests
+    raise ImportError(
+        f"common.celery needs Celery: pip install 'eventsync[celery]' ({error})"
+    ) from None
 
 from . import _errors
 from ._cli._output import Outcome, one_line, to_dict
@@ -89,6 +97,7 @@ from ._errors import (
     TruncationWarning,
 )
 from ._json import dumps
+from ._options import resolve_options
 from .provider import ProviderPlugin, Registry, SourceOptions
 
 __all__ = [
@@ -322,6 +331,7 @@ class EventsyncTasks:
                     field=name,
                 )
         client_options.setdefault("deadline", CALL_DEADLINE)
+        resolve_options(**client_options)  # a wrong name or value fails here, not in a worker
         self.app = app
         self._rate_store = rate_store
         self._client_options = dict(client_options)
@@ -395,13 +405,13 @@ class EventsyncTasks:
             rate_limit=self._client_options.get("rate_limit"), rate_store=store, extra=extra
         )
 
-    def _call(self, task: Any, provider: str, event_id: str) -> Outcome:
+    def _call(self, task: Any, provider: str, event_id: str) -> tuple[ProviderPlugin, Outcome]:
         """One event in full, as the CLI's ``event`` command fetches it; failures sorted out."""
         try:
             plugin = self._plugin(provider)
             checked = plugin.check_id(event_id)
             loop = self._holder.get()
-            return loop.run(lambda: _details(loop, plugin, self._options(), checked))
+            return plugin, loop.run(lambda: _details(loop, plugin, self._options(), checked))
         except (RateLimitError, APIConnectionError, ServerError, SoftTimeLimitExceeded) as exc:
             transient: BaseException = exc
         except APIError as exc:
@@ -417,14 +427,15 @@ class EventsyncTasks:
         raise task.retry(countdown=countdown, exc=error)
 
     def _get_event(self, task: Any, provider: str, event_id: str) -> Any:
-        return _json(self._call(task, provider, event_id).record())
+        _, outcome = self._call(task, provider, event_id)
+        return _json(outcome.record())
 
     def _list_participants(self, task: Any, provider: str, event_id: str) -> Any:
-        outcome = self._call(task, provider, event_id)
-        if not outcome.visible:
+        plugin, outcome = self._call(task, provider, event_id)
+        if not outcome.visible:  # as ``eventsync participants`` says it
             error = PermissionDeniedError(
-                f"{provider} does not show the participants of event {outcome.event.id} to"
-                " the worker's credentials (only to its owner)",
+                f"{plugin.title} does not show the participants of event {outcome.event.id} to"
+                " you (only to its owner)",
                 status_code=403,
             )
             raise _carry(error) from None

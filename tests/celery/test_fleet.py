@@ -9,6 +9,8 @@ back after the visibility timeout and is answered within two minutes of the kill
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -69,3 +71,30 @@ def test_killed_worker_loses_no_id(fake: ThreadedFake, env: dict[str, str], logs
     assert after_kill < 120, after_kill
     # The held tasks came back only after the visibility timeout (not before: no early double).
     assert after_kill >= BROKER_OPTIONS["visibility_timeout"] - 10, after_kill
+
+
+@pytest.mark.timeout(180)
+def test_killed_pool_process_task_comes_back_at_once(
+    fake: ThreadedFake, env: dict[str, str], logs: Path
+) -> None:
+    """A pool process killed mid-task: the worker rejects the task back to the queue at
+    once (``reject_on_worker_lost``), no visibility timeout to wait for."""
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+    if not children.exists():
+        pytest.skip("needs Linux's /proc/PID/task/PID/children to find a pool process")
+    ids = fake.ids[:60]
+    with workers(1, env, logs, concurrency=2) as (worker,):
+        pid = worker.process.pid
+
+        def kill_one_pool_process() -> None:
+            while "eventsync.get_event" not in worker.text():
+                time.sleep(0.05)
+            pool = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            os.kill(int(pool[0]), signal.SIGKILL)
+
+        answers = run(_send(env), ids, timeout=150, on_sent=kill_one_pool_process)
+        text = worker.text()
+    assert [r["id"] for r in answers.results] == ids
+    assert "WorkerLostError" in text  # the kill happened while a task ran
+    # Far sooner than a visibility timeout: the task was given back, not left to expire.
+    assert answers.seconds < BROKER_OPTIONS["visibility_timeout"], answers.seconds

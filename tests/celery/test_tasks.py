@@ -29,7 +29,8 @@ from common.celery import (
 def test_common_imports_without_celery() -> None:
     script = (
         "import sys; sys.modules['celery'] = None; import common, common.provider\n"
-        "try:\n    import common.celery\nexcept ImportError: pass\n"
+        "try:\n    import common.celery\n"
+        "except ImportError as e: assert \"pip install 'eventsync[celery]'\" in str(e), e\n"
         "else: raise SystemExit('common.celery imported without celery')"
     )
     subprocess.run([sys.executable, "-c", script], check=True)
@@ -75,6 +76,8 @@ def test_other_brokers_keep_their_transport_options() -> None:
         ({"rate_store": object()}, "rate_store"),
         ({"rate_store": "http://x"}, "rate_store"),
         ({"base_url": "http://x"}, "base_url"),
+        ({"max_retriez": 1}, "max_retriez"),
+        ({"timeout": -1}, "timeout"),
     ],
 )
 def test_options_that_cannot_work_in_a_worker_are_refused(kwargs: Any, field: str) -> None:
