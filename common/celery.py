@@ -83,7 +83,6 @@ except ImportError as error:  # pragma: no cover - the extra is installed in the
     ) from None
 
 from . import _errors
-from ._cli._output import Outcome, one_line, to_dict
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -98,6 +97,8 @@ from ._errors import (
 )
 from ._json import dumps
 from ._options import resolve_options
+from ._records import event_record, participant_record
+from ._types import Event
 from .provider import ProviderPlugin, Registry, SourceOptions
 
 __all__ = [
@@ -181,7 +182,8 @@ def _carry(exc: APIError) -> APIError:
     for base in type(exc).__mro__:
         carried: Any = getattr(_Carried, base.__name__, None)
         if carried is not None and getattr(_errors, base.__name__, None) is base:
-            error: APIError = carried(one_line(exc), getattr(exc, "status_code", None))
+            text = " ".join(str(exc).split()) or base.__name__  # one line, as the CLI says it
+            error: APIError = carried(text, getattr(exc, "status_code", None))
             return error
     raise TypeError(f"not a library error: {type(exc).__name__}")  # pragma: no cover
 
@@ -405,7 +407,7 @@ class EventsyncTasks:
             rate_limit=self._client_options.get("rate_limit"), rate_store=store, extra=extra
         )
 
-    def _call(self, task: Any, provider: str, event_id: str) -> tuple[ProviderPlugin, Outcome]:
+    def _call(self, task: Any, provider: str, event_id: str) -> tuple[ProviderPlugin, _Details]:
         """One event in full, as the CLI's ``event`` command fetches it; failures sorted out."""
         try:
             plugin = self._plugin(provider)
@@ -427,24 +429,36 @@ class EventsyncTasks:
         raise task.retry(countdown=countdown, exc=error)
 
     def _get_event(self, task: Any, provider: str, event_id: str) -> Any:
-        _, outcome = self._call(task, provider, event_id)
-        return _json(outcome.record())
+        _, got = self._call(task, provider, event_id)
+        record = event_record(got.event, complete=got.visible and got.complete)
+        if not got.visible:  # unknown, not none (as the CLI writes it)
+            record["participants"] = None
+        return _json(record)
 
     def _list_participants(self, task: Any, provider: str, event_id: str) -> Any:
-        plugin, outcome = self._call(task, provider, event_id)
-        if not outcome.visible:  # as ``eventsync participants`` says it
+        plugin, got = self._call(task, provider, event_id)
+        if not got.visible:  # as ``eventsync participants`` says it
             error = PermissionDeniedError(
-                f"{plugin.title} does not show the participants of event {outcome.event.id} to"
+                f"{plugin.title} does not show the participants of event {got.event.id} to"
                 " you (only to its owner)",
                 status_code=403,
             )
             raise _carry(error) from None
-        return _json([to_dict(p) for p in outcome.event.participants or ()])
+        return _json([participant_record(p) for p in got.event.participants or ()])
+
+
+@attrs.frozen
+class _Details:
+    """One event fetched in full: shown its participants or not, and all of them or not."""
+
+    event: Event
+    visible: bool
+    complete: bool
 
 
 async def _details(
     loop: _Loop, plugin: ProviderPlugin, options: SourceOptions, event_id: str
-) -> Outcome:
+) -> _Details:
     """The CLI's ``_details``: the event, with a truncation of its participants noted."""
     source = await loop.source(plugin, options)
     if loop.recording is None:
@@ -463,8 +477,7 @@ async def _details(
             )
     for note in notes:
         logger.warning("%s event %s: participants: %s", plugin.name, event.id, note)
-    visible = plugin.participants_visible(event)
-    return Outcome(event, details=True, complete=visible and not notes, visible=visible)
+    return _Details(event, plugin.participants_visible(event), not notes)
 
 
 def _as_api_error(exc: BaseException) -> APIError:

@@ -1,6 +1,7 @@
-"""One real worker per pool the integration supports: ``prefork`` (the default),
-``solo`` and ``threads``. A 429 beyond the call's retries comes back after the server's
-wait; the clients are closed when the worker stops, with nothing left unclosed."""
+"""One real worker per other pool the integration supports, ``solo`` and ``threads``
+(prefork, the default, runs in test_fleet and test_guide). A 429 beyond the call's
+retries comes back after the server's wait; the clients are closed when the worker
+stops, with nothing left unclosed."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from common.testing import Fault
 
 
 @pytest.mark.timeout(180)
-@pytest.mark.parametrize("pool", ["prefork", "solo", "threads"])
+@pytest.mark.parametrize("pool", ["solo", "threads"])
 def test_pool_answers_requeues_a_429_and_closes_its_clients(
     pool: str, fake: ThreadedFake, env: dict[str, str], logs: Path
 ) -> None:
