@@ -23,10 +23,17 @@ __all__ = [
 
 
 class Provider(str, enum.Enum):
-    """Where an event came from."""
+    """The built-in providers' names. A provider's name is any ``str`` (a plug-in names
+    itself); these constants are equal to, print and serialize as their plain strings."""
 
     INTERVALS = "intervals"
     RIDEWITHGPS = "ridewithgps"
+
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
 
 
 class ParticipantStatus(str, enum.Enum):
@@ -62,7 +69,7 @@ class Participant:
     API has no participation id). ``raw_status`` keeps the provider's own word.
     """
 
-    provider: Provider
+    provider: str
     id: str
     event_id: str
     name: str | None
@@ -81,7 +88,7 @@ class Event:
     ``raw`` is the provider model it was mapped from, so nothing is lost.
     """
 
-    provider: Provider
+    provider: str
     id: str
     name: str
     start_date: dt.date
@@ -103,7 +110,10 @@ class Event:
 class EventSource(Protocol):
     """A provider seen through the common types."""
 
-    provider: Provider
+    @property
+    def provider(self) -> str:
+        """The provider's name, as its events carry it (a class attribute will do)."""
+        ...
 
     def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None

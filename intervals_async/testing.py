@@ -25,29 +25,26 @@ stderr, and serves until killed.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import importlib.resources
 import itertools
 import math
 import random
-import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
 import orjson
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
+from common import testing
+from common._clock import wall_time
 from common.testing import (
     ApiError,
     FakeServer,
+    Handler,
     RateLimitStyle,
-    SpecChecker,
     error_code,
     json_response,
-    resolve_validate,
     run_cli,
     slugify,
 )
@@ -107,9 +104,7 @@ _MAX_LIMIT = 100
 
 def load_spec() -> dict[str, Any]:
     """The bundled OpenAPI spec, freshly parsed (callers may mutate it)."""
-    data = importlib.resources.files("intervals_async").joinpath("openapi.json").read_bytes()
-    spec: dict[str, Any] = orjson.loads(data)
-    return spec
+    return testing.load_spec("intervals_async")
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -475,7 +470,7 @@ class FakeIntervals(FakeServer):
         port: int = 0,
     ) -> None:
         """Build the data, the routes and (when validating) the spec objects."""
-        super().__init__(host=host, port=port)
+        super().__init__(validate=validate, host=host, port=port)
         self.api_keys = dict(api_keys) if api_keys is not None else {"test-key": ALL_SCOPES}
         self.db = generate_data(seed, events, today)
         """The in-memory records; tests may read and change them."""
@@ -484,23 +479,21 @@ class FakeIntervals(FakeServer):
         """Requests answered from the ``Idempotency-Key`` store."""
         self._idempotency: dict[tuple[str, str], _Stored] = {}
         self._sorted_events: list[dict[str, Any]] | None = None
-        self._checker = SpecChecker(load_spec()) if resolve_validate(validate) else None
         handlers: dict[str, Handler] = {
             "getOrganization": self._get_organization,
             "listSeries": self._list_series,
             "listEvents": self._list_events,
-            "createEvent": self._create_event,
+            "createEvent": self._idempotent(self._create_event),
             "getEvent": self._get_event,
             "listRegistrations": self._list_registrations,
-            "registerParticipant": self._register,
+            "registerParticipant": self._idempotent(self._register),
         }
         for operation, (method, path, _) in _OPERATIONS.items():
-            self.app.router.add_route(method, path, handlers[operation], name=operation)
+            self.add_operation(operation, method, path, handlers[operation])
 
-    @property
-    def validate(self) -> bool:
-        """Whether requests and responses are checked against the spec."""
-        return self._checker is not None
+    def description(self) -> dict[str, Any]:
+        """The bundled spec (:func:`load_spec`)."""
+        return load_spec()
 
     def credentials(self) -> list[str]:
         """``Authorization: Bearer <key>`` for each key of :attr:`api_keys`, with its scopes."""
@@ -518,20 +511,8 @@ class FakeIntervals(FakeServer):
         if style == "header":
             return super().rate_limit_response(retry_after, style)
         body = self.error_body(429, "RATE_LIMITED", "Rate limit exceeded")
-        body["error"]["retryAfter"] = math.ceil((time.time() + retry_after) * 1000)
+        body["error"]["retryAfter"] = math.ceil((wall_time() + retry_after) * 1000)
         return json_response(body, 429)
-
-    # --- request pipeline ----------------------------------------------------------------
-
-    async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Route check, auth (401), scope (403), request validation (422), idempotency, handler."""
-        operation = request.match_info.route.name
-        if operation not in _OPERATIONS:
-            self.violations.append(f"{request.method} {request.rel_url.raw_path}: not in the spec")
-            return await handler(request)  # raises 404 / 405
-        self._authorize(request, operation)
-        self._validate_request(request, await request.read())
-        return await self._idempotent(request, handler)
 
     def api_error(self, error: ApiError) -> web.Response:
         """The error body, with ``details`` as the field errors ``error.errors``."""
@@ -540,79 +521,64 @@ class FakeIntervals(FakeServer):
             body["error"]["errors"] = error.details
         return json_response(body, error.status)
 
+    # --- request pipeline ----------------------------------------------------------------
+
+    def authenticate(self, request: web.Request, operation: str | None) -> None:
+        """The bearer key (401) and the operation's scope (403)."""
+        key = self._api_key(request)
+        scope = _OPERATIONS[operation][2] if operation in _OPERATIONS else None
+        if scope is not None and scope not in self.api_keys[key]:
+            raise ApiError(403, f"API key lacks the {scope} scope")
+
     def _api_key(self, request: web.Request) -> str:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or key.strip() not in self.api_keys:
             raise ApiError(401, "Missing or invalid API key")
         return key.strip()
 
-    def _authorize(self, request: web.Request, operation: str) -> None:
-        key = self._api_key(request)
-        scope = _OPERATIONS[operation][2]
-        if scope is not None and scope not in self.api_keys[key]:
-            raise ApiError(403, f"API key lacks the {scope} scope")
-
-    def _validate_request(self, request: web.Request, body: bytes) -> None:
-        if self._checker is None:
-            return
-        errors = self._checker.request_errors(request, body)
-        if errors:
-            where = f"{request.method} {request.rel_url}"
-            self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
-            raise ApiError(422, "Request does not match the API specification", errors)
-
-    async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
-        """Validate ``response`` against the spec; a mismatch is recorded in :attr:`violations`."""
-        operation = _OPERATIONS.get(request.match_info.route.name or "")
-        if self._checker is None or operation is None:
-            return
-        if not isinstance(response, web.Response):
-            return
-        data = response.body if isinstance(response.body, bytes) else b""
+    def checked_body(self, request: web.Request, response: web.Response) -> bytes | None:
+        """The body without the documented extensions the spec lacks (``hasMore`` in cursor
+        mode, ``error.retryAfter``)."""
+        data = super().checked_body(request, response)
         body = orjson.loads(data) if data else None
-        if isinstance(body, dict):  # strip the documented extensions the spec lacks
-            if self.cursor_pagination:
-                body.pop("hasMore", None)
-            if isinstance(body.get("error"), dict):
-                body["error"].pop("retryAfter", None)
-            data = orjson.dumps(body)
-        status = response.status
-        method, path, _ = operation
-        declared = self._checker.spec["paths"][path][method.lower()]["responses"]
-        if str(status) not in declared and status >= 400:
-            status = 401  # every operation declares 401 with the shared Error schema
-        body_sent = await request.read()
-        for error in self._checker.response_errors(
-            request, body_sent, response, data=data, status=status
-        ):
-            self.violations.append(
-                f"response {response.status} to {request.method} {request.rel_url}: {error}"
-            )
+        if not isinstance(body, dict):
+            return data
+        if self.cursor_pagination:
+            body.pop("hasMore", None)
+        if isinstance(body.get("error"), dict):
+            body["error"].pop("retryAfter", None)
+        return orjson.dumps(body)
 
-    async def _idempotent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        key = request.headers.get("Idempotency-Key")
-        if request.method != "POST" or key is None:
-            return await handler(request)
-        raw = await request.read()
-        try:
-            content: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            content = raw
-        fingerprint = (request.method, request.rel_url.raw_path, content)
-        slot = (self._api_key(request), key)
-        stored = self._idempotency.get(slot)
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                raise ApiError(409, "Idempotency key already used with different request body")
-            self.idempotent_replays += 1
-            return web.Response(
-                body=stored.body, status=stored.status, content_type="application/json"
-            )
-        response = await handler(request)
-        body = response.body if isinstance(response, web.Response) else None
-        if isinstance(body, bytes) and response.status < 500:
-            self._idempotency[slot] = _Stored(fingerprint, response.status, body)
-        return response
+    def _idempotent(self, handler: Handler) -> Handler:
+        """``handler`` behind the ``Idempotency-Key`` store: a repeated key with the same
+        request replays the stored answer, with another request is a 409."""
+
+        async def idempotent(request: web.Request) -> web.StreamResponse:
+            key = request.headers.get("Idempotency-Key")
+            if key is None:
+                return await handler(request)
+            raw = await request.read()
+            try:
+                content: Any = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                content = raw
+            fingerprint = (request.method, request.rel_url.raw_path, content)
+            slot = (self._api_key(request), key)
+            stored = self._idempotency.get(slot)
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    raise ApiError(409, "Idempotency key already used with different request body")
+                self.idempotent_replays += 1
+                return web.Response(
+                    body=stored.body, status=stored.status, content_type="application/json"
+                )
+            response = await handler(request)
+            body = response.body if isinstance(response, web.Response) else None
+            if isinstance(body, bytes) and response.status < 500:
+                self._idempotency[slot] = _Stored(fingerprint, response.status, body)
+            return response
+
+        return idempotent
 
     # --- handlers ------------------------------------------------------------------------
 
@@ -730,15 +696,5 @@ class FakeIntervals(FakeServer):
         return body
 
 
-def _factory(options: argparse.Namespace) -> FakeServer:
-    return FakeIntervals(
-        seed=options.seed,
-        events=300 if options.events is None else options.events,
-        validate=False if options.no_validate else None,
-        host=options.host,
-        port=options.port,
-    )
-
-
 if __name__ == "__main__":
-    run_cli(_factory, "Serve a fake Intervals API.")
+    run_cli(FakeIntervals, "Serve a fake Intervals API.")

@@ -18,7 +18,7 @@ import attrs
 
 from .._errors import APIError
 from .._json import dumps
-from .._records import event_record, provider_name
+from .._records import event_record
 from .._types import Event
 
 CSV_FIELDS = (
@@ -71,7 +71,7 @@ class Outcome:
         return data
 
     def label(self) -> str:
-        return f"{provider_name(self.event.provider)} event {self.event.id}"
+        return f"{self.event.provider} event {self.event.id}"
 
 
 class Writer:
@@ -127,7 +127,7 @@ def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
     e = outcome.event
     where = ", ".join(p for p in (e.location.locality, e.location.country) if p)
     cells = {
-        "provider": provider_name(e.provider),
+        "provider": e.provider,
         "id": e.id,
         "date": e.start_date.isoformat(),
         "time": e.start_time.strftime("%H:%M") if e.start_time else "",
@@ -228,8 +228,8 @@ def summary_table(outcomes: Sequence[Outcome], width: int | None) -> str:
     from rich.table import Table
 
     table = Table("provider", "events", "participants", "statuses", title="Summary")
-    for name in sorted({provider_name(o.event.provider) for o in outcomes}):
-        mine = [o.event for o in outcomes if provider_name(o.event.provider) == name]
+    for name in sorted({o.event.provider for o in outcomes}):
+        mine = [o.event for o in outcomes if o.event.provider == name]
         statuses = Counter(p.status.value for e in mine for p in e.participants)
         table.add_row(
             name,

@@ -22,7 +22,7 @@ import attrs
 from .._bulk import fetch_many, merge_events
 from .._errors import APIError, MissingCredentialsError, PermissionDeniedError, TruncationWarning
 from .._json import dumps
-from .._records import participant_record, provider_name
+from .._records import participant_record
 from .._types import Event, EventSource
 from ..provider import ProviderPlugin, Registry, SourceOptions
 from ._output import (
@@ -85,12 +85,12 @@ class Tally:
     listings_cut: int = 0
 
     def add(self, outcome: Outcome) -> None:
-        self.written[provider_name(outcome.event.provider)] += 1
+        self.written[outcome.event.provider] += 1
         if outcome.error is not None:
             self.failed.append(outcome.label())
             warn(f"{outcome.label()}: details not fetched: {outcome.error}")
         elif not outcome.visible:
-            name = provider_name(outcome.event.provider)
+            name = outcome.event.provider
             self.hidden.setdefault(name, []).append(outcome.event.id)
         elif outcome.complete is False:
             self.incomplete.append(outcome.label())
@@ -216,11 +216,11 @@ async def _collect(
         progress.update(listing, total=count)
         if not with_details:
             return
-        by_name = {provider_name(s.provider): s for s in sources}
+        by_name = {s.provider: s for s in sources}
         details = progress.add_task("fetching details", total=len(listed))
 
         async def detail(event: Event) -> Outcome:
-            name = provider_name(event.provider)
+            name = event.provider
             try:
                 return await _details(by_name[name], registry.get(name), event.id)
             except APIError as exc:  # written from the listing, marked and counted
