@@ -53,8 +53,7 @@ class ThreadedFake:
 
     def __init__(self, events: int, rps: float | None, burst: int = 1, style: str = "header"):
         self.server = FakeIntervals(validate=False, events=events)
-        if rps is not None:
-            self.server.rate_limit(rps, burst, "body" if style == "body" else "header")
+        self._limit = (rps, burst, "body" if style == "body" else "header")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake", daemon=True)
 
@@ -74,7 +73,14 @@ class ThreadedFake:
 
     def __enter__(self) -> ThreadedFake:
         self._thread.start()
-        asyncio.run_coroutine_threadsafe(self.server.__aenter__(), self._loop).result(30)
+
+        async def start() -> None:
+            rps, burst, style = self._limit
+            if rps is not None:  # the bucket runs on the server's loop clock
+                self.server.rate_limit(rps, burst, style)
+            await self.server.__aenter__()
+
+        asyncio.run_coroutine_threadsafe(start(), self._loop).result(30)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
