@@ -5,12 +5,13 @@
     from celery import Celery
     from common.celery import EventsyncTasks
 
-    app = Celery("jobs", broker="redis://localhost:6379/0", backend="redis://localhost:6379/0")
-    tasks = EventsyncTasks(app, rate_store="redis://localhost:6379/1")
+    app = Celery("jobs", broker="redis://localhost:6379/0", backend="redis://localhost:6379/1")
+    tasks = EventsyncTasks(app, rate_store="redis://localhost:6379/2")
     event = tasks.get_event.delay("intervals", "abc").get()  # the CLI's JSON object
 
 Celery's own ``rate_limit`` is per worker; the budget in ``rate_store`` is one for
-every worker process on every machine (see ``docs/RATE_CONTROL.md``).
+every worker process on every machine (see ``docs/RATE_CONTROL.md``). The guide,
+``docs/guides/celery.md``, has the worker command, the Redis layout and the numbers.
 
 **Per worker process** (prefork child, or the solo pool's one process): one event
 loop, run by one thread, and one client per provider, built on first use by the
