@@ -153,6 +153,19 @@ def _checks(extras: set[str], bin_dir: Path, scratch: Path) -> list[list[str | P
         checks.append([bin_dir / "mkdocs", "--version"])
     if "redis" in extras:
         checks.append([py, "-c", "import redis.asyncio, common; common.RedisRateStore"])
+    if "celery" in extras:  # the tasks register on an app (nothing connects before a task runs)
+        script = (
+            "from celery import Celery; from common.celery import EventsyncTasks;"
+            " t = EventsyncTasks(Celery('c', broker='redis://127.0.0.1:1/0'));"
+            " assert t.get_event.name == 'eventsync.get_event', t.get_event.name"
+        )
+        checks.append([py, "-c", script])
+    else:  # without it, the import says which extra it needs
+        script = (
+            "try:\n import common.celery\nexcept ImportError as e:\n"
+            " assert \"eventsync[celery]\" in str(e), e\nelse:\n raise SystemExit('imported')"
+        )
+        checks.append([py, "-c", script])
     return checks
 
 
