@@ -67,8 +67,9 @@ class RedisServer:
             process.wait(10)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def redis_binary() -> str:
+    """The ``redis-server`` binary; skips the test without it (fails under CI's
+    ``EVENTSYNC_REQUIRE_REDIS=1``), and without redis-py."""
     binary = shutil.which("redis-server")
     if binary is None:
         message = "redis-server is not installed (apt-get install -y redis-server)"
@@ -78,7 +79,12 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     pytest.importorskip(
         "redis", reason="redis-py is not installed (pip install 'eventsync[redis]')"
     )
-    server = RedisServer(binary, free_port(), tmp_path)
+    return binary
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(redis_binary(), free_port(), tmp_path)
     server.start()
     try:
         yield server
