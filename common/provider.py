@@ -98,6 +98,7 @@ from ._validate import (
     required,
 )
 from .ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+from .ratelimit._redis import redact_url
 
 __all__ = [
     # the plug-in interface
@@ -197,7 +198,9 @@ class SourceOptions:
 
     base_url: str | None = None
     rate_limit: float | None = None
-    rate_store: str | None = None
+    rate_store: str | None = attrs.field(
+        default=None, repr=lambda url: repr(url and redact_url(url))
+    )
 
     def keywords(self) -> dict[str, Any]:
         """The options that are set, as client constructor keywords."""
