@@ -15,8 +15,9 @@ import aiohttp
 from ._auth import Auth
 from ._decode import Decoder
 from ._errormap import BodyWait, ErrorParser, parse_error_body
-from ._http import Response
+from ._errors import DecodeError
 from ._options import CallOptions, ClientOptions, Options
+from ._sender import Response, Sender
 from ._transport import Transport
 
 if TYPE_CHECKING:
@@ -42,7 +43,10 @@ class BaseClient:
     """Shared constructor keywords and lifecycle of the provider clients.
 
     Use as ``async with Client(...) as client:`` or call :meth:`aclose`. A
-    ``session`` passed in is borrowed and never closed. The options (``timeout``,
+    ``session`` passed in is borrowed and never closed. ``sender`` replaces the
+    aiohttp sender (tests: :class:`common.testing.MemorySender`). ``provider``
+    names the provider in the shared rate key (see :class:`common.RedisRateStore`).
+    The options (``timeout``,
     ``deadline``, ``max_retries``, ``rate_limit``...) are :class:`common.Options`'s.
     """
 
@@ -54,6 +58,7 @@ class BaseClient:
         decoder: Decoder,
         provider: str = "http",
         session: aiohttp.ClientSession | None = None,
+        sender: Sender | None = None,
         headers: Mapping[str, str] | None = None,
         body_wait: BodyWait | None = None,
         parse_error: ErrorParser = parse_error_body,
@@ -63,6 +68,7 @@ class BaseClient:
             base_url,
             auth=auth,
             session=session,
+            sender=sender,
             headers=headers,
             body_wait=body_wait,
             parse_error=parse_error,
@@ -124,7 +130,11 @@ class BaseClient:
     ) -> T:
         """Send through the transport and decode the body (or its ``root`` key) into ``model``."""
         response = await self._transport.request(method, path, **request)
-        return self._decoder.decode(response.body, model, root=root)
+        try:
+            return self._decoder.decode(response.body, model, root=root)
+        except DecodeError as exc:
+            exc.attempts = response.attempts
+            raise
 
     async def _send(self, method: str, path: str, **request: Unpack[RequestArgs]) -> Response:
         """Send through the transport without decoding (e.g. a 204)."""

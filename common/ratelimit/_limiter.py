@@ -27,13 +27,13 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol, TypeVar
 
 import anyio
 import attrs
 
+from .._clock import loop_time
 from .._errors import APITimeoutError, RateLimitError
 from ._local import FIRST_ROUND_WAIT, Report
 from ._store import QUEUE_LIMIT, SKEW, MemoryStore, RateStore, StoreError, Turn
@@ -136,7 +136,7 @@ class PacedLimiter:
         rate_limit: float | None = None,
         burst: int = 1,
         max_concurrency: int = 100,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = loop_time,
         fallback: MemoryStore | None = None,
         first_round: bool = False,
         owns_store: bool = False,
@@ -580,7 +580,7 @@ class LocalLimiter(PacedLimiter):
         *,
         burst: int = 1,
         max_concurrency: int = 100,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = loop_time,
     ) -> None:
         super().__init__(
             MemoryStore(clock),

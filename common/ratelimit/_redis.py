@@ -20,7 +20,6 @@ import hashlib
 import importlib.resources
 import math
 import re
-import time
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +28,7 @@ import anyio
 from yarl import URL
 
 from .._auth import Auth
+from .._clock import loop_time
 from .._errors import InvalidRequestError
 from ._limiter import PacedLimiter
 from ._local import PaceState, Report
@@ -320,7 +320,7 @@ class RedisLimiter(PacedLimiter):
         rate_limit: float | None = None,
         burst: int = 1,
         max_concurrency: int = 100,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = loop_time,
     ) -> None:
         check_rate_key(key)
         owned = isinstance(store, str)

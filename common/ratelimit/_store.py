@@ -11,13 +11,13 @@ Redis (``rate.lua``), checked equal by a property test.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from typing import Literal, Protocol
 
 import anyio
 import attrs
 
+from .._clock import loop_time
 from ._local import Pacer, PaceState, Report, rate_at
 
 __all__ = [
@@ -226,11 +226,11 @@ class RateStore(Protocol):
 
 class MemoryStore:
     """The in-process :class:`RateStore`: budgets in a dict, on ``clock``
-    (default ``time.monotonic``). Operations never block and never fail."""
+    (default: the running event loop's clock). Operations never block and never fail."""
 
     shared = False
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = loop_time) -> None:
         self.clock = clock
         self._budgets: dict[str, Budget] = {}
         self._changed: dict[str, anyio.Event] = {}
