@@ -260,6 +260,8 @@ REPLIES = {
     "a wait of years": turn("go", "1e9", "0", "0", "0.25", "1", "0", "0"),
     "a lease of years": turn("probe", "1e9", "0", "0", "0", "1", "0", "0"),
     "bad flag": turn("go", "0", "0", "yes", "0", "1", "0", "0"),
+    "a cool-down of nothing": turn("cool", "0", "0", "0", "0", "1", "0", "0"),
+    "a lease of nothing": turn("probe", "0", "0", "0", "0", "1", "0", "0"),
     "invalid utf-8": turn(b"\xff\xfe".decode("latin-1"), "0", "0", "0", "0", "1", "0", "0"),
 }
 
@@ -278,6 +280,21 @@ async def test_a_reply_the_script_would_not_give_means_local_pacing_and_one_warn
             assert time.monotonic() - started < 5.0
     warnings = rate_warnings(caplog)
     assert len(warnings) == 1 and "pacing locally" in warnings[0]
+
+
+async def test_a_store_that_only_ever_says_wait_cannot_hold_a_call_forever(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cool-down that never ends, however often asked: valid words, no progress.
+    monkeypatch.setattr("common.ratelimit._limiter.MAX_WAITS", 20)
+    caplog.set_level(logging.WARNING, logger="common.ratelimit")
+    forever = turn("cool", "0.01", "0.01", "0", "0", "1", "0", "0")
+    async with resp_server(forever) as url, limited_fake(None, latency=0.0) as fake:
+        c = client(fake, url, deadline=None)
+        async with c:
+            with anyio.fail_after(10):
+                await c.get_event(first_id(fake))
+    assert any("turns without a slot" in m for m in rate_warnings(caplog))
 
 
 # -- bad configuration and secrets ---------------------------------------------------------
