@@ -16,6 +16,7 @@ import attrs
 
 from ._errors import InvalidRequestError
 from ._types import Event, EventSource
+from .ratelimit._redis import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ class SourceOptions:
 
     base_url: str | None = None
     rate_limit: float | None = None
-    rate_store: str | None = None
+    rate_store: str | None = attrs.field(
+        default=None, repr=lambda url: repr(url and redact_url(url))
+    )
 
     def keywords(self) -> dict[str, Any]:
         """The options that are set, as client constructor keywords."""

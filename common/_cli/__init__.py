@@ -38,6 +38,7 @@ from .._errors import (
     TruncationWarning,
 )
 from ..provider import Registry
+from ..ratelimit._redis import check_store_url
 from ._output import one_line, warn
 from ._run import (
     EXIT_API,
@@ -329,6 +330,8 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     args = build_parser(registry).parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LowerLevel())
+    if not args.debug:  # asyncio's debug-mode notes (slow callbacks) are not the user's news
+        handler.addFilter(lambda record: not record.name.startswith("asyncio"))
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     for name, reason in registry.broken:
         warn(f"provider {name!r} not loaded: {reason}")
@@ -349,6 +352,12 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
             "eventsync: error: --rate-store needs redis-py: pip install 'eventsync[redis]'\n"
         )
         return EXIT_USAGE
+    if args.rate_store:  # checked before any provider starts: one line, exit 2
+        try:
+            check_store_url(args.rate_store)
+        except InvalidRequestError as bad:
+            sys.stderr.write(f"eventsync: error: {bad} (--rate-store, ${RATE_STORE_VARIABLE})\n")
+            return EXIT_USAGE
     # A stdout that cannot encode some text (PYTHONIOENCODING=ascii): JSON lines are
     # escaped before they get here (lossless); the table and CSV get "?" for it.
     if hasattr(sys.stdout, "reconfigure"):
