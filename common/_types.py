@@ -37,7 +37,7 @@ class Provider(str, enum.Enum):
 
 
 class ParticipantStatus(str, enum.Enum):
-    """A participation status normalised across providers (table in the README)."""
+    """A participation status normalised across providers (docs/reference/common-types.md)."""
 
     GOING = "going"
     INTERESTED = "interested"

@@ -183,7 +183,11 @@ class RideWithGPSSource:
         return f"RideWithGPSSource({self.client!r})"
 
     def iter_events(
-        self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+        self,
+        *,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+        updated_since: dt.datetime | None = None,
     ) -> AsyncIterator[common.Event]:
         """Every event starting within ``date_from``..``date_to`` (inclusive, either optional).
 
@@ -195,6 +199,10 @@ class RideWithGPSSource:
         and a :class:`common.SkippedEventWarning` names it and says why
         (``warnings.simplefilter("error", common.SkippedEventWarning)`` turns
         that into an exception).
+
+        ``updated_since`` (timezone-aware) is passed to
+        :meth:`RideWithGPSClient.iter_events`: only events updated since then come,
+        and only the pages that hold them are read.
         """
         start = _check_day("date_from", date_from)
         end = _check_day("date_to", date_to)
@@ -202,12 +210,16 @@ class RideWithGPSSource:
             raise common.InvalidRequestError(
                 f"date_to: {end} is before date_from {start}", field="date_to"
             )
-        return self._iter_events(start, end)
+        summaries = self.client.iter_events(updated_since=updated_since)  # checked at once
+        return self._iter_events(summaries, start, end)
 
     async def _iter_events(
-        self, date_from: dt.date | None, date_to: dt.date | None
+        self,
+        summaries: AsyncIterator[EventSummary],
+        date_from: dt.date | None,
+        date_to: dt.date | None,
     ) -> AsyncIterator[common.Event]:
-        async for summary in self.client.iter_events():
+        async for summary in summaries:
             day = summary.start_date
             if day is None:
                 warnings.warn(

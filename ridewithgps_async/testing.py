@@ -50,7 +50,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 
 from common import testing
@@ -415,7 +415,9 @@ class FakeRideWithGPS(FakeServer):
         events: number of seeded events owned by the user (generated lazily).
         user_id: the user the credentials belong to.
         access_token: valid ``Bearer`` token.
-        api_key, auth_token: valid pair for Basic auth and the ``x-rwgps-*`` headers.
+        api_key: with ``auth_token``, the valid pair for Basic auth and the ``x-rwgps-*``
+            headers.
+        auth_token: see ``api_key``.
         error_style: shape of error bodies (422 validation errors are always
             ``{"errors": [...]}``).
         next_page_host: scheme and host of ``next_page_url`` instead of :attr:`url`.
@@ -427,7 +429,8 @@ class FakeRideWithGPS(FakeServer):
             'eventsync[testing]'``), ``True`` demands it (:class:`ImportError` otherwise),
             ``False`` never (benchmarks).
         now: the moment seeded dates are placed around (default: today's midnight UTC).
-        host, port: where to listen (port 0: any free port).
+        host: the address to listen on.
+        port: the port to listen on (0: any free port).
 
     Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer`` ``access_token``,
     or the pair ``api_key`` / ``auth_token`` as Basic auth or as the ``x-rwgps-api-key`` and
@@ -735,8 +738,8 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
 
 async def _event_fields(request: web.Request) -> dict[str, Any]:
     try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
+        body = msgspec.json.decode(await request.read())
+    except msgspec.DecodeError:
         body = None
     fields = body.get("event") if isinstance(body, dict) else None
     if not isinstance(fields, dict):

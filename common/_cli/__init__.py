@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_CODES", "build_parser", "main"]
 
-#: Every exit code, as --help and the README document it.
+#: Every exit code, as --help and docs/guides/cli.md document it.
 EXIT_CODES = {
     EXIT_OK: "ok (also when the reader of stdout stops early, as `| head` does)",
     EXIT_USAGE: "usage: a bad flag, value or event id; nothing was sent",
@@ -106,6 +106,19 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
+def _instant(text: str) -> dt.datetime:
+    """An ISO 8601 date and time with its offset (``Z`` accepted): an instant, not a guess."""
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"not a date and time with an offset, e.g. 2026-05-01T06:00:00Z: {text!r}"
+        )
+    return value
+
+
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -142,7 +155,7 @@ def _environment_help(registry: Registry) -> str:
 
 
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
-    """The argument parser (documented in the README)."""
+    """The argument parser (documented in docs/guides/cli.md)."""
     names = [p.name for p in registry]
     choices = [*names, *(a for p in registry for a in p.aliases), "all"]
     epilog = _environment_help(registry)
@@ -209,10 +222,22 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     )
     events.add_argument(
         "--format",
-        choices=("table", "jsonl", "csv"),
+        choices=("table", "jsonl", "csv", "ics"),
         default="table",
         metavar="FORMAT",
-        help="table | jsonl | csv (default: %(default)s)",
+        help="table | jsonl | csv | ics: an iCalendar feed, written once every event is read"
+        " (with --out, replaced whole, never half-written) (default: %(default)s)",
+    )
+    events.add_argument(
+        "--calendar-name", metavar="NAME", help="with --format ics: the calendar's name"
+    )
+    events.add_argument(
+        "--updated-since",
+        type=_instant,
+        metavar="DATETIME",
+        help="only events updated since then (ISO 8601 with offset, e.g. 2026-05-01T06:00Z):"
+        " RideWithGPS stops paging at the first older event; Intervals events carry no update"
+        " time, so all of them are listed (a warning says so)",
     )
     events.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     events.add_argument(
@@ -304,6 +329,8 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     args = build_parser(registry).parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LowerLevel())
+    if not args.debug:  # asyncio's debug-mode notes (slow callbacks) are not the user's news
+        handler.addFilter(lambda record: not record.name.startswith("asyncio"))
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     for name, reason in registry.broken:
         warn(f"provider {name!r} not loaded: {reason}")
@@ -312,6 +339,11 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     except ImportError:
         sys.stderr.write(
             "eventsync: error: the command needs its extra: pip install 'eventsync[cli]'\n"
+        )
+        return EXIT_USAGE
+    if getattr(args, "format", None) == "ics" and importlib.util.find_spec("icalendar") is None:
+        sys.stderr.write(
+            "eventsync: error: --format ics needs icalendar: pip install 'eventsync[ics]'\n"
         )
         return EXIT_USAGE
     if args.rate_store and importlib.util.find_spec("redis") is None:

@@ -23,6 +23,7 @@ from typing import IO, Any, Protocol
 import attrs
 
 from .._errors import APIError
+from .._ics import to_ics
 from .._json import dumps
 from .._records import event_record
 from .._types import Event
@@ -126,15 +127,18 @@ class Writer:
     what it wrote); a table is drawn at the end, as wide as the terminal.
     """
 
-    def __init__(self, stream: Sink, fmt: str, *, width: int | None) -> None:
+    def __init__(
+        self, stream: Sink, fmt: str, *, width: int | None, calendar_name: str | None = None
+    ) -> None:
         self.stream = stream
         self.fmt = fmt
         self.width = width
+        self.calendar_name = calendar_name
         self.rows: list[Outcome] = []
         self._csv: csv.DictWriter[str] | None = None
 
     def write(self, outcome: Outcome) -> None:
-        if self.fmt == "table":
+        if self.fmt in ("table", "ics"):
             self.rows.append(outcome)
             return
         data = outcome.record()
@@ -151,6 +155,9 @@ class Writer:
         """Finish: the table (when there are rows), or a CSV header for an empty result."""
         if self.fmt == "table" and self.rows:
             self.stream.write(events_table(sorted(self.rows, key=by_start), self.width))
+        elif self.fmt == "ics" and succeeded:  # a partial feed would delete events downstream
+            events = [outcome.event for outcome in sorted(self.rows, key=by_start)]
+            self.stream.write(to_ics(events, name=self.calendar_name))  # CRLF, as RFC 5545
         elif self.fmt == "csv" and self._csv is None and succeeded:
             csv.DictWriter(self.stream, CSV_FIELDS).writeheader()
         self.stream.flush()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextvars
 import datetime as dt
+import inspect
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -396,7 +397,7 @@ async def cmd_demo(args: argparse.Namespace, registry: Registry, console: Consol
 
 
 async def cmd_events(args: argparse.Namespace, registry: Registry, console: Console) -> int:
-    """Every event of the chosen providers, as a table, JSON lines or CSV."""
+    """Every event of the chosen providers, as a table, JSON lines, CSV or an iCalendar feed."""
     if args.date_from and args.date_to and args.date_to < args.date_from:
         raise Usage(f"--to {args.date_to} is before --from {args.date_from}")
     tally = Tally()
@@ -404,7 +405,17 @@ async def cmd_events(args: argparse.Namespace, registry: Registry, console: Cons
     with output(args.out) as target:  # checked before anything is sent
         async with AsyncExitStack() as stack:
             opened = await _open_chosen(stack, args, registry, tally)
-            writer = Writer(target, args.format, width=terminal_width(target))
+            if args.updated_since is not None:
+                opened = [
+                    attrs.evolve(each, source=_since(each.source, args.updated_since))
+                    for each in opened
+                ]
+            writer = Writer(
+                target,
+                args.format,
+                width=terminal_width(target),
+                calendar_name=args.calendar_name,
+            )
 
             def emit(outcome: Outcome) -> None:
                 writer.write(outcome)
@@ -423,6 +434,36 @@ async def cmd_events(args: argparse.Namespace, registry: Registry, console: Cons
         code = tally.finish()
         target.keep()  # exit 0, or 6 with what was fetched: the run wrote its result
     return code
+
+
+class _UpdatedSince:
+    """A source whose listing passes ``updated_since`` on (its ``iter_events`` takes it)."""
+
+    def __init__(self, source: EventSource, updated_since: dt.datetime) -> None:
+        self.source = source
+        self.provider = source.provider
+        self.updated_since = updated_since
+        self.get_event = source.get_event
+        self.list_participants = source.list_participants
+
+    def iter_events(
+        self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Any:
+        return self.source.iter_events(  # type: ignore[call-arg]
+            date_from=date_from, date_to=date_to, updated_since=self.updated_since
+        )
+
+
+def _since(source: EventSource, updated_since: dt.datetime) -> EventSource:
+    """``source`` listing only what changed since ``updated_since`` when it can; else itself,
+    with a warning that all its events are listed (a superset: nothing is missed)."""
+    if "updated_since" in inspect.signature(source.iter_events).parameters:
+        return _UpdatedSince(source, updated_since)
+    warn(
+        f"{source.provider} events carry no update time: --updated-since does"
+        " not narrow them, all are listed"
+    )
+    return source
 
 
 async def _fetch_one(

@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import parse_qsl
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
@@ -68,9 +68,12 @@ def error_code(status: int) -> str:
 def json_response(
     data: Any, status: int = 200, headers: Mapping[str, str] | None = None
 ) -> web.Response:
-    """A JSON response serialized with orjson."""
+    """A JSON response serialized with msgspec."""
     return web.Response(
-        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+        body=msgspec.json.encode(data),
+        status=status,
+        headers=headers,
+        content_type="application/json",
     )
 
 
@@ -83,8 +86,8 @@ def _parse_json(body: bytes) -> Any:
     if not body:
         return None
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
+        return msgspec.json.decode(body)
+    except msgspec.DecodeError:
         return None
 
 
@@ -401,7 +404,7 @@ class FakeServer:
             errors = self.checker.request_errors(request, body, method=self.spec_method(request))
             if errors:
                 where = f"{request.method} {request.rel_url}"
-                self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
+                self.violations.append(f"request {where}: {msgspec.json.encode(errors).decode()}")
                 raise self.invalid_request(errors)
         return await handler(request)
 

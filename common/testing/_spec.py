@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
 
 __all__ = ["SpecChecker", "load_spec", "resolve_validate"]
@@ -20,7 +20,7 @@ def load_spec(package: str, name: str = "openapi.json") -> dict[str, Any]:
     """The JSON description ``name`` shipped in ``package``, freshly parsed (callers may
     change it)."""
     data = importlib.resources.files(package).joinpath(name).read_bytes()
-    spec: dict[str, Any] = orjson.loads(data)
+    spec: dict[str, Any] = msgspec.json.decode(data)
     return spec
 
 

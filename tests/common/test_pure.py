@@ -277,9 +277,10 @@ def test_wrong_envelopes(body: bytes) -> None:
 
 
 def test_big_integers_parse_and_lone_surrogates_are_refused() -> None:
-    # A big integer is valid JSON, whatever orjson's version does with it. A lone
+    # A big integer is valid JSON, kept exact (issue 20: never a float). A lone
     # surrogate is refused (issue 12): no decoded string may fail to encode again.
-    assert provider.Decoder.parse(b'{"n": 123456789012345678901234567890}')["n"] > 1e29
+    big = provider.Decoder.parse(b'{"n": 123456789012345678901234567890}')["n"]
+    assert big == 123456789012345678901234567890 and type(big) is int
     with pytest.raises(common.DecodeError):
         provider.Decoder.parse(b'{"s": "\\ud800"}')
 

@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-import orjson
+import msgspec
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -202,7 +202,7 @@ async def test_odd_route_distances_are_ignored(
 ) -> None:
     routes = [{"id": n, "distance": d} for n, d in enumerate([12.5, "12", None, True, -1, 7], 1)]
     body = {"event": {"id": 5, "name": "x", "start_date": "2026-01-01", "routes": routes}}
-    fake.inject(Fault.raw(orjson.dumps(body)))
+    fake.inject(Fault.raw(msgspec.json.encode(body)))
     event = await source.get_event("5")
     assert event.distances_m == (12.5, 7.0)
     assert event.starts_at is None
