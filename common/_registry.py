@@ -92,7 +92,9 @@ class ProviderPlugin:
         check_id: turns an event id as typed by a person into the one the source
             takes, raising :class:`common.InvalidRequestError` before anything is sent.
         participants_visible: False when the provider did not show this event's
-            participants to the caller (so an empty list would mean "unknown", not "none").
+            participants to the caller. A source says so itself with
+            ``Event.participants is None``; this hook is for a source that cannot
+            (it returns an empty list either way).
     """
 
     name: str
