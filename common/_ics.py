@@ -43,8 +43,9 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
       ``starts_at`` without a zone name is known. An event whose timezone is unknown (an
       Intervals event without a series) is written in UTC, as the contract says: its wall-clock
       time read as UTC, since no zone is known to convert from (the event's ``raw`` keeps
-      what the provider said). An event without a start time is all-day (``VALUE=DATE``; the end date
-      is inclusive in :class:`common.Event` and exclusive in iCalendar, so one day is added).
+      what the provider said). An event without a start time is all-day (``VALUE=DATE``; the
+      end date is inclusive in :class:`common.Event` and exclusive in iCalendar, so one day is
+      added).
     * ``LOCATION`` joins the place name, locality, region and country; ``GEO`` is the
       coordinates; ``DESCRIPTION`` the description (and the registration link when it is not
       the ``URL``); ``URL`` the event's page, else its registration page.
