@@ -41,6 +41,10 @@ __all__ = [
     "retry_delay",
 ]
 
+#: A 429 wait this short is taken as exact (the body's epoch ms), not rounded up to whole
+#: seconds: a rounded one seen from the client is a second less the way back (>= 0.75 s).
+PRECISE_BELOW = 0.5
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -265,7 +269,7 @@ def decide(
             server_wait,
             # Under a second only a precise wait (the body's epoch ms) can be: a
             # Retry-After is whole seconds, and a longer wait is a window, not a pace.
-            precise=wait is not None and wait < 1.0,
+            precise=wait is not None and wait < PRECISE_BELOW,
         )
     elif outcome.status is not None:
         report = Report.accepted()
