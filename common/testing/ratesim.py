@@ -34,7 +34,8 @@ requests of ``latency`` each carry at most ``concurrency / latency`` per second.
 an unknown limit and a wait in whole seconds, the first refusal (the one every client
 meets to learn the limit) holds everyone back at least one second, in which the server
 refills no more than ``burst``: at least ``rate - burst`` requests of capacity are lost,
-so the efficiency is at most ``n / (n + rate - burst)``.
+so the efficiency is at most ``n / (n + rate - burst)`` (for a client that honours the
+wait for all its requests, as the library does, and whose crowd can exceed the burst).
 """
 
 from __future__ import annotations
@@ -320,7 +321,13 @@ class Cell:
         carried = self.concurrency * self.processes / self.latency
         if carried < self.rate:
             cap, why = carried / self.rate, "concurrency / latency below the rate"
-        if self.rate_limit is None and self.wait in WHOLE_SECONDS and self.burst < self.rate:
+        crowd = self.concurrency * self.processes
+        if (
+            self.rate_limit is None
+            and self.wait in WHOLE_SECONDS
+            and self.burst < min(self.rate, crowd)
+            and carried > self.rate
+        ):
             lost = self.rate - self.burst
             shape = n / (n + lost)
             if shape < cap:
