@@ -32,6 +32,7 @@ import re
 import signal
 import sys
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -48,6 +49,7 @@ __all__ = [
     "ApiError",
     "Fault",
     "FakeServer",
+    "RateLimitKind",
     "RateLimitStyle",
     "RecordedRequest",
     "ScriptHandler",
@@ -63,8 +65,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RateLimitStyle = Literal["body", "header"]
-"""How a 429 tells the wait: in the JSON body (Intervals' documented way) or a ``Retry-After``."""
+RateLimitStyle = Literal["body", "body-rounded", "header", "none"]
+"""How a 429 tells the wait: in the JSON body (Intervals' documented way: exact epoch ms, or
+``body-rounded`` up to whole seconds as the real server does), a whole-second
+``Retry-After``, or ``none`` (a bare 429)."""
+RateLimitKind = Literal["token", "sliding", "fixed"]
+"""The limit's shape: a token bucket, a sliding window or a fixed window (``burst`` requests
+per ``burst / rps`` seconds for the two windows)."""
 
 _Server = TypeVar("_Server", bound="FakeServer")
 _CODES = {422: "VALIDATION_ERROR", 429: "RATE_LIMITED", 500: "INTERNAL_ERROR"}
@@ -213,10 +220,32 @@ class _TokenBucket:
     style: RateLimitStyle
     tokens: float
     updated: float
+    kind: RateLimitKind = "token"
+    #: The windows: accepted arrival times (sliding), or the window's start and count (fixed).
+    window: deque[float] = attrs.field(factory=deque)
+    window_start: float = 0.0
+    window_count: int = 0
 
     def take(self) -> float | None:
         """Take a token; ``None`` when granted, else the seconds until one is available."""
         now = time.monotonic()
+        if self.kind == "sliding":
+            span = self.burst / self.rps
+            while self.window and self.window[0] <= now - span:
+                self.window.popleft()
+            if len(self.window) < self.burst:
+                self.window.append(now)
+                return None
+            return self.window[0] + span - now
+        if self.kind == "fixed":
+            span = self.burst / self.rps
+            start = math.floor(now / span) * span
+            if start != self.window_start:
+                self.window_start, self.window_count = start, 0
+            if self.window_count < self.burst:
+                self.window_count += 1
+                return None
+            return start + span - now
         self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rps)
         self.updated = now
         if self.tokens >= 1.0:
@@ -320,8 +349,15 @@ class FakeServer:
         """How many injected faults are not used up yet."""
         return len(self._faults)
 
-    def rate_limit(self, rps: float | None, burst: int = 1, style: RateLimitStyle = "body") -> None:
-        """Answer 429 beyond a token bucket of ``burst`` tokens refilled at ``rps``/s.
+    def rate_limit(
+        self,
+        rps: float | None,
+        burst: int = 1,
+        style: RateLimitStyle = "body",
+        kind: RateLimitKind = "token",
+    ) -> None:
+        """Answer 429 beyond a token bucket of ``burst`` tokens refilled at ``rps``/s (or
+        the window ``kind``, see :data:`RateLimitKind`), naming the wait as ``style`` says.
 
         ``None`` switches the limit off. The bucket starts full.
         """
@@ -330,7 +366,7 @@ class FakeServer:
             return
         if rps <= 0 or burst < 1:
             raise ValueError("rps must be > 0 and burst >= 1")
-        self._bucket = _TokenBucket(rps, burst, style, float(burst), time.monotonic())
+        self._bucket = _TokenBucket(rps, burst, style, float(burst), time.monotonic(), kind)
 
     def count_status(self, status: int) -> int:
         """How many responses with ``status`` were sent."""
@@ -356,9 +392,11 @@ class FakeServer:
         return self.error_response(error.status, error.message)
 
     def rate_limit_response(self, retry_after: float, style: RateLimitStyle) -> web.Response:
-        """The 429 answer; this default sends the error body and a ``Retry-After`` header."""
+        """The 429 answer; this default sends the error body and a ``Retry-After`` header
+        (none for ``style="none"``)."""
         response = self.error_response(429, "Rate limit exceeded")
-        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if style != "none":
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
         return response
 
     async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -632,7 +670,16 @@ def build_arg_parser(description: str) -> argparse.ArgumentParser:
     parser.add_argument("--rate-limit", type=float, default=None, metavar="RPS")
     parser.add_argument("--burst", type=int, default=1, help="rate-limit burst (default 1)")
     parser.add_argument(
-        "--rate-limit-style", choices=["body", "header"], default="body", help="how 429 tells"
+        "--rate-limit-style",
+        choices=["body", "body-rounded", "header", "none"],
+        default="body",
+        help="how a 429 names its wait (default body)",
+    )
+    parser.add_argument(
+        "--rate-limit-kind",
+        choices=["token", "sliding", "fixed"],
+        default="token",
+        help="token bucket, sliding or fixed window (default token)",
     )
     return parser
 
@@ -652,7 +699,12 @@ def run_cli(
     async def serve() -> None:
         server = factory(options)
         if options.rate_limit is not None:
-            server.rate_limit(options.rate_limit, options.burst, options.rate_limit_style)
+            server.rate_limit(
+                options.rate_limit,
+                options.burst,
+                options.rate_limit_style,
+                options.rate_limit_kind,
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

@@ -287,8 +287,10 @@ class Cell:
     processes: int = 1
     #: Keys of the whole job (all processes together); None: :meth:`job_keys`.
     keys: int | None = None
-    #: The client's ``rate_limit`` (per process), None for an unknown limit.
+    #: The client's ``rate_limit`` (per process), None for an unknown limit, and its
+    #: ``rate_burst`` (a user who knows the limit knows the burst too).
     rate_limit: float | None = None
+    rate_burst: int = 1
     seed: int = 0
 
     @property
@@ -399,7 +401,10 @@ class _Client:
     ) -> None:
         loop = asyncio.get_running_loop()
         self.limiter = LocalLimiter(
-            cell.rate_limit, burst=1, max_concurrency=max(cell.concurrency, 1), clock=loop.time
+            cell.rate_limit,
+            burst=cell.rate_burst,
+            max_concurrency=max(cell.concurrency, 1),
+            clock=loop.time,
         )
         if store is not None:
             self.limiter.pacer.state = store.state
@@ -517,10 +522,14 @@ def default_matrix(seed: int = 0) -> list[Cell]:
     for processes in (2, 4, 8):
         for wait in ("seconds", "body-rounded", "body-exact", "none"):
             cells.append(Cell("token", 40, 40, wait, processes=processes, seed=seed))
-        cells.append(Cell("token", 40, 40, "seconds", processes=processes, rate_limit=40 / 1))
+        cells.append(
+            Cell("token", 40, 40, "seconds", processes=processes, rate_limit=40, rate_burst=40)
+        )
     for rate, burst in ((40, 40), (100, 10), (1000, 1000), (5, 1)):
         for limit in (rate, 2 * rate):
-            cells.append(Cell("token", rate, burst, "seconds", rate_limit=limit, seed=seed))
+            cells.append(
+                Cell("token", rate, burst, "seconds", rate_limit=limit, rate_burst=burst, seed=seed)
+            )
     return cells
 
 
@@ -577,8 +586,10 @@ def plot_matrix(results: Sequence[CellResult], path: str) -> None:
     chosen: Callable[[CellResult], bool] = lambda r: (  # noqa: E731
         r.cell.processes == 1 and r.cell.rate_limit is None and r.cell.concurrency == 50
     )
-    figure, axes = plt.subplots(1, len(WAIT_FORMS), figsize=(3.0 * len(WAIT_FORMS), 3.4))
-    for axis, wait in zip(axes, WAIT_FORMS, strict=True):
+    figure, grid = plt.subplots(2, 4, figsize=(13, 6.5), sharey=True)
+    axes = list(grid.flat)
+    axes[-1].axis("off")
+    for axis, wait in zip(axes[: len(WAIT_FORMS)], WAIT_FORMS, strict=True):
         for kind, marker in (("token", "o"), ("sliding", "s"), ("fixed", "^")):
             points = [r for r in results if chosen(r) and r.cell.wait == wait]
             points = [r for r in points if r.cell.kind == kind]
@@ -588,9 +599,10 @@ def plot_matrix(results: Sequence[CellResult], path: str) -> None:
         axis.set_ylim(0, 1.05)
         axis.axhline(0.85, color="grey", linewidth=0.8, linestyle="--")
         axis.tick_params(axis="x", labelrotation=90, labelsize=7)
-    axes[0].set_ylabel("efficiency")
+    for axis in (axes[0], axes[4]):
+        axis.set_ylabel("efficiency")
     axes[0].legend(fontsize=7)
-    figure.suptitle("rate/s / burst, unknown limit, concurrency 50 (dashed: goal 0.85)")
+    figure.suptitle("Simulated efficiency by rate/s / burst: unknown limit, concurrency 50")
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

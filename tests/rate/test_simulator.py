@@ -112,7 +112,7 @@ def test_exact_body_waits_and_whole_second_headers_keep_their_figures() -> None:
 
 def test_a_known_limit_is_never_refused() -> None:
     for processes in (1, 4):
-        cell = Cell("token", 40, 40, "seconds", processes=processes, rate_limit=40, keys=400)
+        cell = Cell("token", 40, 40, "seconds", processes=processes, rate_limit=40, rate_burst=40, keys=400)
         result = _job(cell)
         assert result.refused == 0 and result.efficiency >= 0.85
 
