@@ -53,6 +53,9 @@ HALVE = 0.5
 DECREASE = 0.9
 #: Acceptances needed before their count over time is trusted as the server's pace.
 MIN_SAMPLE = 1
+#: A waiter reserves no pacing slot further ahead than this (seconds): reserved sooner,
+#: it would keep the pace of the time it queued.
+HORIZON = 0.25
 #: The first round's gate (no ``rate_limit``): once its first answer is in, new requests
 #: wait for the rest of the first round at most this many times that answer's round trip.
 FIRST_ROUND_WAIT = 2.0
@@ -160,6 +163,14 @@ class Pacer:
         """Seconds between requests in force now (0: no pacing)."""
         rate = rate_at(self.state, now, self.configured)
         return 1.0 / rate if rate else 0.0
+
+    def ahead(self, now: float) -> float:
+        """Seconds from ``now`` to the next free pacing slot (0: free now)."""
+        interval = self.interval(now)
+        if not interval:
+            return 0.0
+        state = self.state
+        return max(0.0, max(state.tat, state.cool_until) - (self.burst - 1) * interval - now)
 
     def reserve(self, now: float) -> tuple[float, float]:
         """Take the next pacing slot: (the time to send, the interval taken)."""
@@ -417,6 +428,15 @@ class LocalLimiter:
             now = self.clock()
             if state.cool_until > now:
                 await self._sit_out_cool_down(now, deadline_at, max_wait, what)
+                continue
+            ahead = pacer.ahead(now)
+            if ahead > HORIZON:
+                # Reserve no slot further ahead than HORIZON: one reserved at a slow pace
+                # keeps it even when the pace climbs meanwhile (a crowd of 50 at 10/s took
+                # slots 5 s ahead, and the climb to 100/s was lost for those 5 s).
+                if deadline_at is not None and now + ahead >= deadline_at:
+                    raise deadline_error(what, f"before its pacing slot in {ahead:.3g}s")
+                await anyio.sleep(max(ahead - HORIZON, HORIZON / 2))
                 continue
             probe = False
             if state.probe:
