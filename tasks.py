@@ -3,6 +3,7 @@
 
     python3 tasks.py demo     # the main job: the CLI demo against the embedded fake servers
     python3 tasks.py test     # lint, types, the test suite with coverage floors
+    python3 tasks.py docs     # the documentation site into site/ (mkdocs build --strict)
     python3 tasks.py bench    # the benchmarks (add --smoke for a tiny run)
     python3 tasks.py installs # every documented install, each in a fresh venv from one wheel
 
@@ -73,6 +74,13 @@ def test(args: list[str]) -> None:
             f"--fail-under={floor}",
             "--format=total",
         )
+
+
+def docs(args: list[str]) -> None:
+    """Build the site into site/; --strict makes a broken link, reference or docstring fail."""
+    venv("docs")
+    # Material's notice about its successor is not a problem with our pages.
+    run(BIN / "mkdocs", "build", "--strict", *args, NO_MKDOCS_2_WARNING="1")
 
 
 def bench(args: list[str]) -> None:
@@ -161,7 +169,7 @@ def installs(args: list[str]) -> None:
     print(f"installs: {', '.join(chosen_names)} ok", flush=True)
 
 
-TASKS = {"demo": demo, "test": test, "bench": bench, "installs": installs}
+TASKS = {"demo": demo, "test": test, "docs": docs, "bench": bench, "installs": installs}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in TASKS:

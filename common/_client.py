@@ -15,8 +15,8 @@ import aiohttp
 from ._auth import Auth
 from ._decode import Decoder
 from ._errormap import BodyWait, ErrorParser, parse_error_body
-from ._http import Response
 from ._options import CallOptions, ClientOptions, Options
+from ._sender import Response, Sender
 from ._transport import Transport
 
 if TYPE_CHECKING:
@@ -42,7 +42,10 @@ class BaseClient:
     """Shared constructor keywords and lifecycle of the provider clients.
 
     Use as ``async with Client(...) as client:`` or call :meth:`aclose`. A
-    ``session`` passed in is borrowed and never closed. The options (``timeout``,
+    ``session`` passed in is borrowed and never closed. ``sender`` replaces the
+    aiohttp sender (tests: :class:`common.testing.MemorySender`). ``provider``
+    names the provider in the shared rate key (see :class:`common.RedisRateStore`).
+    The options (``timeout``,
     ``deadline``, ``max_retries``, ``rate_limit``...) are :class:`common.Options`'s.
     """
 
@@ -54,6 +57,7 @@ class BaseClient:
         decoder: Decoder,
         provider: str = "http",
         session: aiohttp.ClientSession | None = None,
+        sender: Sender | None = None,
         headers: Mapping[str, str] | None = None,
         body_wait: BodyWait | None = None,
         parse_error: ErrorParser = parse_error_body,
@@ -63,6 +67,7 @@ class BaseClient:
             base_url,
             auth=auth,
             session=session,
+            sender=sender,
             headers=headers,
             body_wait=body_wait,
             parse_error=parse_error,

@@ -1,9 +1,9 @@
-"""One HTTP attempt over aiohttp: the only module that calls the aiohttp request API.
+"""The aiohttp sender: the only module that calls the aiohttp request API.
 
-:func:`send_once` sends one request and returns a 2xx :class:`Response`, or
-raises :class:`AttemptFailed` carrying the library error and how the attempt
-failed (:class:`Failure`), which is what the retry decision needs. It knows
-nothing of retries, pacing or deadlines: :mod:`._transport` does those.
+:class:`AiohttpSender` sends one :class:`~._sender.Request` and returns its
+:class:`~._sender.Response` (any status), or raises :class:`~._sender.AttemptFailed`
+saying whether the request may have reached the server. It knows nothing of
+retries, pacing, deadlines or what a status means: :mod:`._transport` does those.
 
 It is also the one place that turns aiohttp's and the OS's exceptions into the
 library's own, and it keeps them clean:
@@ -15,55 +15,33 @@ library's own, and it keeps them clean:
   ``__cause__`` is a :class:`ClientErrorCause` (type and text, credentials
   removed), and it has no ``__context__``;
 * a caller's session cannot change how responses are handled: statuses,
-  decompression, timeouts and redirects are set per request.
+  decompression, timeouts and redirects are set per request;
+* a body is read up to the request's cap (after decompression), never beyond.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import aiohttp
-import attrs
-from multidict import CIMultiDictProxy
-from yarl import URL
 
 from ._auth import redact, secret_values
-from ._errormap import BodyWait, ErrorParser, build_status_error
 from ._errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
     ClientClosedError,
-    DecodeError,
     InvalidRequestError,
 )
-from ._retry import Failure, parse_retry_after
-from ._url import check_query
+from ._retry import Failure
+from ._sender import AttemptFailed, Request, Response
 
-__all__ = ["AttemptFailed", "ClientErrorCause", "Response", "send_once"]
+__all__ = ["AiohttpSender", "ClientErrorCause"]
 
 _CHUNK = 64 * 1024
 _MAX_CAUSE_TEXT = 300
-
-
-@attrs.define(slots=True)
-class Response:
-    """A 2xx response: status, headers and the whole body."""
-
-    status: int
-    headers: CIMultiDictProxy[str]
-    body: bytes
-
-
-class AttemptFailed(Exception):
-    """Internal: one failed attempt, classified for the retry policy."""
-
-    def __init__(self, failure: Failure, error: APIError, status: int | None = None) -> None:
-        self.failure = failure
-        self.error = error
-        self.status = status
 
 
 class ClientErrorCause(Exception):
@@ -114,113 +92,112 @@ class _SendOnce:
             raise
 
 
-def _middlewares(session: aiohttp.ClientSession) -> Sequence[aiohttp.ClientMiddlewareType]:
-    # Per-request middlewares replace the session's: keep a caller's own, ours innermost.
-    own: Sequence[aiohttp.ClientMiddlewareType] = getattr(session, "_middlewares", ()) or ()
-    return (*own, _SendOnce())
+class AiohttpSender:
+    """The :class:`common.provider.Sender` over aiohttp: owns or borrows a ``ClientSession``.
 
-
-async def send_once(
-    session: aiohttp.ClientSession,
-    method: str,
-    url: URL,
-    path: str,
-    params: Mapping[str, str] | None,
-    data: bytes | None,
-    headers: Mapping[str, str] | None,
-    limits: aiohttp.ClientTimeout,
-    *,
-    max_response_bytes: int,
-    wall_clock: Callable[[], float],
-    body_wait: BodyWait | None,
-    parse_error: ErrorParser,
-) -> Response:
-    """One attempt: a 2xx :class:`Response`, or :class:`AttemptFailed` describing the failure.
-
-    Raises :class:`ClientClosedError` (not retried) when the session is closed
-    before or during the attempt, :class:`InvalidRequestError` (nothing sent)
-    for a query that is not valid text, :class:`DecodeError` for a 2xx body
-    over ``max_response_bytes``.
+    A borrowed session (``session=``) is never closed, and its own settings
+    cannot change what a response means; an owned one is created inside the
+    running loop on first use (connection pool of ``max_concurrency``) and
+    closed by :meth:`aclose`.
     """
-    if session.closed:
-        raise ClientClosedError(f"{method} {path}: the client (or its session) is closed; not sent")
-    if session.auth is not None:
-        raise InvalidRequestError(
-            "the session must not carry its own auth=: the client sends its credentials",
-            field="session",
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        max_concurrency: int = 100,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
+    ) -> None:
+        self._session = session
+        self._owns = session is None
+        self._closed = False
+        self._max_concurrency = max_concurrency
+        self._trace_configs = list(trace_configs)
+        # Per-request middlewares replace the session's: keep a borrowed session's own
+        # (aiohttp has no public name for them), ours innermost.
+        self._middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = tuple(
+            getattr(session, "_middlewares", ()) or ()
         )
-    if params:
-        check_query(params)
-    failed: AttemptFailed | None = None
-    closed = False
-    try:
-        async with session.request(
-            method,
-            url,
-            params=params,
-            data=data,
-            headers=headers,
-            timeout=limits,
-            allow_redirects=False,  # a redirect must never carry credentials elsewhere
-            # A borrowed session's own settings must not change what a response means.
-            raise_for_status=False,
-            auto_decompress=True,
-            middlewares=_middlewares(session),
-        ) as resp:
-            status = resp.status
-            ok = 200 <= status < 300
-            body, complete = await _read_capped(resp, max_response_bytes)
-            if ok:
-                if not complete:
-                    raise DecodeError(
-                        f"{method} {path}: response body exceeds the"
-                        f" {max_response_bytes}-byte limit"
-                    )
-                return Response(status, resp.headers, body)
-            retry_after = parse_retry_after(resp.headers.get("Retry-After"), wall_clock())
-            request_id = resp.headers.get("x-request-id")
-    except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-        not_sent = isinstance(exc, aiohttp.ConnectionTimeoutError)
-        error: APIError = APITimeoutError(f"{method} {path}: timed out after {limits.total:.3g}s")
-        error.__cause__ = _clean(exc, session, headers)
-        failed = AttemptFailed(Failure.NOT_SENT if not_sent else Failure.MAYBE_SENT, error)
-    except aiohttp.ClientConnectorError as exc:
-        cause = _clean(exc, session, headers)
-        error = APIConnectionError(f"{method} {path}: could not connect: {cause.describe()}")
-        error.__cause__ = cause
-        failed = AttemptFailed(Failure.NOT_SENT, error)
-    except (aiohttp.ClientError, OSError) as exc:
-        cause = _clean(exc, session, headers)
-        error = APIConnectionError(f"{method} {path}: connection failed: {cause.describe()}")
-        error.__cause__ = cause
-        failed = AttemptFailed(Failure.MAYBE_SENT, error)
-    except RuntimeError:
-        if not session.closed:
-            raise
-        closed = True
-    # Raised here, outside the handlers: an exception raised inside one would
-    # carry the aiohttp exception as its __context__.
-    if session.closed and (closed or failed is not None):
-        raise ClientClosedError(
-            f"{method} {path}: the client (or its session) was closed during the request;"
-            " it may have been sent"
-        )
-    if failed is not None:
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        """The session in use; an owned one is created on first use, in the running loop."""
+        if self._closed:
+            raise ClientClosedError("this client is closed; not sent")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_concurrency),
+                trace_configs=self._trace_configs or None,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        """Close an owned session (a borrowed one is left open). Safe twice."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns and not session.closed:
+            await session.close()
+
+    async def send(self, request: Request) -> Response:
+        """One attempt (see :class:`common.provider.Sender`).
+
+        Raises :class:`ClientClosedError` (not retried) when the session is
+        closed before or during the attempt.
+        """
+        session = self.session
+        what = request.what
+        if session.closed:
+            raise ClientClosedError(f"{what}: the client (or its session) is closed; not sent")
+        if session.auth is not None:
+            raise InvalidRequestError(
+                "the session must not carry its own auth=: the client sends its credentials",
+                field="session",
+            )
+        failed: AttemptFailed | None = None
+        closed = False
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                data=request.body,
+                headers=request.headers,
+                timeout=aiohttp.ClientTimeout(total=request.timeout),
+                allow_redirects=False,  # a redirect must never carry credentials elsewhere
+                # A borrowed session's own settings must not change what a response means.
+                raise_for_status=False,
+                auto_decompress=True,
+                middlewares=(*self._middlewares, _SendOnce()),
+            ) as resp:
+                body, complete = await _read_capped(resp, request.max_response_bytes)
+                return Response(resp.status, resp.headers, body, not complete)
+        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+            not_sent = isinstance(exc, aiohttp.ConnectionTimeoutError)
+            error: APIError = APITimeoutError(f"{what}: timed out after {request.timeout:.3g}s")
+            error.__cause__ = _clean(exc, session, request.headers)
+            failed = AttemptFailed(Failure.NOT_SENT if not_sent else Failure.MAYBE_SENT, error)
+        except aiohttp.ClientConnectorError as exc:
+            cause = _clean(exc, session, request.headers)
+            error = APIConnectionError(f"{what}: could not connect: {cause.describe()}")
+            error.__cause__ = cause
+            failed = AttemptFailed(Failure.NOT_SENT, error)
+        except (aiohttp.ClientError, OSError) as exc:
+            cause = _clean(exc, session, request.headers)
+            error = APIConnectionError(f"{what}: connection failed: {cause.describe()}")
+            error.__cause__ = cause
+            failed = AttemptFailed(Failure.MAYBE_SENT, error)
+        except RuntimeError:
+            if not session.closed:
+                raise
+            closed = True
+        # Raised here, outside the handlers: an exception raised inside one would
+        # carry the aiohttp exception as its __context__.
+        if session.closed and (closed or failed is not None):
+            raise ClientClosedError(
+                f"{what}: the client (or its session) was closed during the request;"
+                " it may have been sent"
+            )
+        assert failed is not None
         raise failed
-    status_error = build_status_error(
-        status=status,
-        body=body if complete else b"",
-        retry_after=retry_after,
-        request_id=request_id,
-        method=method,
-        path=path,
-        now=wall_clock(),
-        body_wait=body_wait,
-        parse_error=parse_error,
-        secrets=_secrets(session, headers),
-        body_limit=None if complete else max_response_bytes,
-    )
-    raise AttemptFailed(Failure.STATUS, status_error, status)
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes, bool]:
@@ -247,13 +224,13 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes,
     return b"".join(chunks), True
 
 
-def _secrets(session: aiohttp.ClientSession, headers: Mapping[str, str] | None) -> tuple[str, ...]:
+def _secrets(session: aiohttp.ClientSession, headers: Mapping[str, str]) -> tuple[str, ...]:
     """The credentials this request carried (the session's headers and its own)."""
-    return secret_values(itertools.chain(session.headers.items(), (headers or {}).items()))
+    return secret_values(itertools.chain(session.headers.items(), headers.items()))
 
 
 def _clean(
-    exc: BaseException, session: aiohttp.ClientSession, headers: Mapping[str, str] | None
+    exc: BaseException, session: aiohttp.ClientSession, headers: Mapping[str, str]
 ) -> ClientErrorCause:
     """A stand-in for ``exc``: never raised (no traceback), no chain, no request_info."""
     text = redact(str(exc), _secrets(session, headers))

@@ -18,6 +18,7 @@ import attrs
 
 from ._errors import InvalidRequestError
 from ._retry import RetryPolicy
+from .ratelimit._redis import check_rate_key, check_store_url, redact_url
 
 if TYPE_CHECKING:
     from .ratelimit._redis import RedisRateStore
@@ -61,12 +62,10 @@ def _at_least(name: str, low: int) -> Any:
 
 
 def _store(_: object, __: object, value: Any) -> None:
-    if value is None or isinstance(value, str):
-        if isinstance(value, str) and not value.startswith(("redis://", "rediss://", "unix://")):
-            raise InvalidRequestError(
-                "rate_store must be a redis://, rediss:// or unix:// URL or a RedisRateStore",
-                field="rate_store",
-            )
+    if value is None:
+        return
+    if isinstance(value, str):
+        check_store_url(value)
         return
     if not callable(getattr(value, "acquire", None)):
         raise InvalidRequestError(
@@ -74,9 +73,14 @@ def _store(_: object, __: object, value: Any) -> None:
         )
 
 
+def _store_repr(value: object) -> str:
+    """A Redis URL's password never shows (``repr(options)``, logs, tracebacks)."""
+    return repr(redact_url(value)) if isinstance(value, str) else repr(value)
+
+
 def _key(_: object, __: object, value: str | None) -> None:
-    if value is not None and (not isinstance(value, str) or not value.strip()):
-        raise InvalidRequestError("rate_key must be a non-empty string", field="rate_key")
+    if value is not None:
+        check_rate_key(value)
 
 
 @attrs.frozen(kw_only=True)
@@ -102,7 +106,9 @@ class Options:
     #: Requests that may go at once before pacing applies (with ``rate_limit``).
     rate_burst: int = attrs.field(default=1, validator=_at_least("rate_burst", 1))
     #: A Redis URL or a :class:`common.RedisRateStore` sharing the budget (None: local).
-    rate_store: str | RedisRateStore | None = attrs.field(default=None, validator=_store)
+    rate_store: str | RedisRateStore | None = attrs.field(
+        default=None, validator=_store, repr=_store_repr
+    )
     #: The shared budget's name (None: provider + origin + a hash of the credential).
     rate_key: str | None = attrs.field(default=None, validator=_key)
     #: Requests in flight at once (aiohttp's connector default).

@@ -32,13 +32,12 @@ __all__ = [
     "CallState",
     "Decision",
     "Failure",
-    "Outcome",
+    "FailedAttempt",
     "RetryPolicy",
     "backoff_delay",
     "decide",
     "is_retryable",
     "parse_retry_after",
-    "retry_delay",
 ]
 
 #: A 429 wait this short is taken as exact (the body's epoch ms), not rounded up to whole
@@ -151,29 +150,11 @@ def is_retryable(
     return failure is Failure.NOT_SENT or (failure is Failure.STATUS and status == 429)
 
 
-def retry_delay(
-    retry_number: int,
-    policy: RetryPolicy,
-    server_wait: float | None,
-    rand: Callable[[], float] = random.random,
-) -> float | None:
-    """How long to wait before retry ``retry_number``; None means "do not retry".
-
-    A server-named wait wins over backoff; one longer than ``max_retry_wait`` is
-    refused (None), since retrying sooner than the server asked only hammers it.
-    """
-    if server_wait is not None:
-        if server_wait > policy.max_retry_wait:
-            return None
-        return max(0.0, server_wait)
-    return backoff_delay(retry_number, policy, rand)
-
-
 # --- the decision after each attempt ---------------------------------------------------
 
 
 @attrs.frozen
-class Outcome:
+class FailedAttempt:
     """A failed attempt, as the decision needs it."""
 
     method: str
@@ -214,7 +195,7 @@ def _usable(wait: float | None) -> float | None:
 
 
 def decide(
-    outcome: Outcome,
+    outcome: FailedAttempt,
     state: CallState,
     policy: RetryPolicy,
     now: float,

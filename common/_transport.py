@@ -1,7 +1,7 @@
 """The I/O shell: one request path that every provider operation goes through.
 
 ``provider method → Transport.request → limiter slot (concurrency cap, cool-down,
-probe, pacing; all bounded by the deadline) → send_once → decide → Response``
+probe, pacing; all bounded by the deadline) → Sender.send(Request) → decide → Response``
 and then the provider decodes the body. The decisions (retry or not, how long,
 what the limiter learns) are the pure :func:`._retry.decide`; the pacing rules
 are :mod:`.ratelimit`'s; this module only does I/O and bookkeeping.
@@ -9,19 +9,22 @@ are :mod:`.ratelimit`'s; this module only does I/O and bookkeeping.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import logging
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import anyio
+import attrs
 from yarl import URL
 
-from ._auth import Auth, NoAuth
-from ._errormap import BodyWait, ErrorParser, parse_error_body
-from ._errors import APIError, APIStatusError, APITimeoutError, ClientClosedError
-from ._http import AttemptFailed, Response, send_once
+from ._auth import Auth, NoAuth, secret_values
+from ._clock import loop_time, wall_time
+from ._errormap import BodyWait, ErrorParser, build_status_error, parse_error_body
+from ._errors import APIError, APIStatusError, APITimeoutError, ClientClosedError, DecodeError
+from ._http import AiohttpSender
 from ._json import dumps
 from ._options import (
     DEFAULT_DEADLINE,
@@ -31,9 +34,10 @@ from ._options import (
     Options,
     resolve_options,
 )
-from ._retry import CallState, Failure, Outcome, RetryPolicy, decide
-from ._url import validate_base_url
-from .ratelimit._local import Limiter, LocalLimiter, Report
+from ._retry import CallState, FailedAttempt, Failure, RetryPolicy, decide, parse_retry_after
+from ._sender import AttemptFailed, Request, Response, Sender
+from ._url import check_query, validate_base_url
+from .ratelimit import Limiter, LocalLimiter, Report
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -43,34 +47,29 @@ __all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_RESPONSE_BYTES", "Transport"]
 logger = logging.getLogger(__name__)
 
 
+@attrs.define
 class _Shared:
     """What a transport shares with those derived from it by :meth:`Transport.with_options`:
-    the session, the limiter (rate budget and concurrency cap) and who closes them."""
+    the sender (session), the limiter (rate budget and concurrency cap) and the headers."""
 
-    def __init__(
-        self,
-        session: aiohttp.ClientSession | None,
-        limiter: Limiter,
-        headers: dict[str, str],
-        options: Options,
-    ) -> None:
-        self.session = session
-        self.owns_session = session is None
-        self.limiter = limiter
-        self.headers = headers
-        self.trace_configs = list(options.trace_configs)
-        self.max_concurrency = options.max_concurrency
-        self.closed = False
+    sender: Sender
+    limiter: Limiter
+    headers: dict[str, str]
+    closed: bool = False
 
 
 class Transport:
-    """Owns or borrows an ``aiohttp.ClientSession`` and sends requests through the policy.
+    """Sends requests through the policy (limiter, retries, deadline) and a :class:`Sender`.
 
-    A borrowed session (``session=``) is never closed. An owned one is created
-    inside the running loop on first use and closed by :meth:`aclose` (also on
-    ``async with`` exit, even when cancelled) of the transport that created it;
-    a transport derived with :meth:`with_options` borrows everything from it.
-    Options are :class:`common.Options` fields, as keywords or ``options=``.
+    The sender is :class:`common.provider.AiohttpSender` unless ``sender=`` names
+    another (tests and simulations: :class:`common.testing.MemorySender`); it is
+    the transport's and closed with it. The aiohttp one owns or borrows a
+    ``ClientSession``: a borrowed session (``session=``) is never closed; an
+    owned one is created inside the running loop on first use and closed by
+    :meth:`aclose` (also on ``async with`` exit, even when cancelled) of the
+    transport that created it; a transport derived with :meth:`with_options`
+    borrows everything from it. Options are :class:`common.Options` fields, as
+    keywords or ``options=``.
     """
 
     def __init__(
@@ -79,6 +78,7 @@ class Transport:
         *,
         auth: Auth | None = None,
         session: aiohttp.ClientSession | None = None,
+        sender: Sender | None = None,
         headers: Mapping[str, str] | None = None,
         body_wait: BodyWait | None = None,
         parse_error: ErrorParser = parse_error_body,
@@ -91,11 +91,20 @@ class Transport:
         self._auth: Auth = auth or NoAuth()
         self._body_wait = body_wait
         self._parse_error = parse_error
-        self._wall_clock = time.time
         all_headers = {"Accept": "application/json", "User-Agent": "eventsync/0.1 (+aiohttp)"}
         all_headers.update(headers or {})
         all_headers.update(self._auth.headers())
-        self._shared = _Shared(session, self._build_limiter(provider), all_headers, self.options)
+        if sender is None:
+            sender = AiohttpSender(
+                session,
+                max_concurrency=self.options.max_concurrency,
+                trace_configs=self.options.trace_configs,
+            )
+        elif session is not None:
+            raise ValueError("give a session or a sender, not both")
+        self._shared = _Shared(sender, self._build_limiter(provider), all_headers)
+        # A borrowed session's own headers go out too (under ours): redacted from errors.
+        self._session_headers: Mapping[str, str] = session.headers if session is not None else {}
         self._owner = True
         self._closed = False
         self._configure()
@@ -126,17 +135,14 @@ class Transport:
         self.policy: RetryPolicy = self.options.retry_policy
         self.max_concurrency = self.options.max_concurrency
         self.max_response_bytes = self.options.max_response_bytes
-        # total bounds the whole attempt, body included (sock_read alone would leave it None).
-        self._attempt_timeout = aiohttp.ClientTimeout(total=self.timeout)
 
     def with_options(self, **changes: Unpack[CallOptions]) -> Transport:
-        """A transport with changed per-call options sharing this one's session and limiter.
+        """A transport with changed per-call options sharing this one's sender and limiter.
 
-        Closing it closes nothing shared; closing this one closes the shared session
-        (when owned) and makes the derived ones refuse further calls.
+        Closing it closes nothing shared; closing this one closes the shared sender
+        (and an owned session) and makes the derived ones refuse further calls.
         """
-        derived = object.__new__(Transport)
-        derived.__dict__.update(self.__dict__)
+        derived = copy.copy(self)
         derived.options = resolve_options(self.options, per_call_only=True, **changes)
         derived._owner = False
         derived._closed = False
@@ -151,27 +157,26 @@ class Transport:
         """The limiter (rate budget, cool-down, concurrency cap) this transport sends through."""
         return self._shared.limiter
 
+    @property
+    def sender(self) -> Sender:
+        """The sender every attempt goes through."""
+        return self._shared.sender
+
     # -- lifecycle -------------------------------------------------------------
 
     @property
     def session(self) -> aiohttp.ClientSession:
-        """The session in use; an owned one is created on first use, in the running loop."""
-        shared = self._shared
-        if self._closed or shared.closed:
-            raise ClientClosedError("this client is closed; not sent")
-        if shared.session is None:
-            connector = aiohttp.TCPConnector(limit=shared.max_concurrency)
-            shared.session = aiohttp.ClientSession(
-                connector=connector,
-                headers=shared.headers,  # set once, not merged on every request
-                trace_configs=shared.trace_configs or None,
-            )
-        return shared.session
+        """The aiohttp sender's session; an owned one is created on first use, in the
+        running loop. :class:`TypeError` for another sender."""
+        self._check_open()
+        sender = self._shared.sender
+        if not isinstance(sender, AiohttpSender):
+            raise TypeError(f"a {type(sender).__name__} has no aiohttp session")
+        return sender.session
 
-    @property
-    def _session(self) -> aiohttp.ClientSession | None:
-        """The shared session if one was created or borrowed (None once closed)."""
-        return self._shared.session
+    def _check_open(self) -> None:
+        if self._closed or self._shared.closed:
+            raise ClientClosedError("this client is closed; not sent")
 
     async def aclose(self) -> None:
         """Close what this transport owns (a borrowed session is left open). Safe twice.
@@ -183,13 +188,11 @@ class Transport:
             return
         shared = self._shared
         shared.closed = True
-        session, shared.session = shared.session, None
         with anyio.CancelScope(shield=True):
             try:
                 await shared.limiter.aclose()
             finally:
-                if session is not None and shared.owns_session and not session.closed:
-                    await session.close()
+                await shared.sender.aclose()
 
     async def __aenter__(self) -> Transport:
         return self
@@ -199,21 +202,81 @@ class Transport:
 
     # -- requests --------------------------------------------------------------
 
-    def _timeout_for(self, deadline_at: float | None, what: str = "") -> aiohttp.ClientTimeout:
-        """The attempt's timeout: the per-attempt one, shortened by the overall deadline."""
+    def _within(self, request: Request, deadline_at: float | None) -> Request:
+        """The attempt, its timeout shortened to what the overall deadline leaves."""
         if deadline_at is None:
-            return self._attempt_timeout
-        remaining = deadline_at - time.monotonic()
+            return request
+        remaining = deadline_at - loop_time()
         if remaining >= self.timeout:
-            return self._attempt_timeout
+            return request
         if remaining <= 0:
             raise AttemptFailed(
                 Failure.NOT_SENT,
                 APITimeoutError(
-                    f"{what}overall deadline of {self.deadline}s passed before sending"
+                    f"{request.what}: overall deadline of {self.deadline}s passed before sending"
                 ),
             )
-        return aiohttp.ClientTimeout(total=remaining)
+        return attrs.evolve(request, timeout=remaining)
+
+    def _answer(self, request: Request, response: Response) -> Response:
+        """The 2xx response, or :class:`AttemptFailed` with the error a status means."""
+        if response.ok:
+            if response.truncated:
+                raise DecodeError(
+                    f"{request.what}: response body exceeds the"
+                    f" {request.max_response_bytes}-byte limit"
+                )
+            return response
+        headers = response.headers
+        now = wall_time()
+        error = build_status_error(
+            status=response.status,
+            body=b"" if response.truncated else response.body,
+            retry_after=parse_retry_after(headers.get("Retry-After"), now),
+            request_id=headers.get("x-request-id"),
+            method=request.method,
+            path=request.path,
+            now=now,
+            body_wait=self._body_wait,
+            parse_error=self._parse_error,
+            secrets=secret_values(
+                itertools.chain(self._session_headers.items(), request.headers.items())
+            ),
+            body_limit=request.max_response_bytes if response.truncated else None,
+        )
+        raise AttemptFailed(Failure.STATUS, error, response.status)
+
+    def build(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        idempotency_key: str | None = None,
+    ) -> Request:
+        """The :class:`Request` of one attempt of ``method path`` (see :meth:`request`)."""
+        url = URL(self.base_url + path, encoded=True)
+        if params:
+            check_query(params)
+            url = url.extend_query(params)
+        send_headers = self._shared.headers
+        if headers or idempotency_key is not None or json is not None:
+            send_headers = {**send_headers, **(headers or {})}
+            if idempotency_key is not None:
+                send_headers["Idempotency-Key"] = idempotency_key
+            if json is not None:
+                send_headers["Content-Type"] = "application/json"
+        return Request(
+            method,
+            url,
+            send_headers,
+            None if json is None else dumps(json),
+            self.timeout,
+            self.max_response_bytes,
+            path,
+        )
 
     async def request(
         self,
@@ -238,53 +301,34 @@ class Transport:
         :class:`RateLimitError` or :class:`APITimeoutError` without sending when
         a cool-down or the deadline leaves no turn.
         """
-        url = URL(self.base_url + path, encoded=True)
-        extra: dict[str, str] = dict(headers) if headers else {}
-        if idempotency_key is not None:
-            extra["Idempotency-Key"] = idempotency_key
-        data: bytes | None = None
-        if json is not None:
-            data = dumps(json)
-            extra["Content-Type"] = "application/json"
-        session = self.session
-        # An owned session carries our headers already; a borrowed one gets them per request.
-        send_headers: Mapping[str, str] | None
-        shared_headers = self._shared.headers
-        if self._shared.owns_session:
-            send_headers = extra or None
-        else:
-            send_headers = {**shared_headers, **extra} if extra else shared_headers
+        self._check_open()
+        request = self.build(
+            method, path, params=params, json=json, headers=headers, idempotency_key=idempotency_key
+        )
+        sender = self._shared.sender
         policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
-        started = time.monotonic()
+        started = loop_time()
         deadline_at = started + self.deadline if self.deadline is not None else None
         state, not_before = CallState(), 0.0
         while True:
             try:
                 async with limiter.slot(
-                    deadline_at, not_before=not_before, max_wait=policy.max_retry_wait, what=what
+                    deadline_at,
+                    not_before=not_before,
+                    max_wait=policy.max_retry_wait,
+                    lease=self.timeout,  # a probe holds the others back no longer than it
+                    what=what,
                 ) as slot:
-                    attempt_started = time.monotonic()
+                    attempt_started = loop_time()
                     try:
-                        response = await send_once(
-                            session,
-                            method,
-                            url,
-                            path,
-                            params,
-                            data,
-                            send_headers,
-                            self._timeout_for(deadline_at, what),
-                            max_response_bytes=self.max_response_bytes,
-                            wall_clock=self._wall_clock,
-                            body_wait=self._body_wait,
-                            parse_error=self._parse_error,
-                        )
+                        attempt = self._within(request, deadline_at)
+                        response = self._answer(attempt, await sender.send(attempt))
                     except AttemptFailed as failed:
                         error, status = failed.error, failed.status
                         server_wait = (
                             error.retry_after if isinstance(error, APIStatusError) else None
                         )
-                        outcome = Outcome(
+                        outcome = FailedAttempt(
                             method=method,
                             failure=failed.failure,
                             status=failed.status,
@@ -292,7 +336,7 @@ class Transport:
                             has_idempotency_key=idempotency_key is not None,
                             allow_write_retries=allow_write_retries,
                         )
-                        now = time.monotonic()
+                        now = loop_time()
                         decision = decide(outcome, state, policy, now, deadline_at)
                         slot.report(decision.report)
                     else:
@@ -328,5 +372,5 @@ class Transport:
             path,
             outcome if isinstance(outcome, int) else type(outcome).__name__,
             state.attempt,
-            (time.monotonic() - started) * 1000,
+            (loop_time() - started) * 1000,
         )

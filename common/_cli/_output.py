@@ -7,8 +7,6 @@ event over as an :class:`Outcome`.
 from __future__ import annotations
 
 import csv
-import datetime as dt
-import enum
 import io
 import sys
 from collections import Counter
@@ -20,6 +18,7 @@ import attrs
 
 from .._errors import APIError
 from .._json import dumps
+from .._records import event_record, provider_name
 from .._types import Event
 
 CSV_FIELDS = (
@@ -47,29 +46,6 @@ def one_line(exc: BaseException) -> str:
     return " ".join(text.split()) or type(exc).__name__
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, (dt.date, dt.time)):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, (tuple, list)):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-def to_dict(item: Any) -> dict[str, Any]:
-    """A JSON-ready dict of a common Event or Participant (``raw`` left out)."""
-    data = attrs.asdict(item, recurse=True, filter=lambda a, _: a.name != "raw")
-    return {k: _plain(v) for k, v in data.items()}
-
-
-def provider_name(provider: Any) -> str:
-    """A provider's name from ``Event.provider`` (a third party's own enum, or a str)."""
-    return str(getattr(provider, "value", provider))
-
-
 @attrs.frozen
 class Outcome:
     """One event as written, and what is known about its details.
@@ -86,12 +62,12 @@ class Outcome:
     error: str | None = None
 
     def record(self) -> dict[str, Any]:
-        data = to_dict(self.event)
-        fetched = self.details and self.error is None
-        data["distances_m"] = data["distances_m"] if fetched else None
-        data["participants"] = data["participants"] if fetched and self.visible else None
-        data["participants_complete"] = self.complete
-        data["error"] = self.error
+        """The JSON object written for this event (see :func:`common._records.event_record`)."""
+        data = event_record(
+            self.event, details=self.details, complete=self.complete, error=self.error
+        )
+        if not self.visible:
+            data["participants"] = None
         return data
 
     def label(self) -> str:

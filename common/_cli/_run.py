@@ -22,6 +22,7 @@ import attrs
 from .._bulk import fetch_many, merge_events
 from .._errors import APIError, MissingCredentialsError, PermissionDeniedError, TruncationWarning
 from .._json import dumps
+from .._records import participant_record, provider_name
 from .._types import Event, EventSource
 from ..provider import ProviderPlugin, Registry, SourceOptions
 from ._output import (
@@ -29,10 +30,8 @@ from ._output import (
     Writer,
     one_line,
     output,
-    provider_name,
     summary_table,
     terminal_width,
-    to_dict,
     warn,
 )
 
@@ -321,7 +320,7 @@ async def cmd_participants(args: argparse.Namespace, registry: Registry, console
             status_code=403,
         )
     for participant in outcome.event.participants:
-        sys.stdout.write(dumps(to_dict(participant)).decode() + "\n")
+        sys.stdout.write(dumps(participant_record(participant)).decode() + "\n")
     return EXIT_PARTIAL if outcome.complete is False else EXIT_OK
 
 

@@ -45,6 +45,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from multidict import CIMultiDict
 
+from ._memory import MemoryHandler, MemorySender, Sent, connection_lost, not_connected, reply
+from ._virtual import VirtualEventLoop, run_virtual, virtual_backend
+
 __all__ = [
     "ApiError",
     "Fault",
@@ -55,6 +58,15 @@ __all__ = [
     "ScriptHandler",
     "ScriptedServer",
     "SpecChecker",
+    "MemoryHandler",
+    "MemorySender",
+    "Sent",
+    "VirtualEventLoop",
+    "connection_lost",
+    "not_connected",
+    "reply",
+    "run_virtual",
+    "virtual_backend",
     "build_arg_parser",
     "error_code",
     "json_response",

@@ -1,8 +1,8 @@
 """A deterministic rate-control simulator: the real limiter against simulated servers.
 
-Everything runs on a virtual clock (:class:`VirtualClockLoop`: an asyncio loop whose
-sleeps cost nothing), seeded, so a cell gives the same numbers on any machine, loaded
-or not. One cell (:class:`Cell`) is one bulk job: ``keys`` requests sent through
+Everything runs on a virtual clock (:class:`common.testing.VirtualEventLoop`: sleeps
+cost nothing), seeded, so a cell gives the same numbers on any machine, loaded or not.
+One cell (:class:`Cell`) is one bulk job: ``keys`` requests sent through
 ``fetch_many`` at ``concurrency`` by ``processes`` clients (each its own limiter; with
 more than one they share a simulated store, see :class:`SharedStore`), against one
 simulated server (:class:`SimServer`):
@@ -16,10 +16,10 @@ simulated server (:class:`SimServer`):
   exact or rounded up to whole seconds, or nothing at all;
 * a round trip of ``latency`` seconds with ``jitter`` (uniform, a fraction of it).
 
-The client side is the library's own: :class:`~common.ratelimit._local.LocalLimiter`,
-:func:`common._retry.decide`, :func:`common._retry.parse_retry_after`,
-:func:`common._errormap.build_status_error` with the provider's body-wait hook, and
-:func:`common.fetch_many`; only the socket is replaced by the simulated round trip.
+The client side is the library's own, whole: each process is a ``Transport`` (its
+limiter, retry decisions, ``Retry-After`` and body-wait parsing, deadlines) sending
+through a :class:`common.testing.MemorySender` whose handler is the simulated round
+trip, driven by :func:`common.fetch_many`; only the socket is replaced.
 
 **Efficiency** of a job (:attr:`CellResult.efficiency`): the requests the server
 accepted, divided by the most it would have accepted over the same span,
@@ -43,7 +43,6 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-import selectors
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -51,13 +50,18 @@ from email.utils import formatdate
 from typing import Any, Literal
 
 import attrs
-import orjson
 
 from .._bulk import fetch_many
-from .._errormap import BodyWait, build_status_error
-from .._errors import APIStatusError
-from .._retry import CallState, Failure, Outcome, RetryPolicy, decide, parse_retry_after
-from ..ratelimit._local import LocalLimiter, PaceState, Report
+from .._clock import wall_time
+from .._errormap import BodyWait
+from .._retry import RetryPolicy
+from .._sender import Request, Response
+from .._transport import Transport
+from ..ratelimit._limiter import PacedLimiter
+from ..ratelimit._local import Report
+from ..ratelimit._store import Budget, MemoryStore, Turn
+from ._memory import MemorySender, reply
+from ._virtual import run_virtual
 
 __all__ = [
     "WAIT_FORMS",
@@ -66,7 +70,6 @@ __all__ = [
     "ServerKind",
     "SharedStore",
     "SimServer",
-    "VirtualClockLoop",
     "WaitForm",
     "body_retry_after",
     "default_matrix",
@@ -93,62 +96,6 @@ WAIT_FORMS: tuple[WaitForm, ...] = (
 )
 #: Forms whose wait is whole seconds (rounded up by the server).
 WHOLE_SECONDS = frozenset({"seconds", "imf-date", "rfc850-date", "asctime-date", "body-rounded"})
-#: The virtual wall clock's epoch at virtual time 0 (HTTP-dates and epoch-ms waits).
-EPOCH = 1_800_000_000.0
-
-
-# --- the virtual clock --------------------------------------------------------------------
-
-
-class _NeverBlocks(selectors.BaseSelector):
-    """A selector with nothing to wait for: asked to block, it moves the clock instead."""
-
-    def __init__(self, loop: VirtualClockLoop) -> None:
-        self._loop = loop
-        self._keys: dict[int, selectors.SelectorKey] = {}
-
-    def register(
-        self, fileobj: Any, events: int, data: Any = None
-    ) -> selectors.SelectorKey:  # the loop's self-pipe only: never ready
-        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        key = selectors.SelectorKey(fileobj, fd, events, data)
-        self._keys[fd] = key
-        return key
-
-    def unregister(self, fileobj: Any) -> selectors.SelectorKey:
-        fd = fileobj if isinstance(fileobj, int) else fileobj.fileno()
-        return self._keys.pop(fd)
-
-    def select(self, timeout: float | None = None) -> list[tuple[selectors.SelectorKey, int]]:
-        if timeout is None:  # nothing scheduled, nothing ready: it would block forever
-            raise RuntimeError("simulation deadlock: every task waits and no timer is set")
-        if timeout > 0:
-            self._loop.advance(timeout)
-        return []
-
-    def get_map(self) -> Mapping[Any, selectors.SelectorKey]:
-        return self._keys
-
-
-class VirtualClockLoop(asyncio.SelectorEventLoop):
-    """An event loop on a virtual clock starting at 0: a sleep moves the clock, at once.
-
-    For simulations with no real I/O (there is nothing to wait for): when every task
-    sleeps, the clock jumps to the next timer. ``anyio.current_time()`` and
-    ``asyncio.sleep`` both follow it.
-    """
-
-    def __init__(self) -> None:
-        self._now = 0.0
-        super().__init__(selector=_NeverBlocks(self))
-
-    def time(self) -> float:
-        """The virtual time (seconds)."""
-        return self._now
-
-    def advance(self, seconds: float) -> None:
-        """Move the clock on."""
-        self._now += seconds
 
 
 # --- the simulated server -----------------------------------------------------------------
@@ -181,6 +128,8 @@ class SimServer:
     window: deque[float] = attrs.field(factory=deque)
     window_start: float = 0.0
     window_count: int = 0
+    #: Epoch seconds at loop time 0 (the virtual loop's wall clock).
+    epoch: float = 0.0
     accepted_at: list[float] = attrs.field(factory=list)
     first_at: float | None = None
     requests: int = 0
@@ -229,9 +178,9 @@ class SimServer:
             return None
         return start + self.span - now
 
-    def refusal(self, wait: float, now: float) -> tuple[dict[str, str], bytes]:
-        """The 429's headers and body naming ``wait`` (seconds from ``now``) in its form."""
-        wall = EPOCH + now
+    def refusal(self, wait: float, now: float) -> Response:
+        """The 429 naming ``wait`` (seconds from ``now``, loop time) in its form."""
+        wall = self.epoch + now
         whole = max(1, math.ceil(wait - 1e-9))
         headers: dict[str, str] = {}
         error: dict[str, Any] = {"code": "RATE_LIMITED", "message": "Rate limit exceeded"}
@@ -244,7 +193,7 @@ class SimServer:
             error["retryAfter"] = math.ceil((wall + wait) * 1000)
         elif self.wait == "body-rounded":
             error["retryAfter"] = math.ceil(wall * 1000) + whole * 1000
-        return headers, orjson.dumps({"error": error})
+        return reply({"error": error}, 429, headers)
 
 
 def _http_date(epoch: int, form: str) -> str:
@@ -260,14 +209,52 @@ def _http_date(epoch: int, form: str) -> str:
 # --- the shared store ---------------------------------------------------------------------
 
 
-@attrs.define
 class SharedStore:
-    """One pacing state shared by the simulated processes, each access one round trip
-    (``rtt``), as the Redis store shares it (same rules: :class:`PaceState` and the
-    limiter's own methods)."""
+    """The simulated shared store: :class:`MemoryStore`'s rules (those of ``rate.lua``)
+    behind a network round trip of ``rtt`` seconds, marked shared so that the limiter
+    treats it as it treats Redis (no first-round gate, bounded calls)."""
 
-    rtt: float = 0.001
-    state: PaceState = attrs.field(factory=PaceState)
+    shared = True
+
+    def __init__(self, rtt: float = 0.001) -> None:
+        self.rtt = rtt
+        self._store = MemoryStore()
+
+    async def _trip(self) -> None:
+        await asyncio.sleep(self.rtt / 2)
+
+    async def acquire(self, key: str, **options: Any) -> Turn:
+        """See :meth:`RateStore.acquire`."""
+        await self._trip()
+        turn = await self._store.acquire(key, **options)
+        await self._trip()
+        return turn
+
+    async def release(self, key: str, **options: Any) -> None:
+        """See :meth:`RateStore.release`."""
+        await self._trip()
+        await self._store.release(key, **options)
+        await self._trip()
+
+    async def report(
+        self, key: str, report: Report, **options: Any
+    ) -> Literal["ok", "same", "new"]:
+        """See :meth:`RateStore.report`."""
+        await self._trip()
+        result = await self._store.report(key, report, **options)
+        await self._trip()
+        return result
+
+    async def changed(self, key: str, within: float) -> None:
+        """See :meth:`RateStore.changed` (no notifications across processes: a poll)."""
+        await asyncio.sleep(within)
+
+    async def read(self, key: str) -> Budget:
+        """See :meth:`RateStore.read`."""
+        return await self._store.read(key)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
 
 # --- cells --------------------------------------------------------------------------------
@@ -388,8 +375,8 @@ POLICY = RetryPolicy(max_retries=8)
 DEADLINE = 120.0
 
 
-class _Client:
-    """One simulated process: a limiter and the request loop of ``Transport.request``."""
+class _Process:
+    """One simulated process: a transport whose sender is the simulated round trip."""
 
     def __init__(
         self,
@@ -399,84 +386,65 @@ class _Client:
         body_wait: BodyWait,
         store: SharedStore | None,
     ) -> None:
-        loop = asyncio.get_running_loop()
-        self.limiter = LocalLimiter(
-            cell.rate_limit,
-            burst=cell.rate_burst,
+        self.cell, self.server, self.rng = cell, server, rng
+        self.transport = Transport(
+            "https://sim.invalid",
+            sender=MemorySender(self._round_trip),
+            body_wait=body_wait,
+            max_retries=POLICY.max_retries,
+            deadline=DEADLINE,
+            rate_limit=cell.rate_limit,
+            rate_burst=cell.rate_burst,
             max_concurrency=max(cell.concurrency, 1),
-            clock=loop.time,
         )
         if store is not None:
-            self.limiter.pacer.state = store.state
-            self.limiter.open_first_round()  # as RedisLimiter: no first-round gate
-        self.store = store
-        self.cell, self.server, self.rng, self.body_wait = cell, server, rng, body_wait
-        self.loop = loop
+            # A budget shared through the simulated store, as RedisLimiter shares one
+            # through Redis (the transport builds that one only from a Redis URL).
+            self.transport._shared.limiter = PacedLimiter(
+                store,
+                "sim",
+                rate_limit=cell.rate_limit,
+                burst=cell.rate_burst,
+                max_concurrency=max(cell.concurrency, 1),
+                first_round=False,
+            )
 
-    async def _round_trip(self) -> tuple[dict[str, str], bytes] | None:
-        """The request's way there, the server's answer (None: accepted), the way back."""
+    async def _round_trip(self, request: Request) -> Response:
+        """The way there, the server's answer, the way back."""
         latency = self.cell.latency * (1.0 + self.cell.jitter * (2.0 * self.rng.random() - 1.0))
         await asyncio.sleep(latency / 2)
-        now = self.loop.time()
+        now = asyncio.get_running_loop().time()
         wait = self.server.admit(now)
-        refusal = None if wait is None else self.server.refusal(wait, now)
+        answer = reply({"id": request.path}) if wait is None else self.server.refusal(wait, now)
         await asyncio.sleep(latency / 2)
-        return refusal
+        return answer
 
     async def get(self, key: int) -> int:
-        """One call: wait for a turn, send, decide, until accepted or given up."""
-        loop, policy = self.loop, POLICY
-        deadline_at = loop.time() + DEADLINE
-        state, not_before = CallState(), 0.0
-        while True:
-            if self.store is not None:
-                await asyncio.sleep(self.store.rtt)  # the acquire's round trip
-            async with self.limiter.slot(
-                deadline_at, not_before=not_before, max_wait=policy.max_retry_wait
-            ) as slot:
-                refusal = await self._round_trip()
-                if refusal is None:
-                    slot.report(Report.accepted())
-                    return key
-                headers, body = refusal
-                now = loop.time()
-                error = build_status_error(
-                    status=429,
-                    body=body,
-                    retry_after=parse_retry_after(headers.get("Retry-After"), EPOCH + now),
-                    request_id=None,
-                    method="GET",
-                    path="/sim",
-                    now=EPOCH + now,
-                    body_wait=self.body_wait,
-                )
-                server_wait = error.retry_after if isinstance(error, APIStatusError) else None
-                outcome = Outcome("GET", Failure.STATUS, 429, server_wait)
-                decision = decide(outcome, state, policy, now, deadline_at, rand=self.rng.random)
-                slot.report(decision.report)
-            if not decision.retry:
-                raise error
-            state, not_before = decision.state, now + decision.delay
+        """One call, with the transport's retries."""
+        await self.transport.request("GET", f"/events/{key}")
+        return key
 
 
 async def _job(cell: Cell, body_wait: BodyWait) -> CellResult:
+    loop = asyncio.get_running_loop()
     rng = random.Random(cell.seed)
     server = SimServer(cell.kind, cell.rate, cell.burst, cell.wait)
+    server.epoch = wall_time() - loop.time()
     store = SharedStore() if cell.processes > 1 else None
     n = cell.job_keys()
     shares = [range(p, n, cell.processes) for p in range(cell.processes)]
-    loop = asyncio.get_running_loop()
     started = loop.time()
     ok = 0
 
     async def process(keys: Sequence[int]) -> None:
         nonlocal ok
-        client = _Client(cell, server, random.Random(rng.random()), body_wait, store)
-        async for result in fetch_many(client.get, keys, concurrency=cell.concurrency):
-            ok += result.ok
+        client = _Process(cell, server, random.Random(rng.random()), body_wait, store)
+        async with client.transport:
+            async for result in fetch_many(client.get, keys, concurrency=cell.concurrency):
+                ok += result.ok
 
     await asyncio.gather(*(process(share) for share in shares))
-    first = server.first_at or 0.0
+    first = server.first_at if server.first_at is not None else started
     last = server.accepted_at[-1] if server.accepted_at else first
     return CellResult(
         cell, n, ok, server.requests, server.refused, last - first, loop.time() - started
@@ -484,13 +452,8 @@ async def _job(cell: Cell, body_wait: BodyWait) -> CellResult:
 
 
 def run_cell(cell: Cell, body_wait: BodyWait = body_retry_after) -> CellResult:
-    """Run one cell on its own virtual-clock loop (deterministic for a given seed)."""
-    loop = VirtualClockLoop()
-    try:
-        return loop.run_until_complete(_job(cell, body_wait))
-    finally:
-        loop.run_until_complete(loop.shutdown_asyncgens())
-        loop.close()
+    """Run one cell on its own virtual clock (deterministic for a given seed)."""
+    return run_virtual(_job, cell, body_wait)
 
 
 def run_matrix(cells: Iterable[Cell], body_wait: BodyWait = body_retry_after) -> list[CellResult]:

@@ -8,17 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 
-from common import testing
+from common.testing import ScriptedServer
 from common.testing import ScriptHandler as Handler
 
 __all__ = ["Handler", "ScriptedServer", "json_reply", "raw_reply"]
-
-
-class ScriptedServer(testing.ScriptedServer):
-    """:class:`common.testing.ScriptedServer` with ``stop``, the name older tests use."""
-
-    async def stop(self) -> None:
-        await self.aclose()
 
 
 def json_reply(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Handler:

@@ -197,6 +197,7 @@ async def test_cancelling_the_caller_leaves_nothing_running(server: ScriptedServ
     server.answer(slow)
     before = asyncio.all_tasks()
     client = common.provider.Transport(server.url)
+    session = client.session
 
     async def fetch(key: int) -> int:
         await client.request("GET", f"/items/{key}")
@@ -216,7 +217,7 @@ async def test_cancelling_the_caller_leaves_nothing_running(server: ScriptedServ
         task for task in asyncio.all_tasks() - before if "RequestHandler" not in repr(task)
     ]
     assert leftovers == []
-    assert client._session is None  # closed, and no ResourceWarning (warnings are errors here)
+    assert session.closed  # and no ResourceWarning (warnings are errors here)
 
 
 async def test_bad_concurrency_is_refused() -> None:

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from common import RetryPolicy
-from common.provider import Failure, backoff_delay, is_retryable, parse_retry_after, retry_delay
+from common._retry import CallState, Decision, FailedAttempt, decide
+from common.provider import Failure, backoff_delay, is_retryable, parse_retry_after
 
 NOW = 1_800_000_000.0
 POLICY = RetryPolicy()
@@ -167,19 +168,27 @@ def test_409_is_never_retried_even_if_listed() -> None:
     )
 
 
-def test_retry_delay_prefers_the_server_and_refuses_too_long_waits() -> None:
+def test_a_server_wait_wins_over_backoff_and_a_too_long_one_is_refused() -> None:
     policy = RetryPolicy(max_retry_wait=10.0)
-    assert retry_delay(1, policy, 3.0) == 3.0
-    assert retry_delay(1, policy, 0.0) == 0.0
-    assert retry_delay(1, policy, 11.0) is None
-    assert retry_delay(2, policy, None, lambda: 1.0) == 1.0
+
+    def after(wait: float | None) -> Decision:
+        attempt = FailedAttempt("GET", Failure.STATUS, 503, server_wait=wait)
+        return decide(attempt, CallState(), policy, NOW, None, lambda: 1.0)
+
+    assert (after(3.0).retry, after(3.0).delay) == (True, 3.0)
+    assert after(11.0).retry is False
+    assert after(0.0).delay == after(None).delay == 0.5  # no usable wait: backoff
 
 
 @given(
-    retry=st.integers(min_value=1, max_value=100),
-    wait=st.none() | st.floats(min_value=0, max_value=1e6, allow_nan=False),
+    retries=st.integers(min_value=0, max_value=100),
+    status=st.sampled_from([429, 500, 503]),
+    wait=st.none() | st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
 )
-def test_retry_delay_never_exceeds_max_wait(retry: int, wait: float | None) -> None:
-    policy = RetryPolicy(max_retry_wait=30.0, backoff_max=8.0)
-    delay = retry_delay(retry, policy, wait)
-    assert delay is None or 0 <= delay <= 30.0
+def test_a_retry_never_waits_longer_than_allowed(
+    retries: int, status: int, wait: float | None
+) -> None:
+    policy = RetryPolicy(max_retries=200, max_retry_wait=30.0, backoff_max=8.0)
+    attempt = FailedAttempt("GET", Failure.STATUS, status, server_wait=wait)
+    decision = decide(attempt, CallState(retries=retries), policy, NOW, None)
+    assert not decision.retry or 0 <= decision.delay <= 30.0

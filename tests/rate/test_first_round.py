@@ -10,7 +10,7 @@ import anyio
 import pytest
 
 import common
-from common.ratelimit._local import LocalLimiter, Report
+from common.ratelimit import LocalLimiter, Report
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import common
 from common import RetryPolicy
-from common.provider import CallState, Failure, Outcome, Pacer, Report, decide
+from common.provider import CallState, FailedAttempt, Failure, Pacer, Report, decide
 from common.ratelimit._local import CLIMB, rate_at
 
 POLICY = RetryPolicy()
@@ -173,9 +173,11 @@ def test_the_pacer_stays_sane_under_any_sequence(
 # --- the retry decision ---------------------------------------------------------------
 
 
-def outcome(status: int | None = 429, wait: float | None = None, method: str = "GET") -> Outcome:
+def outcome(
+    status: int | None = 429, wait: float | None = None, method: str = "GET"
+) -> FailedAttempt:
     failure = Failure.STATUS if status is not None else Failure.MAYBE_SENT
-    return Outcome(method=method, failure=failure, status=status, server_wait=wait)
+    return FailedAttempt(method=method, failure=failure, status=status, server_wait=wait)
 
 
 def test_a_429_wait_is_honoured_and_shared() -> None:

@@ -1,0 +1,604 @@
+"""The limiter every request goes through: one waiting loop over a :class:`RateStore`.
+
+The transport uses the :class:`Limiter` protocol::
+
+    async with limiter.slot(deadline_at, not_before=..., max_wait=..., lease=...) as slot:
+        ...send one attempt...
+        slot.report(Report.accepted())   # or Report.refused_for(...), Report.no_answer()
+
+``slot()`` waits for the call's own backoff, the first round's gate (limit
+unknown, in process only), a concurrency permit, then asks the store for a turn
+until one comes: it sits out a cool-down, waits behind another request's probe,
+or sleeps until its pacing slot. Every wait is bounded by the call's deadline; a
+turn that cannot come in time raises without sending. A waiter cancelled (or out
+of time) gives its turn back to the store.
+
+:class:`PacedLimiter` is that loop. Over a :class:`MemoryStore` it is the
+client's own budget (:class:`LocalLimiter`); over a shared store (Redis) every
+store call is bounded by a share of the call's deadline, runs in its own task
+(a cancelled caller never leaves a turn or a probe lease behind: what the call
+was granted is given back when the answer comes), and any failure means local
+pacing on a fall-back :class:`MemoryStore` with one warning per outage.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol, TypeVar
+
+import anyio
+import attrs
+
+from .._clock import loop_time
+from .._errors import APITimeoutError, RateLimitError
+from ._local import FIRST_ROUND_WAIT, Report
+from ._store import QUEUE_LIMIT, SKEW, MemoryStore, RateStore, StoreError, Turn
+
+__all__ = ["Limiter", "LocalLimiter", "PacedLimiter", "Slot"]
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How long a probe holds the others back at most, unless the caller says less.
+PROBE_LEASE = 30.0
+#: How often a request behind another process's probe asks again (a shared store).
+PROBE_POLL = 0.02
+#: A waiter holds no pacing slot further ahead than this (seconds): one taken sooner
+#: would keep the pace of the time it queued.
+HORIZON = 0.25
+#: A shared store call may take this share of what is left of the call's deadline.
+STORE_SHARE = 0.2
+#: ... and a report, made once the answer is in, at least this long (seconds).
+REPORT_MIN = 0.05
+#: Giving a turn back after a cancellation takes at most this long.
+GIVE_BACK_WITHIN = 1.0
+#: After a shared store failed, pace locally this long before trying it again.
+RETRY_STORE_AFTER = 1.0
+#: After a warning about the shared store, no other one for this long (one per outage).
+WARN_EVERY = 60.0
+
+
+class Slot:
+    """One reserved turn to send; :meth:`report` tells the limiter how it went."""
+
+    __slots__ = ("_report", "interval", "probe", "sent_at")
+
+    def __init__(self, sent_at: float, interval: float, probe: bool) -> None:
+        self.sent_at = sent_at
+        self.interval = interval
+        self.probe = probe
+        self._report: Report | None = None
+
+    def report(self, report: Report) -> None:
+        """How the attempt ended (not calling it counts as :meth:`Report.no_answer`)."""
+        self._report = report
+
+    @property
+    def outcome(self) -> Report:
+        """The reported outcome (no answer when nothing was reported)."""
+        return self._report or Report.no_answer()
+
+
+class Limiter(Protocol):
+    """What the transport needs of a limiter (local or shared)."""
+
+    def slot(
+        self,
+        deadline_at: float | None,
+        *,
+        not_before: float = 0.0,
+        max_wait: float = math.inf,
+        lease: float = PROBE_LEASE,
+        what: str = "",
+    ) -> contextlib.AbstractAsyncContextManager[Slot]:
+        """Wait for a turn to send; raise (nothing sent) when it cannot come in time.
+
+        ``lease``: how long this attempt may hold the probe (its own timeout).
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release what the limiter owns (a Redis connection built from a URL)."""
+        ...
+
+
+def cool_down_error(remaining: float, why: str) -> RateLimitError:
+    """The error of a call refused unsent during a cool-down (the transport adds where)."""
+    return RateLimitError(
+        f"rate limited by the server for another {remaining:.3g}s ({why}); not sent",
+        status_code=429,
+        code="RATE_LIMITED",
+        retry_after=remaining,
+    )
+
+
+def deadline_error(what: str, why: str) -> APITimeoutError:
+    """The error of a call whose deadline would pass while waiting for its turn."""
+    return APITimeoutError(f"{what}the call's deadline would pass {why}; not sent")
+
+
+class PacedLimiter:
+    """The waiting loop (see the module) over ``store`` for budget ``key``.
+
+    ``fallback``: the store used while a shared ``store`` fails (default: a new
+    :class:`MemoryStore`). ``first_round``: hold new requests while the first
+    round's answers come in (limit unknown; see ``docs/RATE_CONTROL.md``).
+    ``owns_store``: :meth:`aclose` closes ``store``.
+    """
+
+    def __init__(
+        self,
+        store: RateStore,
+        key: str = "local",
+        *,
+        rate_limit: float | None = None,
+        burst: int = 1,
+        max_concurrency: int = 100,
+        clock: Callable[[], float] = loop_time,
+        fallback: MemoryStore | None = None,
+        first_round: bool = False,
+        owns_store: bool = False,
+    ) -> None:
+        if rate_limit is not None and not 0 < rate_limit < math.inf:
+            raise ValueError("rate must be a positive number of requests per second")
+        if burst < 1:
+            raise ValueError("burst must be at least 1")
+        self.store = store
+        self.key = key
+        self.rate_limit = rate_limit
+        self.burst = burst
+        self.clock = clock
+        self.fallback = fallback or MemoryStore(clock)
+        self._owns_store = owns_store
+        # asyncio's semaphore takes a free permit without a trip through the event loop.
+        self._permits = asyncio.Semaphore(max_concurrency)
+        # The first round's gate, while the limit is unknown: the requests sent before
+        # any answer came back are the first round. Once its first answer is in, no new
+        # request starts until the round is over (all answered, or a refusal), so that
+        # the answers accepted first do not send a second crowd into a limit that the
+        # round's refusals, answered last, are about to reveal. None: the gate is open.
+        self._round: _FirstRound | None = _FirstRound() if first_round else None
+        self._down_until = 0.0  # no shared store call before this (local clock)
+        self._quiet_until = 0.0  # no new warning about the store before this
+        self._interval = 0.0  # the shared pace last seen (seconds between requests)
+        self._episodes = 0  # episodes this limiter's reports began: sleeping turns are void
+        self._cool_until = 0.0  # a cool-down this limiter reported (local clock)
+        self._background: set[asyncio.Task[Any]] = set()  # turns being given back
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(store={self.store!r})"
+
+    @property
+    def shared(self) -> bool:
+        """Whether the budget is in a shared store that answered last time."""
+        return self.store.shared and self._down_until == 0.0
+
+    async def aclose(self) -> None:
+        """Wait for turns being given back; close the store when this limiter owns it."""
+        with anyio.CancelScope(shield=True):
+            while self._background:
+                await asyncio.wait(set(self._background))
+            if self._owns_store:
+                await self.store.aclose()
+
+    def slot(
+        self,
+        deadline_at: float | None,
+        *,
+        not_before: float = 0.0,
+        max_wait: float = math.inf,
+        lease: float = PROBE_LEASE,
+        what: str = "",
+    ) -> _Turn:
+        """Wait for a turn (see :class:`Limiter`); ``async with`` gives the :class:`Slot`."""
+        return _Turn(self, deadline_at, not_before, max_wait, lease, what)
+
+    # -- the concurrency cap and the first round's gate -------------------------------
+
+    async def _acquire_permit(self, deadline_at: float | None, what: str) -> None:
+        if self._round is not None:
+            await self._first_round_gate(deadline_at, what)
+        if not self._permits.locked():
+            await self._permits.acquire()  # a free permit: no trip through the event loop
+            return
+        try:
+            await self._bounded(self._permits.acquire(), deadline_at, what, "in the queue")
+        except BaseException:
+            self._left_round()
+            raise
+
+    def _release_permit(self) -> None:
+        self._permits.release()
+        self._left_round()
+
+    async def _first_round_gate(self, deadline_at: float | None, what: str) -> None:
+        first = self._round
+        assert first is not None
+        if first.answered_at is None:  # no answer yet: this request joins the first round
+            if not first.pending:
+                first.started = self.clock()
+            first.pending += 1
+            return
+        # The gate is closed: wait for the round's end, no longer than FIRST_ROUND_WAIT
+        # round trips (one slow answer must not stall a job against an unlimited server).
+        now = self.clock()
+        wait = first.answered_at + FIRST_ROUND_WAIT * first.round_trip - now
+        if deadline_at is not None and now + wait >= deadline_at:
+            raise deadline_error(what, "behind the first round of requests")
+        with anyio.move_on_after(max(0.0, wait)):
+            await first.over.wait()
+        self._open_gate()
+
+    def _left_round(self) -> None:
+        """A request of the first round is over (answered, failed or cancelled)."""
+        first = self._round
+        if first is not None:
+            first.pending -= 1
+            if first.pending <= 0 and first.answered_at is not None:
+                self._open_gate()
+
+    def _open_gate(self) -> None:
+        first, self._round = self._round, None
+        if first is not None:
+            first.over.set()
+
+    def _first_round_answered(self, report: Report) -> None:
+        """Its first answer closes the gate; a refusal opens it for good (the
+        cool-down then holds every request back)."""
+        first = self._round
+        if first is None:
+            return
+        if report.refused:
+            self._open_gate()
+        elif report.answered and first.answered_at is None:
+            first.answered_at = self.clock()
+            first.round_trip = max(0.0, first.answered_at - first.started)
+
+    async def _bounded(
+        self, waiting: Awaitable[object], deadline_at: float | None, what: str, why: str
+    ) -> None:
+        if deadline_at is None:
+            await waiting
+            return
+        with anyio.move_on_after(max(0.0, deadline_at - self.clock())) as scope:
+            await waiting
+        if scope.cancelled_caught:
+            raise deadline_error(what, why)
+
+    # -- the store ------------------------------------------------------------------
+
+    def _store_for_now(self, call: _Call) -> RateStore:
+        """The shared store, or the fall-back while it fails (for this call, or for all
+        until ``RETRY_STORE_AFTER`` has passed)."""
+        if call.local or not self.store.shared:
+            return self.store if not self.store.shared else self.fallback
+        if self._down_until and self.clock() < self._down_until:
+            return self.fallback
+        return self.store
+
+    async def _shared_call(
+        self,
+        call: Coroutine[Any, Any, T],
+        bound: float,
+        undo: Callable[[T], Coroutine[Any, Any, object]] | None = None,
+    ) -> T:
+        """A shared store call in a task of its own, bounded by ``bound`` seconds.
+
+        Cancelled (natively or by a cancel scope), the caller leaves at once and the
+        task goes on: whatever it is granted is then given back by ``undo``.
+        """
+        task = asyncio.ensure_future(self._within(call, bound))
+        self._keep(task)
+        try:
+            return await asyncio.shield(task)
+        except BaseException:
+            failed = task.done() and (task.cancelled() or task.exception() is not None)
+            if undo is not None and not failed:  # we were cancelled: the task goes on
+                self._keep(asyncio.ensure_future(self._undo_when_done(task, undo)))
+            raise
+
+    async def _within(self, call: Coroutine[Any, Any, T], bound: float) -> T:
+        try:
+            with anyio.fail_after(bound):
+                return await call
+        except TimeoutError:
+            raise StoreError(f"no answer from the rate store within {bound:.3g}s") from None
+
+    async def _undo_when_done(
+        self, task: asyncio.Task[T], undo: Callable[[T], Coroutine[Any, Any, object]]
+    ) -> None:
+        with contextlib.suppress(StoreError):
+            result = await task
+            await self._within(undo(result), GIVE_BACK_WITHIN)
+
+    def _keep(self, task: asyncio.Task[Any]) -> None:
+        self._background.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved: a failure of a task nobody awaits is no warning
+
+    def _failed(self, error: StoreError, bound: float) -> None:
+        """A shared store call failed: pace locally (for ``RETRY_STORE_AFTER``, unless
+        it only ran out of this call's short share of its deadline)."""
+        now = self.clock()
+        if now >= self._quiet_until:  # one line per outage, not one per request
+            logger.warning("rate store unavailable (%s); pacing locally until it is back", error)
+            self._quiet_until = now + WARN_EVERY
+        store_timeout = getattr(self.store, "timeout", bound)
+        if bound >= store_timeout:
+            self._down_until = now + RETRY_STORE_AFTER
+
+    def _warn_reset(self) -> None:
+        logger.warning(
+            "rate store held a time far ahead of its clock (clock skew, a restored "
+            "snapshot?); the budget %r was started anew",
+            self.key,
+        )
+
+    async def _acquire(
+        self, store: RateStore, call: _Call, max_wait: float, lease: float
+    ) -> Turn | None:
+        """A turn from ``store``; None when the shared store failed (pace locally)."""
+        seed = 1.0 / self._interval if self._interval else 0.0
+        max_wait = min(max_wait, 1e12)
+
+        def asking() -> Coroutine[Any, Any, Turn]:
+            return store.acquire(
+                self.key,
+                rate_limit=self.rate_limit,
+                burst=self.burst,
+                lease=lease,
+                max_wait=max_wait,
+                seed=seed,
+            )
+
+        if not store.shared:
+            return await asking()
+        bound = call.store_bound(self.clock(), getattr(store, "timeout", math.inf))
+        if bound <= 0:  # no time left to ask: the deadline check below fails the call
+            call.local = True
+            return None
+        try:
+            turn = await self._shared_call(asking(), bound, self._give_back_to(store))
+            self._check(turn, max_wait)
+        except StoreError as error:
+            self._failed(error, bound)
+            call.local = True
+            return None
+        self._down_until = 0.0
+        if turn.kind == "go" and turn.interval:
+            self._interval = turn.interval
+        return turn
+
+    def _check(self, turn: Turn, max_wait: float) -> None:
+        """A shared store's turn the rules could not give (a wait beyond any bound) is a
+        failure, never a wait: the store's own reset would have caught it."""
+        limit = max(max_wait, QUEUE_LIMIT * turn.interval) + SKEW
+        if turn.kind == "go" and (turn.wait > limit or (turn.wait and not turn.interval)):
+            raise StoreError(f"unexpected reply from the rate store (a wait of {turn.wait:.3g}s)")
+
+    def _give_back_to(self, store: RateStore) -> Callable[[Turn], Coroutine[Any, Any, None]]:
+        async def give_back(turn: Turn) -> None:
+            if turn.kind == "go":
+                await store.release(
+                    self.key, interval=turn.interval, episode=turn.episode, probe=turn.probe
+                )
+
+        return give_back
+
+    async def _give_back(self, store: RateStore, turn: Turn, *, interval: bool = True) -> None:
+        """Return a turn not used (its interval too unless ``interval`` is False)."""
+        releasing = store.release(
+            self.key,
+            interval=turn.interval if interval else 0.0,
+            episode=turn.episode,
+            probe=turn.probe,
+        )
+        if not store.shared:
+            await releasing
+            return
+        # In the background: a cancelled caller leaves now; a failure just loses the turn
+        # (the lease ends by itself; the schedule moves on).
+        self._keep(asyncio.ensure_future(self._within(releasing, GIVE_BACK_WITHIN)))
+
+    # -- the waiting loop -----------------------------------------------------------
+
+    async def _turn(
+        self, call: _Call, max_wait: float, lease: float, what: str
+    ) -> tuple[Slot, RateStore]:
+        deadline_at = call.deadline_at
+        while True:
+            store = self._store_for_now(call)
+            now = self.clock()
+            hold = lease if deadline_at is None else min(lease, max(0.0, deadline_at - now))
+            turn = await self._acquire(store, call, max_wait, min(hold, PROBE_LEASE))
+            if turn is None:
+                continue  # the shared store failed: the fall-back's turn next
+            if turn.reset:
+                self._warn_reset()
+            now = self.clock()
+            if turn.kind == "cool":
+                if turn.server_wait > max_wait:
+                    raise cool_down_error(turn.server_wait, "longer than max_retry_wait")
+                if deadline_at is not None and now + turn.wait >= deadline_at:
+                    raise cool_down_error(turn.wait, "beyond the call's deadline")
+                await anyio.sleep(turn.wait)
+                continue
+            if turn.kind == "probe":
+                left = math.inf if deadline_at is None else deadline_at - now
+                if left <= 0:
+                    raise deadline_error(what, "behind the probe request")
+                poll = turn.wait if not store.shared else min(turn.wait, PROBE_POLL)
+                await store.changed(self.key, min(poll, left))
+                if deadline_at is not None and self.clock() >= deadline_at:
+                    raise deadline_error(what, "behind the probe request")
+                continue
+            if turn.wait > HORIZON and not turn.probe:
+                # Hold no slot further ahead than HORIZON: one reserved at a slow pace
+                # keeps it while the pace climbs (a crowd of 50 queued at a first guess of
+                # 10/s kept that pace for 5 s while the server allowed 100/s).
+                await self._give_back(store, turn)
+                if deadline_at is not None and now + turn.wait >= deadline_at:
+                    raise deadline_error(what, f"before its pacing slot in {turn.wait:.3g}s")
+                await anyio.sleep(max(turn.wait - HORIZON, HORIZON / 2))
+                continue
+            slot = Slot(turn.sent_at, turn.interval, turn.probe)
+            if turn.wait <= 0:
+                call.taken_at = now
+                return slot, store
+            episodes = self._episodes
+            try:
+                if deadline_at is not None and now + turn.wait >= deadline_at:
+                    raise deadline_error(what, f"before its pacing slot in {turn.wait:.3g}s")
+                await anyio.sleep(turn.wait)
+            except BaseException:
+                await self._give_back(store, turn)
+                raise
+            if self._episodes == episodes and self._cool_until <= self.clock():
+                call.taken_at = self.clock()
+                return slot, store
+            # A refusal came while we slept: give the turn back (the schedule's part only
+            # in the same episode: a new one voided it) and queue again at the new pace.
+            await self._give_back(store, turn)
+
+    async def _settle(self, slot: Slot, store: RateStore, call: _Call) -> None:
+        """Tell the store how the attempt ended; let the first round's gate learn."""
+        report = slot.outcome
+        if report.refused:  # sleeping turns wake into the cool-down and queue again
+            self._cool_until = max(self._cool_until, self.clock() + report.cool_down)
+        self._first_round_answered(report)
+        reporting = store.report(
+            self.key, report, rate_limit=self.rate_limit, sent_at=slot.sent_at, probe=slot.probe
+        )
+        if not store.shared:
+            reply = await reporting
+        else:
+            # The fall-back learns from every answer too, so it starts where the shared
+            # budget was (behind its cool-down) if the store fails.
+            await self.fallback.report(
+                self.key, report, rate_limit=self.rate_limit, sent_at=call.taken_at, probe=False
+            )
+            bound = call.report_bound(self.clock(), getattr(store, "timeout", math.inf))
+            try:
+                reply = await self._shared_call(reporting, bound)
+                if reply not in ("ok", "same", "new"):
+                    raise StoreError("unexpected reply from the rate store")
+            except StoreError as error:
+                self._failed(error, bound)
+                return
+        if reply == "new":
+            self._episodes += 1
+
+
+@attrs.define
+class _Call:
+    """What the loop knows of one call."""
+
+    deadline_at: float | None
+    #: The shared store failed during this call: pace it locally to the end.
+    local: bool = False
+    #: When the turn came (the limiter's clock).
+    taken_at: float = 0.0
+
+    def store_bound(self, now: float, timeout: float) -> float:
+        """A shared store call takes at most ``timeout``, and only a share of the
+        deadline's rest: local pacing then takes over in time."""
+        if self.deadline_at is None:
+            return timeout
+        return max(0.0, min(timeout, STORE_SHARE * (self.deadline_at - now)))
+
+    def report_bound(self, now: float, timeout: float) -> float:
+        if self.deadline_at is None:
+            return timeout
+        return min(timeout, max(REPORT_MIN, self.deadline_at - now))
+
+
+@attrs.define
+class _FirstRound:
+    """The first round of requests sent while the limit is unknown."""
+
+    #: Requests of the round not yet over.
+    pending: int = 0
+    #: When the round's first request went, when its first answer came, and the time
+    #: between (a round trip: the gate stays closed FIRST_ROUND_WAIT of them at most).
+    started: float = 0.0
+    answered_at: float | None = None
+    round_trip: float = 0.0
+    over: anyio.Event = attrs.field(factory=anyio.Event)
+
+
+class _Turn:
+    """``async with limiter.slot(...)`` (a class, not a generator: this runs for every
+    request)."""
+
+    __slots__ = ("_args", "_call", "_limiter", "_slot", "_store")
+
+    def __init__(
+        self,
+        limiter: PacedLimiter,
+        deadline_at: float | None,
+        not_before: float,
+        max_wait: float,
+        lease: float,
+        what: str,
+    ) -> None:
+        self._limiter = limiter
+        self._args = (not_before, max_wait, lease, what)
+        self._call = _Call(deadline_at)
+        self._slot: Slot | None = None
+        self._store: RateStore | None = None
+
+    async def __aenter__(self) -> Slot:
+        limiter, call = self._limiter, self._call
+        not_before, max_wait, lease, what = self._args
+        backoff = not_before - limiter.clock()  # read the clock once: never a negative sleep
+        if backoff > 0:  # the call's own backoff, holding no permit
+            if call.deadline_at is not None and not_before >= call.deadline_at:
+                raise deadline_error(what, "before the retry")
+            await anyio.sleep(backoff)
+        await limiter._acquire_permit(call.deadline_at, what)
+        try:
+            self._slot, self._store = await limiter._turn(call, max_wait, lease, what)
+        except BaseException:
+            limiter._release_permit()
+            raise
+        return self._slot
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        slot, self._slot = self._slot, None
+        store, limiter = self._store, self._limiter
+        try:
+            if slot is not None and store is not None:
+                await limiter._settle(slot, store, self._call)
+        finally:
+            limiter._release_permit()
+
+
+class LocalLimiter(PacedLimiter):
+    """The in-process limiter: pacing, cool-down, probe and concurrency cap of one
+    client (and of the clients derived from it with ``with_options``)."""
+
+    def __init__(
+        self,
+        rate_limit: float | None = None,
+        *,
+        burst: int = 1,
+        max_concurrency: int = 100,
+        clock: Callable[[], float] = loop_time,
+    ) -> None:
+        super().__init__(
+            MemoryStore(clock),
+            rate_limit=rate_limit,
+            burst=burst,
+            max_concurrency=max_concurrency,
+            clock=clock,
+            first_round=rate_limit is None,
+        )

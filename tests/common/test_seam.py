@@ -1,0 +1,279 @@
+"""The transport's policy over the in-memory sender on a virtual clock: retries, server waits,
+the shared cool-down, pacing, deadlines, timeouts and body caps, exact and without sockets
+(the aiohttp sender's own guarantees are tested over loopback in test_transport and hostile/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+from typing import Any
+
+import anyio
+import pytest
+
+import common
+from common import provider
+from common.provider import Request, Response
+from common.testing import (
+    MemoryHandler,
+    MemorySender,
+    connection_lost,
+    not_connected,
+    reply,
+    virtual_backend,
+)
+
+pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", [virtual_backend()])]
+
+SECRET = "s3cret-token-value"
+FAST = common.RetryPolicy(backoff_base=0)
+
+
+def transport(handler: MemoryHandler, **kw: Any) -> tuple[provider.Transport, MemorySender]:
+    kw.setdefault("retry_policy", FAST)
+    sender = MemorySender(handler)
+    t = provider.Transport(
+        "https://api.example.com", auth=provider.BearerAuth(SECRET), sender=sender, **kw
+    )
+    return t, sender
+
+
+def script(*answers: Response | Any) -> MemoryHandler:
+    """Answer the n-th request with the n-th answer (the last repeats); a callable answer is
+    called with the request (it may raise or return a Response)."""
+    seen = {"n": 0}
+
+    async def handler(request: Request) -> Response:
+        answer = answers[min(seen["n"], len(answers) - 1)]
+        seen["n"] += 1
+        if callable(answer):
+            answer = answer(request)
+        if isinstance(answer, BaseException):
+            raise answer
+        assert isinstance(answer, Response)
+        return answer
+
+    return handler
+
+
+OK = reply({"ok": True})
+
+
+def status(code: int, headers: dict[str, str] | None = None) -> Response:
+    return reply({"error": {"code": "X", "message": "m"}}, code, headers)
+
+
+def elapsed(sender: MemorySender) -> list[float]:
+    """Seconds from the first request to each one."""
+    first = sender.sent[0].at
+    return [round(sent.at - first, 6) for sent in sender.sent]
+
+
+async def test_the_request_value_carries_the_whole_attempt() -> None:
+    t, sender = transport(script(OK), timeout=7, max_response_bytes=1000)
+    async with t:
+        await t.request(
+            "POST", "/a%2Fb", params={"q": "x y", "n": "1"}, json={"k": 1}, idempotency_key="i1"
+        )
+    [request] = sender.requests
+    assert request.method == "POST" and request.path == "/a%2Fb"
+    assert str(request.url) == "https://api.example.com/a%2Fb?q=x+y&n=1"
+    assert request.headers["Authorization"] == f"Bearer {SECRET}"
+    assert request.headers["Idempotency-Key"] == "i1"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.body == b'{"k":1}'
+    assert (request.timeout, request.max_response_bytes) == (7.0, 1000)
+
+
+async def test_get_retried_on_transient_statuses_then_succeeds() -> None:
+    t, sender = transport(script(status(500), status(503), OK), max_retries=2)
+    async with t:
+        response = await t.request("GET", "/x")
+    assert response.status == 200 and response.body == b'{"ok":true}'
+    assert len(sender.sent) == 3
+
+
+async def test_backoff_waits_between_attempts() -> None:
+    policy = common.RetryPolicy(backoff_base=1.0, backoff_max=1.0, max_retries=3)
+    t, sender = transport(script(status(502)), retry_policy=policy)
+    async with t:
+        with pytest.raises(common.ServerError) as info:
+            await t.request("GET", "/x")
+    assert info.value.attempts == 4
+    gaps = [b - a for a, b in zip(elapsed(sender), elapsed(sender)[1:], strict=False)]
+    assert all(0 <= gap <= 1.0 for gap in gaps)
+
+
+async def test_retry_after_delta_seconds_is_honoured_exactly() -> None:
+    t, sender = transport(script(status(429, {"Retry-After": "1"}), OK))
+    async with t:
+        await t.request("GET", "/x")
+    assert elapsed(sender) == [0, 1.0]
+
+
+async def test_retry_after_http_date_is_relative_to_the_wall_clock() -> None:
+    def later(request: Request) -> Response:
+        when = asyncio.get_running_loop().wall_time() + 2  # type: ignore[attr-defined]
+        return status(503, {"Retry-After": email.utils.formatdate(when, usegmt=True)})
+
+    t, sender = transport(script(later, OK))
+    async with t:
+        await t.request("GET", "/x")
+    assert 1.0 <= elapsed(sender)[1] <= 2.0  # the header has whole seconds
+
+
+async def test_wait_in_body_via_provider_hook() -> None:
+    def limited(request: Request) -> Response:
+        now = asyncio.get_running_loop().wall_time()  # type: ignore[attr-defined]
+        return reply({"error": {"retryAfter": int((now + 0.6) * 1000)}}, 429)
+
+    def body_wait(data: Any, now: float) -> float | None:
+        return max(0.0, data["error"]["retryAfter"] / 1000 - now)
+
+    t, sender = transport(script(limited, OK), body_wait=body_wait)
+    async with t:
+        await t.request("GET", "/x")
+    assert 0.59 <= elapsed(sender)[1] <= 0.6
+
+
+async def test_a_wait_longer_than_the_maximum_is_not_waited_for() -> None:
+    policy = common.RetryPolicy(backoff_base=0, max_retry_wait=5)
+    t, sender = transport(script(status(429, {"Retry-After": "3600"}), OK), retry_policy=policy)
+    async with t:
+        started = anyio.current_time()
+        with pytest.raises(common.RateLimitError) as info:
+            await t.request("GET", "/x")
+        assert anyio.current_time() == started
+        # ... and the other requests fail fast, unsent, for max_retry_wait
+        with pytest.raises(common.RateLimitError, match="not sent") as second:
+            await t.request("GET", "/second")
+    assert info.value.retry_after == 3600
+    assert second.value.retry_after is not None and second.value.retry_after > 3500
+    assert len(sender.sent) == 1
+
+
+async def test_shared_cool_down_holds_back_every_request() -> None:
+    """One 429 makes every request of the client wait, queued ones included: the server
+    sees exactly one refusal."""
+    window: dict[str, float] = {}
+
+    async def limiter(request: Request) -> Response:
+        now = anyio.current_time()
+        window.setdefault("until", now + 1.0)
+        if now < window["until"]:
+            return status(429, {"Retry-After": "1"})
+        return OK
+
+    t, sender = transport(limiter, max_concurrency=4)
+    async with t:
+        first = asyncio.ensure_future(t.request("GET", "/first"))
+        await anyio.sleep(0.1)
+        results = await asyncio.gather(*(t.request("GET", f"/{i}") for i in range(30)))
+        await first
+    assert [r.status for r in results] == [200] * 30
+    assert len(sender.sent) == 32
+    assert min(elapsed(sender)[1:]) == 1.0
+
+
+async def test_proactive_rate_limit_paces_requests_exactly() -> None:
+    t, sender = transport(script(OK), rate_limit=20)
+    async with t:
+        await asyncio.gather(*(t.request("GET", "/x") for _ in range(11)))
+    assert elapsed(sender) == [round(i * 0.05, 6) for i in range(11)]
+
+
+async def test_concurrency_cap() -> None:
+    active = {"now": 0, "max": 0}
+
+    async def counting(request: Request) -> Response:
+        active["now"] += 1
+        active["max"] = max(active["max"], active["now"])
+        await anyio.sleep(0.02)
+        active["now"] -= 1
+        return OK
+
+    t, _ = transport(counting, max_concurrency=3)
+    async with t:
+        await asyncio.gather(*(t.request("GET", "/x") for _ in range(15)))
+    assert active["max"] == 3
+
+
+async def test_honoured_429_waits_have_their_own_budget() -> None:
+    limited = status(429, {"Retry-After": "1"})
+    t, sender = transport(script(limited, limited, OK), max_retries=1)
+    async with t:
+        assert (await t.request("GET", "/x")).status == 200
+    assert len(sender.sent) == 3
+    t, sender = transport(script(limited, OK), max_retries=0)  # 0: no retries at all
+    async with t:
+        with pytest.raises(common.RateLimitError):
+            await t.request("GET", "/x")
+    assert len(sender.sent) == 1
+
+
+async def test_attempt_timeout_becomes_api_timeout_error() -> None:
+    async def slow(request: Request) -> Response:
+        await anyio.sleep(3)
+        return OK
+
+    t, sender = transport(slow, timeout=0.2, max_retries=1)
+    async with t:
+        with pytest.raises(common.APITimeoutError) as info:
+            await t.request("GET", "/x")
+    assert info.value.attempts == 2
+    assert elapsed(sender) == [0, 0.2]
+
+
+async def test_the_deadline_shortens_the_last_attempt_and_bounds_the_call() -> None:
+    async def slow(request: Request) -> Response:
+        await anyio.sleep(3)
+        return OK
+
+    t, sender = transport(slow, timeout=0.4, deadline=0.7, max_retries=10)
+    async with t:
+        started = anyio.current_time()
+        with pytest.raises(common.APITimeoutError):
+            await t.request("GET", "/x")
+        assert anyio.current_time() - started == pytest.approx(0.7)
+    assert [r.timeout for r in sender.requests] == pytest.approx([0.4, 0.3])
+
+
+async def test_connection_failures_follow_the_not_sent_rule() -> None:
+    t, sender = transport(script(not_connected, OK))
+    async with t:
+        assert (await t.request("POST", "/w")).status == 200  # never reached: retried
+    t, sender = transport(script(connection_lost, OK))
+    async with t:
+        with pytest.raises(common.APIConnectionError):
+            await t.request("POST", "/w")  # may have been processed: not repeated
+    assert len(sender.sent) == 1
+
+
+async def test_bodies_over_the_cap() -> None:
+    big = reply(body=b"x" * 2000)
+    t, _ = transport(script(big), max_response_bytes=1000)
+    async with t:
+        with pytest.raises(common.DecodeError, match="1000-byte limit"):
+            await t.request("GET", "/x")
+    t, _ = transport(script(reply(body=b"<html>" * 500, status=500)), max_response_bytes=1000)
+    async with t:
+        with pytest.raises(common.ServerError, match="larger than 1000 bytes"):
+            await t.request("GET", "/x")
+
+
+async def test_a_status_error_never_repeats_the_credentials() -> None:
+    echo = reply({"error": {"message": f"bad token {SECRET}"}}, 401)
+    t, _ = transport(script(echo))
+    async with t:
+        with pytest.raises(common.AuthenticationError) as info:
+            await t.request("GET", "/x")
+    assert SECRET not in str(info.value)
+
+
+async def test_a_closed_transport_refuses_unsent() -> None:
+    t, sender = transport(script(OK))
+    await t.aclose()
+    with pytest.raises(common.ClientClosedError):
+        await t.request("GET", "/x")
+    assert sender.closed and sender.sent == []
