@@ -297,11 +297,11 @@ class Cell:
         )
 
     def job_keys(self) -> int:
-        """The job's size: about eight seconds of the server's rate after its burst
-        (at least 20, at most 1,500 keys, so that the matrix stays fast)."""
+        """The job's size: about four seconds of the server's rate after its burst
+        (at least 20, at most 600 keys, so that the matrix stays fast)."""
         if self.keys is not None:
             return self.keys
-        return int(min(1500, max(20, self.burst + 8 * self.rate)))
+        return int(min(600, max(20, self.burst + 4 * self.rate)))
 
     def cap(self) -> tuple[float, str]:
         """The best efficiency any client can reach in this cell, and why."""
