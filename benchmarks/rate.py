@@ -380,7 +380,9 @@ def figure(keys: int, fleet_processes: int, fleet_keys: int) -> list[Any]:
             details = {**total.as_dict(), "processes": fleet_processes, "rate_limit": limit}
             details["style"] = style
             rows += _pair(title, total, 40, eff_goal, refused_goal, details)
-    return rows
+    from .celery_fleet import figure_rows  # the same calls as Celery tasks (extra celery)
+
+    return rows + figure_rows(fleet_processes, fleet_keys)
 
 
 def _pair(

@@ -1,4 +1,4 @@
-"""One decoding path: bytes → orjson → cattrs → attrs model, or :class:`DecodeError`.
+"""One decoding module: bytes → attrs model, or :class:`DecodeError`.
 
 :func:`make_converter` builds the one configured converter a provider package
 uses (built once at import): strict scalars (no ``"1"`` for an int, no ``1`` for
@@ -8,7 +8,10 @@ optional ``extra`` field on a model that collects unknown keys.
 
 :class:`Decoder` turns a body into a model and any failure into a
 :class:`DecodeError` whose message names the JSON path, never a bare
-``KeyError``/``TypeError``.
+``KeyError``/``TypeError``. It decodes through a compiled path first (msgspec
+into a generated mirror of each model, see ``_Mirrors``); cattrs, the reference,
+decides whatever that path does not accept, so results and error messages are
+cattrs' own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any, TypeVar
 
 import attrs
 import cattrs
+import msgspec
 from cattrs.cols import is_sequence, list_structure_factory, mapping_structure_factory
 from cattrs.gen import make_dict_structure_fn, override
 
@@ -188,6 +192,8 @@ class ModelConverter(cattrs.Converter):
     def __init__(self) -> None:
         super().__init__(detailed_validation=True, forbid_extra_keys=False)
         self.json_keys: dict[type[Any], dict[str, str]] = {}
+        #: An attribute name → its JSON key, unless a field's metadata names it.
+        self.key_of: Callable[[str], str] = _same
 
 
 def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter:
@@ -209,7 +215,7 @@ def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter
     converter.register_structure_hook_factory(
         lambda tp: _tolerant_target(tp) is not None, _tolerant_union_hook
     )
-    to_key = rename or (lambda name: name)
+    to_key = converter.key_of = rename or _same
 
     def model_hook(cls: type[Any]) -> Callable[[Any, Any], Any]:
         fields = attrs.fields(cls)
@@ -351,12 +357,274 @@ def _describe(
     return shown
 
 
+# --- the compiled path ------------------------------------------------------------------
+#
+# msgspec cannot decode into these attrs classes (an ``Enum | str`` union is two str-like
+# types to it, it ignores the JSON key metadata and has no place for unknown keys), so each
+# model gets a mirror ``msgspec.Struct`` generated from ``attrs.fields`` (tolerant unions,
+# dates and times as ``str``) and a generated builder that fills the model's slots from it.
+# The mirror refuses unknown keys: msgspec skips an ignored key's value unchecked (``1e400``,
+# a lone surrogate there would pass), so a body with one is parsed whole first (every value
+# checked) and converted from the dicts, which also fill ``extra``. Whatever else the mirror
+# refuses goes through cattrs, which then accepts it or words the error as it always has.
+
+
+class _Unsupported(Exception):
+    """A type the mirror does not cover: that model is decoded by cattrs only."""
+
+
+class _Mirror:
+    """One model's strict and lenient mirror Structs and its builder ``build(m, raw)``."""
+
+    __slots__ = ("build", "lenient", "raw", "strict")
+
+    def __init__(self, strict: Any, lenient: Any, build: Any, raw: bool) -> None:
+        self.strict, self.lenient, self.build, self.raw = strict, lenient, build, raw
+
+
+class _Value:
+    """How one attrs type decodes: its mirror types and the expression that converts it."""
+
+    __slots__ = ("expr", "lenient", "raw", "strict")
+
+    def __init__(self, strict: Any, lenient: Any, expr: str, raw: bool = False) -> None:
+        # ``expr`` converts ``{v}`` (the mirror's value) to the model's, with ``{r}`` the
+        # raw JSON value when ``raw`` (some model inside keeps unknown keys) or None.
+        self.strict, self.lenient, self.expr, self.raw = strict, lenient, expr, raw
+
+
+_IDENTITY = "{v}"
+_SCALARS = (str, int, float, bool)
+
+
+class _Mirrors:
+    """The mirrors of one converter's models, generated at first use."""
+
+    def __init__(self, converter: ModelConverter) -> None:
+        self.converter = converter
+        self.models: dict[type[Any], _Mirror | None] = {}
+        self.namespace: dict[str, Any] = {}
+        self._busy: list[type[Any]] = []
+        self._used: list[list[str]] = []  # per model being generated: the names its code uses
+
+    def _name(self, value: Any, hint: str) -> str:
+        name = f"_{hint}{len(self.namespace)}"
+        self.namespace[name] = value
+        self._used[-1].append(name)
+        return name
+
+    def model(self, cls: type[Any]) -> _Mirror | None:
+        if cls in self.models:
+            return self.models[cls]
+        if cls in self._busy:  # a model that contains itself: cattrs' job
+            raise _Unsupported(cls)
+        self._busy.append(cls)
+        self._used.append([])
+        try:
+            mirror: _Mirror | None = self._generate(cls)
+        except _Unsupported:
+            mirror = None
+        finally:
+            self._busy.pop()
+            self._used.pop()
+        self.models[cls] = mirror
+        return mirror
+
+    def value(self, tp: Any) -> _Value:
+        if tp in _SCALARS:
+            return _Value(tp, tp, _IDENTITY)
+        target = _tolerant_target(tp)
+        optional = type(None) in _union_args(tp)
+        if target is not None:
+            text: Any = str | None if optional else str
+            if issubclass(target, enum.Enum):
+                members = self._name(dict(target._value2member_map_), "members")
+                return _Value(text, text, f"{members}.get({{v}}, {{v}})")
+            loose = self._name(_tolerant(_FROM_TEXT[target]), "loose")
+            return _Value(text, text, f"{loose}({{v}})")
+        if _is_plain_optional(tp):
+            (inner_tp,) = [a for a in _union_args(tp) if a is not type(None)]
+            inner = self.value(inner_tp)
+            expr = inner.expr
+            if expr != _IDENTITY:
+                expr = f"(None if {{v}} is None else {expr})"
+            return _Value(inner.strict | None, inner.lenient | None, expr, inner.raw)
+        if tp is dt.date:  # msgspec reads exactly YYYY-MM-DD, a valid date, as parse_date
+            return _Value(tp, tp, _IDENTITY)
+        if tp in _FROM_TEXT:
+            return _Value(str, str, f"{self._name(_FROM_TEXT[tp], 'parse')}({{v}})")
+        if isinstance(tp, type) and attrs.has(tp):
+            mirror = self.model(tp)
+            if mirror is None:
+                raise _Unsupported(tp)
+            build = self._name(mirror.build, "build")
+            expr = f"{build}({{v}}, {{r}})" if mirror.raw else f"{build}({{v}}, None)"
+            return _Value(mirror.strict, mirror.lenient, expr, mirror.raw)
+        if _origin(tp) is list:
+            (item_tp,) = typing.get_args(tp) or (Any,)
+            item = self.value(item_tp)
+            if item.expr == _IDENTITY:
+                expr = _IDENTITY
+            elif item.raw:
+                each = item.expr.format(v="x", r="y")
+                plain = item.expr.format(v="x", r="None")
+                expr = (
+                    f"([{plain} for x in {{v}}] if {{r}} is None"
+                    f" else [{each} for x, y in zip({{v}}, {{r}})])"
+                )
+            else:
+                expr = f"[{item.expr.format(v='x', r='None')} for x in {{v}}]"
+            return _Value(list[item.strict], list[item.lenient], expr, item.raw)  # type: ignore[name-defined]
+        raise _Unsupported(tp)
+
+    def _generate(self, cls: type[Any]) -> _Mirror:
+        if getattr(cls, "__attrs_post_init__", None) is not None:
+            raise _Unsupported(cls)
+        twin = _mutable_twin(cls)
+        hints = typing.get_type_hints(cls)
+        fields: list[tuple[str, Any, Any]] = []
+        lenient_fields: list[tuple[str, Any, Any]] = []
+        keys: dict[str, str] = {}
+        known = self._name(frozenset(), "known")  # the JSON keys, set once all are known
+        lines = [f"    o = {self._name(object.__new__, 'new')}({self._name(twin, 'twin')})"]
+        needs_raw = False
+        for field in attrs.fields(cls):
+            if field.validator is not None or field.converter is not None:
+                raise _Unsupported(cls)
+            if field.name == EXTRA_FIELD:
+                needs_raw = True
+                lines.append(
+                    f"    o.{field.name} = {{}} if r is None else"
+                    f" {{k: w for k, w in r.items() if k not in {known}}}"
+                )
+                continue
+            key = keys[field.name] = field.metadata.get(JSON_KEY, self.converter.key_of(field.name))
+            value = self.value(hints[field.name])
+            default = field.default
+            if default is attrs.NOTHING:
+                spec = msgspec.field(name=key)
+            elif isinstance(default, attrs.Factory) and not default.takes_self:  # type: ignore[arg-type]
+                spec = msgspec.field(name=key, default_factory=default.factory)
+            elif default is None or type(default) in _SCALARS:
+                spec = msgspec.field(name=key, default=default)
+            else:
+                raise _Unsupported(cls)
+            fields.append((field.name, value.strict, spec))
+            lenient_fields.append((field.name, value.lenient, spec))
+            raw = "None"
+            if value.raw:
+                needs_raw = True
+                raw = f"(None if r is None else r.get({key!r}))"
+            lines.append(f"    o.{field.name} = {value.expr.format(v=f'm.{field.name}', r=raw)}")
+        lines.append(f"    o.__class__ = {self._name(cls, 'cls')}")
+        lines.append("    return o")
+        # The helpers as keyword defaults: local variables, the fastest lookup.
+        helpers = ", ".join(f"{name}={name}" for name in self._used[-1])
+        lines.insert(0, f"def build(m, r, *, {helpers}):")
+        self.namespace[known] = frozenset(keys.values())
+        self.converter.json_keys.setdefault(cls, keys)
+        name = cls.__name__
+        strict = msgspec.defstruct(
+            f"{name}Mirror", fields, kw_only=True, gc=False, forbid_unknown_fields=True
+        )
+        lenient = msgspec.defstruct(f"{name}Lenient", lenient_fields, kw_only=True, gc=False)
+        exec("\n".join(lines), self.namespace)  # the code built above from attrs.fields
+        return _Mirror(strict, lenient, self.namespace.pop("build"), needs_raw)
+
+
+def _mutable_twin(cls: type[Any]) -> type[Any]:
+    """A subclass of ``cls`` that adds nothing but plain attribute setting.
+
+    A builder fills an instance of it with plain stores (three times cheaper than calling
+    each slot's setter) and then makes it a ``cls`` by assigning ``__class__``, which the
+    identical memory layout allows: the caller only ever sees a ``cls``, frozen as ever.
+    """
+    names = {f.name for f in attrs.fields(cls)}
+    slots = {s for k in cls.__mro__ for s in vars(k).get("__slots__", ())} - {"__weakref__"}
+    if slots != names or any("__slots__" not in vars(k) for k in cls.__mro__[:-1]):
+        raise _Unsupported(cls)  # not slotted, or a slot no field fills (a cached hash)
+    twin = type(
+        f"_{cls.__name__}Builder",
+        (cls,),
+        # both: one type slot serves setting and deleting; generic, stores are specialised
+        {"__slots__": (), "__setattr__": object.__setattr__, "__delattr__": object.__delattr__},
+    )
+    probe: Any = object.__new__(twin)
+    try:
+        for name in names:
+            setattr(probe, name, None)
+        probe.__class__ = cls
+    except TypeError:  # a layout that refuses the class change
+        raise _Unsupported(cls) from None
+    return twin
+
+
+def _tolerant(parse: Callable[[str], Any]) -> Callable[[str | None], Any]:
+    """``date | str`` and the like: the parsed value when it parses, else the string."""
+
+    def loose(value: str | None) -> Any:
+        if value is None:
+            return None
+        try:
+            return parse(value)
+        except ValueError:
+            return value
+
+    return loose
+
+
+# parse_date and parse_time for a value the mirror already knows is a str, without the
+# regular expression: with the separators in place, ``fromisoformat`` accepts ASCII digits
+# only, so the same strings as the pattern (the differential test holds them equal).
+def _date_from_text(value: str) -> dt.date:
+    if len(value) != 10 or value[4] != "-" or value[7] != "-":
+        raise ValueError(value)
+    return dt.date.fromisoformat(value)
+
+
+def _time_from_text(value: str) -> dt.time:
+    size = len(value)
+    if value[2:3] != ":" or not (size == 5 or (size == 8 and value[5] == ":")):
+        raise ValueError(value)
+    return dt.time.fromisoformat(value)
+
+
+_FROM_TEXT: dict[Any, Callable[[str], Any]] = {
+    dt.date: _date_from_text,
+    dt.time: _time_from_text,
+    dt.datetime: parse_datetime,
+}
+
+
+class _Fast:
+    """The compiled decoding of one (model, root): a strict decoder and the lenient route."""
+
+    __slots__ = ("build", "decoder", "lenient", "raw", "root")
+
+    def __init__(self, mirror: _Mirror, root: str | None) -> None:
+        target = mirror.strict
+        if root is not None:  # ``{root: model}``, the model's mirror in field ``value``
+            value = msgspec.field(name=root)
+            target = msgspec.defstruct(
+                "Root", [("value", target, value)], forbid_unknown_fields=True, gc=False
+            )
+        self.decoder = msgspec.json.Decoder(target)
+        self.lenient, self.build, self.raw, self.root = (
+            mirror.lenient,
+            mirror.build,
+            mirror.raw,
+            root,
+        )
+
+
 class Decoder:
     """Decodes response bodies into models with one converter; hooks looked up once."""
 
     def __init__(self, converter: ModelConverter) -> None:
         self.converter = converter
         self._hooks: dict[Any, Callable[[Any, Any], Any]] = {}
+        self._mirrors = _Mirrors(converter)
+        self._fast: dict[tuple[Any, str | None], _Fast | None] = {}
 
     def structure(self, data: Any, cls: type[T], *, path: str = "$") -> T:
         """Structure already-parsed JSON into ``cls``; DecodeError naming the path."""
@@ -371,6 +639,38 @@ class Decoder:
 
     def decode(self, body: bytes, cls: type[T], *, root: str | None = None) -> T:
         """Parse ``body`` and structure it (or its ``root`` key) into ``cls``."""
+        decoded = self.compiled_decode(body, cls, root=root)
+        if decoded is not None:
+            return decoded
+        return self.reference_decode(body, cls, root=root)
+
+    def compiled_decode(self, body: bytes, cls: type[T], *, root: str | None = None) -> T | None:
+        """:meth:`decode` through the compiled path only: the model, or None where that path
+        declines and cattrs decides (an odd value, a wrong type, a model it does not cover)."""
+        try:
+            fast = self._fast[cls, root]
+        except KeyError:
+            fast = self._compile(cls, root)
+        if fast is None or not body:
+            return None
+        try:
+            mirror = fast.decoder.decode(body)
+            return typing.cast(T, fast.build(mirror if root is None else mirror.value, None))
+        except Exception:  # an unknown key, or a value cattrs must judge: try the next route
+            pass
+        # A key the mirror does not know: parse the whole body (every value checked), then
+        # convert, skipping unknown keys; the dicts fill ``extra``.
+        try:
+            data = msgspec.json.decode(body)
+            if root is not None:
+                data = data[root]
+            mirror = msgspec.convert(data, fast.lenient)
+            return typing.cast(T, fast.build(mirror, data if fast.raw else None))
+        except Exception:  # cattrs decides, and words the error as it always has
+            return None
+
+    def reference_decode(self, body: bytes, cls: type[T], *, root: str | None = None) -> T:
+        """:meth:`decode` through cattrs alone: the reference the compiled path equals."""
         data = self.parse(body)
         path = "$"
         if root is not None:
@@ -382,6 +682,12 @@ class Decoder:
             path = f"$.{root}"
         return self.structure(data, cls, path=path)
 
+    def _compile(self, cls: Any, root: str | None) -> _Fast | None:
+        self.converter.get_structure_hook(cls)  # cattrs records the JSON keys of every model
+        mirror = self._mirrors.model(cls) if attrs.has(cls) else None
+        fast = self._fast[cls, root] = None if mirror is None else _Fast(mirror, root)
+        return fast
+
     @staticmethod
     def parse(body: bytes) -> Any:
         """Parse JSON or raise DecodeError (empty, truncated or not JSON)."""
@@ -391,6 +697,10 @@ class Decoder:
             return loads(body)
         except ValueError as exc:
             raise DecodeError(f"response body is not valid JSON: {exc}") from exc
+
+
+def _same(name: str) -> str:
+    return name
 
 
 def _origin(tp: Any) -> Any:

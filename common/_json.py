@@ -1,14 +1,14 @@
-"""JSON in and out: orjson, with the standard library as a fallback for what orjson refuses.
+"""JSON in and out, with msgspec: one library for parsing, encoding and decoding models.
 
-What the library accepts is JSON as RFC 8259 and UTF-8 define it, nothing more:
+What the library accepts is JSON as RFC 8259 and UTF-8 define it, nothing more, and
+msgspec's parser holds every rule itself:
 
 * ``NaN``, ``Infinity``, ``-Infinity`` (not JSON) and numbers beyond a double
   (``1e400``, which would become ``inf``) are refused;
-* strings must be valid Unicode: a lone surrogate escape (``"\\ud800"``) is
-  refused too, so no decoded string ever fails to encode again (in the CLI's
-  output, in a cache, in a database). One rule, everywhere: refuse at decode;
-* integers beyond 64 bits, which some orjson versions refuse, are kept exact
-  by the standard library fallback.
+* strings must be valid Unicode: invalid UTF-8 and a lone surrogate escape
+  (``"\\ud800"``) are refused, so no decoded string ever fails to encode again (in
+  the CLI's output, in a cache, in a database). One rule, everywhere: refuse at decode;
+* integers are exact at any size (never a float).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import math
 from typing import Any
 
-import orjson
+import msgspec
 
 from ._errors import InvalidRequestError
 
@@ -25,46 +25,32 @@ __all__ = ["JSONDecodeError", "dumps", "loads", "loads_or_none"]
 
 JSONDecodeError = ValueError
 
+_decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
 
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range")
-    return value
-
-
-def _check_strings(value: Any) -> None:
-    """Refuse lone surrogates anywhere in parsed JSON (the fallback path only)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if not item.isascii():
-                item.encode("utf-8")  # UnicodeEncodeError for a lone surrogate
-        elif isinstance(item, dict):
-            for key, inner in item.items():
-                stack.append(key)
-                stack.append(inner)
-        elif isinstance(item, list):
-            stack.extend(item)
+#: The integers a request body may carry: 64 bits, signed or unsigned, as servers expect.
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
 def loads(body: bytes | str) -> Any:
     """Parse JSON; raises ValueError when the body is not JSON (see the module's rules)."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        try:
-            text = body.decode("utf-8") if isinstance(body, bytes) else body
-            value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
-            _check_strings(value)
-        except (ValueError, UnicodeError, RecursionError) as exc:
-            raise ValueError(str(exc)) from None
-        return value
+        return _decode(body)
+    except (msgspec.DecodeError, RecursionError) as exc:
+        message = str(exc)
+        if "truncated" in message and _complete(body):
+            # msgspec reads a lone high surrogate escape as a pair cut short: say so
+            message = "a lone surrogate escape is not valid Unicode (invalid utf-16 surrogate)"
+        raise ValueError(message) from None
+
+
+def _complete(body: bytes | str) -> bool:
+    """Whether the standard library's more lenient parser reads the whole body."""
+    try:
+        json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def loads_or_none(body: bytes) -> Any:
@@ -78,13 +64,17 @@ def loads_or_none(body: bytes) -> Any:
 
 
 def _check_numbers(value: Any) -> None:
-    """Refuse NaN and infinities, which orjson would silently send as ``null``."""
+    """Refuse NaN and infinities (msgspec would send ``null``) and integers beyond 64 bits."""
     stack = [value]
     while stack:
         item = stack.pop()
-        if type(item) is float:
+        kind = type(item)
+        if kind is float:
             if not math.isfinite(item):
                 raise InvalidRequestError(f"{item!r} cannot be sent as JSON")
+        elif kind is int:
+            if not _INT_MIN <= item <= _INT_MAX:
+                raise InvalidRequestError("cannot be sent as JSON: integer exceeds 64-bit range")
         elif isinstance(item, dict):
             stack.extend(item.values())
         elif isinstance(item, (list, tuple)):
@@ -100,6 +90,6 @@ def dumps(value: Any) -> bytes:
     """
     _check_numbers(value)
     try:
-        return orjson.dumps(value)
-    except orjson.JSONEncodeError as exc:
+        return _encode(value)
+    except (msgspec.EncodeError, TypeError, ValueError, OverflowError) as exc:
         raise InvalidRequestError(f"cannot be sent as JSON: {exc}") from None

@@ -15,7 +15,7 @@ import attrs
 
 from ._types import Event, Participant
 
-__all__ = ["event_record", "participant_record", "provider_name", "to_dict"]
+__all__ = ["event_record", "participant_record", "to_dict"]
 
 
 def _plain(value: Any) -> Any:
@@ -34,11 +34,6 @@ def to_dict(item: Any) -> dict[str, Any]:
     """A JSON-ready dict of a common Event or Participant (``raw`` left out)."""
     data = attrs.asdict(item, recurse=True, filter=lambda a, _: a.name != "raw")
     return {k: _plain(v) for k, v in data.items()}
-
-
-def provider_name(provider: Any) -> str:
-    """A provider's name from ``Event.provider`` (a str, or an enum whose value is one)."""
-    return str(getattr(provider, "value", provider))
 
 
 def participant_record(participant: Participant) -> dict[str, Any]:
@@ -67,7 +62,6 @@ def event_record(
     if not fetched:
         data["distances_m"] = None
         data["participants"] = None
-    data["provider"] = provider_name(event.provider)
     data["participants_complete"] = complete
     data["error"] = error
     return data

@@ -64,6 +64,9 @@ class Response:
     #: The body was longer than the request's ``max_response_bytes``: :attr:`body` is
     #: what was read of it (possibly nothing).
     truncated: bool = False
+    #: How many attempts the call took, this one included (set by the transport, so that
+    #: an error decoding the body counts them).
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:

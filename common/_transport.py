@@ -26,6 +26,7 @@ from ._errormap import BodyWait, ErrorParser, build_status_error, parse_error_bo
 from ._errors import APIError, APIStatusError, APITimeoutError, ClientClosedError, DecodeError
 from ._http import AiohttpSender
 from ._json import dumps
+from ._log import configure_from_env, log_attempt
 from ._options import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -108,6 +109,7 @@ class Transport:
         self._owner = True
         self._closed = False
         self._configure()
+        configure_from_env()  # EVENTSYNC_LOG=debug: request logs without code
 
     def _build_limiter(self, provider: str) -> Limiter:
         options = self.options
@@ -311,6 +313,7 @@ class Transport:
         deadline_at = started + self.deadline if self.deadline is not None else None
         state, not_before = CallState(), 0.0
         while True:
+            sent = False
             try:
                 async with limiter.slot(
                     deadline_at,
@@ -320,11 +323,12 @@ class Transport:
                     what=what,
                 ) as slot:
                     attempt_started = loop_time()
+                    sent = True
                     try:
                         attempt = self._within(request, deadline_at)
                         response = self._answer(attempt, await sender.send(attempt))
                     except AttemptFailed as failed:
-                        error, status = failed.error, failed.status
+                        error = failed.error
                         server_wait = (
                             error.retry_after if isinstance(error, APIStatusError) else None
                         )
@@ -342,15 +346,18 @@ class Transport:
                     else:
                         slot.report(Report.accepted())
                         if logger.isEnabledFor(logging.DEBUG):
-                            self._log(method, path, response.status, state, attempt_started)
+                            self._log(method, path, params, response.status, state, attempt_started)
+                        if state.attempt > 1:  # for the errors of decoding the body
+                            response = attrs.evolve(response, attempts=state.attempt)
                         return response
-            except APIError as unsent:  # the limiter found no turn in time: nothing sent
-                unsent.attempts = state.attempt - 1
+            # The limiter found no turn in time (nothing sent), or a 2xx body was refused.
+            except APIError as unsent:
+                unsent.attempts = state.attempt if sent else state.attempt - 1
                 if isinstance(unsent, APIStatusError):
                     unsent.method, unsent.path = method, path
                 raise
             if logger.isEnabledFor(logging.DEBUG):
-                self._log(method, path, status or error, state, attempt_started)
+                self._log(method, path, params, error, state, attempt_started)
             error.attempts = state.attempt
             if not decision.retry:
                 raise error from error.__cause__
@@ -364,13 +371,21 @@ class Transport:
             state, not_before = decision.state, now + decision.delay
 
     def _log(
-        self, method: str, path: str, outcome: object, state: CallState, started: float
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        outcome: object,
+        state: CallState,
+        started: float,
     ) -> None:
-        logger.debug(
-            "%s %s -> %s (attempt %d, %.1f ms)",
+        log_attempt(
+            logger,
             method,
             path,
-            outcome if isinstance(outcome, int) else type(outcome).__name__,
+            params,
+            outcome,
             state.attempt,
-            (loop_time() - started) * 1000,
+            loop_time() - started,
+            self._shared.headers,
         )

@@ -23,14 +23,21 @@ __all__ = [
 
 
 class Provider(str, enum.Enum):
-    """Where an event came from."""
+    """The built-in providers' names. A provider's name is any ``str`` (a plug-in names
+    itself); these constants are equal to, print and serialize as their plain strings."""
 
     INTERVALS = "intervals"
     RIDEWITHGPS = "ridewithgps"
 
+    def __str__(self) -> str:
+        return str.__str__(self)
+
+    def __format__(self, spec: str) -> str:
+        return str.__format__(self, spec)
+
 
 class ParticipantStatus(str, enum.Enum):
-    """A participation status normalised across providers (table in the README)."""
+    """A participation status normalised across providers (docs/reference/common-types.md)."""
 
     GOING = "going"
     INTERESTED = "interested"
@@ -62,7 +69,7 @@ class Participant:
     API has no participation id). ``raw_status`` keeps the provider's own word.
     """
 
-    provider: Provider
+    provider: str
     id: str
     event_id: str
     name: str | None
@@ -79,9 +86,14 @@ class Event:
     ``starts_at`` is timezone-aware whenever ``timezone`` is known, and None
     when either the timezone or the start time is unknown: it is never guessed.
     ``raw`` is the provider model it was mapped from, so nothing is lost.
+
+    ``participants`` is None when the provider does not show them to this
+    caller (a RideWithGPS event the caller does not own): unknown, which is
+    not the same as ``()``, an event nobody has joined. Events from a listing
+    carry ``()``: listings never include participants (``get_event`` does).
     """
 
-    provider: Provider
+    provider: str
     id: str
     name: str
     start_date: dt.date
@@ -95,7 +107,7 @@ class Event:
     url: str | None = None
     registration_url: str | None = None
     distances_m: tuple[float, ...] = ()
-    participants: tuple[Participant, ...] = ()
+    participants: tuple[Participant, ...] | None = ()
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 
@@ -103,7 +115,10 @@ class Event:
 class EventSource(Protocol):
     """A provider seen through the common types."""
 
-    provider: Provider
+    @property
+    def provider(self) -> str:
+        """The provider's name, as its events carry it (a class attribute will do)."""
+        ...
 
     def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None

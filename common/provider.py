@@ -4,8 +4,12 @@ Users need only :mod:`common` (the contract's names); a provider package is
 written against this module: :class:`BaseClient`, :class:`Decoder` and
 :func:`make_converter`, :func:`build_path`, :func:`paginate` and :class:`Chunk`,
 the request-class helpers (:func:`required`, :func:`optional`,
-:func:`request_method`), the checks (``check_*``), the auth classes and the
-error-body tools are all re-exported here.
+:func:`request_method`), the checks (``check_*``), the auth classes, the
+error-body tools, the seam under the transport (:class:`Sender`,
+:class:`Request`, :class:`Response`) and the fake server base
+(:class:`FakeServer`, from :mod:`common.testing`) are all re-exported here.
+How requests are retried and paced is the core's business, not a provider's:
+those rules are not.
 
 The core never imports a provider package. A provider describes itself with a
 :class:`ProviderPlugin` and declares it as an entry point of the group
@@ -35,6 +39,8 @@ the demo. ``tests/third_provider/`` is a complete one, outside ``common``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ._auth import Auth, BasicAuth, BearerAuth, HeaderAuth, NoAuth
 from ._client import BaseClient, RequestArgs
 from ._decode import (
@@ -48,26 +54,14 @@ from ._decode import (
 )
 from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
 from ._http import AiohttpSender
-from ._options import DEFAULT_MAX_RESPONSE_BYTES, CallOptions, ClientOptions, Options
-from ._page import Page, resume_from
 from ._paginate import Chunk, paginate
 from ._registry import ENTRY_POINT_GROUP, EnvVar, ProviderPlugin, Registry, SourceOptions
-from ._retry import (
-    CallState,
-    Decision,
-    FailedAttempt,
-    Failure,
-    backoff_delay,
-    decide,
-    is_retryable,
-    parse_retry_after,
-)
+from ._retry import Failure
 from ._sender import AttemptFailed, Request, Response, Sender
 from ._transport import Transport
 from ._types import local_start, zone_or_none
-from ._url import build_path, validate_base_url
+from ._url import build_path
 from ._validate import (
-    NOT_GIVEN,
     Check,
     any_text,
     between,
@@ -81,7 +75,6 @@ from ._validate import (
     check_time,
     check_timezone,
     check_uri,
-    format_time,
     not_sent,
     nullable,
     one_of,
@@ -89,7 +82,9 @@ from ._validate import (
     request_method,
     required,
 )
-from .ratelimit import Limiter, LocalLimiter, Pacer, PaceState, Report, Slot
+
+if TYPE_CHECKING:
+    from .testing import ApiError, FakeServer, Handler, json_response
 
 __all__ = [
     # the plug-in interface
@@ -98,40 +93,22 @@ __all__ = [
     "ProviderPlugin",
     "Registry",
     "SourceOptions",
-    # building a client: transport, auth, options
-    "DEFAULT_MAX_RESPONSE_BYTES",
+    # the client: base class, auth, the transport under it
     "Auth",
     "BaseClient",
     "BasicAuth",
     "BearerAuth",
-    "CallOptions",
-    "ClientOptions",
     "HeaderAuth",
     "NoAuth",
-    "Options",
     "RequestArgs",
     "Transport",
     # one attempt: the seam under the transport
     "AiohttpSender",
     "AttemptFailed",
+    "Failure",
     "Request",
     "Response",
     "Sender",
-    # retry decisions and pacing (pure, for tests and custom limiters)
-    "CallState",
-    "Decision",
-    "Failure",
-    "Limiter",
-    "LocalLimiter",
-    "FailedAttempt",
-    "PaceState",
-    "Pacer",
-    "Report",
-    "Slot",
-    "backoff_delay",
-    "decide",
-    "is_retryable",
-    "parse_retry_after",
     # decoding and error bodies
     "Decoder",
     "ErrorDetails",
@@ -145,7 +122,6 @@ __all__ = [
     "parse_error_body",
     "parse_time",
     # requests: paths, checks, request classes
-    "NOT_GIVEN",
     "Check",
     "any_text",
     "between",
@@ -160,19 +136,31 @@ __all__ = [
     "check_time",
     "check_timezone",
     "check_uri",
-    "format_time",
     "not_sent",
     "nullable",
     "one_of",
     "optional",
     "request_method",
     "required",
-    "validate_base_url",
     # listings and the common types' helpers
     "Chunk",
-    "Page",
     "local_start",
     "paginate",
-    "resume_from",
     "zone_or_none",
+    # the fake server base (from common.testing, imported on first use)
+    "ApiError",
+    "FakeServer",
+    "Handler",
+    "json_response",
 ]
+
+_FAKE = frozenset({"ApiError", "FakeServer", "Handler", "json_response"})
+
+
+def __getattr__(name: str) -> Any:
+    # The fake base is for tests: importing the test kit (aiohttp's server) waits for its use.
+    if name in _FAKE:
+        from . import testing
+
+        return getattr(testing, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,6 +5,14 @@
 to today (:attr:`FakeIntervals.db`). Credentials: ``Authorization: Bearer test-key``, a key
 with every scope (``api_keys=`` sets others, with their scopes).
 
+``FakeIntervals(api="current")`` behaves like the API of the current public reference instead,
+checked against ``intervals_async/openapi-current.json``: every listing pages by cursor
+(``after``/``before``, ``hasMore`` always sent), ``/recurrences``, ``/groups``,
+``/groups/{slug}`` and ``/groups/{slug}/events`` are served, the plan is ``elite`` and runs
+carry the registration window instead of ``registrationStatus``. ``/series`` stays (the
+description marks it deprecated). Both modes de-duplicate ``POST /events`` and
+``POST /registration`` by ``Idempotency-Key``.
+
 The checks against the spec need openapi-core (``pip install 'eventsync[testing]'``);
 ``validate=None`` (default) does them when it is installed, ``True`` demands it, ``False``
 skips them. Order of checks per request, after the base class' faults and rate
@@ -25,34 +33,41 @@ stderr, and serves until killed.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import importlib.resources
 import itertools
 import math
 import random
-import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, NoReturn
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
+from common import testing
+from common._clock import wall_time
 from common.testing import (
     ApiError,
     FakeServer,
+    Handler,
     RateLimitStyle,
-    SpecChecker,
     error_code,
     json_response,
-    resolve_validate,
     run_cli,
     slugify,
 )
 
-__all__ = ["ALL_SCOPES", "FakeIntervals", "IntervalsData", "generate_data", "load_spec"]
+__all__ = [
+    "ALL_SCOPES",
+    "ApiVersion",
+    "FakeIntervals",
+    "IntervalsData",
+    "generate_data",
+    "load_spec",
+]
+
+ApiVersion = Literal["seed", "current"]
+"""Which description a :class:`FakeIntervals` serves: the seed's or the current reference's."""
 
 ALL_SCOPES = (
     "read:series",
@@ -60,8 +75,10 @@ ALL_SCOPES = (
     "read:participants",
     "write:events",
     "write:participants",
+    "read:recurrences",
+    "read:groups",
 )
-"""Every scope an API key can carry."""
+"""Every scope an API key can carry (the last two: the current reference's)."""
 
 _OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     # operationId: (method, path, scope needed)
@@ -73,6 +90,7 @@ _OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     "listRegistrations": ("GET", "/registration", "read:participants"),
     "registerParticipant": ("POST", "/registration", "write:participants"),
 }
+_SPEC_FILES: dict[str, str] = {"seed": "openapi.json", "current": "openapi-current.json"}
 _EVENT_KEYS = (
     "_id",
     "name",
@@ -105,11 +123,20 @@ _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 100
 
 
-def load_spec() -> dict[str, Any]:
-    """The bundled OpenAPI spec, freshly parsed (callers may mutate it)."""
-    data = importlib.resources.files("intervals_async").joinpath("openapi.json").read_bytes()
-    spec: dict[str, Any] = orjson.loads(data)
-    return spec
+def _operations_of(spec: Mapping[str, Any]) -> dict[str, tuple[str, str, str | None]]:
+    """``{operationId: (method, path, scope)}`` of a description whose operations name their
+    scope in ``x-scope`` (the current one: the scopes are written once, there)."""
+    return {
+        operation["operationId"]: (method.upper(), path, operation.get("x-scope"))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+
+
+def load_spec(api: ApiVersion = "seed") -> dict[str, Any]:
+    """The bundled OpenAPI description, freshly parsed (callers may mutate it): the seed's
+    (``openapi.json``) or the current reference's (``openapi-current.json``)."""
+    return testing.load_spec("intervals_async", _SPEC_FILES[api])
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -131,6 +158,12 @@ class IntervalsData:
     """Registrations by event ``_id`` in creation order, shaped as ``GET /registration`` items."""
     rng: random.Random = attrs.field(repr=False)
     """Source of new ids."""
+    recurrences: list[dict[str, Any]] = attrs.Factory(list)
+    """``GET /recurrences`` items, in listing order."""
+    groups: list[dict[str, Any]] = attrs.Factory(list)
+    """``GET /groups`` items, in listing order."""
+    group_events: dict[str, list[str]] = attrs.Factory(dict)
+    """Event ``_id`` s of each group, by group slug."""
     events_created: int = 0
     """Events created through ``POST /events`` (idempotent replays excluded)."""
     registrations_created: int = 0
@@ -269,8 +302,11 @@ def generate_data(
     seed: int = 0,
     events: int | Sequence[Mapping[str, Any]] = 300,
     today: dt.date | None = None,
+    api: ApiVersion = "seed",
 ) -> IntervalsData:
-    """Deterministic data for ``seed``: one organization, four series and ``events`` events.
+    """Deterministic data for ``seed``: one organization, four series and ``events`` events,
+    with, for the current API (``api="current"``), a recurrence per series, three groups
+    holding some of the events, the current plan and the runs' registration windows.
 
     Generated events fall in the year from three months before ``today`` (default: the current
     date), series events on their schedule's weekday or day of the month; the first has 120
@@ -316,7 +352,66 @@ def generate_data(
     else:
         for given in events:
             _add_given_event(db, given)
+    if api == "current":
+        _add_current(db, random.Random(f"{seed}-current"))
     return db
+
+
+_GROUPS = [("Dawn Patrol", "active"), ("Track Tuesdays", "active"), ("Trail Crew", "paused")]
+
+
+def _add_current(db: IntervalsData, rng: random.Random) -> None:
+    """What the current reference adds to the seed's data, from its own generator (``rng``),
+    so the seed's records stay exactly as in seed mode."""
+    db.organization["plan"] = "elite"
+    for runs in db.runs.values():
+        for run in runs:
+            run.pop("registrationStatus", None)
+            if rng.random() < 0.5:
+                opens = dt.datetime.fromisoformat(run["date"]) - dt.timedelta(days=60)
+                run["registrationOpensAt"] = f"{opens:%Y-%m-%d}T09:00:00+00:00"
+                run["registrationClosesAt"] = f"{run['date']}T06:00:00+00:00"
+            if rng.random() < 0.1:
+                run["soldOut"] = True
+            if rng.random() < 0.05:
+                run["registrationOverride"] = rng.choice(["paused", "closed"])
+    for series in db.series:
+        parent = next((e for e in db.events.values() if e.get("seriesId") == series["_id"]), None)
+        if parent is None:
+            continue
+        schedule = series["schedule"]
+        recurrence: dict[str, Any] = {
+            "_id": db.new_id(),
+            "eventId": parent["_id"],
+            "label": series["name"],
+            "schedule": {
+                "frequency": schedule["frequency"],
+                "startTime": schedule["startTime"],
+                **({"daysOfWeek": [schedule["dayOfWeek"]]} if "dayOfWeek" in schedule else {}),
+                **(
+                    {"durationMinutes": schedule["durationMinutes"]}
+                    if "durationMinutes" in schedule
+                    else {}
+                ),
+            },
+            "status": series["status"],
+            "autoPublishHorizonWeeks": 6,
+        }
+        db.recurrences.append(recurrence)
+    for name, status in _GROUPS:
+        slug = slugify(name)
+        group = {
+            "_id": db.new_id(),
+            "organizationId": db.organization["_id"],
+            "name": name,
+            "slug": slug,
+            "status": status,
+            "description": f"{name}: the club's {status} group.",
+        }
+        if rng.random() < 0.7:
+            group["coverImageId"] = f"img_{rng.getrandbits(32):08x}"
+        db.groups.append(group)
+        db.group_events[slug] = [e for e in db.events if rng.random() < 0.2]
 
 
 def _add_given_event(db: IntervalsData, given: Mapping[str, Any]) -> None:
@@ -456,7 +551,11 @@ class FakeIntervals(FakeServer):
         today: the date seeded events are placed around (default: the current date).
         cursor_pagination: accept ``after`` (an ``_id``, exclusive) and add ``hasMore`` to
             listings, as the docs describe; otherwise neither exists, as in the spec.
-        host, port: where to listen (port 0: any free port).
+        api: ``"seed"`` (default) serves and checks against the seed description;
+            ``"current"`` against the current reference's (``openapi-current.json``): its
+            endpoints, cursor pagination always (``after``/``before``, ``hasMore``), its data.
+        host: the address to listen on.
+        port: the port to listen on (0: any free port).
 
     Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer <key>`` for each
     key of ``api_keys``; by default ``Bearer test-key`` with every scope.
@@ -470,37 +569,43 @@ class FakeIntervals(FakeServer):
         events: int | Sequence[Mapping[str, Any]] = 300,
         validate: bool | None = None,
         cursor_pagination: bool = False,
+        api: ApiVersion = "seed",
         today: dt.date | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         """Build the data, the routes and (when validating) the spec objects."""
-        super().__init__(host=host, port=port)
+        self.api: ApiVersion = api
+        """Which description this fake serves and checks against (before the base reads it)."""
+        super().__init__(validate=validate, host=host, port=port)
         self.api_keys = dict(api_keys) if api_keys is not None else {"test-key": ALL_SCOPES}
-        self.db = generate_data(seed, events, today)
+        self.db = generate_data(seed, events, today, api)
         """The in-memory records; tests may read and change them."""
-        self.cursor_pagination = cursor_pagination
+        self.cursor_pagination = cursor_pagination or api == "current"
+        self._operations = _operations_of(load_spec(api)) if api == "current" else _OPERATIONS
         self.idempotent_replays = 0
         """Requests answered from the ``Idempotency-Key`` store."""
         self._idempotency: dict[tuple[str, str], _Stored] = {}
         self._sorted_events: list[dict[str, Any]] | None = None
-        self._checker = SpecChecker(load_spec()) if resolve_validate(validate) else None
         handlers: dict[str, Handler] = {
             "getOrganization": self._get_organization,
             "listSeries": self._list_series,
             "listEvents": self._list_events,
-            "createEvent": self._create_event,
+            "createEvent": self._idempotent(self._create_event),
             "getEvent": self._get_event,
             "listRegistrations": self._list_registrations,
-            "registerParticipant": self._register,
+            "registerParticipant": self._idempotent(self._register),
+            "listRecurrences": self._list_recurrences,
+            "listGroups": self._list_groups,
+            "getGroup": self._get_group,
+            "listGroupEvents": self._list_group_events,
         }
-        for operation, (method, path, _) in _OPERATIONS.items():
-            self.app.router.add_route(method, path, handlers[operation], name=operation)
+        for operation, (method, path, _) in self._operations.items():
+            self.add_operation(operation, method, path, handlers[operation])
 
-    @property
-    def validate(self) -> bool:
-        """Whether requests and responses are checked against the spec."""
-        return self._checker is not None
+    def description(self) -> dict[str, Any]:
+        """The bundled description of :attr:`api` (:func:`load_spec`)."""
+        return load_spec(self.api)
 
     def credentials(self) -> list[str]:
         """``Authorization: Bearer <key>`` for each key of :attr:`api_keys`, with its scopes."""
@@ -519,24 +624,13 @@ class FakeIntervals(FakeServer):
         if style not in ("body", "body-rounded"):
             return super().rate_limit_response(retry_after, style)
         body = self.error_body(429, "RATE_LIMITED", "Rate limit exceeded")
-        now_ms = math.ceil(time.time() * 1000)
+        now = wall_time()
         if style == "body-rounded":
-            body["error"]["retryAfter"] = now_ms + 1000 * max(1, math.ceil(retry_after))
+            wait_ms = 1000 * max(1, math.ceil(retry_after))
+            body["error"]["retryAfter"] = math.ceil(now * 1000) + wait_ms
         else:
-            body["error"]["retryAfter"] = math.ceil((time.time() + retry_after) * 1000)
+            body["error"]["retryAfter"] = math.ceil((now + retry_after) * 1000)
         return json_response(body, 429)
-
-    # --- request pipeline ----------------------------------------------------------------
-
-    async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Route check, auth (401), scope (403), request validation (422), idempotency, handler."""
-        operation = request.match_info.route.name
-        if operation not in _OPERATIONS:
-            self.violations.append(f"{request.method} {request.rel_url.raw_path}: not in the spec")
-            return await handler(request)  # raises 404 / 405
-        self._authorize(request, operation)
-        self._validate_request(request, await request.read())
-        return await self._idempotent(request, handler)
 
     def api_error(self, error: ApiError) -> web.Response:
         """The error body, with ``details`` as the field errors ``error.errors``."""
@@ -545,84 +639,72 @@ class FakeIntervals(FakeServer):
             body["error"]["errors"] = error.details
         return json_response(body, error.status)
 
+    # --- request pipeline ----------------------------------------------------------------
+
+    def authenticate(self, request: web.Request, operation: str | None) -> None:
+        """The bearer key (401) and the operation's scope (403)."""
+        key = self._api_key(request)
+        scope = self._operations[operation][2] if operation in self._operations else None
+        if scope is not None and scope not in self.api_keys[key]:
+            raise ApiError(403, f"API key lacks the {scope} scope")
+
     def _api_key(self, request: web.Request) -> str:
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() != "bearer" or key.strip() not in self.api_keys:
             raise ApiError(401, "Missing or invalid API key")
         return key.strip()
 
-    def _authorize(self, request: web.Request, operation: str) -> None:
-        key = self._api_key(request)
-        scope = _OPERATIONS[operation][2]
-        if scope is not None and scope not in self.api_keys[key]:
-            raise ApiError(403, f"API key lacks the {scope} scope")
+    def checked_body(self, request: web.Request, response: web.Response) -> bytes | None:
+        """The body without the documented extensions the seed spec lacks (``hasMore`` in
+        cursor mode, ``error.retryAfter``); the current description has both."""
+        data = super().checked_body(request, response)
+        if self.api == "current":
+            return data
+        body = msgspec.json.decode(data) if data else None
+        if not isinstance(body, dict):
+            return data
+        if self.cursor_pagination:
+            body.pop("hasMore", None)
+        if isinstance(body.get("error"), dict):
+            body["error"].pop("retryAfter", None)
+        return msgspec.json.encode(body)
 
-    def _validate_request(self, request: web.Request, body: bytes) -> None:
-        if self._checker is None:
-            return
-        errors = self._checker.request_errors(request, body)
-        if errors:
-            where = f"{request.method} {request.rel_url}"
-            self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
-            raise ApiError(422, "Request does not match the API specification", errors)
+    def _idempotent(self, handler: Handler) -> Handler:
+        """``handler`` behind the ``Idempotency-Key`` store: a repeated key with the same
+        request replays the stored answer, with another request is a 409."""
 
-    async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
-        """Validate ``response`` against the spec; a mismatch is recorded in :attr:`violations`."""
-        operation = _OPERATIONS.get(request.match_info.route.name or "")
-        if self._checker is None or operation is None:
-            return
-        if not isinstance(response, web.Response):
-            return
-        data = response.body if isinstance(response.body, bytes) else b""
-        body = orjson.loads(data) if data else None
-        if isinstance(body, dict):  # strip the documented extensions the spec lacks
-            if self.cursor_pagination:
-                body.pop("hasMore", None)
-            if isinstance(body.get("error"), dict):
-                body["error"].pop("retryAfter", None)
-            data = orjson.dumps(body)
-        status = response.status
-        method, path, _ = operation
-        declared = self._checker.spec["paths"][path][method.lower()]["responses"]
-        if str(status) not in declared and status >= 400:
-            status = 401  # every operation declares 401 with the shared Error schema
-        body_sent = await request.read()
-        for error in self._checker.response_errors(
-            request, body_sent, response, data=data, status=status
-        ):
-            self.violations.append(
-                f"response {response.status} to {request.method} {request.rel_url}: {error}"
-            )
+        async def idempotent(request: web.Request) -> web.StreamResponse:
+            key = request.headers.get("Idempotency-Key")
+            if key is None:
+                return await handler(request)
+            raw = await request.read()
+            try:
+                content: Any = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                content = raw
+            fingerprint = (request.method, request.rel_url.raw_path, content)
+            slot = (self._api_key(request), key)
+            stored = self._idempotency.get(slot)
+            if stored is not None:
+                if stored.fingerprint != fingerprint:
+                    raise ApiError(409, "Idempotency key already used with different request body")
+                self.idempotent_replays += 1
+                return web.Response(
+                    body=stored.body, status=stored.status, content_type="application/json"
+                )
+            response = await handler(request)
+            body = response.body if isinstance(response, web.Response) else None
+            if isinstance(body, bytes) and response.status < 500:
+                self._idempotency[slot] = _Stored(fingerprint, response.status, body)
+            return response
 
-    async def _idempotent(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        key = request.headers.get("Idempotency-Key")
-        if request.method != "POST" or key is None:
-            return await handler(request)
-        raw = await request.read()
-        try:
-            content: Any = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            content = raw
-        fingerprint = (request.method, request.rel_url.raw_path, content)
-        slot = (self._api_key(request), key)
-        stored = self._idempotency.get(slot)
-        if stored is not None:
-            if stored.fingerprint != fingerprint:
-                raise ApiError(409, "Idempotency key already used with different request body")
-            self.idempotent_replays += 1
-            return web.Response(
-                body=stored.body, status=stored.status, content_type="application/json"
-            )
-        response = await handler(request)
-        body = response.body if isinstance(response, web.Response) else None
-        if isinstance(body, bytes) and response.status < 500:
-            self._idempotency[slot] = _Stored(fingerprint, response.status, body)
-        return response
+        return idempotent
 
     # --- handlers ------------------------------------------------------------------------
 
     def _page(self, request: web.Request, items: Iterable[dict[str, Any]]) -> web.Response:
-        """``{"data": [...]}`` up to ``limit``; cursor mode: after ``after``, with ``hasMore``."""
+        """``{"data": [...]}`` up to ``limit``; cursor mode: after ``after`` (or before
+        ``before``), with ``hasMore``."""
         try:
             limit = int(request.query.get("limit", _DEFAULT_LIMIT))
         except ValueError:
@@ -630,16 +712,36 @@ class FakeIntervals(FakeServer):
         if not 1 <= limit <= _MAX_LIMIT:
             raise ApiError(422, "Invalid limit", {"limit": ["must be an integer from 1 to 100"]})
         after = request.query.get("after") if self.cursor_pagination else None
+        before = request.query.get("before") if self.api == "current" else None
+        if after is not None and before is not None:
+            raise ApiError(422, "Invalid cursor", {"after": ["not with before"]})
+        if before is not None:
+            return self._page_before(before, limit, list(items))
         if after is not None:
             iterator = iter(items)
             if not any(item["_id"] == after for item in iterator):
-                raise ApiError(400, f"Unknown cursor: {after}")
+                self._bad_cursor("after", after)
             items = iterator
         page = list(itertools.islice(items, limit + 1))
         result: dict[str, Any] = {"data": page[:limit]}
         if self.cursor_pagination:
             result["hasMore"] = len(page) > limit
         return json_response(result)
+
+    def _page_before(self, before: str, limit: int, items: list[dict[str, Any]]) -> web.Response:
+        """The ``limit`` items just before the one with ``_id`` ``before``; ``hasMore``: some
+        come before them."""
+        index = next((i for i, item in enumerate(items) if item["_id"] == before), None)
+        if index is None:
+            self._bad_cursor("before", before)
+        start = max(0, index - limit)
+        return json_response({"data": items[start:index], "hasMore": start > 0})
+
+    def _bad_cursor(self, name: str, value: str) -> NoReturn:
+        """A cursor naming no item: the current reference's ``VALIDATION_ERROR``; 400 before."""
+        if self.api == "current":
+            raise ApiError(422, f"Unknown cursor: {value}", {name: ["unknown cursor"]})
+        raise ApiError(400, f"Unknown cursor: {value}")
 
     async def _get_organization(self, request: web.Request) -> web.Response:
         return json_response({"data": self.db.organization})
@@ -651,7 +753,9 @@ class FakeIntervals(FakeServer):
     async def _list_events(self, request: web.Request) -> web.Response:
         query = request.query
         kind, series = query.get("type"), query.get("seriesId")
-        after = query.get("after") if self.cursor_pagination else None
+        cursor = query.get("after") if self.cursor_pagination else None
+        if self.api == "current" and "before" in query:
+            cursor = query["before"]
         date_from, date_to = query.get("dateFrom", ""), query.get("dateTo", "9999")
         if self._sorted_events is None:
             self._sorted_events = sorted(
@@ -666,7 +770,7 @@ class FakeIntervals(FakeServer):
                 and series in (None, event.get("seriesId"))
                 and date_from <= event["date"] <= date_to
             )
-            or event["_id"] == after
+            or event["_id"] == cursor
         )
         return self._page(request, matching)
 
@@ -682,6 +786,36 @@ class FakeIntervals(FakeServer):
         if event_id not in self.db.events:
             raise ApiError(404, "Event not found")
         return self._page(request, iter(self.db.registrations.get(event_id, [])))
+
+    async def _list_recurrences(self, request: web.Request) -> web.Response:
+        status = request.query.get("status")
+        cursor = request.query.get("after", request.query.get("before"))
+        return self._page(
+            request,
+            (r for r in self.db.recurrences if status in (None, r["status"]) or r["_id"] == cursor),
+        )
+
+    async def _list_groups(self, request: web.Request) -> web.Response:
+        return self._page(request, iter(self.db.groups))
+
+    def _group(self, request: web.Request) -> dict[str, Any]:
+        slug = request.match_info["slug"]
+        group = next((g for g in self.db.groups if g["slug"] == slug), None)
+        if group is None:
+            raise ApiError(404, "Group not found")
+        return group
+
+    async def _get_group(self, request: web.Request) -> web.Response:
+        return json_response({"data": self._group(request)})
+
+    async def _list_group_events(self, request: web.Request) -> web.Response:
+        ids = set(self.db.group_events.get(self._group(request)["slug"], ()))
+        events = sorted(
+            (self.db.events[event_id] for event_id in ids if event_id in self.db.events),
+            key=lambda e: (e["date"], e["_id"]),
+        )
+        listed = ({k: v for k, v in e.items() if k not in _DETAIL_ONLY_KEYS} for e in events)
+        return self._page(request, listed)
 
     async def _create_event(self, request: web.Request) -> web.Response:
         body = await self._json_object(request)
@@ -727,23 +861,21 @@ class FakeIntervals(FakeServer):
     @staticmethod
     async def _json_object(request: web.Request) -> dict[str, Any]:
         try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
             body = None
         if not isinstance(body, dict):
             raise ApiError(400, "Request body must be a JSON object")
         return body
 
 
-def _factory(options: argparse.Namespace) -> FakeServer:
-    return FakeIntervals(
-        seed=options.seed,
-        events=300 if options.events is None else options.events,
-        validate=False if options.no_validate else None,
-        host=options.host,
-        port=options.port,
-    )
-
-
 if __name__ == "__main__":
-    run_cli(_factory, "Serve a fake Intervals API.")
+    run_cli(
+        FakeIntervals,
+        "Serve a fake Intervals API.",
+        switches={
+            "cursor_pagination": "send the documented hasMore cursor, as the demo's fake"
+            " does, so every registration is listed ('eventsync events --participants'"
+            " then exits 0)"
+        },
+    )

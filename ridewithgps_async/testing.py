@@ -36,11 +36,9 @@ it accepts on stderr, and serves until killed.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
 import datetime as dt
-import importlib.resources
 import itertools
 import math
 import random
@@ -52,19 +50,11 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
-import orjson
+import msgspec
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
-from common.testing import (
-    ApiError,
-    FakeServer,
-    SpecChecker,
-    json_response,
-    resolve_validate,
-    run_cli,
-    slugify,
-)
+from common import testing
+from common.testing import ApiError, FakeServer, Handler, json_response, run_cli, slugify
 
 __all__ = ["ErrorStyle", "FakeRideWithGPS", "RideWithGPSData", "generate_data", "load_spec"]
 
@@ -151,22 +141,7 @@ _OPERATIONS = {
 
 def load_spec() -> dict[str, Any]:
     """RideWithGPS' own OpenAPI description of API v1, freshly parsed (callers may mutate it)."""
-    data = importlib.resources.files("ridewithgps_async").joinpath("openapi.json").read_bytes()
-    spec: dict[str, Any] = orjson.loads(data)
-    return spec
-
-
-def _checked_spec() -> dict[str, Any]:
-    """The description as the fake checks traffic against it, loosened where the prose docs
-    document more: credentials may come as Bearer or Basic instead of the header pair (the
-    fake checks them itself), and all-day events have null ``start_time``/``end_time``."""
-    spec = load_spec()
-    for name in ("api_key", "auth_token"):
-        spec["components"]["parameters"][name]["required"] = False
-    summary = spec["components"]["schemas"]["EventSummary"]["properties"]
-    for name in ("start_time", "end_time"):
-        summary[name]["nullable"] = True
-    return spec
+    return testing.load_spec("ridewithgps_async")
 
 
 def _stamp(moment: dt.datetime, time_zone: str = "UTC") -> str:
@@ -440,7 +415,9 @@ class FakeRideWithGPS(FakeServer):
         events: number of seeded events owned by the user (generated lazily).
         user_id: the user the credentials belong to.
         access_token: valid ``Bearer`` token.
-        api_key, auth_token: valid pair for Basic auth and the ``x-rwgps-*`` headers.
+        api_key: with ``auth_token``, the valid pair for Basic auth and the ``x-rwgps-*``
+            headers.
+        auth_token: see ``api_key``.
         error_style: shape of error bodies (422 validation errors are always
             ``{"errors": [...]}``).
         next_page_host: scheme and host of ``next_page_url`` instead of :attr:`url`.
@@ -452,7 +429,8 @@ class FakeRideWithGPS(FakeServer):
             'eventsync[testing]'``), ``True`` demands it (:class:`ImportError` otherwise),
             ``False`` never (benchmarks).
         now: the moment seeded dates are placed around (default: today's midnight UTC).
-        host, port: where to listen (port 0: any free port).
+        host: the address to listen on.
+        port: the port to listen on (0: any free port).
 
     Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer`` ``access_token``,
     or the pair ``api_key`` / ``auth_token`` as Basic auth or as the ``x-rwgps-api-key`` and
@@ -480,7 +458,7 @@ class FakeRideWithGPS(FakeServer):
         port: int = 0,
     ) -> None:
         """Build the data, the routes and (when validating) the checker."""
-        super().__init__(host=host, port=port)
+        super().__init__(validate=validate, host=host, port=port)
         self.db = generate_data(seed, events, user_id, now)
         """The in-memory records; tests may read and change them."""
         self.access_token = access_token
@@ -494,11 +472,6 @@ class FakeRideWithGPS(FakeServer):
         self.auth_forms: list[str] = []
         """Per authenticated request: ``"bearer"``, ``"basic"``, ``"headers"`` or ``"none"``."""
         self._styles: Iterator[str] = itertools.cycle(["error", "errors", "message"])
-        self._checker = (
-            SpecChecker(_checked_spec(), check_description=False)  # not strictly valid 3.0
-            if resolve_validate(validate)
-            else None
-        )
         self.app.on_response_prepare.append(self._add_headers)
         handlers: dict[str, Handler] = {
             "listEvents": self._list_events,
@@ -510,12 +483,21 @@ class FakeRideWithGPS(FakeServer):
         }
         for operation, (method, path) in _OPERATIONS.items():
             route = path.replace("{id}", r"{id:\d+}")
-            self.app.router.add_route(method, route, handlers[operation], name=operation)
+            self.add_operation(operation, method, path, handlers[operation], route=route)
 
-    @property
-    def validate(self) -> bool:
-        """Whether requests and responses are checked against the description."""
-        return self._checker is not None
+    check_description = False  # RideWithGPS' own description is not strictly valid OpenAPI 3.0
+
+    def description(self) -> dict[str, Any]:
+        """RideWithGPS' description, loosened where the prose docs document more: credentials
+        may come as Bearer or Basic instead of the header pair (checked by
+        :meth:`authenticate`), and all-day events have null ``start_time``/``end_time``."""
+        spec = load_spec()
+        for name in ("api_key", "auth_token"):
+            spec["components"]["parameters"][name]["required"] = False
+        summary = spec["components"]["schemas"]["EventSummary"]["properties"]
+        for name in ("start_time", "end_time"):
+            summary[name]["nullable"] = True
+        return spec
 
     def credentials(self) -> list[str]:
         """The three accepted forms with this fake's values."""
@@ -538,48 +520,23 @@ class FakeRideWithGPS(FakeServer):
             return json_response({"errors": error.details}, error.status)
         return super().api_error(error)
 
-    async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:
-        """Route check, authentication (401), the request against the description (400), handler."""
-        operation = request.match_info.route.name
-        if operation not in _OPERATIONS:
-            where = f"{request.method} {request.rel_url.raw_path}"
-            self.violations.append(f"{where}: not in the description")
-            return await handler(request)  # raises 404 / 405
-        self._authenticate(request)
-        if self._checker is not None:
-            errors = self._checker.request_errors(
-                request, await request.read(), method=_checked_method(request)
-            )
-            if errors:
-                where = f"{request.method} {request.rel_url}"
-                self.violations.append(f"request {where}: {orjson.dumps(errors).decode()}")
-                messages = [f"{field}: {'; '.join(texts)}" for field, texts in errors.items()]
-                raise ApiError(400, "Request does not match the API description", messages)
-        return await handler(request)
+    def invalid_request(self, errors: dict[str, list[str]]) -> ApiError:
+        """400 with ``{"errors": ["field: message", ...]}``."""
+        messages = [f"{field}: {'; '.join(texts)}" for field, texts in errors.items()]
+        return ApiError(400, "Request does not match the API description", messages)
 
-    async def inspect_response(self, request: web.Request, response: web.StreamResponse) -> None:
-        """Check a response against the description; a mismatch is recorded in
-        :attr:`violations`. Error bodies are checked only in the description's own
-        ``error_style="errors"``; an error status an operation does not declare is checked
-        against the ``Error`` schema of its 401 (every operation declares one)."""
-        operation = _OPERATIONS.get(request.match_info.route.name or "")
-        if self._checker is None or operation is None or not isinstance(response, web.Response):
-            return
-        status = response.status
-        if status >= 400 and self.error_style != "errors":
-            return  # the shapes of the prose docs and of other clients
-        method = _checked_method(request)
-        declared = self._checker.spec["paths"][operation[1]][method.lower()]["responses"]
-        if status >= 400 and str(status) not in declared:
-            status = 401
-        body = await request.read()
-        for error in self._checker.response_errors(
-            request, body, response, status=status, method=method
-        ):
-            where = f"{request.method} {request.rel_url}"
-            self.violations.append(f"response {response.status} to {where}: {error}")
+    def spec_method(self, request: web.Request) -> str:
+        """``PATCH`` (the prose docs') is the description's ``PUT``."""
+        return "PUT" if request.method == "PATCH" else request.method
 
-    def _authenticate(self, request: web.Request) -> None:
+    def checked_body(self, request: web.Request, response: web.Response) -> bytes | None:
+        """Error bodies only in the description's own ``error_style="errors"``."""
+        if response.status >= 400 and self.error_style != "errors":
+            return None  # the shapes of the prose docs and of other clients
+        return super().checked_body(request, response)
+
+    def authenticate(self, request: web.Request, operation: str | None) -> None:
+        """Any of the three forms (recorded in :attr:`auth_forms`), else 401."""
         headers = request.headers
         scheme, _, credentials = headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer":
@@ -772,11 +729,6 @@ class FakeRideWithGPS(FakeServer):
         return web.Response(status=204)
 
 
-def _checked_method(request: web.Request) -> str:
-    """The description's method for ``request``: ``PATCH`` (the prose docs') is its ``PUT``."""
-    return "PUT" if request.method == "PATCH" else request.method
-
-
 def _int(query: Mapping[str, str], name: str, default: int) -> int:
     try:
         return int(query.get(name, default))
@@ -786,8 +738,8 @@ def _int(query: Mapping[str, str], name: str, default: int) -> int:
 
 async def _event_fields(request: web.Request) -> dict[str, Any]:
     try:
-        body = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
+        body = msgspec.json.decode(await request.read())
+    except msgspec.DecodeError:
         body = None
     fields = body.get("event") if isinstance(body, dict) else None
     if not isinstance(fields, dict):
@@ -809,15 +761,5 @@ def _check_fields(fields: Mapping[str, Any], errors: list[str]) -> None:
         raise ApiError(422, errors[0], errors)
 
 
-def _factory(options: argparse.Namespace) -> FakeServer:
-    return FakeRideWithGPS(
-        seed=options.seed,
-        events=45 if options.events is None else options.events,
-        validate=False if options.no_validate else None,
-        host=options.host,
-        port=options.port,
-    )
-
-
 if __name__ == "__main__":
-    run_cli(_factory, "Serve a fake RideWithGPS API.")
+    run_cli(FakeRideWithGPS, "Serve a fake RideWithGPS API.")

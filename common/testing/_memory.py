@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 import attrs
-import orjson
+import msgspec
 
 from .._errors import APIConnectionError, APITimeoutError, ClientClosedError
 from .._retry import Failure
@@ -42,7 +42,7 @@ def reply(
 ) -> Response:
     """A response with ``data`` as its JSON body (or ``body`` verbatim)."""
     if body is None:
-        body = b"" if data is None else orjson.dumps(data)
+        body = b"" if data is None else msgspec.json.encode(data)
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     return Response(status, all_headers, body)
 

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 import common
 from common import provider
 from common._errormap import ErrorParser, build_status_error, parse_error_body
+from common._url import validate_base_url
 from intervals_async._client import parse_error as intervals_errors
 from intervals_async._models import check_email
 from ridewithgps_async._client import parse_error as ridewithgps_errors
@@ -276,9 +277,10 @@ def test_wrong_envelopes(body: bytes) -> None:
 
 
 def test_big_integers_parse_and_lone_surrogates_are_refused() -> None:
-    # A big integer is valid JSON, whatever orjson's version does with it. A lone
+    # A big integer is valid JSON, kept exact (issue 20: never a float). A lone
     # surrogate is refused (issue 12): no decoded string may fail to encode again.
-    assert provider.Decoder.parse(b'{"n": 123456789012345678901234567890}')["n"] > 1e29
+    big = provider.Decoder.parse(b'{"n": 123456789012345678901234567890}')["n"]
+    assert big == 123456789012345678901234567890 and type(big) is int
     with pytest.raises(common.DecodeError):
         provider.Decoder.parse(b'{"s": "\\ud800"}')
 
@@ -310,7 +312,7 @@ def test_any_json_either_decodes_or_raises_decode_error(data: Any) -> None:
     ],
 )
 def test_accepted_base_urls(url: str) -> None:
-    assert not provider.validate_base_url(url).endswith("/")
+    assert not validate_base_url(url).endswith("/")
 
 
 @pytest.mark.parametrize(
@@ -329,7 +331,7 @@ def test_accepted_base_urls(url: str) -> None:
 )
 def test_refused_base_urls(url: str) -> None:
     with pytest.raises(common.InvalidRequestError):
-        provider.validate_base_url(url)
+        validate_base_url(url)
 
 
 def test_path_parameters_are_one_segment() -> None:

@@ -7,8 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from common import RetryPolicy
-from common._retry import CallState, Decision, FailedAttempt, decide
-from common.provider import Failure, backoff_delay, is_retryable, parse_retry_after
+from common._retry import (
+    CallState,
+    Decision,
+    FailedAttempt,
+    Failure,
+    backoff_delay,
+    decide,
+    is_retryable,
+    parse_retry_after,
+)
 
 NOW = 1_800_000_000.0
 POLICY = RetryPolicy()

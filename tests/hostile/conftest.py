@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import attrs
-import orjson
+import msgspec
 import pytest
 
 from intervals_async import IntervalsClient
@@ -117,7 +117,7 @@ def respond(
     """A well-formed response (JSON ``body``, or ``raw`` bytes); the connection stays open."""
 
     async def action(writer: asyncio.StreamWriter, seen: Seen) -> bool:
-        payload = raw or (orjson.dumps(body) if body is not None else b"")
+        payload = raw or (msgspec.json.encode(body) if body is not None else b"")
         hdrs = {"Content-Type": "application/json", **(headers or {})}
         writer.write(_head(status, hdrs, len(payload)) + payload)
         await writer.drain()

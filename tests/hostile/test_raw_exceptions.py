@@ -160,9 +160,9 @@ async def test_merge_events_raises_one_library_error_for_two_failed_sources(
 
 
 def _event_reply(*, gzipped: bool = False) -> Any:
-    import orjson
+    import msgspec
 
-    body = orjson.dumps({"event": {"id": 1, "name": "Ride", "start_date": "2026-05-02"}})
+    body = msgspec.json.encode({"event": {"id": 1, "name": "Ride", "start_date": "2026-05-02"}})
     if gzipped:
         return respond(200, raw=gzip.compress(body), headers={"Content-Encoding": "gzip"})
     return respond(200, raw=body)

@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 
 import anyio
-import orjson
+import msgspec
 import pytest
 
 import common
@@ -37,7 +37,7 @@ def event_id(fake: FakeIntervals, index: int = 0) -> str:
 def too_many(headers: dict[str, str] | None = None, body: object = None) -> Fault:
     if body is None:
         return Fault.http(429, headers=headers)
-    return Fault(status=429, body=orjson.dumps(body), headers=headers)
+    return Fault(status=429, body=msgspec.json.encode(body), headers=headers)
 
 
 async def test_cancelled_waiters_give_their_pacing_slots_back(fake: FakeIntervals) -> None:

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 import common
 from common import RetryPolicy
-from common.provider import CallState, FailedAttempt, Failure, Pacer, Report, decide
+from common._retry import CallState, FailedAttempt, Failure, decide
+from common.ratelimit import Pacer, Report
 from common.ratelimit._local import CLIMB, rate_at
 
 POLICY = RetryPolicy()

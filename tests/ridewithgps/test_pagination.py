@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
+import msgspec
 import pytest
 from aiohttp import web
 
@@ -34,7 +34,7 @@ def listing(count: int, first_id: int = 1, meta: Any = None) -> bytes:
     body: dict[str, Any] = {"events": [{"id": first_id + n, "name": f"E{n}"} for n in range(count)]}
     if meta is not None:
         body["meta"] = meta
-    return orjson.dumps(body)
+    return msgspec.json.encode(body)
 
 
 # --- list_events --------------------------------------------------------------------------

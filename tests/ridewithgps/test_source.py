@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
-import orjson
+import msgspec
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
@@ -125,9 +125,11 @@ def test_map_status() -> None:
         assert map_status(unknown) is common.ParticipantStatus.UNKNOWN  # type: ignore[arg-type]
 
 
-async def test_no_participants_when_not_the_owner(source: RideWithGPSSource) -> None:
-    assert await source.list_participants("101") == []
-    assert (await source.get_event("101")).participants == ()
+async def test_participants_hidden_when_not_the_owner(source: RideWithGPSSource) -> None:
+    # issue 19 item 5: hidden (None, an error for list_participants) is not none (())
+    with pytest.raises(common.PermissionDeniedError, match="only to its owner"):
+        await source.list_participants("101")
+    assert (await source.get_event("101")).participants is None
 
 
 @pytest.mark.parametrize(
@@ -200,7 +202,7 @@ async def test_odd_route_distances_are_ignored(
 ) -> None:
     routes = [{"id": n, "distance": d} for n, d in enumerate([12.5, "12", None, True, -1, 7], 1)]
     body = {"event": {"id": 5, "name": "x", "start_date": "2026-01-01", "routes": routes}}
-    fake.inject(Fault.raw(orjson.dumps(body)))
+    fake.inject(Fault.raw(msgspec.json.encode(body)))
     event = await source.get_event("5")
     assert event.distances_m == (12.5, 7.0)
     assert event.starts_at is None

@@ -12,7 +12,6 @@ and by hand (:meth:`~common.provider.Registry.add`).
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,10 +32,8 @@ TOKEN = "club-token"
 PAGE_SIZE = 2
 
 
-class ClubProvider(str, enum.Enum):
-    """``common.Provider`` is a closed enum, so a third provider names itself with its own."""
-
-    CLUBHUB = "clubhub"
+NAME = "clubhub"
+"""The provider's name: what its events carry as ``Event.provider``, its plug-in's name."""
 
 
 # -- models -----------------------------------------------------------------------------
@@ -87,7 +84,7 @@ class ClubHubClient(provider.BaseClient):
             base_url=base_url,
             auth=provider.BearerAuth(token),
             decoder=DECODER,
-            provider="clubhub",
+            provider=NAME,
             parse_error=parse_error,
             **options,
         )
@@ -114,7 +111,7 @@ class ClubHubClient(provider.BaseClient):
 def to_event(event: ClubEvent) -> common.Event:
     people = tuple(
         common.Participant(
-            provider=ClubProvider.CLUBHUB,  # type: ignore[arg-type]
+            provider=NAME,
             id=name,
             event_id=str(event.id),
             name=name,
@@ -125,7 +122,7 @@ def to_event(event: ClubEvent) -> common.Event:
         for name in event.members or ()
     )
     return common.Event(
-        provider=ClubProvider.CLUBHUB,  # type: ignore[arg-type]
+        provider=NAME,
         id=str(event.id),
         name=event.title,
         start_date=event.day,
@@ -137,7 +134,7 @@ def to_event(event: ClubEvent) -> common.Event:
 class ClubHubSource:
     """ClubHub as a :class:`common.EventSource`."""
 
-    provider = ClubProvider.CLUBHUB
+    provider = NAME
 
     def __init__(self, client: ClubHubClient) -> None:
         self.client = client
@@ -181,10 +178,9 @@ class FakeClubHub(FakeServer):
     def error_body(self, status: int, code: str, message: str) -> Any:
         return {"problem": {"text": message}}
 
-    async def dispatch(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    def authenticate(self, request: web.Request, operation: str | None) -> None:
         if request.headers.get("Authorization") != f"Bearer {TOKEN}":
             raise ApiError(401, "bad token")
-        return await handler(request)  # type: ignore[no-any-return]
 
     async def _list(self, request: web.Request) -> web.Response:
         page = int(request.query.get("page", "1"))
@@ -219,7 +215,7 @@ def _participants_visible(event: common.Event) -> bool:
 
 
 PLUGIN = provider.ProviderPlugin(
-    name="clubhub",
+    name=NAME,
     title="ClubHub",
     client=_client,
     source=ClubHubSource,
