@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from common.provider import parse_retry_after
+from common._retry import parse_retry_after
 
 WHEN = calendar.timegm((2026, 12, 2, 16, 33, 11))  # Wed Dec  2 16:33:11 2026 UTC
 
