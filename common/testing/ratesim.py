@@ -453,7 +453,14 @@ async def _job(cell: Cell, body_wait: BodyWait) -> CellResult:
 
 def run_cell(cell: Cell, body_wait: BodyWait = body_retry_after) -> CellResult:
     """Run one cell on its own virtual clock (deterministic for a given seed)."""
-    return run_virtual(_job, cell, body_wait)
+    # The transport's backoff jitter draws from the random module: seed it for the run
+    # (and give the caller's generator state back after).
+    saved = random.getstate()
+    random.seed(cell.seed)
+    try:
+        return run_virtual(_job, cell, body_wait)
+    finally:
+        random.setstate(saved)
 
 
 def run_matrix(cells: Iterable[Cell], body_wait: BodyWait = body_retry_after) -> list[CellResult]:
