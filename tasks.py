@@ -57,8 +57,9 @@ def demo(args: list[str]) -> None:
 
 def test(args: list[str]) -> None:
     venv("dev")
-    run(PY, "-m", "ruff", "check", *PACKAGES, "tests", "benchmarks", "tasks.py")
-    run(PY, "-m", "ruff", "format", "--check", *PACKAGES, "tests", "benchmarks", "tasks.py")
+    lint = [*PACKAGES, "tests", "benchmarks", "docs/_ext", "tasks.py"]
+    run(PY, "-m", "ruff", "check", *lint)
+    run(PY, "-m", "ruff", "format", "--check", *lint)
     run(PY, "-m", "mypy", "--strict", *PACKAGES, "tests/third_provider")  # an outside provider
     run(PY, "-m", "coverage", "erase")
     run(PY, "-m", "coverage", "run", "-m", "pytest", *args, PYTHONDEVMODE="1")
@@ -84,22 +85,39 @@ def docs(args: list[str]) -> None:
 
 
 def bench(args: list[str]) -> None:
+    """Run the benchmarks, keep the results as JSON and draw them (benchmarks/plots.py).
+
+    A full run's results go to benchmarks/results/figures.json and its charts to docs/img/
+    (the benchmarks page embeds them); a smoke run's to build/bench/, leaving the docs alone.
+    """
     venv("dev,bench")
+    smoke = "--smoke" in args
+    out = ROOT / "build" / "bench" if smoke else ROOT / "benchmarks" / "results"
+    results = out / ("smoke.json" if smoke else "figures.json")
+    if "--json" in args:
+        results = Path(args[args.index("--json") + 1]).resolve()
+    else:
+        args = [*args, "--json", str(results)]
+    results.parent.mkdir(parents=True, exist_ok=True)
     run(PY, "-m", "benchmarks", *args)
+    images = out / "img" if smoke else ROOT / "docs" / "img"
+    run(PY, "-m", "benchmarks.plots", results, "--out", images)
 
 
 #: Extras that are tooling for this repository, not installs a user is told about.
 TOOLING_EXTRAS = {"dev", "bench"}
+#: The project URLs the wheel's metadata must carry (pyproject's [project.urls]).
+PROJECT_URLS = ("Documentation", "Source", "Issues", "Changelog")
 
 
-def _readme_sample(marker: str) -> str:
-    """The README's first python sample that contains ``marker`` (the README is the promise)."""
-    samples = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S)
+def _doc_sample(page: str, marker: str) -> str:
+    """The first python sample of ``page`` that contains ``marker`` (the docs are the promise)."""
+    samples = re.findall(r"```python\n(.*?)```", (ROOT / page).read_text(), re.S)
     return next(sample for sample in samples if marker in sample)
 
 
 def _checks(extras: set[str], bin_dir: Path, scratch: Path) -> list[list[str | Path]]:
-    """What the README says an install with ``extras`` can do, as commands."""
+    """What the docs (getting started) say an install with ``extras`` can do, as commands."""
     py, eventsync = bin_dir / "python", bin_dir / "eventsync"
     checks: list[list[str | Path]] = [
         [py, "-c", "import common, intervals_async, ridewithgps_async"],
@@ -127,18 +145,33 @@ def _checks(extras: set[str], bin_dir: Path, scratch: Path) -> list[list[str | P
             " and 'Traceback' not in r.stderr, r"
         )
         checks.append([py, "-c", script, eventsync])
-    if "testing" in extras:
-        checks.append(
-            [py, "-c", _readme_sample("from intervals_async.testing import FakeIntervals")]
-        )
+    if "testing" in extras:  # the guide's pytest module: pytest and anyio's plugin come with it
+        module = scratch / "test_my_sync.py"
+        module.write_text(_doc_sample("docs/guides/testing.md", "import pytest"))
+        checks.append([py, module])
+    if "docs" in extras:
+        checks.append([bin_dir / "mkdocs", "--version"])
     if "redis" in extras:
         checks.append([py, "-c", "import redis.asyncio, common; common.RedisRateStore"])
+    if "celery" in extras:  # the tasks register on an app (nothing connects before a task runs)
+        script = (
+            "from celery import Celery; from common.celery import EventsyncTasks;"
+            " t = EventsyncTasks(Celery('c', broker='redis://127.0.0.1:1/0'));"
+            " assert t.get_event.name == 'eventsync.get_event', t.get_event.name"
+        )
+        checks.append([py, "-c", script])
+    else:  # without it, the import says which extra it needs
+        script = (
+            "try:\n import common.celery\nexcept ImportError as e:\n"
+            " assert \"eventsync[celery]\" in str(e), e\nelse:\n raise SystemExit('imported')"
+        )
+        checks.append([py, "-c", script])
     return checks
 
 
 def installs(args: list[str]) -> None:
     """Build the wheel once; install it into a fresh venv per documented combination of
-    extras (none, each extra alone, all) and run what the README says that install can do.
+    extras (none, each extra alone, all) and run what the docs say that install can do.
 
     Runs outside the repository so nothing is imported from the source tree. Extras are
     read from the wheel, so a new one (e.g. ``redis``) joins the matrix by itself.
@@ -151,6 +184,9 @@ def installs(args: list[str]) -> None:
     with zipfile.ZipFile(wheel) as archive:
         meta = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
         text = archive.read(meta).decode()
+    for field in ("License-File: LICENSE", *(f"Project-URL: {u}," for u in PROJECT_URLS)):
+        if field not in text:
+            sys.exit(f"installs: the wheel's metadata has no {field!r}")
     extras = sorted(set(re.findall(r"^Provides-Extra: (\S+)$", text, re.M)) - TOOLING_EXTRAS)
     matrix = {"none": set(), **{extra: {extra} for extra in extras}, "all": set(extras)}
     chosen_names = [name for name in matrix if not args or name in args]

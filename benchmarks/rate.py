@@ -307,7 +307,9 @@ def figure(keys: int, fleet_processes: int, fleet_keys: int) -> list[Any]:
             title = f"7 fleet {fleet_processes} x {fleet_keys}, one key, {label}"
             details = {**total.as_dict(), "processes": fleet_processes, "rate_limit": limit}
             rows += _pair(title, total, 40, eff_goal, refused_goal, details)
-    return rows
+    from .celery_fleet import figure_rows  # the same calls as Celery tasks (extra celery)
+
+    return rows + figure_rows(fleet_processes, fleet_keys)
 
 
 def _pair(

@@ -1,8 +1,8 @@
 """The shared async transport core and the common event types: what users need.
 
-Errors, the common ``Event``/``Participant`` types, bulk fetching, the retry policy
-and the client options. The building blocks for writing a provider (the base
-client, the transport, decoding, checks, pagination) and the provider registry
+Errors, the common ``Event``/``Participant`` types, calendars (:func:`to_ics`), bulk
+fetching, the retry policy and the client options. The building blocks for writing a
+provider (the base client, the transport, decoding, checks, pagination) and the provider registry
 are in :mod:`common.provider`; the fake-server machinery is in :mod:`common.testing`.
 The underscore modules are private.
 """
@@ -16,6 +16,7 @@ from ._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    CancelledElsewhereError,
     ClientClosedError,
     ConflictError,
     DecodeError,
@@ -31,6 +32,7 @@ from ._errors import (
     ValidationError,
 )
 from ._http import ClientErrorCause
+from ._ics import to_ics
 from ._options import DEFAULT_DEADLINE, CallOptions, ClientOptions, Options
 from ._page import Page
 from ._retry import RetryPolicy
@@ -43,6 +45,7 @@ __all__ = [
     "APIConnectionError",
     "APITimeoutError",
     "ClientClosedError",
+    "CancelledElsewhereError",
     "DecodeError",
     "InvalidRequestError",
     "MissingCredentialsError",
@@ -67,6 +70,8 @@ __all__ = [
     "ParticipantStatus",
     "EventSource",
     "Page",
+    # calendars (extra ics)
+    "to_ics",
     # bulk work
     "fetch_many",
     "merge_events",

@@ -6,6 +6,14 @@ breaking out of the loop (which closes the generator, perhaps from another
 task) or cancelling the caller simply cancels the driver: in-flight work is
 cancelled and awaited, and nothing is left behind.
 
+A ``CancelledError`` is the caller's own only when the task group was
+cancelled (the caller cancelled, or broke out of the loop). Any other one (the
+function raised it, or awaited a future or task that something else
+cancelled) is not allowed to end a worker silently, which would end the
+stream normally with keys missing: it becomes a
+:class:`common.CancelledElsewhereError`, a key's ``Result.error`` in
+:func:`fetch_many` and the stream's error in :func:`merge_events`.
+
 Memory stays bounded however many keys: keys are drawn lazily, a new call
 starts only when one of the ``concurrency`` slots is free, and finished
 results wait in a buffer of ``concurrency`` items for the consumer.
@@ -32,7 +40,7 @@ import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream as ObjectSendStream
 
-from ._errors import MergeError
+from ._errors import CancelledElsewhereError, MergeError
 from ._types import Event, EventSource
 
 __all__ = ["Result", "fetch_many", "merge_events"]
@@ -90,7 +98,14 @@ async def _drain(
                 except anyio.EndOfStream:
                     break
                 yield item
-        await task  # re-raise a failure of the driver itself (e.g. the key iterator)
+        if not task.done():
+            await asyncio.wait({task})  # the caller's own cancellation is raised here
+        if task.cancelled():  # not by us: we cancel it only in the finally below
+            raise CancelledElsewhereError(
+                "the bulk work was cancelled, not by this caller: something else"
+                " cancelled its task; results may be missing"
+            )
+        task.result()  # re-raise a failure of the driver itself (e.g. the key iterator)
     finally:
         if not task.done():
             task.cancel()
@@ -104,6 +119,17 @@ async def _put(send: ObjectSendStream[T], item: T) -> None:
         send.send_nowait(item)
     except anyio.WouldBlock:
         await send.send(item)
+
+
+def _foreign(scope: anyio.CancelScope, what: str) -> CancelledElsewhereError | None:
+    """For a ``CancelledError`` just caught: None when it is the caller's own (the task
+    group was cancelled: re-raise it), else the error that says so about ``what``."""
+    if scope.cancel_called:
+        return None
+    return CancelledElsewhereError(
+        f"{what} was cancelled, not by this caller: something else cancelled"
+        " what it awaited, so it did not finish"
+    )
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:
@@ -142,7 +168,12 @@ async def fetch_many(
     """Call ``await fn(key)`` for every key, at most ``concurrency`` at once.
 
     Yields a :class:`Result` per key as each finishes; one key's failure never
-    stops the others (an ``Exception`` becomes ``Result.error``). Retries and
+    stops the others (an ``Exception`` becomes ``Result.error``). A
+    ``CancelledError`` that is not the caller's own (the function raised it, or
+    awaited something another task cancelled) becomes a
+    :class:`common.CancelledElsewhereError` in that key's ``Result.error``, so
+    every key gets a result; the caller's own cancellation (or breaking out of
+    the loop) ends the loop and propagates. Retries and
     rate limits are the client's: a client shared by all calls paces them and
     cools them down together. ``on_progress(done, total)`` is called after each
     key (``total`` is None when ``keys`` has no length).
@@ -157,11 +188,17 @@ async def fetch_many(
         raise ValueError("concurrency must be a positive integer")
     total = len(keys) if isinstance(keys, Sized) else None
 
-    async def call(key: K, send: ObjectSendStream[Result[K, V]]) -> None:
+    async def call(key: K, send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
         try:
             result: Result[K, V] = Result(key, value=await fn(key))
         except Exception as exc:
             result = Result(key, error=exc)
+        except asyncio.CancelledError as exc:
+            error = _foreign(scope, f"the call for key {key!r:.80}")
+            if error is None:
+                raise
+            error.__cause__ = exc
+            result = Result(key, error=error)
         await _put(send, result)
 
     # A pool of ``concurrency`` workers sharing one key iterator: no task or
@@ -170,25 +207,30 @@ async def fetch_many(
         shared = aiter(keys)
         lock = anyio.Lock()
 
-        async def worker(send: ObjectSendStream[Result[K, V]]) -> None:
+        async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
             while True:
                 async with lock:  # an async generator cannot be advanced by two tasks at once
                     try:
                         key = await anext(shared)
                     except StopAsyncIteration:
                         return
-                await call(key, send)
+                    except asyncio.CancelledError as exc:
+                        error = _foreign(scope, "reading the next key")
+                        if error is None:
+                            raise
+                        raise error from exc
+                await call(key, send, scope)
 
     else:
         iterator = iter(keys)
 
-        async def worker(send: ObjectSendStream[Result[K, V]]) -> None:
+        async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
             for key in iterator:  # every worker advances the same iterator
-                await call(key, send)
+                await call(key, send, scope)
 
     async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:
         for _ in range(concurrency):
-            group.start_soon(worker, send)
+            group.start_soon(worker, send, group.cancel_scope)
 
     done = 0
     async with aclosing(_drain(run, concurrency)) as results:
@@ -208,15 +250,26 @@ async def merge_events(
 
     A source that fails stops the whole stream with its error (the others
     are cancelled); when several fail together, one :class:`common.MergeError`
-    whose ``errors`` lists each. Use :func:`fetch_many` when partial results
+    whose ``errors`` lists each. A source that meets a ``CancelledError`` not
+    caused by the caller raises :class:`common.CancelledElsewhereError`: the
+    stream never ends normally with a source's events missing. Events are
+    passed on as the sources made them (``participants`` None, "not shown",
+    stays None). Use :func:`fetch_many` when partial results
     are wanted.
     """
 
-    async def pump(source: EventSource, send: ObjectSendStream[Event]) -> None:
+    async def pump(
+        source: EventSource, send: ObjectSendStream[Event], scope: anyio.CancelScope
+    ) -> None:
         events = source.iter_events(date_from=date_from, date_to=date_to)
         try:
             async for event in events:
                 await _put(send, event)
+        except asyncio.CancelledError as exc:
+            error = _foreign(scope, f"the {source.provider} source's listing")
+            if error is None:
+                raise
+            raise error from exc
         finally:
             close = getattr(events, "aclose", None)
             if close is not None:
@@ -225,7 +278,7 @@ async def merge_events(
 
     async def run(group: TaskGroup, send: ObjectSendStream[Event]) -> None:
         for source in sources:
-            group.start_soon(pump, source, send)
+            group.start_soon(pump, source, send, group.cancel_scope)
 
     async with aclosing(_drain(run, 64)) as events:
         async for event in events:

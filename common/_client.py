@@ -15,6 +15,7 @@ import aiohttp
 from ._auth import Auth
 from ._decode import Decoder
 from ._errormap import BodyWait, ErrorParser, parse_error_body
+from ._errors import DecodeError
 from ._options import CallOptions, ClientOptions, Options
 from ._sender import Response, Sender
 from ._transport import Transport
@@ -129,7 +130,11 @@ class BaseClient:
     ) -> T:
         """Send through the transport and decode the body (or its ``root`` key) into ``model``."""
         response = await self._transport.request(method, path, **request)
-        return self._decoder.decode(response.body, model, root=root)
+        try:
+            return self._decoder.decode(response.body, model, root=root)
+        except DecodeError as exc:
+            exc.attempts = response.attempts
+            raise
 
     async def _send(self, method: str, path: str, **request: Unpack[RequestArgs]) -> Response:
         """Send through the transport without decoding (e.g. a 204)."""

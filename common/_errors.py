@@ -15,6 +15,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "CancelledElsewhereError",
     "ClientClosedError",
     "ConflictError",
     "DecodeError",
@@ -70,6 +71,19 @@ class APITimeoutError(APIConnectionError):
 class ClientClosedError(APIError):
     """The client, or the caller's session it borrows, was closed before or while the
     request was sent (a request cut off in flight may have reached the server)."""
+
+
+class CancelledElsewhereError(APIError):
+    """A call (or a source) was cancelled by something other than its caller.
+
+    :func:`common.fetch_many` gives it as a key's ``Result.error`` when the
+    function raised ``CancelledError`` although the caller was not cancelled
+    (it awaited a future or a task that something else cancelled), and
+    :func:`common.merge_events` raises it when a source meets one: the work is
+    not finished, so it is never counted as done. The original
+    ``CancelledError`` is its ``__cause__``. The caller's own cancellation is
+    never turned into this: it propagates as ``CancelledError``.
+    """
 
 
 class MergeError(APIError):

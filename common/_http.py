@@ -35,8 +35,7 @@ from ._errors import (
     ClientClosedError,
     InvalidRequestError,
 )
-from ._retry import Failure
-from ._sender import AttemptFailed, Request, Response
+from ._sender import AttemptFailed, Failure, Request, Response
 
 __all__ = ["AiohttpSender", "ClientErrorCause"]
 
@@ -110,6 +109,7 @@ class AiohttpSender:
     ) -> None:
         self._session = session
         self._owns = session is None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the owned session's
         self._closed = False
         self._max_concurrency = max_concurrency
         self._trace_configs = list(trace_configs)
@@ -131,6 +131,15 @@ class AiohttpSender:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_concurrency),
                 trace_configs=self._trace_configs or None,
+            )
+            self._loop = asyncio.get_running_loop()
+        elif self._owns and self._loop is not asyncio.get_running_loop():
+            # Its connections belong to that loop: aiohttp would fail with a bare
+            # "RuntimeError: Event loop is closed" (or hang on an idle loop).
+            raise InvalidRequestError(
+                "this client was first used in another event loop (an earlier"
+                " asyncio.run(), or another thread's loop) and its connections belong"
+                " to it: create, use and close a client inside one event loop; not sent"
             )
         return self._session
 

@@ -16,11 +16,25 @@ import attrs
 
 from ._errors import InvalidRequestError
 from ._types import Event, EventSource
+from .ratelimit._redis import redact_url
 
 logger = logging.getLogger(__name__)
 
 #: The entry-point group providers register under.
 ENTRY_POINT_GROUP = "eventsync.providers"
+#: Names no provider may take: ``all`` is the command line's "every provider".
+RESERVED_NAMES = frozenset({"all"})
+#: The distribution whose providers are the built-ins: a name clash keeps theirs.
+BUILT_IN_DISTRIBUTION = "eventsync"
+
+
+def _distribution(entry: metadata.EntryPoint) -> str:
+    dist = getattr(entry, "dist", None)
+    return str(getattr(dist, "name", None) or "an unknown distribution")
+
+
+def _is_built_in(entry: metadata.EntryPoint) -> bool:
+    return _distribution(entry).lower().replace("_", "-") == BUILT_IN_DISTRIBUTION
 
 
 @attrs.frozen(kw_only=True)
@@ -33,7 +47,9 @@ class SourceOptions:
 
     base_url: str | None = None
     rate_limit: float | None = None
-    rate_store: str | None = None
+    rate_store: str | None = attrs.field(
+        default=None, repr=lambda url: repr(url and redact_url(url))
+    )
 
     def keywords(self) -> dict[str, Any]:
         """The options that are set, as client constructor keywords."""
@@ -76,7 +92,9 @@ class ProviderPlugin:
         check_id: turns an event id as typed by a person into the one the source
             takes, raising :class:`common.InvalidRequestError` before anything is sent.
         participants_visible: False when the provider did not show this event's
-            participants to the caller (so an empty list would mean "unknown", not "none").
+            participants to the caller. A source says so itself with
+            ``Event.participants is None``; this hook is for a source that cannot
+            (it returns an empty list either way).
     """
 
     name: str
@@ -122,22 +140,52 @@ class Registry:
 
     @classmethod
     def discover(cls, group: str = ENTRY_POINT_GROUP) -> Registry:
-        """Every provider installed under the entry-point ``group``, in name order."""
+        """Every provider installed under the entry-point ``group``, in name order.
+
+        The built-ins (distribution ``eventsync``) load first, and a name that
+        is taken keeps its first owner: another distribution's provider called
+        ``intervals`` never replaces the built-in (nor receives its
+        credentials); it is not even imported, and goes to :attr:`broken`
+        naming its distribution. So does one named ``all`` (reserved), and one
+        whose import fails in any way, ``SystemExit`` included; only the user's
+        ``KeyboardInterrupt`` is let through.
+        """
         registry = cls()
-        for entry in sorted(metadata.entry_points(group=group), key=lambda e: e.name):
+        owners: dict[str, str] = {}
+        entries = sorted(
+            metadata.entry_points(group=group), key=lambda e: (not _is_built_in(e), e.name)
+        )
+        for entry in entries:
+            origin = _distribution(entry)
             try:
+                if entry.name in RESERVED_NAMES:
+                    raise ValueError(f"the name {entry.name!r} is reserved")
+                if entry.name in registry._names():
+                    raise ValueError(
+                        f"the name {entry.name!r} is taken by the provider of"
+                        f" {owners.get(entry.name, 'another distribution')}"
+                    )
                 plugin = entry.load()
                 if not isinstance(plugin, ProviderPlugin):
                     raise TypeError(f"{entry.value} is not a common.provider.ProviderPlugin")
                 registry.add(plugin)
-            except Exception as exc:  # a broken third-party plugin must not break the rest
+                owners.update(dict.fromkeys((plugin.name, *plugin.aliases), origin))
+            except KeyboardInterrupt:
+                raise
+            # A broken third-party plugin must not break the rest, whatever it raises
+            # (a SystemExit at import would otherwise end the whole program quietly).
+            except BaseException as exc:
                 logger.debug("provider entry point %r failed to load", entry.name, exc_info=True)
-                registry.broken.append((entry.name, f"{type(exc).__name__}: {exc}"))
+                reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                registry.broken.append((entry.name, f"from {origin} ({entry.value}): {reason}"))
         return registry
 
     def add(self, plugin: ProviderPlugin) -> None:
-        """Register ``plugin``; a name or alias already taken is a ``ValueError``."""
+        """Register ``plugin``; a name or alias already taken, or reserved (``all``),
+        is a ``ValueError``."""
         for key in (plugin.name, *plugin.aliases):
+            if key in RESERVED_NAMES:
+                raise ValueError(f"provider name {key!r} is reserved")
             if key in self._names():
                 raise ValueError(f"provider name {key!r} is already registered")
         self._plugins[plugin.name] = plugin

@@ -17,7 +17,6 @@ One place decides whether an attempt is retried and how long to wait:
 
 from __future__ import annotations
 
-import enum
 import math
 import random
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
+from ._sender import Failure
 from .ratelimit._local import Report
 
 __all__ = [
@@ -40,18 +40,6 @@ __all__ = [
 ]
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class Failure(enum.Enum):
-    """How an attempt failed, as far as retrying is concerned."""
-
-    #: The connection was never established (refused, DNS, connect timeout):
-    #: the server cannot have seen the request.
-    NOT_SENT = "not_sent"
-    #: The connection broke or timed out after the request may have been sent.
-    MAYBE_SENT = "maybe_sent"
-    #: The server answered with a status.
-    STATUS = "status"
 
 
 @attrs.frozen
@@ -114,31 +102,24 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return None
 
 
-def is_retryable(
-    *,
-    method: str,
-    failure: Failure,
-    status: int | None,
-    has_idempotency_key: bool,
-    policy: RetryPolicy,
-    allow_write_retries: bool | None = None,
-) -> bool:
+def is_retryable(attempt: FailedAttempt, policy: RetryPolicy) -> bool:
     """Whether a failed attempt may be retried (ignoring the attempt count).
 
     ``allow_write_retries`` overrides the idempotency-key rule for one request:
     True trusts the server to de-duplicate, False never retries once the request
     may have reached the server.
     """
+    failure, status, allow = attempt.failure, attempt.status, attempt.allow_write_retries
     if failure is Failure.STATUS and status == 409:
         return False
     if failure is Failure.STATUS and status not in policy.retry_statuses:
         return False
-    if method.upper() in SAFE_METHODS:
+    if attempt.method.upper() in SAFE_METHODS:
         return True
     # A write: retry freely only when the server can de-duplicate it.
-    if allow_write_retries is None:
-        allow_write_retries = has_idempotency_key and policy.retry_writes_with_idempotency_key
-    if allow_write_retries:
+    if allow is None:
+        allow = attempt.has_idempotency_key and policy.retry_writes_with_idempotency_key
+    if allow:
         return True
     # Otherwise only when the failure proves the write was not processed.
     return failure is Failure.NOT_SENT or (failure is Failure.STATUS and status == 429)
@@ -226,14 +207,7 @@ def decide(
         budget
         and not too_long
         and (deadline_at is None or now + delay < deadline_at)
-        and is_retryable(
-            method=outcome.method,
-            failure=outcome.failure,
-            status=outcome.status,
-            has_idempotency_key=outcome.has_idempotency_key,
-            policy=policy,
-            allow_write_retries=outcome.allow_write_retries,
-        )
+        and is_retryable(outcome, policy)
     )
     if refused:
         # An unusable wait (none, zero, past: clock skew) holds nobody else back;

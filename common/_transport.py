@@ -26,6 +26,7 @@ from ._errormap import BodyWait, ErrorParser, build_status_error, parse_error_bo
 from ._errors import APIError, APIStatusError, APITimeoutError, ClientClosedError, DecodeError
 from ._http import AiohttpSender
 from ._json import dumps
+from ._log import configure_from_env, log_attempt
 from ._options import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -34,8 +35,8 @@ from ._options import (
     Options,
     resolve_options,
 )
-from ._retry import CallState, FailedAttempt, Failure, RetryPolicy, decide, parse_retry_after
-from ._sender import AttemptFailed, Request, Response, Sender
+from ._retry import CallState, FailedAttempt, RetryPolicy, decide, parse_retry_after
+from ._sender import AttemptFailed, Failure, Request, Response, Sender
 from ._url import check_query, validate_base_url
 from .ratelimit import Limiter, LocalLimiter, Report
 
@@ -108,6 +109,7 @@ class Transport:
         self._owner = True
         self._closed = False
         self._configure()
+        configure_from_env()  # EVENTSYNC_LOG=debug: request logs without code
 
     def _build_limiter(self, provider: str) -> Limiter:
         options = self.options
@@ -156,11 +158,6 @@ class Transport:
     def limiter(self) -> Limiter:
         """The limiter (rate budget, cool-down, concurrency cap) this transport sends through."""
         return self._shared.limiter
-
-    @property
-    def sender(self) -> Sender:
-        """The sender every attempt goes through."""
-        return self._shared.sender
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -220,7 +217,7 @@ class Transport:
 
     def _answer(self, request: Request, response: Response) -> Response:
         """The 2xx response, or :class:`AttemptFailed` with the error a status means."""
-        if response.ok:
+        if 200 <= response.status < 300:
             if response.truncated:
                 raise DecodeError(
                     f"{request.what}: response body exceeds the"
@@ -246,38 +243,6 @@ class Transport:
         )
         raise AttemptFailed(Failure.STATUS, error, response.status)
 
-    def build(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Request:
-        """The :class:`Request` of one attempt of ``method path`` (see :meth:`request`)."""
-        url = URL(self.base_url + path, encoded=True)
-        if params:
-            check_query(params)
-            url = url.extend_query(params)
-        send_headers = self._shared.headers
-        if headers or idempotency_key is not None or json is not None:
-            send_headers = {**send_headers, **(headers or {})}
-            if idempotency_key is not None:
-                send_headers["Idempotency-Key"] = idempotency_key
-            if json is not None:
-                send_headers["Content-Type"] = "application/json"
-        return Request(
-            method,
-            url,
-            send_headers,
-            None if json is None else dumps(json),
-            self.timeout,
-            self.max_response_bytes,
-            path,
-        )
-
     async def request(
         self,
         method: str,
@@ -294,7 +259,7 @@ class Transport:
         ``path`` must already be built with :func:`common.provider.build_path` (each
         parameter escaped). ``idempotency_key`` is sent as ``Idempotency-Key``
         on every attempt and lets a write be retried; ``allow_write_retries``
-        overrides that rule for this call (see :func:`common.provider.is_retryable`).
+        overrides that rule for this call (the rules: ``docs/guides/errors.md``).
         Raises the :class:`APIStatusError` subclass for a non-2xx answer,
         :class:`APITimeoutError`/:class:`APIConnectionError` for transport
         failures, with ``attempts`` set and the cause chained; a
@@ -302,8 +267,20 @@ class Transport:
         a cool-down or the deadline leaves no turn.
         """
         self._check_open()
-        request = self.build(
-            method, path, params=params, json=json, headers=headers, idempotency_key=idempotency_key
+        url = URL(self.base_url + path, encoded=True)
+        if params:
+            check_query(params)
+            url = url.extend_query(params)
+        send_headers = self._shared.headers
+        if headers or idempotency_key is not None or json is not None:
+            send_headers = {**send_headers, **(headers or {})}
+            if idempotency_key is not None:
+                send_headers["Idempotency-Key"] = idempotency_key
+            if json is not None:
+                send_headers["Content-Type"] = "application/json"
+        body = None if json is None else dumps(json)
+        request = Request(
+            method, url, send_headers, body, self.timeout, self.max_response_bytes, path
         )
         sender = self._shared.sender
         policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
@@ -311,6 +288,7 @@ class Transport:
         deadline_at = started + self.deadline if self.deadline is not None else None
         state, not_before = CallState(), 0.0
         while True:
+            sent = False
             try:
                 async with limiter.slot(
                     deadline_at,
@@ -320,21 +298,16 @@ class Transport:
                     what=what,
                 ) as slot:
                     attempt_started = loop_time()
+                    sent = True
                     try:
                         attempt = self._within(request, deadline_at)
                         response = self._answer(attempt, await sender.send(attempt))
                     except AttemptFailed as failed:
-                        error, status = failed.error, failed.status
-                        server_wait = (
-                            error.retry_after if isinstance(error, APIStatusError) else None
-                        )
+                        error = failed.error
+                        wait = error.retry_after if isinstance(error, APIStatusError) else None
+                        keyed = idempotency_key is not None
                         outcome = FailedAttempt(
-                            method=method,
-                            failure=failed.failure,
-                            status=failed.status,
-                            server_wait=server_wait,
-                            has_idempotency_key=idempotency_key is not None,
-                            allow_write_retries=allow_write_retries,
+                            method, failed.failure, failed.status, wait, keyed, allow_write_retries
                         )
                         now = loop_time()
                         decision = decide(outcome, state, policy, now, deadline_at)
@@ -342,15 +315,18 @@ class Transport:
                     else:
                         slot.report(Report.accepted())
                         if logger.isEnabledFor(logging.DEBUG):
-                            self._log(method, path, response.status, state, attempt_started)
+                            self._log(method, path, params, response.status, state, attempt_started)
+                        if state.attempt > 1:  # for the errors of decoding the body
+                            response = attrs.evolve(response, attempts=state.attempt)
                         return response
-            except APIError as unsent:  # the limiter found no turn in time: nothing sent
-                unsent.attempts = state.attempt - 1
+            # The limiter found no turn in time (nothing sent), or a 2xx body was refused.
+            except APIError as unsent:
+                unsent.attempts = state.attempt if sent else state.attempt - 1
                 if isinstance(unsent, APIStatusError):
                     unsent.method, unsent.path = method, path
                 raise
             if logger.isEnabledFor(logging.DEBUG):
-                self._log(method, path, status or error, state, attempt_started)
+                self._log(method, path, params, error, state, attempt_started)
             error.attempts = state.attempt
             if not decision.retry:
                 raise error from error.__cause__
@@ -364,13 +340,21 @@ class Transport:
             state, not_before = decision.state, now + decision.delay
 
     def _log(
-        self, method: str, path: str, outcome: object, state: CallState, started: float
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None,
+        outcome: object,
+        state: CallState,
+        started: float,
     ) -> None:
-        logger.debug(
-            "%s %s -> %s (attempt %d, %.1f ms)",
+        log_attempt(
+            logger,
             method,
             path,
-            outcome if isinstance(outcome, int) else type(outcome).__name__,
+            params,
+            outcome,
             state.attempt,
-            (loop_time() - started) * 1000,
+            loop_time() - started,
+            self._shared.headers,
         )

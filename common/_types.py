@@ -37,7 +37,7 @@ class Provider(str, enum.Enum):
 
 
 class ParticipantStatus(str, enum.Enum):
-    """A participation status normalised across providers (table in the README)."""
+    """A participation status normalised across providers (docs/reference/common-types.md)."""
 
     GOING = "going"
     INTERESTED = "interested"
@@ -86,6 +86,11 @@ class Event:
     ``starts_at`` is timezone-aware whenever ``timezone`` is known, and None
     when either the timezone or the start time is unknown: it is never guessed.
     ``raw`` is the provider model it was mapped from, so nothing is lost.
+
+    ``participants`` is None when the provider does not show them to this
+    caller (a RideWithGPS event the caller does not own): unknown, which is
+    not the same as ``()``, an event nobody has joined. Events from a listing
+    carry ``()``: listings never include participants (``get_event`` does).
     """
 
     provider: str
@@ -102,18 +107,17 @@ class Event:
     url: str | None = None
     registration_url: str | None = None
     distances_m: tuple[float, ...] = ()
-    participants: tuple[Participant, ...] = ()
+    participants: tuple[Participant, ...] | None = ()
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 
 @runtime_checkable
 class EventSource(Protocol):
-    """A provider seen through the common types."""
+    """A provider seen through the common types; ``provider`` is its name (a class
+    attribute will do)."""
 
     @property
-    def provider(self) -> str:
-        """The provider's name, as its events carry it (a class attribute will do)."""
-        ...
+    def provider(self) -> str: ...
 
     def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None

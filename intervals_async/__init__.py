@@ -13,8 +13,8 @@
         common_event = await source.get_event(event_id)
 
 :class:`IntervalsClient` has one method per operation of the API; the models
-(:class:`Event`, :class:`Series`, …) are frozen attrs classes with snake_case
-attributes; :class:`IntervalsSource` maps them to :class:`common.Event` and
+(:class:`Event`, :class:`Series`, :class:`Recurrence`, :class:`Group`, …) are frozen attrs
+classes with snake_case attributes; :class:`IntervalsSource` maps them to :class:`common.Event` and
 :class:`common.Participant`. The fake server for tests lives in
 :mod:`intervals_async.testing` (it needs the optional ``openapi-core``).
 """
@@ -31,13 +31,21 @@ from ._models import (
     EventRun,
     EventType,
     Frequency,
+    Group,
+    GroupList,
+    GroupStatus,
     Organization,
     OrganizationRole,
     ParticipantRegistered,
     Plan,
+    Recurrence,
+    RecurrenceList,
+    RecurrenceSchedule,
+    RecurrenceStatus,
     Registration,
     RegistrationCreate,
     RegistrationList,
+    RegistrationOverride,
     RegistrationStatus,
     RegistrationType,
     RunRegistrationStatus,
@@ -63,15 +71,23 @@ __all__ = [
     "EventRun",
     "EventType",
     "Frequency",
+    "Group",
+    "GroupList",
+    "GroupStatus",
     "IntervalsClient",
     "IntervalsSource",
     "Organization",
     "OrganizationRole",
     "ParticipantRegistered",
     "Plan",
+    "Recurrence",
+    "RecurrenceList",
+    "RecurrenceSchedule",
+    "RecurrenceStatus",
     "Registration",
     "RegistrationCreate",
     "RegistrationList",
+    "RegistrationOverride",
     "RegistrationStatus",
     "RegistrationType",
     "RunRegistrationStatus",

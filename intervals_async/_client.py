@@ -37,8 +37,13 @@ from ._models import (
     EventDetail,
     EventList,
     EventType,
+    Group,
+    GroupList,
     Organization,
     ParticipantRegistered,
+    Recurrence,
+    RecurrenceList,
+    RecurrenceStatus,
     Registration,
     RegistrationCreate,
     RegistrationList,
@@ -187,6 +192,26 @@ def _event_filters(
     return params, lo, hi
 
 
+def _cursor_params(after: str | None, before: str | None) -> dict[str, str]:
+    """``after`` / ``before`` (an object's ``_id``, exclusive); the API takes one, never both."""
+    if after is not None and before is not None:
+        raise common.InvalidRequestError(
+            "after and before are exclusive: page forwards or backwards, not both", field="after"
+        )
+    params = {}
+    if after is not None:
+        params["after"] = provider.check_text("after", after)
+    if before is not None:
+        params["before"] = provider.check_text("before", before)
+    return params
+
+
+def _status_params(status: RecurrenceStatus | str | None) -> dict[str, str]:
+    if status is None:
+        return {}
+    return {"status": provider.check_enum("status", status, RecurrenceStatus)}
+
+
 def _date_params(lo: dt.date | None, hi: dt.date | None) -> dict[str, str]:
     params = {}
     if lo is not None:
@@ -291,6 +316,44 @@ class IntervalsClient(provider.BaseClient):
                 )
             raise
 
+    def _pages(
+        self,
+        scope: str,
+        path: str,
+        envelope: type[_Listing[_Item]],
+        params: Mapping[str, str],
+        limit: int | None,
+        *,
+        follow_cursor: bool = True,
+        hint: str = "",
+    ) -> AsyncIterator[_Item]:
+        """One listing: ``limit`` (None: the maximum), the cursor when the server sends
+        ``hasMore`` (only when ``limit`` is None and ``follow_cursor``: ``after`` = the last
+        item's ``_id``), and the truncation warning when a full page may not be all."""
+        page_size = _limit(limit)
+        query = {**params, "limit": str(page_size)}
+        follow = limit is None and follow_cursor
+
+        async def fetch(after: str | None) -> provider.Chunk[_Item, str | None]:
+            params = query if after is None else {**query, "after": after}
+            page = await self._request(scope, "GET", path, envelope, params=params)
+            if follow and page.has_more and page.data:
+                return provider.Chunk(page.data, page.data[-1].id)
+            if page.has_more and not page.data:  # nothing to take the next cursor from
+                return provider.Chunk(
+                    [], warning=f"GET {path} said hasMore but sent no items: the listing stops"
+                )
+            more = page.has_more if page.has_more is not None else len(page.data) >= page_size
+            warning = None
+            if page_size == MAX_LIMIT and more:
+                warning = (
+                    f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing"
+                    f" may be cut short{hint}"
+                )
+            return provider.Chunk(page.data, warning=warning)
+
+        return provider.paginate(fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1)
+
     async def _list(
         self,
         scope: str,
@@ -302,42 +365,24 @@ class IntervalsClient(provider.BaseClient):
         follow_cursor: bool = True,
         hint: str = "",
     ) -> list[_Item]:
-        """One listing: ``limit`` (None: the maximum), the cursor when the server sends one
-        (only when ``limit`` is None and ``follow_cursor``), and the truncation warning."""
-        page_size = _limit(limit)
-        query = {**params, "limit": str(page_size)}
-        follow = limit is None and follow_cursor
-
-        async def fetch(after: str | None) -> provider.Chunk[_Item, str | None]:
-            params = query if after is None else {**query, "after": after}
-            page = await self._request(scope, "GET", path, envelope, params=params)
-            if follow and page.has_more and page.data:
-                return provider.Chunk(page.data, page.data[-1].id)
-            more = page.has_more if page.has_more is not None else len(page.data) >= page_size
-            warning = None
-            if page_size == MAX_LIMIT and more:
-                warning = (
-                    f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing"
-                    f" may be cut short{hint}"
-                )
-            return provider.Chunk(page.data, warning=warning)
-
-        pages = provider.paginate(
-            fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1
+        """:meth:`_pages`, collected."""
+        pages = self._pages(
+            scope, path, envelope, params, limit, follow_cursor=follow_cursor, hint=hint
         )
         return [item async for item in pages]
 
     # --- operations ---------------------------------------------------------------------
 
     async def get_organization(self) -> Organization:
-        """The organization the API key belongs to; a cheap way to check the key.
+        """The organization the API key belongs to; a cheap way to check the key (the
+        current reference lists the ``read:series`` scope for it).
 
         ::
 
             org = await client.get_organization()
             print(org.name, org.plan)
         """
-        return await self._request(None, "GET", "/organization", Organization, root="data")
+        return await self._request("read:series", "GET", "/organization", Organization, root="data")
 
     async def list_series(self, slug: str | None = None, limit: int | None = None) -> list[Series]:
         """The organization's series (needs the ``read:series`` scope).
@@ -361,18 +406,24 @@ class IntervalsClient(provider.BaseClient):
         series_id: str | None = None,
         date_from: dt.date | str | None = None,
         date_to: dt.date | str | None = None,
+        after: str | None = None,
+        before: str | None = None,
     ) -> list[Event]:
         """One request's worth of events (at most 100), filtered (``read:events`` scope).
 
-        Dates are inclusive. A full page warns with :class:`common.TruncationWarning`:
+        Dates are inclusive. ``after`` / ``before`` are an event's id, the cursor of
+        the API's pagination (exclusive; one or the other): the page after (or
+        before) that event. A full page warns with :class:`common.TruncationWarning`:
         use :meth:`iter_events` to get every event.
 
         ::
 
             races = await client.list_events(type=EventType.RACE, date_from=date(2026, 5, 1))
+            more = await client.list_events(type=EventType.RACE, after=races[-1].id)
         """
         params, lo, hi = _event_filters(type, series_id, date_from, date_to)
         params.update(_date_params(lo, hi))
+        params.update(_cursor_params(after, before))
         return await self._list(
             "read:events",
             "/events",
@@ -508,6 +559,106 @@ class IntervalsClient(provider.BaseClient):
             "read:participants", "/registration", RegistrationList, params, limit
         )
 
+    async def list_recurrences(
+        self, status: RecurrenceStatus | str | None = None, limit: int | None = None
+    ) -> list[Recurrence]:
+        """One request's worth of recurrences (how events repeat; ``read:recurrences``
+        scope), filtered by ``status``.
+
+        A full page warns with :class:`common.TruncationWarning`: use
+        :meth:`iter_recurrences` to get every one.
+
+        ::
+
+            for rec in await client.list_recurrences(status=RecurrenceStatus.ACTIVE):
+                print(rec.event_id, rec.schedule.days_of_week, rec.schedule.start_time)
+        """
+        return await self._list(
+            "read:recurrences",
+            "/recurrences",
+            RecurrenceList,
+            _status_params(status),
+            limit,
+            follow_cursor=False,
+            hint="; use iter_recurrences() to get every recurrence",
+        )
+
+    def iter_recurrences(
+        self, status: RecurrenceStatus | str | None = None
+    ) -> AsyncIterator[Recurrence]:
+        """Every recurrence (filtered by ``status``), following ``hasMore`` with ``after``.
+
+        A server that sends no ``hasMore`` (the seed description's) gives one page;
+        a full one warns with :class:`common.TruncationWarning`. Arguments are
+        validated at once.
+
+        ::
+
+            async for rec in client.iter_recurrences(status="active"):
+                print(rec.label)
+        """
+        params = _status_params(status)
+        return self._pages("read:recurrences", "/recurrences", RecurrenceList, params, None)
+
+    async def list_groups(self, limit: int | None = None) -> list[Group]:
+        """The organization's groups (``read:groups`` scope).
+
+        ``limit=None`` asks for the maximum (100) and follows the server's cursor;
+        otherwise a full page warns with :class:`common.TruncationWarning`.
+
+        ::
+
+            for group in await client.list_groups():
+                print(group.slug, group.status)
+        """
+        return await self._list("read:groups", "/groups", GroupList, {}, limit)
+
+    async def get_group(self, slug: str) -> Group:
+        """One group by its slug (``read:groups`` scope); an unknown slug is a
+        :class:`common.NotFoundError`.
+
+        ::
+
+            group = await client.get_group("dawn-patrol")
+        """
+        path = provider.build_path("/groups/{slug}", slug=slug)
+        return await self._request("read:groups", "GET", path, Group, root="data")
+
+    async def list_group_events(self, slug: str, limit: int | None = None) -> list[Event]:
+        """One request's worth of the events of a group (``read:groups`` scope).
+
+        A full page warns with :class:`common.TruncationWarning`: use
+        :meth:`iter_group_events` to get every event.
+
+        ::
+
+            events = await client.list_group_events("dawn-patrol", limit=20)
+        """
+        path = provider.build_path("/groups/{slug}/events", slug=slug)
+        return await self._list(
+            "read:groups",
+            path,
+            EventList,
+            {},
+            limit,
+            follow_cursor=False,
+            hint="; use iter_group_events() to get every event",
+        )
+
+    def iter_group_events(self, slug: str) -> AsyncIterator[Event]:
+        """Every event of a group, following ``hasMore`` with ``after``.
+
+        A server that sends no ``hasMore`` gives one page; a full one warns with
+        :class:`common.TruncationWarning`. The slug is validated at once.
+
+        ::
+
+            async for event in client.iter_group_events("dawn-patrol"):
+                print(event.date, event.name)
+        """
+        path = provider.build_path("/groups/{slug}/events", slug=slug)
+        return self._pages("read:groups", path, EventList, {}, None)
+
     @provider.request_method(RegistrationCreate)
     async def register_participant(self, request: RegistrationCreate) -> str:
         """Register a participant for a run of an event; returns the participant id
@@ -517,14 +668,15 @@ class IntervalsClient(provider.BaseClient):
         and ``registration_type`` are required; ``status`` defaults to confirmed on
         the server.
 
-        The request carries an ``Idempotency-Key`` (a new UUID unless given), but
-        since the spec does not promise that registrations are de-duplicated by
-        it, a registration is **not retried** once it may have reached the server
-        (a 5xx, a timeout, a dropped connection): the error is raised and you
-        decide (e.g. check :meth:`list_registrations`). Retries that cannot
-        duplicate (after a 429 or a refused connection) still happen. Pass
-        ``retry_if_maybe_sent=True`` to retry those failures too, trusting the
-        server to de-duplicate by the key.
+        Registrations are idempotent by default: the request carries an
+        ``Idempotency-Key`` (a new UUID per call unless ``idempotency_key`` is
+        given), the same on every retry, and the server de-duplicates by it, so a
+        registration is retried like :meth:`create_event` (after a 5xx such as 503,
+        a timeout, a dropped connection) and never made twice. A 409
+        (:class:`common.ConflictError`) means the key was already used with a
+        different body; it is never retried. ``retry_if_maybe_sent=False`` opts out
+        (for a server that does not de-duplicate): the failure is raised as soon as
+        the request may have reached the server.
 
         ::
 
@@ -541,6 +693,6 @@ class IntervalsClient(provider.BaseClient):
             root="data",
             json=CONVERTER.unstructure(request),
             idempotency_key=request.idempotency_key or str(uuid.uuid4()),
-            allow_write_retries=None if request.retry_if_maybe_sent else False,
+            allow_write_retries=request.retry_if_maybe_sent,
         )
         return registered.participant_id

@@ -36,14 +36,22 @@ __all__ = [
     "EventRun",
     "EventType",
     "Frequency",
+    "Group",
+    "GroupList",
+    "GroupStatus",
     "Organization",
     "OrganizationRole",
     "ParticipantRegistered",
     "Plan",
+    "Recurrence",
+    "RecurrenceList",
+    "RecurrenceSchedule",
+    "RecurrenceStatus",
     "Registration",
     "RegistrationCreate",
     "RegistrationList",
     "RegistrationStatus",
+    "RegistrationOverride",
     "RegistrationType",
     "RunRegistrationStatus",
     "RunStatus",
@@ -67,11 +75,17 @@ class OrganizationRole(str, enum.Enum):
 
 
 class Plan(str, enum.Enum):
-    """The organization's subscription plan."""
+    """The organization's subscription plan.
+
+    The current reference's four values, and ``premium``, the seed description's
+    (a server on the older version may still send it).
+    """
 
     FREE = "free"
-    PREMIUM = "premium"
+    LOCAL = "local"
+    ELITE = "elite"
     ENTERPRISE = "enterprise"
+    PREMIUM = "premium"
 
 
 class SeriesStatus(str, enum.Enum):
@@ -98,6 +112,23 @@ class Frequency(str, enum.Enum):
     BIWEEKLY = "biweekly"
     MONTHLY = "monthly"
     CUSTOM = "custom"
+
+
+class RecurrenceStatus(str, enum.Enum):
+    """Whether a recurrence publishes runs (also a filter of
+    :meth:`IntervalsClient.list_recurrences`)."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
+
+
+class GroupStatus(str, enum.Enum):
+    """Whether a group is running."""
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    ARCHIVED = "archived"
 
 
 class EventType(str, enum.Enum):
@@ -134,8 +165,16 @@ class RunStatus(str, enum.Enum):
     RESCHEDULED = "rescheduled"
 
 
+class RegistrationOverride(str, enum.Enum):
+    """An organizer's override of a run's registration window (current reference)."""
+
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
 class RunRegistrationStatus(str, enum.Enum):
-    """Whether a run takes registrations."""
+    """Whether a run takes registrations (the seed description's field; the current
+    reference replaced it by the window, ``sold_out`` and the override)."""
 
     OPEN = "open"
     CLOSED = "closed"
@@ -236,7 +275,8 @@ class Event:
 
     Times are ``"HH:MM"`` strings, local to the series' timezone; the API
     gives events no timezone of their own. ``end_date``/``end_time`` are only
-    returned by :meth:`IntervalsClient.get_event`.
+    returned by :meth:`IntervalsClient.get_event`. ``series_id`` is the seed
+    description's; the current reference no longer lists it.
     """
 
     id: str = attrs.field(metadata=_ID)
@@ -271,6 +311,10 @@ class EventRun:
     event_status: RunStatus | str | None = None
     registration_url: str | None = None
     registration_status: RunRegistrationStatus | str | None = None
+    registration_opens_at: dt.datetime | None = None
+    registration_closes_at: dt.datetime | None = None
+    sold_out: bool | None = None
+    registration_override: RegistrationOverride | str | None = None
     max_participants: float | None = None
     is_virtual: bool | None = None
     is_relay: bool | None = None
@@ -301,6 +345,48 @@ class Registration:
     checked_in: bool | None = None
 
 
+@attrs.frozen(kw_only=True)
+class RecurrenceSchedule:
+    """How a recurrence repeats. The reference shows these fields in its example
+    without tabulating them, so every one is optional."""
+
+    frequency: Frequency | str | None = None
+    days_of_week: list[int] | None = None
+    """0 = Sunday … 6 = Saturday."""
+    start_time: str | None = None
+    """``"HH:MM"``."""
+    duration_minutes: float | None = None
+
+
+@attrs.frozen(kw_only=True)
+class Recurrence:
+    """How an event repeats (``GET /recurrences``): what auto-publishes its future runs."""
+
+    id: str = attrs.field(metadata=_ID)
+    event_id: str
+    """The parent event."""
+    schedule: RecurrenceSchedule
+    status: RecurrenceStatus | str
+    label: str | None = None
+    default_course_id: str | None = None
+    auto_publish_horizon_weeks: float | None = None
+    """Weeks of runs published ahead."""
+
+
+@attrs.frozen(kw_only=True)
+class Group:
+    """A group of the organization (``GET /groups``, ``GET /groups/{slug}``)."""
+
+    id: str = attrs.field(metadata=_ID)
+    organization_id: str
+    name: str
+    slug: str
+    status: GroupStatus | str
+    description: str | None = None
+    card_image_id: str | None = None
+    cover_image_id: str | None = None
+
+
 # --- response envelopes -----------------------------------------------------------------
 
 
@@ -325,6 +411,22 @@ class RegistrationList:
     """The body of ``GET /registration``; ``has_more`` only when paginated by cursor."""
 
     data: list[Registration]
+    has_more: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RecurrenceList:
+    """The body of ``GET /recurrences``."""
+
+    data: list[Recurrence]
+    has_more: bool | None = None
+
+
+@attrs.frozen(kw_only=True)
+class GroupList:
+    """The body of ``GET /groups``."""
+
+    data: list[Group]
     has_more: bool | None = None
 
 
@@ -435,7 +537,9 @@ class RegistrationCreate:
 
     ``event_run_id``, ``email`` and ``registration_type`` are required;
     ``status`` defaults to confirmed on the server. ``idempotency_key`` is sent as
-    the ``Idempotency-Key`` header; ``retry_if_maybe_sent`` is how to send it.
+    the ``Idempotency-Key`` header (a new UUID unless given); ``retry_if_maybe_sent``
+    (default None: retried, since the server de-duplicates by the key) set to False
+    never retries once the request may have reached the server.
     """
 
     event_run_id: str | None = provider.required(provider.check_text)
@@ -448,7 +552,7 @@ class RegistrationCreate:
     pace_group: str | None = provider.optional(provider.any_text)
     notes: str | None = provider.optional(provider.any_text)
     idempotency_key: str | None = provider.not_sent(check_idempotency_key)
-    retry_if_maybe_sent: bool = provider.not_sent(default=False)
+    retry_if_maybe_sent: bool | None = provider.not_sent(default=None)
 
 
 #: The package's one converter: it decodes responses and serialises request bodies.

@@ -5,6 +5,14 @@
 to today (:attr:`FakeIntervals.db`). Credentials: ``Authorization: Bearer test-key``, a key
 with every scope (``api_keys=`` sets others, with their scopes).
 
+``FakeIntervals(api="current")`` behaves like the API of the current public reference instead,
+checked against ``intervals_async/openapi-current.json``: every listing pages by cursor
+(``after``/``before``, ``hasMore`` always sent), ``/recurrences``, ``/groups``,
+``/groups/{slug}`` and ``/groups/{slug}/events`` are served, the plan is ``elite`` and runs
+carry the registration window instead of ``registrationStatus``. ``/series`` stays (the
+description marks it deprecated). Both modes de-duplicate ``POST /events`` and
+``POST /registration`` by ``Idempotency-Key``.
+
 The checks against the spec need openapi-core (``pip install 'eventsync[testing]'``);
 ``validate=None`` (default) does them when it is installed, ``True`` demands it, ``False``
 skips them. Order of checks per request, after the base class' faults and rate
@@ -30,7 +38,7 @@ import itertools
 import math
 import random
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, NoReturn
 
 import attrs
 import msgspec
@@ -49,7 +57,17 @@ from common.testing import (
     slugify,
 )
 
-__all__ = ["ALL_SCOPES", "FakeIntervals", "IntervalsData", "generate_data", "load_spec"]
+__all__ = [
+    "ALL_SCOPES",
+    "ApiVersion",
+    "FakeIntervals",
+    "IntervalsData",
+    "generate_data",
+    "load_spec",
+]
+
+ApiVersion = Literal["seed", "current"]
+"""Which description a :class:`FakeIntervals` serves: the seed's or the current reference's."""
 
 ALL_SCOPES = (
     "read:series",
@@ -57,8 +75,10 @@ ALL_SCOPES = (
     "read:participants",
     "write:events",
     "write:participants",
+    "read:recurrences",
+    "read:groups",
 )
-"""Every scope an API key can carry."""
+"""Every scope an API key can carry (the last two: the current reference's)."""
 
 _OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     # operationId: (method, path, scope needed)
@@ -70,6 +90,7 @@ _OPERATIONS: dict[str, tuple[str, str, str | None]] = {
     "listRegistrations": ("GET", "/registration", "read:participants"),
     "registerParticipant": ("POST", "/registration", "write:participants"),
 }
+_SPEC_FILES: dict[str, str] = {"seed": "openapi.json", "current": "openapi-current.json"}
 _EVENT_KEYS = (
     "_id",
     "name",
@@ -102,9 +123,20 @@ _DEFAULT_LIMIT = 50
 _MAX_LIMIT = 100
 
 
-def load_spec() -> dict[str, Any]:
-    """The bundled OpenAPI spec, freshly parsed (callers may mutate it)."""
-    return testing.load_spec("intervals_async")
+def _operations_of(spec: Mapping[str, Any]) -> dict[str, tuple[str, str, str | None]]:
+    """``{operationId: (method, path, scope)}`` of a description whose operations name their
+    scope in ``x-scope`` (the current one: the scopes are written once, there)."""
+    return {
+        operation["operationId"]: (method.upper(), path, operation.get("x-scope"))
+        for path, item in spec["paths"].items()
+        for method, operation in item.items()
+    }
+
+
+def load_spec(api: ApiVersion = "seed") -> dict[str, Any]:
+    """The bundled OpenAPI description, freshly parsed (callers may mutate it): the seed's
+    (``openapi.json``) or the current reference's (``openapi-current.json``)."""
+    return testing.load_spec("intervals_async", _SPEC_FILES[api])
 
 
 # --- data ---------------------------------------------------------------------------------
@@ -126,6 +158,12 @@ class IntervalsData:
     """Registrations by event ``_id`` in creation order, shaped as ``GET /registration`` items."""
     rng: random.Random = attrs.field(repr=False)
     """Source of new ids."""
+    recurrences: list[dict[str, Any]] = attrs.Factory(list)
+    """``GET /recurrences`` items, in listing order."""
+    groups: list[dict[str, Any]] = attrs.Factory(list)
+    """``GET /groups`` items, in listing order."""
+    group_events: dict[str, list[str]] = attrs.Factory(dict)
+    """Event ``_id`` s of each group, by group slug."""
     events_created: int = 0
     """Events created through ``POST /events`` (idempotent replays excluded)."""
     registrations_created: int = 0
@@ -264,8 +302,11 @@ def generate_data(
     seed: int = 0,
     events: int | Sequence[Mapping[str, Any]] = 300,
     today: dt.date | None = None,
+    api: ApiVersion = "seed",
 ) -> IntervalsData:
-    """Deterministic data for ``seed``: one organization, four series and ``events`` events.
+    """Deterministic data for ``seed``: one organization, four series and ``events`` events,
+    with, for the current API (``api="current"``), a recurrence per series, three groups
+    holding some of the events, the current plan and the runs' registration windows.
 
     Generated events fall in the year from three months before ``today`` (default: the current
     date), series events on their schedule's weekday or day of the month; the first has 120
@@ -311,7 +352,66 @@ def generate_data(
     else:
         for given in events:
             _add_given_event(db, given)
+    if api == "current":
+        _add_current(db, random.Random(f"{seed}-current"))
     return db
+
+
+_GROUPS = [("Dawn Patrol", "active"), ("Track Tuesdays", "active"), ("Trail Crew", "paused")]
+
+
+def _add_current(db: IntervalsData, rng: random.Random) -> None:
+    """What the current reference adds to the seed's data, from its own generator (``rng``),
+    so the seed's records stay exactly as in seed mode."""
+    db.organization["plan"] = "elite"
+    for runs in db.runs.values():
+        for run in runs:
+            run.pop("registrationStatus", None)
+            if rng.random() < 0.5:
+                opens = dt.datetime.fromisoformat(run["date"]) - dt.timedelta(days=60)
+                run["registrationOpensAt"] = f"{opens:%Y-%m-%d}T09:00:00+00:00"
+                run["registrationClosesAt"] = f"{run['date']}T06:00:00+00:00"
+            if rng.random() < 0.1:
+                run["soldOut"] = True
+            if rng.random() < 0.05:
+                run["registrationOverride"] = rng.choice(["paused", "closed"])
+    for series in db.series:
+        parent = next((e for e in db.events.values() if e.get("seriesId") == series["_id"]), None)
+        if parent is None:
+            continue
+        schedule = series["schedule"]
+        recurrence: dict[str, Any] = {
+            "_id": db.new_id(),
+            "eventId": parent["_id"],
+            "label": series["name"],
+            "schedule": {
+                "frequency": schedule["frequency"],
+                "startTime": schedule["startTime"],
+                **({"daysOfWeek": [schedule["dayOfWeek"]]} if "dayOfWeek" in schedule else {}),
+                **(
+                    {"durationMinutes": schedule["durationMinutes"]}
+                    if "durationMinutes" in schedule
+                    else {}
+                ),
+            },
+            "status": series["status"],
+            "autoPublishHorizonWeeks": 6,
+        }
+        db.recurrences.append(recurrence)
+    for name, status in _GROUPS:
+        slug = slugify(name)
+        group = {
+            "_id": db.new_id(),
+            "organizationId": db.organization["_id"],
+            "name": name,
+            "slug": slug,
+            "status": status,
+            "description": f"{name}: the club's {status} group.",
+        }
+        if rng.random() < 0.7:
+            group["coverImageId"] = f"img_{rng.getrandbits(32):08x}"
+        db.groups.append(group)
+        db.group_events[slug] = [e for e in db.events if rng.random() < 0.2]
 
 
 def _add_given_event(db: IntervalsData, given: Mapping[str, Any]) -> None:
@@ -451,7 +551,11 @@ class FakeIntervals(FakeServer):
         today: the date seeded events are placed around (default: the current date).
         cursor_pagination: accept ``after`` (an ``_id``, exclusive) and add ``hasMore`` to
             listings, as the docs describe; otherwise neither exists, as in the spec.
-        host, port: where to listen (port 0: any free port).
+        api: ``"seed"`` (default) serves and checks against the seed description;
+            ``"current"`` against the current reference's (``openapi-current.json``): its
+            endpoints, cursor pagination always (``after``/``before``, ``hasMore``), its data.
+        host: the address to listen on.
+        port: the port to listen on (0: any free port).
 
     Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer <key>`` for each
     key of ``api_keys``; by default ``Bearer test-key`` with every scope.
@@ -465,16 +569,20 @@ class FakeIntervals(FakeServer):
         events: int | Sequence[Mapping[str, Any]] = 300,
         validate: bool | None = None,
         cursor_pagination: bool = False,
+        api: ApiVersion = "seed",
         today: dt.date | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         """Build the data, the routes and (when validating) the spec objects."""
+        self.api: ApiVersion = api
+        """Which description this fake serves and checks against (before the base reads it)."""
         super().__init__(validate=validate, host=host, port=port)
         self.api_keys = dict(api_keys) if api_keys is not None else {"test-key": ALL_SCOPES}
-        self.db = generate_data(seed, events, today)
+        self.db = generate_data(seed, events, today, api)
         """The in-memory records; tests may read and change them."""
-        self.cursor_pagination = cursor_pagination
+        self.cursor_pagination = cursor_pagination or api == "current"
+        self._operations = _operations_of(load_spec(api)) if api == "current" else _OPERATIONS
         self.idempotent_replays = 0
         """Requests answered from the ``Idempotency-Key`` store."""
         self._idempotency: dict[tuple[str, str], _Stored] = {}
@@ -487,13 +595,17 @@ class FakeIntervals(FakeServer):
             "getEvent": self._get_event,
             "listRegistrations": self._list_registrations,
             "registerParticipant": self._idempotent(self._register),
+            "listRecurrences": self._list_recurrences,
+            "listGroups": self._list_groups,
+            "getGroup": self._get_group,
+            "listGroupEvents": self._list_group_events,
         }
-        for operation, (method, path, _) in _OPERATIONS.items():
+        for operation, (method, path, _) in self._operations.items():
             self.add_operation(operation, method, path, handlers[operation])
 
     def description(self) -> dict[str, Any]:
-        """The bundled spec (:func:`load_spec`)."""
-        return load_spec()
+        """The bundled description of :attr:`api` (:func:`load_spec`)."""
+        return load_spec(self.api)
 
     def credentials(self) -> list[str]:
         """``Authorization: Bearer <key>`` for each key of :attr:`api_keys`, with its scopes."""
@@ -526,7 +638,7 @@ class FakeIntervals(FakeServer):
     def authenticate(self, request: web.Request, operation: str | None) -> None:
         """The bearer key (401) and the operation's scope (403)."""
         key = self._api_key(request)
-        scope = _OPERATIONS[operation][2] if operation in _OPERATIONS else None
+        scope = self._operations[operation][2] if operation in self._operations else None
         if scope is not None and scope not in self.api_keys[key]:
             raise ApiError(403, f"API key lacks the {scope} scope")
 
@@ -537,9 +649,11 @@ class FakeIntervals(FakeServer):
         return key.strip()
 
     def checked_body(self, request: web.Request, response: web.Response) -> bytes | None:
-        """The body without the documented extensions the spec lacks (``hasMore`` in cursor
-        mode, ``error.retryAfter``)."""
+        """The body without the documented extensions the seed spec lacks (``hasMore`` in
+        cursor mode, ``error.retryAfter``); the current description has both."""
         data = super().checked_body(request, response)
+        if self.api == "current":
+            return data
         body = msgspec.json.decode(data) if data else None
         if not isinstance(body, dict):
             return data
@@ -583,7 +697,8 @@ class FakeIntervals(FakeServer):
     # --- handlers ------------------------------------------------------------------------
 
     def _page(self, request: web.Request, items: Iterable[dict[str, Any]]) -> web.Response:
-        """``{"data": [...]}`` up to ``limit``; cursor mode: after ``after``, with ``hasMore``."""
+        """``{"data": [...]}`` up to ``limit``; cursor mode: after ``after`` (or before
+        ``before``), with ``hasMore``."""
         try:
             limit = int(request.query.get("limit", _DEFAULT_LIMIT))
         except ValueError:
@@ -591,16 +706,36 @@ class FakeIntervals(FakeServer):
         if not 1 <= limit <= _MAX_LIMIT:
             raise ApiError(422, "Invalid limit", {"limit": ["must be an integer from 1 to 100"]})
         after = request.query.get("after") if self.cursor_pagination else None
+        before = request.query.get("before") if self.api == "current" else None
+        if after is not None and before is not None:
+            raise ApiError(422, "Invalid cursor", {"after": ["not with before"]})
+        if before is not None:
+            return self._page_before(before, limit, list(items))
         if after is not None:
             iterator = iter(items)
             if not any(item["_id"] == after for item in iterator):
-                raise ApiError(400, f"Unknown cursor: {after}")
+                self._bad_cursor("after", after)
             items = iterator
         page = list(itertools.islice(items, limit + 1))
         result: dict[str, Any] = {"data": page[:limit]}
         if self.cursor_pagination:
             result["hasMore"] = len(page) > limit
         return json_response(result)
+
+    def _page_before(self, before: str, limit: int, items: list[dict[str, Any]]) -> web.Response:
+        """The ``limit`` items just before the one with ``_id`` ``before``; ``hasMore``: some
+        come before them."""
+        index = next((i for i, item in enumerate(items) if item["_id"] == before), None)
+        if index is None:
+            self._bad_cursor("before", before)
+        start = max(0, index - limit)
+        return json_response({"data": items[start:index], "hasMore": start > 0})
+
+    def _bad_cursor(self, name: str, value: str) -> NoReturn:
+        """A cursor naming no item: the current reference's ``VALIDATION_ERROR``; 400 before."""
+        if self.api == "current":
+            raise ApiError(422, f"Unknown cursor: {value}", {name: ["unknown cursor"]})
+        raise ApiError(400, f"Unknown cursor: {value}")
 
     async def _get_organization(self, request: web.Request) -> web.Response:
         return json_response({"data": self.db.organization})
@@ -612,7 +747,9 @@ class FakeIntervals(FakeServer):
     async def _list_events(self, request: web.Request) -> web.Response:
         query = request.query
         kind, series = query.get("type"), query.get("seriesId")
-        after = query.get("after") if self.cursor_pagination else None
+        cursor = query.get("after") if self.cursor_pagination else None
+        if self.api == "current" and "before" in query:
+            cursor = query["before"]
         date_from, date_to = query.get("dateFrom", ""), query.get("dateTo", "9999")
         if self._sorted_events is None:
             self._sorted_events = sorted(
@@ -627,7 +764,7 @@ class FakeIntervals(FakeServer):
                 and series in (None, event.get("seriesId"))
                 and date_from <= event["date"] <= date_to
             )
-            or event["_id"] == after
+            or event["_id"] == cursor
         )
         return self._page(request, matching)
 
@@ -643,6 +780,36 @@ class FakeIntervals(FakeServer):
         if event_id not in self.db.events:
             raise ApiError(404, "Event not found")
         return self._page(request, iter(self.db.registrations.get(event_id, [])))
+
+    async def _list_recurrences(self, request: web.Request) -> web.Response:
+        status = request.query.get("status")
+        cursor = request.query.get("after", request.query.get("before"))
+        return self._page(
+            request,
+            (r for r in self.db.recurrences if status in (None, r["status"]) or r["_id"] == cursor),
+        )
+
+    async def _list_groups(self, request: web.Request) -> web.Response:
+        return self._page(request, iter(self.db.groups))
+
+    def _group(self, request: web.Request) -> dict[str, Any]:
+        slug = request.match_info["slug"]
+        group = next((g for g in self.db.groups if g["slug"] == slug), None)
+        if group is None:
+            raise ApiError(404, "Group not found")
+        return group
+
+    async def _get_group(self, request: web.Request) -> web.Response:
+        return json_response({"data": self._group(request)})
+
+    async def _list_group_events(self, request: web.Request) -> web.Response:
+        ids = set(self.db.group_events.get(self._group(request)["slug"], ()))
+        events = sorted(
+            (self.db.events[event_id] for event_id in ids if event_id in self.db.events),
+            key=lambda e: (e["date"], e["_id"]),
+        )
+        listed = ({k: v for k, v in e.items() if k not in _DETAIL_ONLY_KEYS} for e in events)
+        return self._page(request, listed)
 
     async def _create_event(self, request: web.Request) -> web.Response:
         body = await self._json_object(request)
@@ -697,4 +864,12 @@ class FakeIntervals(FakeServer):
 
 
 if __name__ == "__main__":
-    run_cli(FakeIntervals, "Serve a fake Intervals API.")
+    run_cli(
+        FakeIntervals,
+        "Serve a fake Intervals API.",
+        switches={
+            "cursor_pagination": "send the documented hasMore cursor, as the demo's fake"
+            " does, so every registration is listed ('eventsync events --participants'"
+            " then exits 0)"
+        },
+    )

@@ -7,6 +7,8 @@ arguments before anything is sent, and applies RideWithGPS's pagination rules.
 
 from __future__ import annotations
 
+import datetime as dt
+import itertools
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -169,6 +171,24 @@ def resolve_auth(
     return provider.BasicAuth(key, secret)
 
 
+def _check_aware(field: str, value: dt.datetime | None) -> dt.datetime | None:
+    """A timezone-aware datetime (a naive one would be compared with offsets by guess)."""
+    if value is None:
+        return None
+    if not isinstance(value, dt.datetime) or value.utcoffset() is None:
+        raise common.InvalidRequestError(
+            f"{field}: must be a timezone-aware datetime, e.g."
+            " datetime(2026, 5, 1, tzinfo=timezone.utc)",
+            field=field,
+        )
+    return value
+
+
+def _older(event: EventSummary, since: dt.datetime) -> bool:
+    """Whether ``event`` was last updated before ``since`` (unknown: not older)."""
+    return event.updated_at is not None and event.updated_at < since
+
+
 class RideWithGPSClient(provider.BaseClient):
     """Async client for the RideWithGPS events API (v1).
 
@@ -274,9 +294,18 @@ class RideWithGPSClient(provider.BaseClient):
         page_size: int | None = None,
         name: str | None = None,
         visibility: Visibility | str | None = None,
+        updated_since: dt.datetime | None = None,
     ) -> AsyncIterator[EventSummary]:
         """Every event (matching ``name`` and ``visibility``, as in :meth:`list_events`),
         page after page, each at most once.
+
+        ``updated_since`` (a timezone-aware datetime) makes the listing incremental:
+        since the API lists events by ``updated_at``, newest first, paging stops at
+        the first event updated before it, so a job that runs every hour reads only
+        the pages that changed. Events updated at ``updated_since`` exactly are
+        included (keep the newest ``updated_at`` you saw and pass it next time;
+        the boundary event comes again). An event without ``updated_at`` cannot be
+        placed and is yielded without stopping.
 
         Each next page is asked for by number at ``base_url``; the listing's
         ``next_page_url`` only says whether there is one. Iteration stops when
@@ -296,10 +325,15 @@ class RideWithGPSClient(provider.BaseClient):
         """
         self._page_size(page_size)  # arguments refused here, not at the first page
         _filters(name, visibility)
+        since = _check_aware("updated_since", updated_since)
 
         async def fetch(page: int) -> provider.Chunk[EventSummary, int]:
             result = await self.list_events(page, page_size, name, visibility)
-            return provider.Chunk(result.items, result.next_page)
+            if since is None:
+                return provider.Chunk(result.items, result.next_page)
+            newer = list(itertools.takewhile(lambda e: not _older(e, since), result.items))
+            following = result.next_page if len(newer) == len(result.items) else None
+            return provider.Chunk(newer, following)
 
         return provider.paginate(
             fetch, 1, key=lambda event: event.id, where=lambda page: page, what=f"GET {_EVENTS}"

@@ -99,7 +99,8 @@ def map_event(event: EventSummary) -> common.Event:
     ``url`` is the web page (``html_url``), ``name`` is ``""`` when the API
     sends none. For a full :class:`Event`, ``distances_m`` come from the
     routes' ``distance`` (metres) when it is a finite positive number, and
-    ``participants`` from its participants.
+    ``participants`` from its participants: None when the API left them out
+    (it shows them only to the event's owner), ``()`` when there are none.
 
     Raises :class:`common.DecodeError` naming the field when the event has no
     ``start_date``, which a :class:`common.Event` cannot do without.
@@ -115,10 +116,14 @@ def map_event(event: EventSummary) -> common.Event:
         timezone = None  # a name this machine does not know: unknown, not guessed
     start_time = None if all_day else event.start_time
     distances: tuple[float, ...] = ()
-    participants: tuple[common.Participant, ...] = ()
+    participants: tuple[common.Participant, ...] | None = ()
     if isinstance(event, Event):
         distances = tuple(r.distance for r in event.routes if r.distance is not None)
-        participants = tuple(map_participant(p, event.id) for p in event.participants or ())
+        participants = (
+            None
+            if event.participants is None  # not shown to this caller: unknown, not none
+            else tuple(map_participant(p, event.id) for p in event.participants)
+        )
     return common.Event(
         provider=common.Provider.RIDEWITHGPS,
         id=str(event.id),
@@ -178,7 +183,11 @@ class RideWithGPSSource:
         return f"RideWithGPSSource({self.client!r})"
 
     def iter_events(
-        self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+        self,
+        *,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+        updated_since: dt.datetime | None = None,
     ) -> AsyncIterator[common.Event]:
         """Every event starting within ``date_from``..``date_to`` (inclusive, either optional).
 
@@ -190,6 +199,10 @@ class RideWithGPSSource:
         and a :class:`common.SkippedEventWarning` names it and says why
         (``warnings.simplefilter("error", common.SkippedEventWarning)`` turns
         that into an exception).
+
+        ``updated_since`` (timezone-aware) is passed to
+        :meth:`RideWithGPSClient.iter_events`: only events updated since then come,
+        and only the pages that hold them are read.
         """
         start = _check_day("date_from", date_from)
         end = _check_day("date_to", date_to)
@@ -197,12 +210,16 @@ class RideWithGPSSource:
             raise common.InvalidRequestError(
                 f"date_to: {end} is before date_from {start}", field="date_to"
             )
-        return self._iter_events(start, end)
+        summaries = self.client.iter_events(updated_since=updated_since)  # checked at once
+        return self._iter_events(summaries, start, end)
 
     async def _iter_events(
-        self, date_from: dt.date | None, date_to: dt.date | None
+        self,
+        summaries: AsyncIterator[EventSummary],
+        date_from: dt.date | None,
+        date_to: dt.date | None,
     ) -> AsyncIterator[common.Event]:
-        async for summary in self.client.iter_events():
+        async for summary in summaries:
             day = summary.start_date
             if day is None:
                 warnings.warn(
@@ -220,13 +237,23 @@ class RideWithGPSSource:
             yield map_event(summary)
 
     async def get_event(self, event_id: str) -> common.Event:
-        """The full event, with participants when you own it (a numeric id, as a string).
+        """The full event (a numeric id, as a string); ``participants`` is None when
+        the API does not show them to you (only the event's owner sees them).
 
         Raises :class:`common.DecodeError` when the event has no ``start_date``.
         """
         return map_event(await self.client.get_event(_event_id(event_id)))
 
     async def list_participants(self, event_id: str) -> list[common.Participant]:
-        """The event's participants ([] when the API shows none, e.g. you do not own it)."""
+        """The event's participants ([] when nobody joined).
+
+        Raises :class:`common.PermissionDeniedError` when the API does not show
+        them to you (only to the event's owner): hidden is not the same as none.
+        """
         event = await self.client.get_event(_event_id(event_id))
-        return [map_participant(p, event.id) for p in event.participants or ()]
+        if event.participants is None:
+            raise common.PermissionDeniedError(
+                f"RideWithGPS shows the participants of event {event.id} only to its owner",
+                status_code=403,
+            )
+        return [map_participant(p, event.id) for p in event.participants]

@@ -415,7 +415,9 @@ class FakeRideWithGPS(FakeServer):
         events: number of seeded events owned by the user (generated lazily).
         user_id: the user the credentials belong to.
         access_token: valid ``Bearer`` token.
-        api_key, auth_token: valid pair for Basic auth and the ``x-rwgps-*`` headers.
+        api_key: with ``auth_token``, the valid pair for Basic auth and the ``x-rwgps-*``
+            headers.
+        auth_token: see ``api_key``.
         error_style: shape of error bodies (422 validation errors are always
             ``{"errors": [...]}``).
         next_page_host: scheme and host of ``next_page_url`` instead of :attr:`url`.
@@ -427,7 +429,8 @@ class FakeRideWithGPS(FakeServer):
             'eventsync[testing]'``), ``True`` demands it (:class:`ImportError` otherwise),
             ``False`` never (benchmarks).
         now: the moment seeded dates are placed around (default: today's midnight UTC).
-        host, port: where to listen (port 0: any free port).
+        host: the address to listen on.
+        port: the port to listen on (0: any free port).
 
     Credentials accepted (see :meth:`credentials`): ``Authorization: Bearer`` ``access_token``,
     or the pair ``api_key`` / ``auth_token`` as Basic auth or as the ``x-rwgps-api-key`` and

@@ -197,8 +197,9 @@ def test_debug_shows_the_traceback_and_keeps_the_exit_code(
     assert "Traceback" in err and "NotFoundError" in err
 
 
-def test_ctrl_c_stops_cleanly_with_partial_output(servers: Servers, tmp_path: Path) -> None:
-    """A real process, a real SIGINT: exit 130, what was written is kept."""
+def test_ctrl_c_stops_cleanly_and_leaves_the_last_export(servers: Servers, tmp_path: Path) -> None:
+    """A real process, a real SIGINT: exit 130, and ``--out`` keeps the last good export
+    (issue 19 item 2: the target is replaced only when the run wrote its result)."""
     env = {
         **os.environ,
         "RWGPS_ACCESS_TOKEN": "test-access-token",
@@ -207,6 +208,7 @@ def test_ctrl_c_stops_cleanly_with_partial_output(servers: Servers, tmp_path: Pa
     servers.rwgps.requests.clear()
     servers.rwgps.inject(Fault.slow(30), path="/api/v1/events.json")  # hangs on the 1st page
     out = tmp_path / "out.jsonl"
+    out.write_text("the last good export\n")
     proc = subprocess.Popen(
         [sys.executable, "-m", "common._cli", "--no-progress", "events", "--provider", "rwgps",
          "--format", "jsonl", "--out", str(out)],
@@ -220,7 +222,8 @@ def test_ctrl_c_stops_cleanly_with_partial_output(servers: Servers, tmp_path: Pa
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    assert out.exists()
+    assert out.read_text() == "the last good export\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.jsonl"]  # nothing left beside it
 
 
 PROVIDER_PACKAGES = {"intervals_async", "ridewithgps_async"}

@@ -11,6 +11,7 @@ The reason is required; the marked samples are listed by ``test_not_run_samples_
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -21,7 +22,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
-FENCE = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
+#: A python fence, with or without attributes (```python title="jobs.py"```).
+FENCE = re.compile(r"^```python(?:[ \t][^\n]*)?\n(.*?)^```", re.S | re.M)
 NOT_RUN = re.compile(r"<!--\s*not-run:((?:(?!-->).)*)-->\s*\Z", re.S)
 
 
@@ -74,6 +76,9 @@ def test_the_marker_is_found() -> None:
     assert marker is not None and marker.group(1).strip() == "needs a real API key"
     assert NOT_RUN.search("<!-- not-run: x -->\nprose\n") is None  # only right before
     assert NOT_RUN.search("<!-- not-run: x -->\n<!-- other -->\n") is None
+    titled = FENCE.search('```python title="jobs.py"\nx = 1\n```\n')
+    assert titled is not None and titled.group(1) == "x = 1\n"
+    assert FENCE.search("```pythonic\nx = 1\n```\n") is None
 
 
 @pytest.mark.parametrize("sample", RUN, ids=[sample.where for sample in RUN])
@@ -89,3 +94,46 @@ def test_sample_runs(sample: Sample, tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.strip(), "a sample should show something"
+
+
+def _rst_docstrings():  # docs/_ext is not a package: load the file the site build loads
+    spec = importlib.util.spec_from_file_location(
+        "rst_docstrings", ROOT / "docs/_ext/rst_docstrings.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_docstrings_read_as_markdown() -> None:
+    to_markdown = _rst_docstrings().to_markdown
+    assert (
+        to_markdown("See :class:`common.Event` and :meth:`~a.B.c`.")
+        == "See `common.Event` and `c`."
+    )
+    assert to_markdown(":func:`the helper <common.fetch_many>`") == "`the helper`"
+    text = "Use it::\n\n    x = 1\n    if x:\n        y = 2\n\nAfter."
+    assert to_markdown(text) == "Use it:\n\n```python\nx = 1\nif x:\n    y = 2\n```\n\nAfter."
+    indented = "Args:\n    x: see::\n\n        f(x)\n    y: z"
+    assert (
+        to_markdown(indented) == "Args:\n    x: see:\n\n    ```python\n    f(x)\n    ```\n    y: z"
+    )
+    assert to_markdown("::\n\n    a\n") == "\n```python\na\n```\n"
+    assert to_markdown("Plain, with ::1 inside.") == "Plain, with ::1 inside."
+
+
+def test_the_readme_is_a_front_door() -> None:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert len(lines) <= 300, "the README is the front door: the rest belongs in docs/"
+    assert not any(line.startswith("pip install eventsync") for line in lines)  # no index
+
+
+def test_the_readme_links_resolve() -> None:
+    # mkdocs --strict checks the site's links; the README's own are checked here.
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)\s]+)\)", text)
+    local = [t.split("#")[0] for t in targets if "://" not in t and not t.startswith("#")]
+    assert local, "the README links into the site"
+    missing = [target for target in local if not (ROOT / target).exists()]
+    assert not missing, missing

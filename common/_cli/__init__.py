@@ -16,7 +16,9 @@ import importlib.util
 import logging
 import math
 import os
+import shutil
 import sys
+import textwrap
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -36,6 +38,7 @@ from .._errors import (
     TruncationWarning,
 )
 from ..provider import Registry
+from ..ratelimit._redis import check_store_url
 from ._output import one_line, warn
 from ._run import (
     EXIT_API,
@@ -45,6 +48,7 @@ from ._run import (
     EXIT_OK,
     EXIT_PARTIAL,
     EXIT_USAGE,
+    ProviderFailed,
     Usage,
     cmd_demo,
     cmd_event,
@@ -59,7 +63,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXIT_CODES", "build_parser", "main"]
 
-#: Every exit code, as --help and the README document it.
+#: Every exit code, as --help and docs/guides/cli.md document it.
 EXIT_CODES = {
     EXIT_OK: "ok (also when the reader of stdout stops early, as `| head` does)",
     EXIT_USAGE: "usage: a bad flag, value or event id; nothing was sent",
@@ -103,6 +107,19 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
+def _instant(text: str) -> dt.datetime:
+    """An ISO 8601 date and time with its offset (``Z`` accepted): an instant, not a guess."""
+    try:
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        value = None
+    if value is None or value.utcoffset() is None:
+        raise argparse.ArgumentTypeError(
+            f"not a date and time with an offset, e.g. 2026-05-01T06:00:00Z: {text!r}"
+        )
+    return value
+
+
 def _rate(text: str) -> float:
     try:
         value = float(text)
@@ -116,18 +133,30 @@ def _rate(text: str) -> float:
     return value
 
 
+def _entry(label: str, text: str, indent: int, width: int) -> str:
+    """One ``label  text`` entry of the epilog, its text wrapped under itself (never
+    mid-word); a label longer than its column puts the text on the next line."""
+    head = f"  {label:<{indent - 2}}"
+    if len(head) > indent:
+        head += "\n" + " " * indent
+    lines = textwrap.wrap(text, width=max(width - indent, 20), break_on_hyphens=False)
+    return head + ("\n" + " " * indent).join(lines)
+
+
 def _environment_help(registry: Registry) -> str:
+    """The epilog: environment variables and exit codes, wrapped to the terminal."""
+    width = min(shutil.get_terminal_size().columns, 100) - 2
     lines = ["environment variables:"]
     for plugin in registry:
-        lines += [f"  {v.name:<22}{v.help}" for v in plugin.environment]
-    lines.append(f"  {RATE_STORE_VARIABLE:<22}default of --rate-store")
+        lines += [_entry(v.name, v.help, 24, width) for v in plugin.environment]
+    lines.append(_entry(RATE_STORE_VARIABLE, "default of --rate-store", 24, width))
     lines.append("exit codes:")
-    lines += [f"  {code:<4}{text}" for code, text in EXIT_CODES.items()]
+    lines += [_entry(str(code), text, 6, width) for code, text in EXIT_CODES.items()]
     return "\n".join(lines)
 
 
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
-    """The argument parser (documented in the README)."""
+    """The argument parser (documented in docs/guides/cli.md)."""
     names = [p.name for p in registry]
     choices = [*names, *(a for p in registry for a in p.aliases), "all"]
     epilog = _environment_help(registry)
@@ -159,7 +188,12 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    demo = commands.add_parser("demo", help="run against built-in fake servers")
+    demo = commands.add_parser(
+        "demo",
+        help="run against built-in fake servers",
+        description="Start every provider's fake server in this process, pull every event"
+        " with its participants into a JSON lines file, and print a summary.",
+    )
     demo.add_argument(
         "--out", default="events.jsonl", help="JSON lines file (default: %(default)s)"
     )
@@ -168,6 +202,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     events = commands.add_parser(
         "events",
         help="list events",
+        description="List the events of one provider or of every provider with credentials,"
+        " ordered by start, then provider, then id (the same data gives the same bytes)."
+        " With --participants, each event's details and participants too.",
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -186,10 +223,22 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     )
     events.add_argument(
         "--format",
-        choices=("table", "jsonl", "csv"),
+        choices=("table", "jsonl", "csv", "ics"),
         default="table",
         metavar="FORMAT",
-        help="table | jsonl | csv (default: %(default)s)",
+        help="table | jsonl | csv | ics: an iCalendar feed, written once every event is read"
+        " (with --out, replaced whole, never half-written) (default: %(default)s)",
+    )
+    events.add_argument(
+        "--calendar-name", metavar="NAME", help="with --format ics: the calendar's name"
+    )
+    events.add_argument(
+        "--updated-since",
+        type=_instant,
+        metavar="DATETIME",
+        help="only events updated since then (ISO 8601 with offset, e.g. 2026-05-01T06:00Z):"
+        " RideWithGPS stops paging at the first older event; Intervals events carry no update"
+        " time, so all of them are listed (a warning says so)",
     )
     events.add_argument("--out", metavar="FILE", help="write here instead of stdout")
     events.add_argument(
@@ -199,15 +248,33 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     )
     events.set_defaults(run=cmd_events)
 
-    for name, run, what in (
-        ("event", cmd_event, "one event with its participants, as JSON"),
-        ("participants", cmd_participants, "an event's participants, as JSON lines"),
+    for name, run, what, described in (
+        (
+            "event",
+            cmd_event,
+            "one event with its participants, as JSON",
+            "Fetch one event in full (details and participants) and write it as one JSON"
+            " object, the same as a line of 'events --participants --format jsonl'.",
+        ),
+        (
+            "participants",
+            cmd_participants,
+            "an event's participants, as JSON lines",
+            "Write an event's participants, one JSON object a line. Participants the"
+            " provider does not show you (only to the event's owner) are an error (exit 3),"
+            " not an empty list.",
+        ),
     ):
-        command = commands.add_parser(name, help=what)
+        command = commands.add_parser(name, help=what, description=described)
         command.add_argument(
             "provider", choices=choices[:-1], metavar="PROVIDER", help=" | ".join(choices[:-1])
         )
-        command.add_argument("id", metavar="EVENT_ID")
+        command.add_argument(
+            "id",
+            metavar="EVENT_ID",
+            help="the event's id as the provider gives it (the 'id' column or field of"
+            " 'eventsync events'; RideWithGPS ids are whole numbers)",
+        )
         command.set_defaults(run=run)
     providers = commands.add_parser("providers", help="list the installed providers")
     providers.set_defaults(run=cmd_providers)
@@ -224,7 +291,7 @@ def _flatten(exc: BaseException) -> list[BaseException]:
 def _root(exc: BaseException) -> BaseException:
     """The error that decides the exit: out of task groups, the one that matters most."""
     leaves = _flatten(exc)
-    for kind in (KeyboardInterrupt, BrokenPipeError, Usage, APIError, OSError):
+    for kind in (KeyboardInterrupt, BrokenPipeError, Usage, ProviderFailed, APIError, OSError):
         for leaf in leaves:
             if isinstance(leaf, kind):
                 return leaf
@@ -232,6 +299,8 @@ def _root(exc: BaseException) -> BaseException:
 
 
 def _exit_code(exc: BaseException) -> int:
+    if isinstance(exc, ProviderFailed):
+        return _exit_code(exc.error)
     if isinstance(exc, MergeError) and exc.errors:  # sources failed together: the first decides
         return _exit_code(exc.errors[0])
     if isinstance(exc, Usage):
@@ -261,9 +330,11 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     args = build_parser(registry).parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LowerLevel())
+    if not args.debug:  # asyncio's debug-mode notes (slow callbacks) are not the user's news
+        handler.addFilter(lambda record: not record.name.startswith("asyncio"))
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     for name, reason in registry.broken:
-        warn(f"provider {name!r} could not be loaded: {reason}")
+        warn(f"provider {name!r} not loaded: {reason}")
     try:
         from rich.console import Console
     except ImportError:
@@ -271,11 +342,26 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
             "eventsync: error: the command needs its extra: pip install 'eventsync[cli]'\n"
         )
         return EXIT_USAGE
+    if getattr(args, "format", None) == "ics" and importlib.util.find_spec("icalendar") is None:
+        sys.stderr.write(
+            "eventsync: error: --format ics needs icalendar: pip install 'eventsync[ics]'\n"
+        )
+        return EXIT_USAGE
     if args.rate_store and importlib.util.find_spec("redis") is None:
         sys.stderr.write(
             "eventsync: error: --rate-store needs redis-py: pip install 'eventsync[redis]'\n"
         )
         return EXIT_USAGE
+    if args.rate_store:  # checked before any provider starts: one line, exit 2
+        try:
+            check_store_url(args.rate_store)
+        except InvalidRequestError as bad:
+            sys.stderr.write(f"eventsync: error: {bad} (--rate-store, ${RATE_STORE_VARIABLE})\n")
+            return EXIT_USAGE
+    # A stdout that cannot encode some text (PYTHONIOENCODING=ascii): JSON lines are
+    # escaped before they get here (lossless); the table and CSV get "?" for it.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="replace")
     console = Console(stderr=True, quiet=args.no_progress)
     run: Callable[[argparse.Namespace, Registry, Console], Any] = args.run
     try:
@@ -292,7 +378,7 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
         if isinstance(exc, BrokenPipeError):
             _quiet_stdout()
             return EXIT_OK
-        if not isinstance(exc, (Usage, APIError, OSError)):
+        if not isinstance(exc, (Usage, ProviderFailed, APIError, OSError)):
             raise
         if args.debug:
             traceback.print_exception(caught)

@@ -6,17 +6,24 @@ event over as an :class:`Outcome`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import datetime as dt
 import io
+import json
+import os
+import stat
 import sys
+import tempfile
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import attrs
 
 from .._errors import APIError
+from .._ics import to_ics
 from .._json import dumps
 from .._records import event_record
 from .._types import Event
@@ -26,6 +33,18 @@ CSV_FIELDS = (
     "starts_at", "location", "description", "url", "registration_url", "distances_m",
     "participants", "participants_complete", "error",
 )  # fmt: skip
+
+
+class Usage(Exception):
+    """A usage error: exit code 2, one line (a bad flag or value, an ``--out`` not writable)."""
+
+
+class Sink(Protocol):
+    """Where records are written: a text stream."""
+
+    def write(self, text: str, /) -> Any: ...
+    def flush(self) -> Any: ...
+    def isatty(self) -> bool: ...
 
 
 def warn(message: str) -> None:
@@ -74,6 +93,33 @@ class Outcome:
         return f"{self.event.provider} event {self.event.id}"
 
 
+def json_line(data: Any, stream: Sink) -> str:
+    """``data`` as one JSON line that ``stream`` can encode: ``\\u`` escapes (lossless)
+    for what its encoding cannot carry (``PYTHONIOENCODING=ascii``), UTF-8 otherwise."""
+    text = dumps(data).decode()
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, separators=(",", ":"))
+    except LookupError:
+        pass
+    return text + "\n"
+
+
+def by_start(outcome: Outcome) -> tuple[Any, ...]:
+    """The order of every format: start (date, then time, all-day first), provider, id."""
+    e = outcome.event
+    return (
+        e.start_date,
+        e.start_time is not None,
+        e.start_time or dt.time.min,
+        str(e.provider),
+        len(e.id),
+        e.id,
+    )
+
+
 class Writer:
     """Writes records as a table, JSON lines or CSV; nothing before the first record.
 
@@ -81,20 +127,23 @@ class Writer:
     what it wrote); a table is drawn at the end, as wide as the terminal.
     """
 
-    def __init__(self, stream: IO[str], fmt: str, *, width: int | None) -> None:
+    def __init__(
+        self, stream: Sink, fmt: str, *, width: int | None, calendar_name: str | None = None
+    ) -> None:
         self.stream = stream
         self.fmt = fmt
         self.width = width
+        self.calendar_name = calendar_name
         self.rows: list[Outcome] = []
         self._csv: csv.DictWriter[str] | None = None
 
     def write(self, outcome: Outcome) -> None:
-        if self.fmt == "table":
+        if self.fmt in ("table", "ics"):
             self.rows.append(outcome)
             return
         data = outcome.record()
         if self.fmt == "jsonl":
-            self.stream.write(dumps(data).decode() + "\n")
+            self.stream.write(json_line(data, self.stream))
         else:
             if self._csv is None:
                 self._csv = csv.DictWriter(self.stream, CSV_FIELDS, extrasaction="ignore")
@@ -105,7 +154,10 @@ class Writer:
     def close(self, *, succeeded: bool) -> None:
         """Finish: the table (when there are rows), or a CSV header for an empty result."""
         if self.fmt == "table" and self.rows:
-            self.stream.write(events_table(self.rows, self.width))
+            self.stream.write(events_table(sorted(self.rows, key=by_start), self.width))
+        elif self.fmt == "ics" and succeeded:  # a partial feed would delete events downstream
+            events = [outcome.event for outcome in sorted(self.rows, key=by_start)]
+            self.stream.write(to_ics(events, name=self.calendar_name))  # CRLF, as RFC 5545
         elif self.fmt == "csv" and self._csv is None and succeeded:
             csv.DictWriter(self.stream, CSV_FIELDS).writeheader()
         self.stream.flush()
@@ -127,7 +179,7 @@ def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
     e = outcome.event
     where = ", ".join(p for p in (e.location.locality, e.location.country) if p)
     cells = {
-        "provider": e.provider,
+        "provider": str(e.provider),
         "id": e.id,
         "date": e.start_date.isoformat(),
         "time": e.start_time.strftime("%H:%M") if e.start_time else "",
@@ -137,7 +189,8 @@ def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
         "km": " ".join(f"{d / 1000:.1f}".removesuffix(".0") for d in e.distances_m),
     }
     if with_details:
-        people = "?" if outcome.error or not outcome.visible else str(len(e.participants))
+        hidden = outcome.error or not outcome.visible or e.participants is None
+        people = "?" if hidden else str(len(e.participants or ()))
         cells["people"] = people + ("+" if outcome.complete is False and people != "?" else "")
     return cells
 
@@ -145,7 +198,11 @@ def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
 #: When the terminal is too narrow: columns cut (with "…") down to a floor, in this order…
 _SHRINK = (("where", 8), ("km", 8), ("timezone", 12), ("name", 20))
 #: …then columns left out, in this order, and the name cut further as a last resort.
-_DROP = ("where", "km", "timezone", "provider", "time")
+#: ``id`` and ``date`` are never cut nor left out (a cut id is a wrong id), nor is
+#: ``provider`` when more than one is listed (an id means nothing without it); a
+#: terminal narrower than those lets the line wrap instead.
+_DROP = ("where", "km", "timezone", "time")
+_NEVER_CUT = ("id", "date", "provider", "people")
 
 
 def events_table(outcomes: Sequence[Outcome], width: int | None) -> str:
@@ -161,6 +218,7 @@ def events_table(outcomes: Sequence[Outcome], width: int | None) -> str:
     if width is not None:
         if len({row["provider"] for row in rows}) == 1:
             widths.pop("provider")  # one provider: the column says nothing a row needs
+        width = max(width, sum(widths[c] + 1 for c in _NEVER_CUT if c in widths) + 4)
 
         def excess() -> int:
             return sum(widths.values()) + len(widths) - 1 - width  # one space between columns
@@ -189,6 +247,7 @@ def _build(rows: list[dict[str, str]], widths: dict[str, int]) -> Any:
             column,
             no_wrap=True,
             overflow="ellipsis",
+            min_width=most if column in _NEVER_CUT else None,
             max_width=most,
             justify="right" if column == "people" else "left",
         )
@@ -206,31 +265,141 @@ def _render(table: Any, width: int | None) -> str:
     return buffer.getvalue()
 
 
-def terminal_width(stream: IO[str]) -> int | None:
+def terminal_width(stream: Sink) -> int | None:
     """The terminal's width when ``stream`` is one (rich reads $COLUMNS or asks the tty)."""
     if not stream.isatty():
         return None
     from rich.console import Console
 
-    return Console(file=stream).width
+    return Console(file=stream).width  # type: ignore[arg-type]
+
+
+class Output:
+    """The stream records go to, and whether the run's result is to be kept.
+
+    For ``--out FILE`` the records go to a file beside it, renamed over it by
+    :func:`output` only after :meth:`keep` (the run wrote its result); any other
+    ending leaves the target as it was.
+    """
+
+    def __init__(self, stream: IO[str], name: str | None) -> None:
+        self._stream = stream
+        self.name = name  # None: stdout, whose errors (a closed pipe) are the caller's
+        self.kept = False
+
+    def keep(self) -> None:
+        """The run wrote its result: replace the target with it."""
+        self.kept = True
+
+    def write(self, text: str, /) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            if self.name is None:
+                raise
+            raise _unwritable(self.name, exc) from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            if self.name is None:
+                raise
+            raise _unwritable(self.name, exc) from None
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    @property
+    def encoding(self) -> str:
+        return str(getattr(self._stream, "encoding", None) or "utf-8")
+
+
+def _unwritable(path: str, exc: OSError) -> Usage:
+    return Usage(f"--out {path}: cannot write: {exc.strerror or exc}")
 
 
 @contextmanager
-def output(path: str | None) -> Iterator[IO[str]]:
+def output(path: str | None) -> Iterator[Output]:
+    """Where the data goes: stdout, or ``--out`` (checked before anything is fetched).
+
+    A regular file (or none yet) is written beside it and renamed over it when
+    the run calls :meth:`Output.keep`; a folder, a missing folder or a place
+    that cannot be written is a :class:`Usage` error naming the path. Something
+    that is not a regular file (``/dev/null``, a FIFO, a link to a device) is
+    written through, never replaced.
+    """
     if path is None or path == "-":
-        yield sys.stdout
+        yield Output(sys.stdout, None)
         return
-    with open(path, "w", encoding="utf-8", newline="") as stream:
-        yield stream
+    real = os.path.realpath(path)
+    folder = os.path.dirname(real)
+    if os.path.isdir(real):
+        raise Usage(f"--out {path}: is a folder, not a file")
+    if not os.path.isdir(folder):
+        raise Usage(f"--out {path}: the folder {os.path.dirname(path) or '.'} does not exist")
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    if mode is not None and not stat.S_ISREG(mode):
+        yield from _write_through(path, real)
+        return
+    try:
+        fd, part = tempfile.mkstemp(
+            prefix=f".{os.path.basename(real)}.", suffix=".part", dir=folder
+        )
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as stream:
+            target = Output(stream, path)
+            yield target
+            target.flush()
+        if target.kept:
+            try:
+                _copy_mode(real, part)
+                os.replace(part, real)
+            except OSError as exc:
+                raise _unwritable(path, exc) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(part)
+
+
+def _write_through(path: str, real: str) -> Iterator[Output]:
+    try:
+        stream = open(real, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise _unwritable(path, exc) from None
+    try:
+        yield Output(stream, path)
+    finally:
+        try:
+            stream.close()
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
+
+
+def _copy_mode(real: str, part: str) -> None:
+    """The replaced file keeps its permissions; a new one gets the usual (umask) ones."""
+    try:
+        os.chmod(part, stat.S_IMODE(os.stat(real).st_mode))
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(part, 0o666 & ~umask)
 
 
 def summary_table(outcomes: Sequence[Outcome], width: int | None) -> str:
     from rich.table import Table
 
     table = Table("provider", "events", "participants", "statuses", title="Summary")
-    for name in sorted({o.event.provider for o in outcomes}):
-        mine = [o.event for o in outcomes if o.event.provider == name]
-        statuses = Counter(p.status.value for e in mine for p in e.participants)
+    for name in sorted({str(o.event.provider) for o in outcomes}):  # stable order
+        mine = [o.event for o in outcomes if str(o.event.provider) == name]
+        statuses = Counter(p.status.value for e in mine for p in e.participants or ())
         table.add_row(
             name,
             str(len(mine)),

@@ -11,23 +11,27 @@ from __future__ import annotations
 import argparse
 import contextvars
 import datetime as dt
+import inspect
 import sys
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AsyncExitStack
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import attrs
 
 from .._bulk import fetch_many, merge_events
 from .._errors import APIError, MissingCredentialsError, PermissionDeniedError, TruncationWarning
-from .._json import dumps
 from .._records import participant_record
-from .._types import Event, EventSource
+from .._types import Event, EventSource, Participant
 from ..provider import ProviderPlugin, Registry, SourceOptions
 from ._output import (
     Outcome,
+    Usage,
     Writer,
+    by_start,
+    json_line,
     one_line,
     output,
     summary_table,
@@ -42,8 +46,20 @@ EXIT_OK, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_API, EXIT_PARTIAL = 0, 2, 3
 EXIT_INTERRUPTED = 130
 
 
-class Usage(Exception):
-    """A usage error: exit code 2, one line."""
+__all__ = ["ProviderFailed", "Usage"]
+
+
+class ProviderFailed(Exception):
+    """One provider's failure, named with the server it came from (the exit code is
+    its ``error``'s)."""
+
+    def __init__(self, where: str, error: BaseException) -> None:
+        said = one_line(error)
+        if not isinstance(error, APIError):  # a plug-in's own bug: its type says most
+            said = f"{type(error).__name__}: {said}"
+        super().__init__(f"{where}: {said}")
+        self.where = where
+        self.error = error
 
 
 # -- warnings that belong to one event -----------------------------------------------------
@@ -83,29 +99,43 @@ class Tally:
     incomplete: list[str] = attrs.field(factory=list)
     hidden: dict[str, list[str]] = attrs.field(factory=dict)
     listings_cut: int = 0
+    providers_failed: list[ProviderFailed] = attrs.field(factory=list)
+
+    def provider_failed(self, failure: ProviderFailed) -> None:
+        """A provider that could not be opened or listed: named now, counted in the summary."""
+        self.providers_failed.append(failure)
+        warn(f"{failure}; its events are missing")
 
     def add(self, outcome: Outcome) -> None:
-        self.written[outcome.event.provider] += 1
+        self.written[str(outcome.event.provider)] += 1
         if outcome.error is not None:
             self.failed.append(outcome.label())
             warn(f"{outcome.label()}: details not fetched: {outcome.error}")
         elif not outcome.visible:
-            name = outcome.event.provider
+            name = str(outcome.event.provider)
             self.hidden.setdefault(name, []).append(outcome.event.id)
         elif outcome.complete is False:
             self.incomplete.append(outcome.label())
 
-    def finish(self) -> int:
+    def finish(self, *, where: str | None = None, warn_hidden: bool = True) -> int:
         """The closing lines on stderr, and the exit code."""
         for name, ids in sorted(self.hidden.items()):
-            listed = ", ".join(ids[:10]) + (", …" if len(ids) > 10 else "")
-            warn(
-                f"participants not shown to you (only to the event's owner): {name} event {listed}"
-            )
+            listed = ", ".join(sorted(ids, key=lambda i: (len(i), i))[:10])
+            listed += ", …" if len(ids) > 10 else ""
+            if warn_hidden:
+                warn(
+                    "participants not shown to you (only to the event's owner):"
+                    f" {name} event {listed}"
+                )
         counts = ", ".join(f"{name} {n}" for name, n in sorted(self.written.items()))
-        text = f"eventsync: wrote {sum(self.written.values())} events"
+        total = sum(self.written.values())
+        text = f"eventsync: wrote {total} event{'' if total == 1 else 's'}"
+        text += f" to {where}" if where else ""
         text += f" ({counts})" if counts else ""
         problems = []
+        if self.providers_failed:
+            names = ", ".join(f.where for f in self.providers_failed)
+            problems.append(f"{len(self.providers_failed)} provider(s) failed: {names}")
         if self.listings_cut:
             problems.append(f"{self.listings_cut} listing(s) possibly cut short")
         if self.failed:
@@ -116,7 +146,7 @@ class Tally:
             hidden = sum(map(len, self.hidden.values()))
             problems.append(f"{hidden} with participants not shown to you")
         sys.stderr.write(text + ("; " + ", ".join(problems) if problems else "") + "\n")
-        partial = self.failed or self.incomplete or self.listings_cut
+        partial = self.failed or self.incomplete or self.listings_cut or self.providers_failed
         return EXIT_PARTIAL if partial else EXIT_OK
 
 
@@ -132,37 +162,95 @@ def _options(args: argparse.Namespace, plugin: ProviderPlugin | None) -> SourceO
     )
 
 
-async def _open(stack: AsyncExitStack, plugin: ProviderPlugin, options: SourceOptions) -> Any:
-    """The plugin's source; missing credentials said in environment variables, not keywords."""
+@attrs.frozen
+class Opened:
+    """A provider's source, and how to name it in an error (its title and host)."""
+
+    plugin: ProviderPlugin
+    source: EventSource
+    where: str
+
+
+def _where(plugin: ProviderPlugin, base_url: str | None) -> str:
+    host = urlsplit(base_url).netloc if base_url else ""
+    return f"{plugin.title} ({host})" if host else plugin.title
+
+
+async def _open(stack: AsyncExitStack, plugin: ProviderPlugin, options: SourceOptions) -> Opened:
+    """The plugin's source; missing credentials said in environment variables, not keywords,
+    and any other failure (a plug-in's client factory raising) named with its provider."""
     try:
-        return await stack.enter_async_context(plugin.open_source(options))
+        client = await stack.enter_async_context(plugin.client(options))
     except MissingCredentialsError:
         raise MissingCredentialsError(
             f"no {plugin.title} credentials: set {plugin.credentials}"
         ) from None
+    except Exception as exc:
+        raise ProviderFailed(_where(plugin, options.base_url), exc) from exc
+    where = _where(plugin, getattr(client, "base_url", None) or options.base_url)
+    try:
+        return Opened(plugin, plugin.source(client), where)
+    except Exception as exc:
+        raise ProviderFailed(where, exc) from exc
 
 
 async def _open_chosen(
-    stack: AsyncExitStack, args: argparse.Namespace, registry: Registry
-) -> list[EventSource]:
-    """The sources of ``--provider``; for ``all``, of every provider that has credentials."""
+    stack: AsyncExitStack, args: argparse.Namespace, registry: Registry, tally: Tally
+) -> list[Opened]:
+    """The sources of ``--provider``; for ``all``, of every provider that has credentials
+    (one that cannot be opened is named and counted; the others go on)."""
     if args.provider != "all":
         plugin = registry.get(args.provider)
         return [await _open(stack, plugin, _options(args, plugin))]
     if args.base_url:
         raise Usage("--base-url needs one --provider (it names one server), not all")
-    sources, skipped = [], []
+    opened: list[Opened] = []
+    skipped: list[ProviderPlugin] = []
+    failed: list[ProviderFailed] = []
     for plugin in registry:
         try:
-            sources.append(await _open(stack, plugin, _options(args, None)))
+            opened.append(await _open(stack, plugin, _options(args, None)))
         except MissingCredentialsError:
             skipped.append(plugin)
-    if not sources:
+        except ProviderFailed as failure:
+            failed.append(failure)
+    if not opened and failed:
+        raise failed[0]
+    if not opened:
         wanted = "; ".join(f"{p.title}: {p.credentials}" for p in skipped)
         raise MissingCredentialsError(f"no credentials for any provider: set {wanted}")
     for plugin in skipped:
         warn(f"{plugin.title} skipped: no credentials (set {plugin.credentials})")
-    return sources
+    for each in failed:
+        tally.provider_failed(each)
+    return opened
+
+
+class _Guarded:
+    """A source whose listing's failure is kept (with its provider's name) instead of
+    ending every other provider's listing: nothing the others fetched is thrown away."""
+
+    def __init__(self, opened: Opened, failures: list[ProviderFailed]) -> None:
+        self.opened = opened
+        self.provider = opened.source.provider
+        self.failures = failures
+        self.listed = 0
+
+    async def iter_events(
+        self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> AsyncIterator[Event]:
+        try:
+            async for event in self.opened.source.iter_events(date_from=date_from, date_to=date_to):
+                self.listed += 1
+                yield event
+        except Exception as exc:
+            self.failures.append(ProviderFailed(self.opened.where, exc))
+
+    async def get_event(self, event_id: str) -> Event:
+        return await self.opened.source.get_event(event_id)
+
+    async def list_participants(self, event_id: str) -> list[Participant]:
+        return await self.opened.source.list_participants(event_id)
 
 
 # -- fetching ------------------------------------------------------------------------------
@@ -176,62 +264,104 @@ async def _details(source: EventSource, plugin: ProviderPlugin, event_id: str) -
         event = await source.get_event(event_id)
     finally:
         _EVENT_NOTES.reset(token)
-    visible = plugin.participants_visible(event)
+    visible = event.participants is not None and plugin.participants_visible(event)
     for note in notes:
         warn(f"{plugin.name} event {event.id}: participants: {note}")
     return Outcome(event, details=True, complete=visible and not notes, visible=visible)
 
 
-def _progress(console: Console) -> Any:
+def _spinner(console: Console) -> Any:
+    """Progress of a listing, whose total is unknown: a spinner and a count."""
+    from rich.progress import Progress, SpinnerColumn, TextColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}: {task.completed}"),
+        console=console,
+        transient=console.is_terminal,
+    )
+
+
+def _bar(console: Console) -> Any:
+    """Progress of the details, whose total is known: a bar and done/total."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     return Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=console,
+        transient=console.is_terminal,
     )
 
 
 async def _collect(
     registry: Registry,
-    sources: Sequence[EventSource],
+    opened: Sequence[Opened],
     emit: Callable[[Outcome], None],
     console: Console,
+    tally: Tally,
     *,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
     with_details: bool = False,
     concurrency: int = 16,
+    defer: bool = False,
 ) -> None:
-    """Stream events from all sources to ``emit``, with progress on stderr."""
-    listed: list[Event] = []
-    with _progress(console) as progress:
-        listing = progress.add_task("listing events", total=None)
-        count = 0
-        async for event in merge_events(*sources, date_from=date_from, date_to=date_to):
-            count += 1
-            progress.advance(listing)
-            if with_details:
-                listed.append(event)
-            else:
-                emit(Outcome(event))
-        progress.update(listing, total=count)
-        if not with_details:
-            return
-        by_name = {s.provider: s for s in sources}
-        details = progress.add_task("fetching details", total=len(listed))
+    """Every event of every source to ``emit``, in :func:`by_start` order, progress on stderr.
 
-        async def detail(event: Event) -> Outcome:
-            name = event.provider
+    The listing is read whole (so the order never depends on timing); details
+    are fetched concurrently and emitted in that order. ``defer``: emit only
+    once the progress display is gone (data and progress on one terminal never
+    share a line). A provider whose listing fails is counted in ``tally``; when
+    every one fails before listing anything, the first failure is raised.
+    """
+    failures: list[ProviderFailed] = []
+    guarded = [_Guarded(o, failures) for o in opened]
+    with _spinner(console) as progress:
+        listing = progress.add_task("listing events", total=None)
+        listed: list[Event] = []
+        async for event in merge_events(*guarded, date_from=date_from, date_to=date_to):
+            listed.append(event)
+            progress.advance(listing)
+    if failures and len(failures) == len(guarded) and not listed:
+        raise failures[0]
+    for each in failures:
+        tally.provider_failed(each)
+    listed.sort(key=lambda e: by_start(Outcome(e)))
+    held: list[Outcome] = []
+    out = held.append if defer else emit
+    if not with_details:
+        for event in listed:
+            out(Outcome(event))
+    else:
+        by_name = {str(o.source.provider): o for o in opened}
+
+        async def detail(index: int) -> Outcome:
+            event = listed[index]
+            chosen = by_name[str(event.provider)]
             try:
-                return await _details(by_name[name], registry.get(name), event.id)
+                return await _details(chosen.source, chosen.plugin, event.id)
             except APIError as exc:  # written from the listing, marked and counted
                 return Outcome(event, details=True, complete=False, error=one_line(exc))
 
-        async for result in fetch_many(detail, listed, concurrency=concurrency):
-            progress.advance(details)
-            if result.value is not None:
-                emit(result.value)
-            else:  # not an APIError (a provider's bug): still written, and counted
-                emit(Outcome(result.key, details=True, complete=False, error=str(result.error)))
+        ready: dict[int, Outcome] = {}
+        following = 0
+        with _bar(console) as progress:
+            details = progress.add_task("fetching details", total=len(listed))
+            async for result in fetch_many(detail, range(len(listed)), concurrency=concurrency):
+                progress.advance(details)
+                if result.value is not None:
+                    ready[result.key] = result.value
+                else:  # not an APIError (a provider's bug): still written, and counted
+                    error = str(result.error)
+                    event = listed[result.key]
+                    ready[result.key] = Outcome(event, details=True, complete=False, error=error)
+                while following in ready:  # in listing order, as soon as it can
+                    out(ready.pop(following))
+                    following += 1
+    for outcome in held:
+        emit(outcome)
 
 
 # -- commands ------------------------------------------------------------------------------
@@ -244,36 +374,48 @@ async def cmd_demo(args: argparse.Namespace, registry: Registry, console: Consol
     tally = Tally()
     _TALLY.set(tally)  # this run's task only: anyio.run gives it its own context
     outcomes: list[Outcome] = []
-    async with AsyncExitStack() as stack:
-        sources = [
-            await stack.enter_async_context(plugin.open_fake_source())
-            for plugin in registry
-            if plugin.fake is not None
-        ]
-        with output(args.out) as stream:
-            writer = Writer(stream, "jsonl", width=None)
+    with output(args.out) as target:
+        async with AsyncExitStack() as stack:
+            opened = []
+            for plugin in registry:
+                if plugin.fake is not None:
+                    source = await stack.enter_async_context(plugin.open_fake_source())
+                    opened.append(Opened(plugin, source, f"{plugin.title} (demo)"))
+            writer = Writer(target, "jsonl", width=None)
 
             def emit(outcome: Outcome) -> None:
                 writer.write(outcome)
                 tally.add(outcome)
                 outcomes.append(outcome)
 
-            await _collect(registry, sources, emit, console, with_details=True)
+            await _collect(registry, opened, emit, console, tally, with_details=True)
+        # the fakes' seed data has events the demo user does not own: said in the summary
+        code = tally.finish(where=args.out, warn_hidden=False)
+        target.keep()
     sys.stdout.write(summary_table(outcomes, terminal_width(sys.stdout)))
-    sys.stdout.write(f"wrote {len(outcomes)} events to {args.out}\n")
-    return tally.finish()
+    return code
 
 
 async def cmd_events(args: argparse.Namespace, registry: Registry, console: Console) -> int:
-    """Every event of the chosen providers, as a table, JSON lines or CSV."""
+    """Every event of the chosen providers, as a table, JSON lines, CSV or an iCalendar feed."""
     if args.date_from and args.date_to and args.date_to < args.date_from:
         raise Usage(f"--to {args.date_to} is before --from {args.date_from}")
     tally = Tally()
     _TALLY.set(tally)  # this run's task only: anyio.run gives it its own context
-    async with AsyncExitStack() as stack:
-        sources = await _open_chosen(stack, args, registry)
-        with output(args.out) as stream:
-            writer = Writer(stream, args.format, width=terminal_width(stream))
+    with output(args.out) as target:  # checked before anything is sent
+        async with AsyncExitStack() as stack:
+            opened = await _open_chosen(stack, args, registry, tally)
+            if args.updated_since is not None:
+                opened = [
+                    attrs.evolve(each, source=_since(each.source, args.updated_since))
+                    for each in opened
+                ]
+            writer = Writer(
+                target,
+                args.format,
+                width=terminal_width(target),
+                calendar_name=args.calendar_name,
+            )
 
             def emit(outcome: Outcome) -> None:
                 writer.write(outcome)
@@ -282,14 +424,46 @@ async def cmd_events(args: argparse.Namespace, registry: Registry, console: Cons
             succeeded = False
             try:
                 await _collect(
-                    registry, sources, emit, console,
+                    registry, opened, emit, console, tally,
                     date_from=args.date_from, date_to=args.date_to,
-                    with_details=args.participants,
+                    with_details=args.participants, defer=target.isatty(),
                 )  # fmt: skip
                 succeeded = True
             finally:
                 writer.close(succeeded=succeeded)
-    return tally.finish()
+        code = tally.finish()
+        target.keep()  # exit 0, or 6 with what was fetched: the run wrote its result
+    return code
+
+
+class _UpdatedSince:
+    """A source whose listing passes ``updated_since`` on (its ``iter_events`` takes it)."""
+
+    def __init__(self, source: EventSource, updated_since: dt.datetime) -> None:
+        self.source = source
+        self.provider = source.provider
+        self.updated_since = updated_since
+        self.get_event = source.get_event
+        self.list_participants = source.list_participants
+
+    def iter_events(
+        self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
+    ) -> Any:
+        return self.source.iter_events(  # type: ignore[call-arg]
+            date_from=date_from, date_to=date_to, updated_since=self.updated_since
+        )
+
+
+def _since(source: EventSource, updated_since: dt.datetime) -> EventSource:
+    """``source`` listing only what changed since ``updated_since`` when it can; else itself,
+    with a warning that all its events are listed (a superset: nothing is missed)."""
+    if "updated_since" in inspect.signature(source.iter_events).parameters:
+        return _UpdatedSince(source, updated_since)
+    warn(
+        f"{source.provider} events carry no update time: --updated-since does"
+        " not narrow them, all are listed"
+    )
+    return source
 
 
 async def _fetch_one(
@@ -299,14 +473,17 @@ async def _fetch_one(
     plugin = registry.get(args.provider)
     event_id = plugin.check_id(args.id)
     async with AsyncExitStack() as stack:
-        source = await _open(stack, plugin, _options(args, plugin))
-        return plugin, await _details(source, plugin, event_id)
+        opened = await _open(stack, plugin, _options(args, plugin))
+        try:
+            return plugin, await _details(opened.source, plugin, event_id)
+        except Exception as exc:
+            raise ProviderFailed(opened.where, exc) from exc
 
 
 async def cmd_event(args: argparse.Namespace, registry: Registry, console: Console) -> int:
     """One event with its participants, as one JSON line."""
     _, outcome = await _fetch_one(args, registry)
-    sys.stdout.write(dumps(outcome.record()).decode() + "\n")
+    sys.stdout.write(json_line(outcome.record(), sys.stdout))
     return EXIT_PARTIAL if outcome.complete is False and outcome.visible else EXIT_OK
 
 
@@ -319,8 +496,8 @@ async def cmd_participants(args: argparse.Namespace, registry: Registry, console
             " you (only to its owner)",
             status_code=403,
         )
-    for participant in outcome.event.participants:
-        sys.stdout.write(dumps(participant_record(participant)).decode() + "\n")
+    for participant in outcome.event.participants or ():
+        sys.stdout.write(json_line(participant_record(participant), sys.stdout))
     return EXIT_PARTIAL if outcome.complete is False else EXIT_OK
 
 

@@ -339,34 +339,84 @@ async def test_register_participant(server: FakeIntervals, client: IntervalsClie
 
 
 @pytest.mark.parametrize(
-    ("fault", "error"),
-    [(Fault.http(500), common.ServerError), (Fault.disconnect(), common.APIConnectionError)],
+    "fault", [Fault.http(503), Fault.disconnect(), Fault.lost_response()], ids=str
 )
-async def test_register_participant_is_sent_once_when_it_may_have_arrived(
+async def test_register_participant_is_retried_with_one_key_and_registers_once(
+    server: FakeIntervals, client: IntervalsClient, fault: Fault
+) -> None:
+    """Idempotent by default: a 503, a connection dropped before the answer, or an answer
+    lost after the registration was made; the retry carries the same generated key, and the
+    server makes one registration (the lost answer's retry is answered from the key's store)."""
+    server.inject(fault, method="POST", path="/registration")
+    participant_id = await client.register_participant(
+        event_run_id=a_run_id(server), email="a@example.com", registration_type="free"
+    )
+    first, second = server.requests
+    key = first.headers["Idempotency-Key"]
+    uuid.UUID(key)
+    assert second.headers["Idempotency-Key"] == key
+    assert first.json == second.json
+    assert server.db.registrations_created == 1
+    made = [
+        r
+        for regs in server.db.registrations.values()
+        for r in regs
+        if r["email"] == "a@example.com"
+    ]
+    assert [r["_id"] for r in made] == [participant_id]
+
+
+async def test_register_participant_calls_get_a_key_each(
+    server: FakeIntervals, client: IntervalsClient
+) -> None:
+    """One key per call: two calls with the same fields are two registrations."""
+    for _ in range(2):
+        await client.register_participant(
+            event_run_id=a_run_id(server), email="a@example.com", registration_type="free"
+        )
+    first, second = (r.headers["Idempotency-Key"] for r in server.requests)
+    assert first != second
+    assert server.db.registrations_created == 2
+
+
+async def test_register_participant_given_key_is_kept_and_replayed(
+    server: FakeIntervals, client: IntervalsClient
+) -> None:
+    fields = {"event_run_id": a_run_id(server), "email": "a@example.com"}
+    one = await client.register_participant(
+        **fields, registration_type="free", idempotency_key="reg-1"
+    )
+    again = await client.register_participant(
+        **fields, registration_type="free", idempotency_key="reg-1"
+    )
+    assert one == again
+    assert server.db.registrations_created == 1
+    assert server.idempotent_replays == 1
+    with pytest.raises(common.ConflictError) as caught:
+        await client.register_participant(
+            **fields, registration_type="paid", idempotency_key="reg-1"
+        )
+    assert len(server.requests) == 3  # a 409 is never retried
+    assert caught.value.hint is not None and "reg-1" in caught.value.hint
+    assert server.db.registrations_created == 1
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [(Fault.http(503), common.ServerError), (Fault.disconnect(), common.APIConnectionError)],
+)
+async def test_register_participant_can_opt_out_of_retries(
     server: FakeIntervals, client: IntervalsClient, fault: Fault, error: type[Exception]
 ) -> None:
     server.inject(fault, method="POST", path="/registration")
     with pytest.raises(error):
         await client.register_participant(
-            event_run_id=a_run_id(server), email="a@example.com", registration_type="free"
+            event_run_id=a_run_id(server),
+            email="a@example.com",
+            registration_type="free",
+            retry_if_maybe_sent=False,
         )
     assert len(server.requests) == 1
-
-
-async def test_register_participant_can_opt_in_to_retries(
-    server: FakeIntervals, client: IntervalsClient
-) -> None:
-    server.inject(Fault.lost_response(), method="POST", path="/registration")
-    await client.register_participant(
-        event_run_id=a_run_id(server),
-        email="a@example.com",
-        registration_type="free",
-        idempotency_key="reg-1",
-        retry_if_maybe_sent=True,
-    )
-    assert [r.headers["Idempotency-Key"] for r in server.requests] == ["reg-1", "reg-1"]
-    assert server.db.registrations_created == 1
-    assert server.idempotent_replays == 1
 
 
 async def test_register_participant_retried_after_429(

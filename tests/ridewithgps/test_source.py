@@ -125,9 +125,11 @@ def test_map_status() -> None:
         assert map_status(unknown) is common.ParticipantStatus.UNKNOWN  # type: ignore[arg-type]
 
 
-async def test_no_participants_when_not_the_owner(source: RideWithGPSSource) -> None:
-    assert await source.list_participants("101") == []
-    assert (await source.get_event("101")).participants == ()
+async def test_participants_hidden_when_not_the_owner(source: RideWithGPSSource) -> None:
+    # issue 19 item 5: hidden (None, an error for list_participants) is not none (())
+    with pytest.raises(common.PermissionDeniedError, match="only to its owner"):
+        await source.list_participants("101")
+    assert (await source.get_event("101")).participants is None
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,190 @@
+"""Calendars people subscribe to: :func:`to_ics`, common events as one iCalendar document.
+
+Built on the ``icalendar`` library (the ``ics`` extra), imported only when called, so
+``import common`` works without it. The output is a pure function of the events: the same
+events give the same bytes, which is what lets a feed be regenerated every hour and served
+with a stable ETag, and what lets a subscribed calendar update an event in place (by its
+UID) instead of duplicating it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Iterable
+from typing import Any
+
+from ._errors import InvalidRequestError
+from ._types import Event, zone_or_none
+
+__all__ = ["ICS_EPOCH", "ics_uid", "to_ics"]
+
+#: The DTSTAMP of an event whose provider gives no last-update time: a fixed instant, so two
+#: runs over the same events give the same bytes (RFC 5545 requires some DTSTAMP).
+ICS_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_PRODID = "-//eventsync//eventsync calendar feed//EN"
+_INSTALL_HINT = "common.to_ics needs the icalendar library: pip install 'eventsync[ics]'"
+
+
+def ics_uid(event: Event) -> str:
+    """The event's UID, ``<provider>-<id>@eventsync``: the same event, the same UID, in every
+    feed and every run."""
+    provider = event.provider.value if isinstance(event.provider, enum.Enum) else event.provider
+    return f"{provider}-{event.id}@eventsync"
+
+
+def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
+    """An iCalendar (RFC 5545) document with one VEVENT per event, as text (CRLF lines).
+
+    * ``UID`` is :func:`ics_uid` (``intervals-<id>@eventsync``): stable, so a calendar
+      subscribed to the document updates an event in place. An event given twice appears once.
+    * An event with a start time starts at that time in its ``timezone`` (``TZID``, with a
+      ``VTIMEZONE`` when the installed icalendar can write one), or in UTC when only an aware
+      ``starts_at`` without a zone name is known. An event whose timezone is unknown (an
+      Intervals event without a series) is written in UTC, as the contract says: its wall-clock
+      time read as UTC, since no zone is known to convert from (the event's ``raw`` keeps
+      what the provider said). An event without a start time is all-day (``VALUE=DATE``; the
+      end date is inclusive in :class:`common.Event` and exclusive in iCalendar, so one day is
+      added).
+    * ``LOCATION`` joins the place name, locality, region and country; ``GEO`` is the
+      coordinates; ``DESCRIPTION`` the description (and the registration link when it is not
+      the ``URL``); ``URL`` the event's page, else its registration page.
+    * ``DTSTAMP`` (and ``LAST-MODIFIED``) is the provider's last update of the event when it
+      tells one (RideWithGPS ``updated_at``), else :data:`ICS_EPOCH`: the output depends on
+      the events only, so two runs over the same data give the same bytes.
+    * VEVENTs are ordered by start, then UID, whatever the order of ``events``.
+
+    ``name`` names the calendar (``NAME`` and ``X-WR-CALNAME``, which calendar apps show).
+    Raises :class:`common.InvalidRequestError` naming the ``ics`` extra when icalendar is
+    not installed.
+
+    ::
+
+        from datetime import date
+        import common
+
+        event = common.Event(provider="intervals", id="ev_71a2", name="Canal 10K",
+                             start_date=date(2026, 9, 13))
+        feed = common.to_ics([event], name="Liffey Striders")
+        assert "UID:intervals-ev_71a2@eventsync" in feed
+    """
+    try:
+        import icalendar
+    except ImportError:
+        raise InvalidRequestError(_INSTALL_HINT, field="icalendar") from None
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", _PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    if name is not None:
+        calendar.add("name", name)
+        calendar.add("x-wr-calname", name)
+    unique: dict[str, Event] = {}
+    for event in events:
+        unique.setdefault(ics_uid(event), event)
+    ordered = sorted(unique.items(), key=lambda item: (_sort_key(item[1]), item[0]))
+    for uid, event in ordered:
+        calendar.add_component(_vevent(icalendar, uid, event))
+    add_zones = getattr(calendar, "add_missing_timezones", None)  # icalendar >= 6.1
+    if add_zones is not None and ordered:
+        # the zones' rules for the years of the events (and the next), not icalendar's default
+        # 1970-2038: a feed of this season should not carry seventy years of transitions
+        days = [event.start_date for _, event in ordered]
+        days += [event.end_date for _, event in ordered if event.end_date is not None]
+        last = min(max(days).year + 2, dt.MAXYEAR)
+        first = max(min(days).year, last - 30)  # bounded work whatever the dates
+        add_zones(first_date=dt.date(first, 1, 1), last_date=dt.date(last, 1, 1))
+        # icalendar adds them in the order of a set of names (hash order: another order in
+        # another process); sorted by TZID, the bytes are the same in every run
+        calendar.subcomponents.sort(key=_zones_first)
+    text: str = calendar.to_ical().decode("utf-8")
+    return text
+
+
+def _zones_first(component: Any) -> tuple[int, str]:
+    """VTIMEZONEs first, by TZID; the sort is stable, so the VEVENTs keep their order."""
+    if component.name == "VTIMEZONE":
+        return 0, str(component.get("TZID", ""))
+    return 1, ""
+
+
+def _sort_key(event: Event) -> tuple[dt.date, dt.time]:
+    return event.start_date, event.start_time or dt.time.min
+
+
+def _vevent(icalendar: Any, uid: str, event: Event) -> Any:
+    vevent = icalendar.Event()
+    vevent.add("uid", uid)
+    stamp = _updated_at(event)
+    vevent.add("dtstamp", stamp or ICS_EPOCH)
+    if stamp is not None:
+        vevent.add("last-modified", stamp)
+    vevent.add("summary", event.name)
+    start, end = _span(event)
+    vevent.add("dtstart", start)
+    if end is not None:
+        vevent.add("dtend", end)
+    place = _place(event)
+    if place:
+        vevent.add("location", place)
+    lat, lng = event.location.lat, event.location.lng
+    if lat is not None and lng is not None:
+        vevent.add("geo", (lat, lng))
+    url = event.url or event.registration_url
+    if url:
+        vevent.add("url", url)
+    description = _description(event, url)
+    if description:
+        vevent.add("description", description)
+    return vevent
+
+
+def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | None]:
+    """DTSTART and DTEND (None: no end known)."""
+    if event.start_time is None:  # all day; iCalendar's end date is exclusive
+        last = event.end_date if event.end_date and event.end_date >= event.start_date else None
+        return event.start_date, (last or event.start_date) + dt.timedelta(days=1)
+    zone = zone_or_none(event.timezone) if event.timezone else None
+    tzinfo: dt.tzinfo | None = zone
+    start = dt.datetime.combine(event.start_date, event.start_time, tzinfo=zone)
+    if zone is None and event.starts_at is not None and event.starts_at.tzinfo is not None:
+        start, tzinfo = event.starts_at.astimezone(dt.timezone.utc), dt.timezone.utc
+    elif zone is None:  # no zone known: UTC (the contract), never a floating time
+        start, tzinfo = start.replace(tzinfo=dt.timezone.utc), dt.timezone.utc
+    if event.end_time is None:
+        return start, None
+    end_local = dt.datetime.combine(event.end_date or event.start_date, event.end_time)
+    if tzinfo is dt.timezone.utc and event.starts_at is not None and zone is None:
+        # the end in the same offset as the start, then in UTC
+        offset = event.starts_at.utcoffset() or dt.timedelta(0)
+        end = (end_local - offset).replace(tzinfo=dt.timezone.utc)
+    else:
+        end = end_local.replace(tzinfo=tzinfo)
+    return start, end if end > start else None
+
+
+def _updated_at(event: Event) -> dt.datetime | None:
+    """The provider's last update of the event, in UTC, when its model says (aware only)."""
+    value = getattr(event.raw, "updated_at", None)
+    if isinstance(value, dt.datetime) and value.utcoffset() is not None:
+        return value.astimezone(dt.timezone.utc)
+    return None
+
+
+def _place(event: Event) -> str:
+    where = event.location
+    parts = [where.name, where.locality, where.region, where.country]
+    seen: list[str] = []
+    for part in parts:
+        text = part.strip() if isinstance(part, str) else ""
+        if text and text not in seen:
+            seen.append(text)
+    return ", ".join(seen)
+
+
+def _description(event: Event, url: str | None) -> str:
+    lines = [event.description.strip()] if event.description and event.description.strip() else []
+    if event.registration_url and event.registration_url != url:
+        lines.append(f"Registration: {event.registration_url}")
+    return "\n\n".join(lines)

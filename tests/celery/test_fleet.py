@@ -1,0 +1,105 @@
+"""Three real ``celery worker`` processes x 2 pool processes, one Redis, one rate-limited fake.
+
+What the integration promises a bulk job: every id answered, once when nothing fails,
+with few refusals because all six processes pace on the one budget in Redis; and a
+worker killed outright (SIGKILL to it and its pool) loses no id: what it held comes
+back after the visibility timeout and is answered within two minutes of the kill.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.celery_fleet import ThreadedFake, producer, run, workers
+from common.celery import BROKER_OPTIONS
+
+IDS = 400
+
+
+def _send(env: dict[str, str]) -> object:
+    return producer(env["CELERY_BROKER_URL"], env["CELERY_RESULT_BACKEND"])
+
+
+@pytest.mark.timeout(240)
+def test_400_ids_answered_once_with_few_refusals(
+    fake: ThreadedFake, env: dict[str, str], logs: Path
+) -> None:
+    ids = fake.ids[:IDS]
+    with workers(3, env, logs, concurrency=2) as started:
+        answers = run(_send(env), ids)  # type: ignore[arg-type]
+        texts = [w.text() for w in started]
+    assert [r["id"] for r in answers.results] == ids
+    assert all(r["participants"] is not None and r["error"] is None for r in answers.results)
+    assert [i for i in ids if fake.answered(i) != 1] == []  # each once, none twice
+    statuses = [r.status for r in fake.server.requests]
+    refused = statuses.count(429)
+    # 6 processes start at once with nothing learned; the shared budget then paces them all.
+    assert refused <= 0.05 * len(statuses), (refused, len(statuses))
+    assert all("Traceback" not in text for text in texts), texts
+    # Every worker took part (the budget is shared, not one worker doing everything).
+    assert all("succeeded" in text for text in texts)
+
+
+@pytest.mark.timeout(300)
+def test_killed_worker_loses_no_id(fake: ThreadedFake, env: dict[str, str], logs: Path) -> None:
+    ids = fake.ids[:IDS]
+    killed_at: list[dt.datetime] = []
+    with workers(3, env, logs, concurrency=2) as started:
+        victim = started[2]
+
+        def kill_mid_run() -> None:
+            time.sleep(4.0)  # 400 ids at 40/s take over 10 s: this is mid-run
+            victim.kill()  # SIGKILL to the worker and its pool processes, as a machine dies
+            victim.process.wait(10)
+            killed_at.append(dt.datetime.now(dt.timezone.utc))
+
+        answers = run(_send(env), ids, timeout=250, on_sent=kill_mid_run)  # type: ignore[arg-type]
+        victim_text = victim.text()
+    assert [r["id"] for r in answers.results] == ids
+    assert all(r["error"] is None for r in answers.results)
+    # It had taken tasks it never acknowledged (else the kill proved nothing).
+    assert "eventsync.get_event" in victim_text
+    assert [i for i in ids if fake.answered(i) == 0] == []
+    last = answers.last_done.replace(tzinfo=dt.timezone.utc)
+    after_kill = (last - killed_at[0]).total_seconds()
+    assert after_kill < 120, after_kill
+    # The held tasks came back only after the visibility timeout (not before: no early double).
+    assert after_kill >= BROKER_OPTIONS["visibility_timeout"] - 10, after_kill
+
+
+@pytest.mark.timeout(180)
+def test_killed_pool_process_task_comes_back_at_once(
+    fake: ThreadedFake, env: dict[str, str], logs: Path
+) -> None:
+    """A pool process killed mid-task: the worker rejects the task back to the queue at
+    once (``reject_on_worker_lost``), no visibility timeout to wait for."""
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children")
+    if not children.exists():
+        pytest.skip("needs Linux's /proc/PID/task/PID/children to find a pool process")
+    ids = fake.ids[:60]
+    with workers(1, env, logs, concurrency=2) as (worker,):
+        pid = worker.process.pid
+
+        def kill_one_pool_process() -> None:
+            while "eventsync.get_event" not in worker.text():
+                time.sleep(0.05)
+            # A pool process between two tasks dies without one: kill until one had a task.
+            for _ in range(10):
+                pool = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+                os.kill(int(pool[0]), signal.SIGKILL)
+                time.sleep(1.0)
+                if "WorkerLostError" in worker.text():
+                    return
+
+        answers = run(_send(env), ids, timeout=150, on_sent=kill_one_pool_process)
+        text = worker.text()
+    assert [r["id"] for r in answers.results] == ids
+    assert "WorkerLostError" in text  # the kill happened while a task ran
+    # Far sooner than a visibility timeout: the task was given back, not left to expire.
+    assert answers.seconds < BROKER_OPTIONS["visibility_timeout"], answers.seconds

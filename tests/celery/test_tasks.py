@@ -1,0 +1,161 @@
+"""``common.celery`` in this process: the app's settings, the errors a failed task carries
+through Celery's own JSON result encoding, and a task run eagerly against the fake."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import subprocess
+import sys
+import warnings
+from typing import Any
+
+import pytest
+from celery import Celery
+
+import common
+from benchmarks.celery_fleet import KEY, ThreadedFake
+from common._cli import main as cli
+from common.celery import (
+    BROKER_OPTIONS,
+    LONGEST_HOLD,
+    MAX_COUNTDOWN,
+    TIME_LIMIT,
+    EventsyncTasks,
+    _carry,  # the conversion under test
+)
+from ridewithgps_async.testing import FakeRideWithGPS
+
+
+def test_common_imports_without_celery() -> None:
+    script = (
+        "import sys; sys.modules['celery'] = None; import common, common.provider\n"
+        "try:\n    import common.celery\n"
+        "except ImportError as e: assert \"pip install 'eventsync[celery]'\" in str(e), e\n"
+        "else: raise SystemExit('common.celery imported without celery')"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
+
+
+def test_redis_app_gets_the_delivery_settings() -> None:
+    app = Celery("t", broker="redis://127.0.0.1:1/0")
+    tasks = EventsyncTasks(app)
+    assert app.conf.broker_transport_options == dict(BROKER_OPTIONS)
+    assert app.conf.worker_prefetch_multiplier == 1
+    # Above the longest a live worker holds a task, and answered within two minutes.
+    assert LONGEST_HOLD == MAX_COUNTDOWN + 2 * TIME_LIMIT < BROKER_OPTIONS["visibility_timeout"]
+    restore = (
+        BROKER_OPTIONS["unacked_restore_interval"] * BROKER_OPTIONS["unacked_restore_throttle"]
+    )
+    assert BROKER_OPTIONS["visibility_timeout"] + restore + TIME_LIMIT < 120
+    for task in (tasks.get_event, tasks.list_participants):
+        assert task.acks_late and task.reject_on_worker_lost
+        assert task.time_limit == TIME_LIMIT and task.max_retries is not None
+    assert "EventsyncTasks" in repr(tasks)
+
+
+def test_own_visibility_timeout_kept_above_the_bound_refused_below() -> None:
+    app = Celery("t", broker="redis://127.0.0.1:1/0")
+    app.conf.broker_transport_options = {"visibility_timeout": 600}
+    EventsyncTasks(app)
+    assert app.conf.broker_transport_options["visibility_timeout"] == 600
+    app = Celery("t", broker="redis://127.0.0.1:1/0")
+    app.conf.broker_transport_options = {"visibility_timeout": 60}
+    with pytest.raises(common.InvalidRequestError, match="run twice"):
+        EventsyncTasks(app)
+
+
+def test_other_brokers_keep_their_transport_options() -> None:
+    app = Celery("t", broker="amqp://guest@127.0.0.1:1//")
+    EventsyncTasks(app)
+    assert not app.conf.broker_transport_options
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"rate_store": object()}, "rate_store"),
+        ({"rate_store": "http://x"}, "rate_store"),
+        ({"base_url": "http://x"}, "base_url"),
+        ({"max_retriez": 1}, "max_retriez"),
+        ({"timeout": -1}, "timeout"),
+    ],
+)
+def test_options_that_cannot_work_in_a_worker_are_refused(kwargs: Any, field: str) -> None:
+    with pytest.raises(common.InvalidRequestError) as caught:
+        EventsyncTasks(Celery("t"), **kwargs)
+    assert caught.value.field == field
+
+
+ERRORS = [
+    common.NotFoundError("Event not found", status_code=404, method="GET", path="/events/x"),
+    common.AuthenticationError("bad key", status_code=401, attempts=1),
+    common.ValidationError("no", status_code=422, field_errors={"id": ["must be short"]}),
+    common.RateLimitError("slow down", status_code=429, retry_after=3.0, attempts=3),
+    common.InvalidRequestError("not an Intervals event id: '\\x00'", field="id"),
+    common.MissingCredentialsError("no Intervals credentials: set INTERVALS_API_KEY"),
+    common.APITimeoutError("GET /events/x timed out", attempts=3),
+    common.DecodeError("events[0].date: not a date"),
+]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda e: type(e).__name__)
+def test_failed_task_error_survives_the_json_result_backend(error: common.APIError) -> None:
+    backend = Celery("t", backend="redis://127.0.0.1:1/0").backend
+    carried = _carry(error)
+    stored = json.loads(json.dumps(backend.prepare_exception(carried, "json")))
+    back = backend.exception_to_python(stored)
+    assert isinstance(back, type(error))
+    assert type(back).__name__ == type(error).__name__
+    assert str(back) == str(error) == " ".join(str(error).split())
+    assert getattr(back, "status_code", None) == getattr(error, "status_code", None)
+    again = pickle.loads(pickle.dumps(carried))  # a pickle serializer carries it too
+    assert type(again) is type(carried) and str(again) == str(error)
+
+
+def test_task_in_process_returns_what_the_cli_writes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with ThreadedFake(5, None) as fake:
+        monkeypatch.setenv("INTERVALS_API_KEY", KEY)
+        monkeypatch.setenv("INTERVALS_BASE_URL", fake.url)
+        event_id = fake.ids[0]
+        tasks = EventsyncTasks(Celery("t", broker="memory://"), max_retries=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", common.TruncationWarning)
+            assert cli(["--no-progress", "event", "intervals", event_id]) in (0, 6)
+        expected = json.loads(capsys.readouterr().out)
+        try:
+            got = tasks.get_event.apply(args=("intervals", event_id)).get()
+            people = tasks.list_participants.apply(args=("intervals", event_id)).get()
+            missing = tasks.get_event.apply(args=("intervals", "nope"))
+            unknown = tasks.get_event.apply(args=("nowhere", event_id))
+        finally:
+            tasks._holder.close()
+    assert got == expected
+    assert people == expected["participants"] and isinstance(people, list)
+    assert missing.failed() and isinstance(missing.result, common.NotFoundError)
+    assert "404" in str(missing.result) and missing.result.__cause__ is None
+    assert isinstance(unknown.result, common.InvalidRequestError)
+    assert "no provider 'nowhere'" in str(unknown.result)
+
+
+def test_hidden_participants_are_unknown_as_the_cli_writes_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # RideWithGPS event 101 belongs to an organisation: its participants are not shown.
+    with ThreadedFake(server=FakeRideWithGPS(validate=False)) as fake:
+        monkeypatch.setenv("RWGPS_ACCESS_TOKEN", "test-access-token")
+        monkeypatch.setenv("RWGPS_BASE_URL", fake.url)
+        assert cli(["--no-progress", "event", "rwgps", "101"]) in (0, 6)
+        expected = json.loads(capsys.readouterr().out)
+        tasks = EventsyncTasks(Celery("t", broker="memory://"))
+        try:
+            got = tasks.get_event.apply(args=("rwgps", "101")).get()
+            people = tasks.list_participants.apply(args=("ridewithgps", "101"))
+        finally:
+            tasks._holder.close()
+    assert got == expected
+    assert got["participants"] is None and got["participants_complete"] is False
+    assert isinstance(people.result, common.PermissionDeniedError)
+    assert "only to its owner" in str(people.result)

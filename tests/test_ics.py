@@ -1,0 +1,276 @@
+"""Calendars: ``common.to_ics`` parsed back with icalendar; stable UIDs and bytes across runs;
+events from both fakes; the library without icalendar."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import subprocess
+import sys
+import zoneinfo
+from typing import Any
+
+import icalendar
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import common
+from common._ics import ICS_EPOCH, ics_uid
+from intervals_async import IntervalsClient, IntervalsSource
+from intervals_async.testing import FakeIntervals
+from ridewithgps_async import RideWithGPSClient, RideWithGPSSource
+from ridewithgps_async.testing import FakeRideWithGPS
+
+D, T = dt.date, dt.time
+DUBLIN = zoneinfo.ZoneInfo("Europe/Dublin")
+
+
+def event(**fields: Any) -> common.Event:
+    fields.setdefault("provider", common.Provider.INTERVALS)
+    fields.setdefault("id", "ev_71a2")
+    fields.setdefault("name", "Canal 10K")
+    fields.setdefault("start_date", D(2026, 9, 13))
+    return common.Event(**fields)
+
+
+def parse(text: str) -> tuple[icalendar.Calendar, dict[str, Any]]:
+    """The calendar and its VEVENTs by UID (each UID once)."""
+    calendar = icalendar.Calendar.from_ical(text)
+    vevents = calendar.walk("VEVENT")
+    by_uid = {str(v["UID"]): v for v in vevents}
+    assert len(by_uid) == len(vevents)
+    return calendar, by_uid
+
+
+CANAL = event(
+    start_time=T(10, 15),
+    end_time=T(12, 0),
+    timezone="Europe/Dublin",
+    starts_at=dt.datetime(2026, 9, 13, 10, 15, tzinfo=DUBLIN),
+    location=common.Location(
+        name="Phoenix Park", locality="Dublin", country="IE", lat=53.3559, lng=-6.3298
+    ),
+    description="Bring water; chip timing, all paces.",
+    url="https://example.org/canal-10k",
+    registration_url="https://example.org/canal-10k/register",
+)
+GRAN_FONDO = event(
+    provider=common.Provider.RIDEWITHGPS,
+    id="101",
+    name="Gran Fondo, weekend",
+    start_date=D(2026, 10, 3),
+    end_date=D(2026, 10, 4),
+)
+
+
+def test_a_timed_event_in_its_zone_and_an_all_day_event() -> None:
+    calendar, vevents = parse(common.to_ics([CANAL, GRAN_FONDO], name="Liffey Striders"))
+    assert str(calendar["X-WR-CALNAME"]) == "Liffey Striders"
+    assert str(calendar["VERSION"]) == "2.0"
+    assert set(vevents) == {"intervals-ev_71a2@eventsync", "ridewithgps-101@eventsync"}
+
+    canal = vevents["intervals-ev_71a2@eventsync"]
+    start = canal.decoded("DTSTART")
+    assert start == dt.datetime(2026, 9, 13, 10, 15, tzinfo=DUBLIN)
+    assert start.utcoffset() == dt.timedelta(hours=1)  # Irish summer time
+    assert canal["DTSTART"].params["TZID"] == "Europe/Dublin"
+    assert canal.decoded("DTEND") == dt.datetime(2026, 9, 13, 12, 0, tzinfo=DUBLIN)
+    assert str(canal["SUMMARY"]) == "Canal 10K"
+    assert str(canal["LOCATION"]) == "Phoenix Park, Dublin, IE"
+    assert canal["GEO"].latitude == pytest.approx(53.3559)
+    assert str(canal["URL"]) == "https://example.org/canal-10k"
+    description = str(canal["DESCRIPTION"])
+    assert description.startswith("Bring water; chip timing, all paces.")
+    assert "https://example.org/canal-10k/register" in description
+    assert canal.decoded("DTSTAMP") == ICS_EPOCH
+    assert [tz.tz_name for tz in calendar.timezones] == ["Europe/Dublin"]
+
+    fondo = vevents["ridewithgps-101@eventsync"]
+    assert fondo["DTSTART"].params.get("VALUE") == "DATE"
+    assert fondo.decoded("DTSTART") == D(2026, 10, 3)
+    assert fondo.decoded("DTEND") == D(2026, 10, 5)  # exclusive: through the 4th
+    assert str(fondo["SUMMARY"]) == "Gran Fondo, weekend"
+    assert "LOCATION" not in fondo
+
+
+def test_an_unknown_timezone_is_written_in_utc_as_the_contract_says() -> None:
+    text = common.to_ics([event(start_time=T(7, 0), end_time=T(8, 30))])
+    vevent = parse(text)[1]["intervals-ev_71a2@eventsync"]
+    assert vevent.decoded("DTSTART") == dt.datetime(2026, 9, 13, 7, 0, tzinfo=dt.timezone.utc)
+    assert vevent.decoded("DTEND") == dt.datetime(2026, 9, 13, 8, 30, tzinfo=dt.timezone.utc)
+    assert "DTSTART:20260913T070000Z" in text.splitlines()  # never a floating time
+
+
+def test_an_aware_start_without_a_zone_name_is_written_in_utc() -> None:
+    plus_two = dt.timezone(dt.timedelta(hours=2))
+    fixed = event(
+        start_time=T(9, 0),
+        end_time=T(11, 0),
+        starts_at=dt.datetime(2026, 9, 13, 9, 0, tzinfo=plus_two),
+    )
+    _, vevents = parse(common.to_ics([fixed]))
+    vevent = vevents["intervals-ev_71a2@eventsync"]
+    assert vevent.decoded("DTSTART") == dt.datetime(2026, 9, 13, 7, 0, tzinfo=dt.timezone.utc)
+    assert vevent.decoded("DTEND") == dt.datetime(2026, 9, 13, 9, 0, tzinfo=dt.timezone.utc)
+    assert "TZID" not in vevent["DTSTART"].params
+
+
+def test_same_events_same_bytes_whatever_the_order_and_duplicates_once() -> None:
+    one = common.to_ics([CANAL, GRAN_FONDO])
+    assert common.to_ics([GRAN_FONDO, CANAL, CANAL]) == one
+    assert one.endswith("END:VCALENDAR\r\n")
+
+
+def test_a_changed_event_keeps_its_uid() -> None:
+    before = parse(common.to_ics([CANAL, GRAN_FONDO]))[1]
+    moved = common.Event(
+        **{**{a: getattr(CANAL, a) for a in ("provider", "id", "timezone")}},
+        name="Canal 10K (new course)",
+        start_date=D(2026, 9, 20),
+    )
+    after = parse(common.to_ics([moved, GRAN_FONDO]))[1]
+    assert set(after) == set(before)
+    assert str(after["intervals-ev_71a2@eventsync"]["SUMMARY"]) == "Canal 10K (new course)"
+    assert ics_uid(moved) == "intervals-ev_71a2@eventsync"
+
+
+def test_an_empty_calendar_is_a_valid_document() -> None:
+    calendar, vevents = parse(common.to_ics([]))
+    assert vevents == {}
+    assert str(calendar["PRODID"]).startswith("-//eventsync")
+
+
+# --- any event ------------------------------------------------------------------------------
+
+ZONES = [None, "Europe/Dublin", "America/New_York", "Australia/Sydney", "Asia/Kathmandu"]
+TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
+    str.strip
+)
+
+
+@st.composite
+def events(draw: st.DrawFn) -> common.Event:
+    start = draw(st.dates(D(1900, 1, 1), D(2200, 12, 31)))
+    time = draw(st.none() | st.times().map(lambda t: t.replace(microsecond=0)))
+    zone = draw(st.sampled_from(ZONES))
+    return common.Event(
+        provider=draw(st.sampled_from(list(common.Provider))),
+        id=draw(st.text("abcdef0123456789_", min_size=1, max_size=12)),
+        name=draw(TEXT),
+        start_date=start,
+        start_time=time,
+        end_date=draw(st.none() | st.dates(start, start + dt.timedelta(days=3))),
+        timezone=zone,
+        starts_at=common.provider.local_start(start, time, zone),
+        location=common.Location(locality=draw(st.none() | TEXT)),
+        description=draw(st.none() | TEXT),
+    )
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(events(), max_size=6))
+def test_any_events_parse_back(given_events: list[common.Event]) -> None:
+    text = common.to_ics(given_events)
+    unique = {ics_uid(e): e for e in reversed(given_events)}  # the first of each UID wins
+    if len(unique) == len(given_events):  # (of two different events with one UID, the first)
+        assert common.to_ics(list(reversed(given_events))) == text
+    _, vevents = parse(text)
+    assert set(vevents) == set(unique)
+    for uid, source in unique.items():
+        vevent = vevents[uid]
+        assert str(vevent["SUMMARY"]) == source.name
+        start = vevent.decoded("DTSTART")
+        if source.start_time is None:
+            assert start == source.start_date
+            assert not isinstance(start, dt.datetime)
+        else:
+            assert (start.date(), start.time()) == (source.start_date, source.start_time)
+            if source.timezone is None:  # no zone known: UTC, never floating
+                assert start.tzinfo is not None
+                assert start.utcoffset() == dt.timedelta(0)
+            else:
+                assert getattr(start.tzinfo, "key", None) == source.timezone
+
+
+# --- from the fakes -------------------------------------------------------------------------
+
+
+@pytest.mark.anyio
+async def test_an_intervals_feed_from_the_fake() -> None:
+    async with (
+        FakeIntervals(events=40, today=D(2026, 4, 1)) as server,
+        IntervalsClient(api_key="test-key", base_url=server.url) as client,
+    ):
+        source = IntervalsSource(client)
+        fetched = [e async for e in source.iter_events()]
+    text = common.to_ics(fetched, name="Harbourside")
+    _, vevents = parse(text)
+    assert set(vevents) == {f"intervals-{event_id}@eventsync" for event_id in server.db.events}
+    zoned = [e for e in fetched if e.starts_at is not None]
+    assert zoned
+    for source_event in zoned:
+        start = vevents[ics_uid(source_event)].decoded("DTSTART")
+        assert start == source_event.starts_at
+        assert start.utcoffset() == source_event.starts_at.utcoffset()
+
+
+@pytest.mark.anyio
+async def test_a_ridewithgps_feed_is_stamped_with_the_last_update() -> None:
+    async with (
+        FakeRideWithGPS() as server,
+        RideWithGPSClient(
+            api_key="test-api-key", auth_token="test-auth-token", base_url=server.url
+        ) as client,
+    ):
+        fetched = [e async for e in RideWithGPSSource(client).iter_events()]
+    text = common.to_ics(fetched)
+    _, vevents = parse(text)
+    assert len(vevents) == len(fetched)
+    for source_event in fetched:
+        vevent = vevents[ics_uid(source_event)]
+        assert vevent.decoded("DTSTAMP") == source_event.raw.updated_at
+        assert vevent.decoded("LAST-MODIFIED") == source_event.raw.updated_at
+
+
+# --- without icalendar ----------------------------------------------------------------------
+
+
+def test_without_icalendar_the_library_imports_and_to_ics_names_the_extra() -> None:
+    script = (
+        "import sys\n"
+        "sys.modules['icalendar'] = None\n"  # an import of it now fails, as when not installed
+        "import datetime, common, intervals_async, ridewithgps_async\n"
+        "day = datetime.date.today()\n"
+        "e = common.Event(provider='intervals', id='1', name='n', start_date=day)\n"
+        "try:\n"
+        "    common.to_ics([e])\n"
+        "except common.InvalidRequestError as exc:\n"
+        "    print(exc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "pip install 'eventsync[ics]'" in result.stdout
+
+
+def test_the_bytes_do_not_depend_on_the_process() -> None:
+    """Several zones in one feed: the same bytes under different string-hash seeds."""
+    script = (
+        "import datetime as d, common\n"
+        "zones = ['Europe/Dublin', 'America/New_York', 'Asia/Kathmandu', 'Australia/Sydney']\n"
+        "print(common.to_ics([common.Event(provider='intervals', id=z, name=z,\n"
+        "    start_date=d.date(2026, 5, 1), start_time=d.time(9), timezone=z) for z in zones]))\n"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            capture_output=True,
+            timeout=60,
+            check=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(4)
+    }
+    assert len(outputs) == 1
+    assert next(iter(outputs)).count(b"BEGIN:VTIMEZONE") == 4
