@@ -40,8 +40,13 @@ def _intervals_cases() -> dict[str, Case]:
     listing = [{k: v for k, v in e.items() if k not in ("endDate", "endTime")} for e in events]
     with_runs = next(e for e in events if data.runs.get(e["_id"]))
     registrations = max(data.registrations.values(), key=len)
+    current = intervals_data(0, 12, today=dt.date(2026, 6, 1), api="current")
     decoder = intervals.DECODER
     return {
+        "intervals recurrences": (decoder, intervals.RecurrenceList, None,
+                                  {"data": current.recurrences[:3], "hasMore": False}),
+        "intervals groups": (decoder, intervals.GroupList, None, {"data": current.groups}),
+        "intervals group": (decoder, intervals.Group, "data", {"data": current.groups[0]}),
         "intervals organization": (decoder, intervals.Organization, "data",
                                    {"data": data.organization}),
         "intervals series": (decoder, intervals.SeriesList, None,
