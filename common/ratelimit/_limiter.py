@@ -152,6 +152,9 @@ class PacedLimiter:
         if burst < 1:
             raise ValueError("burst must be at least 1")
         self.store = store
+        # An in-process store answers at once: the limiter calls it without awaiting,
+        # and grants a turn free now without its waiting loop (``_Turn.__aenter__``).
+        self._memory = store if type(store) is MemoryStore else None
         self.key = key
         self.rate_limit = rate_limit
         self.burst = burst
@@ -352,6 +355,15 @@ class PacedLimiter:
         """A turn from ``store``; None when the shared store failed (pace locally)."""
         seed = 1.0 / self._interval if self._interval else 0.0
         max_wait = min(max_wait, 1e12)
+        if type(store) is MemoryStore:
+            return store.acquire_now(
+                self.key,
+                rate_limit=self.rate_limit,
+                burst=self.burst,
+                lease=lease,
+                max_wait=max_wait,
+                seed=seed,
+            )
 
         def asking() -> Coroutine[Any, Any, Turn]:
             return store.acquire(
@@ -412,23 +424,48 @@ class PacedLimiter:
 
     # -- the waiting loop -----------------------------------------------------------
 
+    def _turn_now(self, store: MemoryStore, call: _Call, max_wait: float, lease: float) -> Turn:
+        """The loop's first ask of an in-process store, without a coroutine."""
+        now = self.clock()
+        deadline_at = call.deadline_at
+        hold = lease if deadline_at is None else min(lease, max(0.0, deadline_at - now))
+        return store.acquire_now(
+            self.key,
+            rate_limit=self.rate_limit,
+            burst=self.burst,
+            lease=min(hold, PROBE_LEASE),
+            max_wait=min(max_wait, 1e12),
+            seed=1.0 / self._interval if self._interval else 0.0,
+            now=now,
+        )
+
     async def _turn(
-        self, call: _Call, max_wait: float, lease: float, what: str
+        self,
+        call: _Call,
+        max_wait: float,
+        lease: float,
+        what: str,
+        first: tuple[Turn, RateStore] | None = None,
     ) -> tuple[Slot, RateStore]:
+        """The waiting loop; ``first``: a turn already taken from that store."""
         deadline_at = call.deadline_at
         waits = 0
         while True:
-            store = self._store_for_now(call)
-            if store.shared and waits >= MAX_WAITS:
-                self._failed(StoreError(f"{waits} turns without a slot"), 0.0)
-                call.local = True
-                continue
-            waits += 1
-            now = self.clock()
-            hold = lease if deadline_at is None else min(lease, max(0.0, deadline_at - now))
-            turn = await self._acquire(store, call, max_wait, min(hold, PROBE_LEASE))
-            if turn is None:
-                continue  # the shared store failed: the fall-back's turn next
+            if first is not None:
+                (turn, store), first = first, None
+            else:
+                store = self._store_for_now(call)
+                if store.shared and waits >= MAX_WAITS:
+                    self._failed(StoreError(f"{waits} turns without a slot"), 0.0)
+                    call.local = True
+                    continue
+                waits += 1
+                now = self.clock()
+                hold = lease if deadline_at is None else min(lease, max(0.0, deadline_at - now))
+                asked = await self._acquire(store, call, max_wait, min(hold, PROBE_LEASE))
+                if asked is None:
+                    continue  # the shared store failed: the fall-back's turn next
+                turn = asked
             if turn.reset:
                 self._warn_reset()
             now = self.clock()
@@ -476,12 +513,29 @@ class PacedLimiter:
             # in the same episode: a new one voided it) and queue again at the new pace.
             await self._give_back(store, turn)
 
-    async def _settle(self, slot: Slot, store: RateStore, call: _Call) -> None:
-        """Tell the store how the attempt ended; let the first round's gate learn."""
+    def _learn(self, slot: Slot) -> Report:
+        """The attempt's outcome, learned by the limiter itself (cool-down, first round)."""
         report = slot.outcome
         if report.refused:  # sleeping turns wake into the cool-down and queue again
             self._cool_until = max(self._cool_until, self.clock() + report.cool_down)
         self._first_round_answered(report)
+        return report
+
+    def _settle_now(self, slot: Slot, store: MemoryStore) -> None:
+        """:meth:`_settle` with an in-process store, without a coroutine."""
+        report = self._learn(slot)
+        reply = store.report_now(
+            self.key, report, rate_limit=self.rate_limit, sent_at=slot.sent_at, probe=slot.probe
+        )
+        if reply == "new":
+            self._episodes += 1
+
+    async def _settle(self, slot: Slot, store: RateStore, call: _Call) -> None:
+        """Tell the store how the attempt ended; let the first round's gate learn."""
+        if type(store) is MemoryStore:
+            self._settle_now(slot, store)
+            return
+        report = self._learn(slot)
         reporting = store.report(
             self.key, report, rate_limit=self.rate_limit, sent_at=slot.sent_at, probe=slot.probe
         )
@@ -571,6 +625,26 @@ class _Turn:
             if call.deadline_at is not None and not_before >= call.deadline_at:
                 raise deadline_error(what, "before the retry")
             await anyio.sleep(backoff)
+        memory = limiter._memory
+        if memory is not None and limiter._round is None and not limiter._permits.locked():
+            # The common case, with no coroutine of ours: a free permit (no trip through
+            # the event loop), then one ask of the in-process store; a turn to send now
+            # is the slot, any other one goes to the waiting loop.
+            await limiter._permits.acquire()
+            try:
+                turn = limiter._turn_now(memory, call, max_wait, lease)
+                if turn.kind == "go" and turn.wait <= 0 and not turn.reset:
+                    call.taken_at = turn.sent_at
+                    self._store = memory
+                    self._slot = Slot(turn.sent_at, turn.interval, turn.probe)
+                    return self._slot
+                self._slot, self._store = await limiter._turn(
+                    call, max_wait, lease, what, (turn, memory)
+                )
+            except BaseException:
+                limiter._release_permit()
+                raise
+            return self._slot
         await limiter._acquire_permit(call.deadline_at, what)
         try:
             self._slot, self._store = await limiter._turn(call, max_wait, lease, what)
@@ -583,7 +657,10 @@ class _Turn:
         slot, self._slot = self._slot, None
         store, limiter = self._store, self._limiter
         try:
-            if slot is not None and store is not None:
+            memory = limiter._memory
+            if slot is not None and memory is not None and store is memory:
+                limiter._settle_now(slot, memory)
+            elif slot is not None and store is not None:
                 await limiter._settle(slot, store, self._call)
         finally:
             limiter._release_permit()

@@ -251,6 +251,10 @@ class MemoryStore:
         if event is not None:
             event.set()
 
+    # Each operation is a plain method (``*_now``) and its awaitable form for the
+    # protocol: the limiter calls the plain ones of a MemoryStore, as every request
+    # goes through them (a coroutine per call costs more than the rules it runs).
+
     async def acquire(
         self,
         key: str,
@@ -263,6 +267,28 @@ class MemoryStore:
         now: float | None = None,
     ) -> Turn:
         """See :meth:`RateStore.acquire`."""
+        return self.acquire_now(
+            key,
+            rate_limit=rate_limit,
+            burst=burst,
+            lease=lease,
+            max_wait=max_wait,
+            seed=seed,
+            now=now,
+        )
+
+    def acquire_now(
+        self,
+        key: str,
+        *,
+        rate_limit: float | None,
+        burst: int,
+        lease: float,
+        max_wait: float,
+        seed: float = 0.0,
+        now: float | None = None,
+    ) -> Turn:
+        """:meth:`acquire`, at once."""
         now = self.clock() if now is None else now
         budget = self._budget(key)
         reset = corrupt(budget, now, rate_limit, max_wait)
@@ -312,6 +338,18 @@ class MemoryStore:
         now: float | None = None,
     ) -> None:
         """See :meth:`RateStore.release`."""
+        self.release_now(key, interval=interval, episode=episode, probe=probe, now=now)
+
+    def release_now(
+        self,
+        key: str,
+        *,
+        interval: float,
+        episode: int,
+        probe: bool,
+        now: float | None = None,
+    ) -> None:
+        """:meth:`release`, at once."""
         now = self.clock() if now is None else now
         budget = self._budget(key)
         if probe:
@@ -330,6 +368,21 @@ class MemoryStore:
         now: float | None = None,
     ) -> Literal["ok", "same", "new"]:
         """See :meth:`RateStore.report`."""
+        return self.report_now(
+            key, report, rate_limit=rate_limit, sent_at=sent_at, probe=probe, now=now
+        )
+
+    def report_now(
+        self,
+        key: str,
+        report: Report,
+        *,
+        rate_limit: float | None,
+        sent_at: float,
+        probe: bool,
+        now: float | None = None,
+    ) -> Literal["ok", "same", "new"]:
+        """:meth:`report`, at once."""
         now = self.clock() if now is None else now
         budget = self._budget(key)
         state = budget.state
