@@ -152,9 +152,9 @@ class PacedLimiter:
         if burst < 1:
             raise ValueError("burst must be at least 1")
         self.store = store
-        # An in-process store answers at once: the limiter calls it without awaiting,
-        # and grants a turn free now without its waiting loop (``_Turn.__aenter__``).
-        self._memory = store if type(store) is MemoryStore else None
+        # An in-process store on our clock answers at once: the limiter calls it without
+        # awaiting, and grants a turn free now without its waiting loop (``_Turn.__aenter__``).
+        self._memory = store if type(store) is MemoryStore and store.clock is clock else None
         self.key = key
         self.rate_limit = rate_limit
         self.burst = burst
@@ -424,20 +424,28 @@ class PacedLimiter:
 
     # -- the waiting loop -----------------------------------------------------------
 
-    def _turn_now(self, store: MemoryStore, call: _Call, max_wait: float, lease: float) -> Turn:
-        """The loop's first ask of an in-process store, without a coroutine."""
-        now = self.clock()
+    def _turn_now(
+        self, store: MemoryStore, call: _Call, max_wait: float, lease: float, now: float
+    ) -> Slot | Turn:
+        """The loop's first ask of an in-process store on our clock, without a coroutine:
+        the slot of a turn to send now, or the turn for the loop."""
         deadline_at = call.deadline_at
         hold = lease if deadline_at is None else min(lease, max(0.0, deadline_at - now))
-        return store.acquire_now(
+        seed = 1.0 / self._interval if self._interval else 0.0
+        fields = store.take(
             self.key,
-            rate_limit=self.rate_limit,
-            burst=self.burst,
-            lease=min(hold, PROBE_LEASE),
-            max_wait=min(max_wait, 1e12),
-            seed=1.0 / self._interval if self._interval else 0.0,
-            now=now,
+            self.rate_limit,
+            self.burst,
+            min(hold, PROBE_LEASE),
+            min(max_wait, 1e12),
+            seed,
+            now,
         )
+        kind, wait, _, probe, interval, sent_at, _, reset = fields
+        if kind == "go" and wait <= 0 and not reset:
+            call.taken_at = now
+            return Slot(sent_at, interval, probe)
+        return Turn(*fields)
 
     async def _turn(
         self,
@@ -620,11 +628,13 @@ class _Turn:
     async def __aenter__(self) -> Slot:
         limiter, call = self._limiter, self._call
         not_before, max_wait, lease, what = self._args
-        backoff = not_before - limiter.clock()  # read the clock once: never a negative sleep
+        now = limiter.clock()
+        backoff = not_before - now  # read the clock once: never a negative sleep
         if backoff > 0:  # the call's own backoff, holding no permit
             if call.deadline_at is not None and not_before >= call.deadline_at:
                 raise deadline_error(what, "before the retry")
             await anyio.sleep(backoff)
+            now = limiter.clock()
         memory = limiter._memory
         if memory is not None and limiter._round is None and not limiter._permits.locked():
             # The common case, with no coroutine of ours: a free permit (no trip through
@@ -632,12 +642,10 @@ class _Turn:
             # is the slot, any other one goes to the waiting loop.
             await limiter._permits.acquire()
             try:
-                turn = limiter._turn_now(memory, call, max_wait, lease)
-                if turn.kind == "go" and turn.wait <= 0 and not turn.reset:
-                    call.taken_at = turn.sent_at
-                    self._store = memory
-                    self._slot = Slot(turn.sent_at, turn.interval, turn.probe)
-                    return self._slot
+                turn = limiter._turn_now(memory, call, max_wait, lease, now)
+                if isinstance(turn, Slot):
+                    self._slot, self._store = turn, memory
+                    return turn
                 self._slot, self._store = await limiter._turn(
                     call, max_wait, lease, what, (turn, memory)
                 )

@@ -125,6 +125,10 @@ class Turn:
         ]
 
 
+#: A :class:`Turn`'s fields in order (``Turn(*fields)``).
+TurnFields = tuple[Literal["go", "cool", "probe"], float, float, bool, float, float, int, bool]
+
+
 def _text(item: object) -> str:
     if isinstance(item, bytes):
         return item.decode()
@@ -290,6 +294,20 @@ class MemoryStore:
     ) -> Turn:
         """:meth:`acquire`, at once."""
         now = self.clock() if now is None else now
+        return Turn(*self.take(key, rate_limit, burst, lease, max_wait, seed, now))
+
+    def take(
+        self,
+        key: str,
+        rate_limit: float | None,
+        burst: int,
+        lease: float,
+        max_wait: float,
+        seed: float,
+        now: float,
+    ) -> TurnFields:
+        """:meth:`acquire_now`'s turn as the tuple of its fields (in :class:`Turn`'s
+        order): the limiter's fast path builds a :class:`Turn` only when it must wait."""
         budget = self._budget(key)
         reset = corrupt(budget, now, rate_limit, max_wait)
         if reset:
@@ -301,32 +319,16 @@ class MemoryStore:
                 state.episode_at = state.climb_from = now
                 state.estimate = state.floor = seed
         if state.cool_until > now:
-            return Turn(
-                "cool",
-                state.cool_until - now,
-                state.server_until - now,
-                sent_at=now,
-                episode=state.episodes,
-                reset=reset,
-            )
+            cool_for, server_wait = state.cool_until - now, state.server_until - now
+            return "cool", cool_for, server_wait, False, 0.0, now, state.episodes, reset
         probe = False
         if state.probe:
             if budget.lease > now:
-                return Turn(
-                    "probe", budget.lease - now, sent_at=now, episode=state.episodes, reset=reset
-                )
+                return "probe", budget.lease - now, 0.0, False, 0.0, now, state.episodes, reset
             budget.lease = now + lease
             probe = True
         send_at, interval = Pacer(rate_limit, burst, state).reserve(now)
-        return Turn(
-            "go",
-            send_at - now,
-            probe=probe,
-            interval=interval,
-            sent_at=now,
-            episode=state.episodes,
-            reset=reset,
-        )
+        return "go", send_at - now, 0.0, probe, interval, now, state.episodes, reset
 
     async def release(
         self,
