@@ -11,6 +11,7 @@
 
 local CLIMB, DOUBLING, UNPACED_ABOVE, MIN_RATE = 2.0, 1.0, 16.0, 0.05
 local HALVE, DECREASE, MARGIN, MIN_SAMPLE, SOLO_SAMPLE = 0.5, 0.9, 0.95, 1, 4
+local BURST_SLACK = 1
 local MAX_LEASE, SKEW, QUEUE_LIMIT, KEY_TTL = 30.0, 1.0, 1000, 3600
 
 local h = KEYS[1]
@@ -131,7 +132,7 @@ local function acquire()
   local interval = 1 / rate
   local slot = math.max(s.tat, now, s.cool)
   s.tat = slot + interval
-  local send = math.max(now, slot - (burst - 1) * interval)
+  local send = math.max(now, slot - math.max(0, burst - 1 - BURST_SLACK) * interval)
   save(s)
   return turn('go', send - now, 0, probe, interval, s, reset)
 end

@@ -24,10 +24,15 @@ def refused(wait: float, *, precise: bool = False, cap: float = 60.0) -> Report:
 # --- the pacer ------------------------------------------------------------------------
 
 
-def test_a_configured_rate_spaces_slots_and_allows_its_burst() -> None:
-    pacer = Pacer(10, burst=3)
+def test_a_configured_rate_spaces_slots_and_allows_its_burst_less_one_spare() -> None:
+    # One slot of the burst stays unused (BURST_SLACK): the server's bucket is never run
+    # to empty, so a request the network brings in a little early is not refused.
+    pacer = Pacer(10, burst=4)
     times = [pacer.reserve(100.0)[0] for _ in range(5)]
     assert times == pytest.approx([100.0, 100.0, 100.0, 100.1, 100.2])
+    assert [Pacer(10, burst=b).reserve(100.0)[0] for b in (1, 2)] == [100.0, 100.0]
+    one = Pacer(10, burst=2)
+    assert [one.reserve(100.0)[0] for _ in range(3)] == pytest.approx([100.0, 100.1, 100.2])
 
 
 def test_no_rate_means_no_pacing() -> None:
