@@ -293,6 +293,7 @@ class RedisRateStore:
             episode_at=fields.get("ep"),
             episodes=int(fields.get("eps", 0)),
             accepted=int(fields.get("acc", 0)),
+            sent=int(fields.get("sent", 0)),
             floor=fields.get("floor", 0.0),
             estimate=fields.get("est", 0.0),
             climb_from=fields.get("cf", 0.0),

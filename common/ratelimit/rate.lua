@@ -10,7 +10,8 @@
 -- significant digits: a float read back is the float written.
 
 local CLIMB, DOUBLING, UNPACED_ABOVE, MIN_RATE = 2.0, 1.0, 16.0, 0.05
-local HALVE, DECREASE, MARGIN, MIN_SAMPLE = 0.5, 0.9, 0.95, 1
+local HALVE, DECREASE, MARGIN, MIN_SAMPLE, SOLO_SAMPLE = 0.5, 0.9, 0.95, 1, 4
+local BURST_SLACK = 1
 local MAX_LEASE, SKEW, QUEUE_LIMIT, KEY_TTL = 30.0, 1.0, 1000, 3600
 
 local h = KEYS[1]
@@ -24,7 +25,7 @@ end
 local function num(x) return string.format('%.17g', x) end
 
 local FIELDS = {'tat', 'cool', 'srv', 'probe', 'lease', 'ep', 'acc', 'floor', 'est',
-                'started', 'cf', 'eps', 'cd'}
+                'started', 'cf', 'eps', 'cd', 'sent'}
 
 local function load()
   local f = redis.call('HMGET', h, unpack(FIELDS))
@@ -33,7 +34,7 @@ local function load()
     probe = tonumber(f[4]) == 1, lease = tonumber(f[5]) or 0, ep = tonumber(f[6]),
     acc = tonumber(f[7]) or 0, floor = tonumber(f[8]) or 0, est = tonumber(f[9]) or 0,
     started = tonumber(f[10]), cf = tonumber(f[11]) or 0, eps = tonumber(f[12]) or 0,
-    cd = tonumber(f[13]),
+    cd = tonumber(f[13]), sent = tonumber(f[14]) or 0,
   }
 end
 
@@ -42,7 +43,8 @@ local function save(s)
   if s.probe then probe = '1' end
   local args = {'tat', num(s.tat), 'cool', num(s.cool), 'srv', num(s.srv), 'probe', probe,
                 'lease', num(s.lease), 'acc', num(s.acc), 'floor', num(s.floor),
-                'est', num(s.est), 'cf', num(s.cf), 'eps', num(s.eps)}
+                'est', num(s.est), 'cf', num(s.cf), 'eps', num(s.eps),
+                'sent', num(s.sent)}
   for _, name in ipairs({'ep', 'started', 'cd'}) do
     if s[name] ~= nil then
       args[#args + 1] = name
@@ -121,6 +123,7 @@ local function acquire()
     probe = 1
   end
   -- Pacer.reserve()
+  s.sent = s.sent + 1
   local rate = rate_at(s, now, configured)
   if rate == nil then
     save(s)
@@ -129,7 +132,7 @@ local function acquire()
   local interval = 1 / rate
   local slot = math.max(s.tat, now, s.cool)
   s.tat = slot + interval
-  local send = math.max(now, slot - (burst - 1) * interval)
+  local send = math.max(now, slot - math.max(0, burst - 1 - BURST_SLACK) * interval)
   save(s)
   return turn('go', send - now, 0, probe, interval, s, reset)
 end
@@ -139,7 +142,10 @@ local function release()
   local interval, episode, probe = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
   local s = load()
   if probe == 1 then s.lease = 0 end
-  if interval ~= 0 and episode == s.eps then s.tat = math.max(now, s.tat - interval) end
+  if episode == s.eps then
+    s.sent = math.max(0, s.sent - 1)
+    if interval ~= 0 then s.tat = math.max(now, s.tat - interval) end
+  end
   save(s)
   return 'ok'
 end
@@ -151,9 +157,12 @@ local function decrease(s, configured, cool_down, server_wait, precise)
   if start == nil then start = now end
   local span = math.max(now - start + cool_down, 0.001)
   local best = nil
-  if s.acc >= MIN_SAMPLE then best = s.acc / span end
-  if precise and server_wait > 0 then best = math.min(best or math.huge, 1 / server_wait) end
   local current = rate_at(s, now, configured)
+  local sample = MIN_SAMPLE
+  -- unpaced, a lone refused request: a sequential client
+  if current == nil and s.sent <= s.acc + 1 then sample = SOLO_SAMPLE end
+  if s.acc >= sample then best = s.acc / span end
+  if precise and server_wait > 0 then best = math.min(best or math.huge, 1 / server_wait) end
   if current == nil and s.est ~= 0 then current = UNPACED_ABOVE * s.est end
   if current ~= nil then best = math.min(best or math.huge, current * DECREASE) end
   local estimate = best or 0
@@ -165,6 +174,7 @@ local function decrease(s, configured, cool_down, server_wait, precise)
   s.ep = now
   s.eps = s.eps + 1
   s.acc = 0
+  s.sent = 0
   s.tat = math.max(now, s.cool)
 end
 

@@ -321,6 +321,13 @@ class Cell:
             shape = n / (n + lost)
             if shape < cap:
                 cap, why = shape, "one whole-second wait refills only the burst"
+        if n <= self.burst:
+            # The whole job fits in the burst: only its round trips take time, and the
+            # burst no client could use still counts against it.
+            fastest = (math.ceil(n / crowd) - 1) * self.latency * (1.0 - self.jitter)
+            shape = n / (self.burst + self.rate * fastest)
+            if shape < cap:
+                cap, why = shape, "the job fits in the burst"
         return cap, why
 
     def goal(self) -> tuple[float, float]:

@@ -24,10 +24,15 @@ def refused(wait: float, *, precise: bool = False, cap: float = 60.0) -> Report:
 # --- the pacer ------------------------------------------------------------------------
 
 
-def test_a_configured_rate_spaces_slots_and_allows_its_burst() -> None:
-    pacer = Pacer(10, burst=3)
+def test_a_configured_rate_spaces_slots_and_allows_its_burst_less_one_spare() -> None:
+    # One slot of the burst stays unused (BURST_SLACK): the server's bucket is never run
+    # to empty, so a request the network brings in a little early is not refused.
+    pacer = Pacer(10, burst=4)
     times = [pacer.reserve(100.0)[0] for _ in range(5)]
     assert times == pytest.approx([100.0, 100.0, 100.0, 100.1, 100.2])
+    assert [Pacer(10, burst=b).reserve(100.0)[0] for b in (1, 2)] == [100.0, 100.0]
+    one = Pacer(10, burst=2)
+    assert [one.reserve(100.0)[0] for _ in range(3)] == pytest.approx([100.0, 100.1, 100.2])
 
 
 def test_no_rate_means_no_pacing() -> None:
@@ -76,6 +81,33 @@ def test_the_pace_comes_from_what_the_server_accepted_between_refusals() -> None
     pacer.on_report(refused(0.0), 9.9, 10.0)
     assert pacer.state.estimate == pytest.approx(min(100 / 10.0, 0.9 * pacer.state.estimate / 0.9))
     assert 8.0 < pacer.state.estimate <= 10.0
+
+
+def test_one_acceptance_sets_a_pace_for_a_crowd_but_not_for_a_sequential_client() -> None:
+    # A sequential listing: one page accepted, the next refused for 30 s. One request
+    # per 30 s is no pace for it: it goes on unpaced after the cool-down (it was paced
+    # one per 20 s when a single acceptance was trusted).
+    sequential = Pacer()
+    for _ in range(2):
+        sequential.reserve(0.0)
+    sequential.on_report(Report.accepted(), 0.0, 0.0)
+    sequential.on_report(refused(30.0), 0.0, 0.0)
+    assert sequential.interval(30.0) == 0.0
+    # The same acceptance with a crowd refused behind it (50 sent): that is the pace.
+    crowd = Pacer()
+    for _ in range(50):
+        crowd.reserve(0.0)
+    crowd.on_report(Report.accepted(), 0.0, 0.0)
+    crowd.on_report(refused(1.0), 0.0, 0.0)
+    assert crowd.interval(1.0) == pytest.approx(1.0)
+    # Slots given back unused were never sent: a crowd that gave its slots back is alone.
+    returned = Pacer()
+    taken = [returned.reserve(0.0) for _ in range(50)]
+    for _, interval in taken[2:]:
+        returned.release(interval, 0.0)
+    returned.on_report(Report.accepted(), 0.0, 0.0)
+    returned.on_report(refused(1.0), 0.0, 0.0)
+    assert returned.interval(1.0) == 0.0
 
 
 def test_a_precise_wait_bounds_the_estimate() -> None:

@@ -23,7 +23,7 @@ from intervals_async._client import retry_after_from_body
 
 #: Cells of the matrix meeting their goal on this commit: a ratchet (raise it as the
 #: pacing improves, never lower it). See docs/RATE_CONTROL.md for the families short of it.
-MET_AT_LEAST = 43
+MET_AT_LEAST = 49
 
 
 @pytest.fixture(scope="module")
@@ -106,16 +106,15 @@ def test_exact_body_waits_and_whole_second_headers_keep_their_figures() -> None:
 
 
 def test_a_known_limit_is_never_refused() -> None:
-    # One process with the server's burst; four sharing one budget, as the fleet
-    # (rate_burst=1: a shared burst of 40 over four processes is refused today, see
-    # docs/RATE_CONTROL.md).
-    for processes, burst in ((1, 40), (4, 1)):
+    # One process with the server's burst; four sharing one budget, as the fleet,
+    # with the server's burst (refused 3.4% before the schedule kept a slot of it spare,
+    # BURST_SLACK) and with rate_burst=1.
+    for processes, burst in ((1, 40), (4, 40), (4, 1)):
         cell = Cell(
             "token", 40, 40, "seconds", processes=processes, rate_limit=40, rate_burst=burst
         )
         result = _job(attrs.evolve(cell, keys=400))
-        # Arrival jitter may cost the single process one refusal at the edge of its burst.
-        assert result.refused_share <= 0.01 and result.efficiency >= 0.85, processes
+        assert result.refused_share <= 0.01 and result.efficiency >= 0.85, (processes, burst)
 
 
 def test_a_small_burst_is_not_refused_by_every_returning_crowd() -> None:
