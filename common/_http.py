@@ -157,9 +157,10 @@ class AiohttpSender:
         closed before or during the attempt.
         """
         session = self.session
-        what = request.what
         if session.closed:
-            raise ClientClosedError(f"{what}: the client (or its session) is closed; not sent")
+            raise ClientClosedError(
+                f"{request.what}: the client (or its session) is closed; not sent"
+            )
         if session.auth is not None:
             raise InvalidRequestError(
                 "the session must not carry its own auth=: the client sends its credentials",
@@ -187,17 +188,19 @@ class AiohttpSender:
                 return Response(resp.status, resp.headers, body, not complete)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             not_sent = isinstance(exc, aiohttp.ConnectionTimeoutError)
-            error: APIError = APITimeoutError(f"{what}: timed out after {request.timeout:.3g}s")
+            error: APIError = APITimeoutError(
+                f"{request.what}: timed out after {request.timeout:.3g}s"
+            )
             error.__cause__ = _clean(exc, session, request.headers)
             failed = AttemptFailed(Failure.NOT_SENT if not_sent else Failure.MAYBE_SENT, error)
         except aiohttp.ClientConnectorError as exc:
             cause = _clean(exc, session, request.headers)
-            error = APIConnectionError(f"{what}: could not connect: {cause.describe()}")
+            error = APIConnectionError(f"{request.what}: could not connect: {cause.describe()}")
             error.__cause__ = cause
             failed = AttemptFailed(Failure.NOT_SENT, error)
         except (aiohttp.ClientError, OSError) as exc:
             cause = _clean(exc, session, request.headers)
-            error = APIConnectionError(f"{what}: connection failed: {cause.describe()}")
+            error = APIConnectionError(f"{request.what}: connection failed: {cause.describe()}")
             error.__cause__ = cause
             failed = AttemptFailed(Failure.MAYBE_SENT, error)
         except RuntimeError:
@@ -208,7 +211,7 @@ class AiohttpSender:
         # carry the aiohttp exception as its __context__.
         if session.closed and (closed or failed is not None):
             raise ClientClosedError(
-                f"{what}: the client (or its session) was closed during the request;"
+                f"{request.what}: the client (or its session) was closed during the request;"
                 " it may have been sent"
             )
         assert failed is not None

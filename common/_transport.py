@@ -47,6 +47,9 @@ __all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_RESPONSE_BYTES", "Transport"]
 
 logger = logging.getLogger(__name__)
 
+#: Every call starts here (immutable: one for all).
+_FIRST_ATTEMPT = CallState()
+
 
 @attrs.define
 class _Shared:
@@ -199,11 +202,11 @@ class Transport:
 
     # -- requests --------------------------------------------------------------
 
-    def _within(self, request: Request, deadline_at: float | None) -> Request:
+    def _within(self, request: Request, deadline_at: float | None, now: float) -> Request:
         """The attempt, its timeout shortened to what the overall deadline leaves."""
         if deadline_at is None:
             return request
-        remaining = deadline_at - loop_time()
+        remaining = deadline_at - now
         if remaining >= self.timeout:
             return request
         if remaining <= 0:
@@ -286,7 +289,7 @@ class Transport:
         policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
         started = loop_time()
         deadline_at = started + self.deadline if self.deadline is not None else None
-        state, not_before = CallState(), 0.0
+        state, not_before = _FIRST_ATTEMPT, 0.0
         while True:
             sent = False
             try:
@@ -300,7 +303,7 @@ class Transport:
                     attempt_started = loop_time()
                     sent = True
                     try:
-                        attempt = self._within(request, deadline_at)
+                        attempt = self._within(request, deadline_at, attempt_started)
                         response = self._answer(attempt, await sender.send(attempt))
                     except AttemptFailed as failed:
                         error = failed.error
