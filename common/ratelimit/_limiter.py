@@ -220,7 +220,8 @@ class PacedLimiter:
 
     def _release_permit(self) -> None:
         self._permits.release()
-        self._left_round()
+        if self._round is not None:
+            self._left_round()
 
     async def _first_round_gate(self, deadline_at: float | None, what: str) -> None:
         first = self._round
@@ -526,7 +527,8 @@ class PacedLimiter:
         report = slot.outcome
         if report.refused:  # sleeping turns wake into the cool-down and queue again
             self._cool_until = max(self._cool_until, self.clock() + report.cool_down)
-        self._first_round_answered(report)
+        if self._round is not None:
+            self._first_round_answered(report)
         return report
 
     def _settle_now(self, slot: Slot, store: MemoryStore) -> None:
