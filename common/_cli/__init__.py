@@ -329,6 +329,8 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     args = build_parser(registry).parse_args(argv)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LowerLevel())
+    if not args.debug:  # asyncio's debug-mode notes (slow callbacks) are not the user's news
+        handler.addFilter(lambda record: not record.name.startswith("asyncio"))
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     for name, reason in registry.broken:
         warn(f"provider {name!r} not loaded: {reason}")
