@@ -35,6 +35,7 @@ import attrs
 from celery import Celery
 
 from common.celery import EventsyncTasks
+from common.testing import FakeServer
 from intervals_async.testing import FakeIntervals
 
 __all__ = ["ThreadedFake", "Worker", "app", "figure_rows", "producer", "run", "tasks", "workers"]
@@ -49,10 +50,19 @@ tasks = EventsyncTasks(app, **json.loads(os.environ.get("EVENTSYNC_FLEET_OPTIONS
 
 class ThreadedFake:
     """``FakeIntervals`` (``events`` events, no validation) limited to ``rps`` (``burst``),
-    served by a thread with its own event loop; ``with`` starts and stops it."""
+    or another ``server``, served by a thread with its own event loop; ``with`` starts
+    and stops it."""
 
-    def __init__(self, events: int, rps: float | None, burst: int = 1, style: str = "header"):
-        self.server = FakeIntervals(validate=False, events=events)
+    def __init__(
+        self,
+        events: int = 300,
+        rps: float | None = None,
+        burst: int = 1,
+        style: str = "header",
+        *,
+        server: FakeServer | None = None,
+    ):
+        self.server: Any = server or FakeIntervals(validate=False, events=events)
         self._limit = (rps, burst, "body" if style == "body" else "header")
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="fake", daemon=True)

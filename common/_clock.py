@@ -17,8 +17,5 @@ def loop_time() -> float:
 def wall_time() -> float:
     """Epoch seconds (for ``Retry-After`` dates and epoch-ms waits): the running loop's
     ``wall_time()`` when it keeps its own (a virtual clock), else the system's."""
-    try:
-        own = getattr(asyncio.get_running_loop(), "wall_time", None)
-    except RuntimeError:
-        own = None
+    own = getattr(asyncio.get_running_loop(), "wall_time", None)
     return own() if own is not None else time.time()

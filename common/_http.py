@@ -35,8 +35,7 @@ from ._errors import (
     ClientClosedError,
     InvalidRequestError,
 )
-from ._retry import Failure
-from ._sender import AttemptFailed, Request, Response
+from ._sender import AttemptFailed, Failure, Request, Response
 
 __all__ = ["AiohttpSender", "ClientErrorCause"]
 

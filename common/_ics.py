@@ -40,10 +40,12 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
       subscribed to the document updates an event in place. An event given twice appears once.
     * An event with a start time starts at that time in its ``timezone`` (``TZID``, with a
       ``VTIMEZONE`` when the installed icalendar can write one), or in UTC when only an aware
-      ``starts_at`` without a zone name is known. An event whose timezone is unknown gets a
-      *floating* time (the same wall-clock time wherever the calendar is read), never a
-      guessed zone. An event without a start time is all-day (``VALUE=DATE``; the end date
-      is inclusive in :class:`common.Event` and exclusive in iCalendar, so one day is added).
+      ``starts_at`` without a zone name is known. An event whose timezone is unknown (an
+      Intervals event without a series) is written in UTC, as the contract says: its wall-clock
+      time read as UTC, since no zone is known to convert from (the event's ``raw`` keeps
+      what the provider said). An event without a start time is all-day (``VALUE=DATE``; the
+      end date is inclusive in :class:`common.Event` and exclusive in iCalendar, so one day is
+      added).
     * ``LOCATION`` joins the place name, locality, region and country; ``GEO`` is the
       coordinates; ``DESCRIPTION`` the description (and the registration link when it is not
       the ``URL``); ``URL`` the event's page, else its registration page.
@@ -148,10 +150,12 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
     start = dt.datetime.combine(event.start_date, event.start_time, tzinfo=zone)
     if zone is None and event.starts_at is not None and event.starts_at.tzinfo is not None:
         start, tzinfo = event.starts_at.astimezone(dt.timezone.utc), dt.timezone.utc
+    elif zone is None:  # no zone known: UTC (the contract), never a floating time
+        start, tzinfo = start.replace(tzinfo=dt.timezone.utc), dt.timezone.utc
     if event.end_time is None:
         return start, None
     end_local = dt.datetime.combine(event.end_date or event.start_date, event.end_time)
-    if tzinfo is dt.timezone.utc and event.starts_at is not None:
+    if tzinfo is dt.timezone.utc and event.starts_at is not None and zone is None:
         # the end in the same offset as the start, then in UTC
         offset = event.starts_at.utcoffset() or dt.timedelta(0)
         end = (end_local - offset).replace(tzinfo=dt.timezone.utc)

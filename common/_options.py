@@ -85,7 +85,8 @@ def _key(_: object, __: object, value: str | None) -> None:
 
 @attrs.frozen(kw_only=True)
 class Options:
-    """Every option of a client, with its default. Frozen: derive with :meth:`evolve`.
+    """Every option of a client, with its default. Frozen: derive a changed copy with
+    ``attrs.evolve(options, timeout=5)`` (or a client's ``with_options(...)``).
 
     ``retry_policy`` carries ``max_retries`` and ``max_retry_wait``; the two
     properties of the same names read them from it.

@@ -16,6 +16,7 @@ import attrs
 
 from ._errors import InvalidRequestError
 from ._types import Event, EventSource
+from .ratelimit._redis import redact_url
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,9 @@ class SourceOptions:
 
     base_url: str | None = None
     rate_limit: float | None = None
-    rate_store: str | None = None
+    rate_store: str | None = attrs.field(
+        default=None, repr=lambda url: repr(url and redact_url(url))
+    )
 
     def keywords(self) -> dict[str, Any]:
         """The options that are set, as client constructor keywords."""
@@ -89,7 +92,9 @@ class ProviderPlugin:
         check_id: turns an event id as typed by a person into the one the source
             takes, raising :class:`common.InvalidRequestError` before anything is sent.
         participants_visible: False when the provider did not show this event's
-            participants to the caller (so an empty list would mean "unknown", not "none").
+            participants to the caller. A source says so itself with
+            ``Event.participants is None``; this hook is for a source that cannot
+            (it returns an empty list either way).
     """
 
     name: str

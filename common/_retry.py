@@ -17,7 +17,7 @@ One place decides whether an attempt is retried and how long to wait:
 
 from __future__ import annotations
 
-import enum
+import datetime
 import math
 import random
 from collections.abc import Callable
@@ -25,6 +25,7 @@ from email.utils import parsedate_to_datetime
 
 import attrs
 
+from ._sender import Failure
 from .ratelimit._local import Report
 
 __all__ = [
@@ -39,19 +40,11 @@ __all__ = [
     "parse_retry_after",
 ]
 
+#: A 429 wait this short is taken as exact (the body's epoch ms), not rounded up to whole
+#: seconds: a rounded one seen from the client is a second less the way back (>= 0.75 s).
+PRECISE_BELOW = 0.5
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-class Failure(enum.Enum):
-    """How an attempt failed, as far as retrying is concerned."""
-
-    #: The connection was never established (refused, DNS, connect timeout):
-    #: the server cannot have seen the request.
-    NOT_SENT = "not_sent"
-    #: The connection broke or timed out after the request may have been sent.
-    MAYBE_SENT = "maybe_sent"
-    #: The server answered with a status.
-    STATUS = "status"
 
 
 @attrs.frozen
@@ -91,9 +84,10 @@ def backoff_delay(
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header, or None if absent or unusable.
 
-    Accepts both forms of RFC 9110: delta-seconds (``"120"``) and an HTTP-date
-    (``"Wed, 21 Oct 2026 07:28:00 GMT"``), the latter relative to ``now`` (epoch
-    seconds). A date in the past means 0. Never raises.
+    Accepts delta-seconds (``"120"``) and an HTTP-date in each of RFC 9110's three
+    forms (IMF-fixdate ``"Wed, 21 Oct 2026 07:28:00 GMT"``, the obsolete RFC 850
+    ``"Wednesday, 21-Oct-26 07:28:00 GMT"`` and asctime ``"Wed Oct 21 07:28:00 2026"``),
+    relative to ``now`` (epoch seconds). A date in the past means 0. Never raises.
     """
     if not value:
         return None
@@ -106,39 +100,32 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None or when.tzinfo is None:  # pragma: no cover - guarded by the parser
-        return None
+    if when.tzinfo is None:  # asctime names no zone: HTTP-dates are always UTC (RFC 9110 5.6.7)
+        when = when.replace(tzinfo=datetime.timezone.utc)
     try:
         return max(0.0, when.timestamp() - now)
     except (OverflowError, OSError, ValueError):
         return None
 
 
-def is_retryable(
-    *,
-    method: str,
-    failure: Failure,
-    status: int | None,
-    has_idempotency_key: bool,
-    policy: RetryPolicy,
-    allow_write_retries: bool | None = None,
-) -> bool:
+def is_retryable(attempt: FailedAttempt, policy: RetryPolicy) -> bool:
     """Whether a failed attempt may be retried (ignoring the attempt count).
 
     ``allow_write_retries`` overrides the idempotency-key rule for one request:
     True trusts the server to de-duplicate, False never retries once the request
     may have reached the server.
     """
+    failure, status, allow = attempt.failure, attempt.status, attempt.allow_write_retries
     if failure is Failure.STATUS and status == 409:
         return False
     if failure is Failure.STATUS and status not in policy.retry_statuses:
         return False
-    if method.upper() in SAFE_METHODS:
+    if attempt.method.upper() in SAFE_METHODS:
         return True
     # A write: retry freely only when the server can de-duplicate it.
-    if allow_write_retries is None:
-        allow_write_retries = has_idempotency_key and policy.retry_writes_with_idempotency_key
-    if allow_write_retries:
+    if allow is None:
+        allow = attempt.has_idempotency_key and policy.retry_writes_with_idempotency_key
+    if allow:
         return True
     # Otherwise only when the failure proves the write was not processed.
     return failure is Failure.NOT_SENT or (failure is Failure.STATUS and status == 429)
@@ -226,14 +213,7 @@ def decide(
         budget
         and not too_long
         and (deadline_at is None or now + delay < deadline_at)
-        and is_retryable(
-            method=outcome.method,
-            failure=outcome.failure,
-            status=outcome.status,
-            has_idempotency_key=outcome.has_idempotency_key,
-            policy=policy,
-            allow_write_retries=outcome.allow_write_retries,
-        )
+        and is_retryable(outcome, policy)
     )
     if refused:
         # An unusable wait (none, zero, past: clock skew) holds nobody else back;
@@ -244,7 +224,7 @@ def decide(
             server_wait,
             # Under a second only a precise wait (the body's epoch ms) can be: a
             # Retry-After is whole seconds, and a longer wait is a window, not a pace.
-            precise=wait is not None and wait < 1.0,
+            precise=wait is not None and wait < PRECISE_BELOW,
         )
     elif outcome.status is not None:
         report = Report.accepted()

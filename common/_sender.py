@@ -1,15 +1,12 @@
-"""The seam under the transport: one attempt is a :class:`Request` value in and a
-:class:`Response` value out, through a :class:`Sender`.
-
-The transport builds the request (URL with its query, every header, body, the
-attempt's timeout and body cap) and decides everything else: retries, pacing,
-deadlines, what a status means. A sender only moves bytes: the aiohttp one
-(:class:`common.provider.AiohttpSender`, the default) over HTTP, an in-memory one
-(:class:`common.testing.MemorySender`) in tests and simulations.
+"""The seam under the transport: one attempt is a :class:`Request` in and a :class:`Response`
+out, through a :class:`Sender` (:class:`common.provider.AiohttpSender` over HTTP, the default;
+:class:`common.testing.MemorySender` in tests and simulations). A sender only moves bytes; the
+transport decides the rest (retries, pacing, deadlines, what a status means).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from typing import Protocol
 
@@ -18,9 +15,16 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._errors import APIError
-from ._retry import Failure
 
-__all__ = ["AttemptFailed", "Request", "Response", "Sender"]
+__all__ = ["AttemptFailed", "Failure", "Request", "Response", "Sender"]
+
+
+class Failure(enum.Enum):
+    """How an attempt failed, as far as retrying is concerned."""
+
+    NOT_SENT = "not_sent"  #: no connection (refused, DNS, connect timeout): never seen
+    MAYBE_SENT = "maybe_sent"  #: broke or timed out after the request may have gone
+    STATUS = "status"  #: the server answered with a status
 
 
 @attrs.frozen
@@ -28,19 +32,17 @@ class Request:
     """One attempt, complete: what a :class:`Sender` puts on the wire."""
 
     method: str
-    """Upper-case HTTP method."""
+    #: Absolute, query included, already escaped.
     url: URL
-    """Absolute URL, query included, already escaped."""
+    #: Every header to send (the client's, its credentials, this request's).
     headers: Mapping[str, str]
-    """Every header to send (the client's, its credentials and this request's)."""
     body: bytes | None = None
-    """The body, or None for none."""
+    #: Seconds the whole attempt may take, answer body included.
     timeout: float = 30.0
-    """Seconds the whole attempt may take, answer body included."""
+    #: Read at most this much of the answer's body (:attr:`Response.truncated` beyond).
     max_response_bytes: int = 64 * 1024 * 1024
-    """Read at most this much of the answer's body (:attr:`Response.truncated` beyond)."""
+    #: The path as the operation wrote it, for messages (never the query: it may hold data).
     path: str = ""
-    """The path as the operation wrote it, for messages (never the query: it may hold data)."""
 
     @property
     def what(self) -> str:
@@ -49,9 +51,7 @@ class Request:
 
 
 def _headers(value: Mapping[str, str]) -> CIMultiDictProxy[str]:
-    if isinstance(value, CIMultiDictProxy):
-        return value
-    return CIMultiDictProxy(CIMultiDict(value))
+    return value if isinstance(value, CIMultiDictProxy) else CIMultiDictProxy(CIMultiDict(value))
 
 
 @attrs.frozen
@@ -61,23 +61,17 @@ class Response:
     status: int
     headers: CIMultiDictProxy[str] = attrs.field(factory=dict, converter=_headers)
     body: bytes = b""
-    #: The body was longer than the request's ``max_response_bytes``: :attr:`body` is
-    #: what was read of it (possibly nothing).
+    #: The body was longer than the request's ``max_response_bytes``: ``body`` is its start.
     truncated: bool = False
     #: How many attempts the call took, this one included (set by the transport, so that
     #: an error decoding the body counts them).
     attempts: int = 1
 
-    @property
-    def ok(self) -> bool:
-        """A 2xx status."""
-        return 200 <= self.status < 300
-
 
 class AttemptFailed(Exception):
-    """An attempt that got no answer (or, from the transport, an error status), classified
-    for the retry policy: :attr:`failure` says whether the request may have reached the
-    server, :attr:`error` is the library error the caller sees if it is not retried."""
+    """An attempt without an answer (or, from the transport, with an error status):
+    ``failure`` says whether it may have reached the server, ``error`` is what the caller
+    sees if it is not retried."""
 
     def __init__(self, failure: Failure, error: APIError, status: int | None = None) -> None:
         super().__init__(str(error))
@@ -87,15 +81,14 @@ class AttemptFailed(Exception):
 
 
 class Sender(Protocol):
-    """Sends one attempt. :meth:`send` returns the answer, whatever its status, or raises
-    :class:`AttemptFailed` (no answer: ``Failure.NOT_SENT`` when the request cannot have
-    reached the server, ``Failure.MAYBE_SENT`` otherwise), :class:`common.ClientClosedError`
-    once closed. It never retries and never sends a request twice."""
+    """Sends one attempt: the answer, whatever its status, or :class:`AttemptFailed`
+    (``Failure.NOT_SENT`` only when the request cannot have reached the server), or
+    :class:`common.ClientClosedError` once closed. Never retries, never sends twice."""
 
     async def send(self, request: Request) -> Response:
         """One attempt."""
         ...
 
     async def aclose(self) -> None:
-        """Release what the sender owns (it is the transport's: closed with it)."""
+        """Release what the sender owns (the transport closes it with itself)."""
         ...

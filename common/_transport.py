@@ -35,8 +35,8 @@ from ._options import (
     Options,
     resolve_options,
 )
-from ._retry import CallState, FailedAttempt, Failure, RetryPolicy, decide, parse_retry_after
-from ._sender import AttemptFailed, Request, Response, Sender
+from ._retry import CallState, FailedAttempt, RetryPolicy, decide, parse_retry_after
+from ._sender import AttemptFailed, Failure, Request, Response, Sender
 from ._url import check_query, validate_base_url
 from .ratelimit import Limiter, LocalLimiter, Report
 
@@ -159,11 +159,6 @@ class Transport:
         """The limiter (rate budget, cool-down, concurrency cap) this transport sends through."""
         return self._shared.limiter
 
-    @property
-    def sender(self) -> Sender:
-        """The sender every attempt goes through."""
-        return self._shared.sender
-
     # -- lifecycle -------------------------------------------------------------
 
     @property
@@ -222,7 +217,7 @@ class Transport:
 
     def _answer(self, request: Request, response: Response) -> Response:
         """The 2xx response, or :class:`AttemptFailed` with the error a status means."""
-        if response.ok:
+        if 200 <= response.status < 300:
             if response.truncated:
                 raise DecodeError(
                     f"{request.what}: response body exceeds the"
@@ -248,38 +243,6 @@ class Transport:
         )
         raise AttemptFailed(Failure.STATUS, error, response.status)
 
-    def build(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        json: Any = None,
-        headers: Mapping[str, str] | None = None,
-        idempotency_key: str | None = None,
-    ) -> Request:
-        """The :class:`Request` of one attempt of ``method path`` (see :meth:`request`)."""
-        url = URL(self.base_url + path, encoded=True)
-        if params:
-            check_query(params)
-            url = url.extend_query(params)
-        send_headers = self._shared.headers
-        if headers or idempotency_key is not None or json is not None:
-            send_headers = {**send_headers, **(headers or {})}
-            if idempotency_key is not None:
-                send_headers["Idempotency-Key"] = idempotency_key
-            if json is not None:
-                send_headers["Content-Type"] = "application/json"
-        return Request(
-            method,
-            url,
-            send_headers,
-            None if json is None else dumps(json),
-            self.timeout,
-            self.max_response_bytes,
-            path,
-        )
-
     async def request(
         self,
         method: str,
@@ -296,7 +259,7 @@ class Transport:
         ``path`` must already be built with :func:`common.provider.build_path` (each
         parameter escaped). ``idempotency_key`` is sent as ``Idempotency-Key``
         on every attempt and lets a write be retried; ``allow_write_retries``
-        overrides that rule for this call (see :func:`common.provider.is_retryable`).
+        overrides that rule for this call (the rules: ``docs/guides/errors.md``).
         Raises the :class:`APIStatusError` subclass for a non-2xx answer,
         :class:`APITimeoutError`/:class:`APIConnectionError` for transport
         failures, with ``attempts`` set and the cause chained; a
@@ -304,8 +267,20 @@ class Transport:
         a cool-down or the deadline leaves no turn.
         """
         self._check_open()
-        request = self.build(
-            method, path, params=params, json=json, headers=headers, idempotency_key=idempotency_key
+        url = URL(self.base_url + path, encoded=True)
+        if params:
+            check_query(params)
+            url = url.extend_query(params)
+        send_headers = self._shared.headers
+        if headers or idempotency_key is not None or json is not None:
+            send_headers = {**send_headers, **(headers or {})}
+            if idempotency_key is not None:
+                send_headers["Idempotency-Key"] = idempotency_key
+            if json is not None:
+                send_headers["Content-Type"] = "application/json"
+        body = None if json is None else dumps(json)
+        request = Request(
+            method, url, send_headers, body, self.timeout, self.max_response_bytes, path
         )
         sender = self._shared.sender
         policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
@@ -329,16 +304,10 @@ class Transport:
                         response = self._answer(attempt, await sender.send(attempt))
                     except AttemptFailed as failed:
                         error = failed.error
-                        server_wait = (
-                            error.retry_after if isinstance(error, APIStatusError) else None
-                        )
+                        wait = error.retry_after if isinstance(error, APIStatusError) else None
+                        keyed = idempotency_key is not None
                         outcome = FailedAttempt(
-                            method=method,
-                            failure=failed.failure,
-                            status=failed.status,
-                            server_wait=server_wait,
-                            has_idempotency_key=idempotency_key is not None,
-                            allow_write_retries=allow_write_retries,
+                            method, failed.failure, failed.status, wait, keyed, allow_write_retries
                         )
                         now = loop_time()
                         decision = decide(outcome, state, policy, now, deadline_at)

@@ -113,12 +113,11 @@ class Event:
 
 @runtime_checkable
 class EventSource(Protocol):
-    """A provider seen through the common types."""
+    """A provider seen through the common types; ``provider`` is its name (a class
+    attribute will do)."""
 
     @property
-    def provider(self) -> str:
-        """The provider's name, as its events carry it (a class attribute will do)."""
-        ...
+    def provider(self) -> str: ...
 
     def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None

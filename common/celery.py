@@ -478,7 +478,8 @@ async def _details(
             )
     for note in notes:
         logger.warning("%s event %s: participants: %s", plugin.name, event.id, note)
-    return _Details(event, plugin.participants_visible(event), not notes)
+    visible = event.participants is not None and plugin.participants_visible(event)
+    return _Details(event, visible, not notes)
 
 
 def _as_api_error(exc: BaseException) -> APIError:

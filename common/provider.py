@@ -1,40 +1,26 @@
 """For provider authors: the plug-in interface, its registry, and the building blocks.
 
-Users need only :mod:`common` (the contract's names); a provider package is
-written against this module: :class:`BaseClient`, :class:`Decoder` and
-:func:`make_converter`, :func:`build_path`, :func:`paginate` and :class:`Chunk`,
-the request-class helpers (:func:`required`, :func:`optional`,
-:func:`request_method`), the checks (``check_*``), the auth classes, the
-error-body tools, the seam under the transport (:class:`Sender`,
-:class:`Request`, :class:`Response`) and the fake server base
-(:class:`FakeServer`, from :mod:`common.testing`) are all re-exported here.
-How requests are retried and paced is the core's business, not a provider's:
-those rules are not.
+Users need only :mod:`common`; a provider package is written against this module:
+the client base (:class:`BaseClient`, the auth classes), decoding (:class:`Decoder`,
+:func:`make_converter`), paths and request classes (:func:`build_path`,
+:func:`required`, :func:`optional`, :func:`request_method`, ``check_*``), listings
+(:func:`paginate`, :class:`Chunk`), error bodies (:func:`parse_error_body`), the
+seam under the transport (:class:`Sender`, :class:`Request`, :class:`Response`) and
+the fake server base (:class:`FakeServer`, from :mod:`common.testing`). How requests
+are retried and paced is the core's business, not re-exported here.
 
 The core never imports a provider package. A provider describes itself with a
-:class:`ProviderPlugin` and declares it as an entry point of the group
-``eventsync.providers`` in its own ``pyproject.toml``; the ``eventsync``
-command (and any application) finds every installed provider through
-:meth:`Registry.discover`::
+:class:`ProviderPlugin` (data: its name, the ``str`` its events carry in
+``Event.provider``; a client factory reading credentials from the environment; the
+adapter to a :class:`common.EventSource`; the environment variables it reads;
+optionally an in-process fake for the demo) and declares it as an entry point of the
+group ``eventsync.providers`` in its own ``pyproject.toml``, where the ``eventsync``
+command (and :meth:`Registry.discover`) finds it::
 
     [project.entry-points."eventsync.providers"]
     myclub = "myclub_async._provider:PLUGIN"
 
-::
-
-    from common.provider import Registry
-
-    registry = Registry.discover()
-    plugin = registry.get("intervals")
-    async with plugin.open_source(SourceOptions(rate_limit=5)) as source:
-        async for event in source.iter_events():
-            ...
-
-A plugin is data: its name (the value its events carry in ``Event.provider``),
-a client factory that reads credentials from the environment, the adapter
-from that client to a :class:`common.EventSource`, the environment variables
-it reads (for help texts) and, optionally, a factory of an in-process fake for
-the demo. ``tests/third_provider/`` is a complete one, outside ``common``.
+``tests/third_provider/`` is a complete one, outside ``common``.
 """
 
 from __future__ import annotations
@@ -56,8 +42,7 @@ from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
 from ._http import AiohttpSender
 from ._paginate import Chunk, paginate
 from ._registry import ENTRY_POINT_GROUP, EnvVar, ProviderPlugin, Registry, SourceOptions
-from ._retry import Failure
-from ._sender import AttemptFailed, Request, Response, Sender
+from ._sender import AttemptFailed, Failure, Request, Response, Sender
 from ._transport import Transport
 from ._types import local_start, zone_or_none
 from ._url import build_path

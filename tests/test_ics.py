@@ -94,11 +94,12 @@ def test_a_timed_event_in_its_zone_and_an_all_day_event() -> None:
     assert "LOCATION" not in fondo
 
 
-def test_an_unknown_timezone_is_floating_never_guessed() -> None:
-    _, vevents = parse(common.to_ics([event(start_time=T(7, 0))]))
-    start = vevents["intervals-ev_71a2@eventsync"].decoded("DTSTART")
-    assert start == dt.datetime(2026, 9, 13, 7, 0)
-    assert start.tzinfo is None
+def test_an_unknown_timezone_is_written_in_utc_as_the_contract_says() -> None:
+    text = common.to_ics([event(start_time=T(7, 0), end_time=T(8, 30))])
+    vevent = parse(text)[1]["intervals-ev_71a2@eventsync"]
+    assert vevent.decoded("DTSTART") == dt.datetime(2026, 9, 13, 7, 0, tzinfo=dt.timezone.utc)
+    assert vevent.decoded("DTEND") == dt.datetime(2026, 9, 13, 8, 30, tzinfo=dt.timezone.utc)
+    assert "DTSTART:20260913T070000Z" in text.splitlines()  # never a floating time
 
 
 def test_an_aware_start_without_a_zone_name_is_written_in_utc() -> None:
@@ -185,8 +186,11 @@ def test_any_events_parse_back(given_events: list[common.Event]) -> None:
             assert not isinstance(start, dt.datetime)
         else:
             assert (start.date(), start.time()) == (source.start_date, source.start_time)
-            zone = getattr(start.tzinfo, "key", None)
-            assert zone == source.timezone
+            if source.timezone is None:  # no zone known: UTC, never floating
+                assert start.tzinfo is not None
+                assert start.utcoffset() == dt.timedelta(0)
+            else:
+                assert getattr(start.tzinfo, "key", None) == source.timezone
 
 
 # --- from the fakes -------------------------------------------------------------------------

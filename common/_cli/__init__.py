@@ -38,6 +38,7 @@ from .._errors import (
     TruncationWarning,
 )
 from ..provider import Registry
+from ..ratelimit._redis import check_store_url
 from ._output import one_line, warn
 from ._run import (
     EXIT_API,
@@ -351,6 +352,12 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
             "eventsync: error: --rate-store needs redis-py: pip install 'eventsync[redis]'\n"
         )
         return EXIT_USAGE
+    if args.rate_store:  # checked before any provider starts: one line, exit 2
+        try:
+            check_store_url(args.rate_store)
+        except InvalidRequestError as bad:
+            sys.stderr.write(f"eventsync: error: {bad} (--rate-store, ${RATE_STORE_VARIABLE})\n")
+            return EXIT_USAGE
     # A stdout that cannot encode some text (PYTHONIOENCODING=ascii): JSON lines are
     # escaped before they get here (lossless); the table and CSV get "?" for it.
     if hasattr(sys.stdout, "reconfigure"):

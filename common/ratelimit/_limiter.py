@@ -48,10 +48,16 @@ T = TypeVar("T")
 PROBE_LEASE = 30.0
 #: How often a request behind another process's probe asks again (a shared store).
 PROBE_POLL = 0.02
+#: A waiter holds no pacing slot further ahead than this (seconds): one taken sooner
+#: would keep the pace of the time it queued.
+HORIZON = 0.25
 #: A shared store call may take this share of what is left of the call's deadline.
 STORE_SHARE = 0.2
 #: ... and a report, made once the answer is in, at least this long (seconds).
 REPORT_MIN = 0.05
+#: A call given this many turns without a slot by a shared store paces locally (a
+#: store that only ever says "wait" must not hold a call with no deadline forever).
+MAX_WAITS = 10_000
 #: Giving a turn back after a cancellation takes at most this long.
 GIVE_BACK_WITHIN = 1.0
 #: After a shared store failed, pace locally this long before trying it again.
@@ -391,13 +397,11 @@ class PacedLimiter:
 
         return give_back
 
-    async def _give_back(self, store: RateStore, turn: Turn, *, interval: bool = True) -> None:
-        """Return a turn not used (its interval too unless ``interval`` is False)."""
+    async def _give_back(self, store: RateStore, turn: Turn) -> None:
+        """Return a turn not used (the store keeps the schedule's part if the episode
+        it was taken in is over)."""
         releasing = store.release(
-            self.key,
-            interval=turn.interval if interval else 0.0,
-            episode=turn.episode,
-            probe=turn.probe,
+            self.key, interval=turn.interval, episode=turn.episode, probe=turn.probe
         )
         if not store.shared:
             await releasing
@@ -412,8 +416,14 @@ class PacedLimiter:
         self, call: _Call, max_wait: float, lease: float, what: str
     ) -> tuple[Slot, RateStore]:
         deadline_at = call.deadline_at
+        waits = 0
         while True:
             store = self._store_for_now(call)
+            if store.shared and waits >= MAX_WAITS:
+                self._failed(StoreError(f"{waits} turns without a slot"), 0.0)
+                call.local = True
+                continue
+            waits += 1
             now = self.clock()
             hold = lease if deadline_at is None else min(lease, max(0.0, deadline_at - now))
             turn = await self._acquire(store, call, max_wait, min(hold, PROBE_LEASE))
@@ -433,10 +443,19 @@ class PacedLimiter:
                 left = math.inf if deadline_at is None else deadline_at - now
                 if left <= 0:
                     raise deadline_error(what, "behind the probe request")
-                poll = turn.wait if not store.shared else min(turn.wait, PROBE_POLL)
+                poll = turn.wait if not store.shared else PROBE_POLL
                 await store.changed(self.key, min(poll, left))
                 if deadline_at is not None and self.clock() >= deadline_at:
                     raise deadline_error(what, "behind the probe request")
+                continue
+            if turn.wait > HORIZON and not turn.probe:
+                # Hold no slot further ahead than HORIZON: one reserved at a slow pace
+                # keeps it while the pace climbs (a crowd of 50 queued at a first guess of
+                # 10/s kept that pace for 5 s while the server allowed 100/s).
+                await self._give_back(store, turn)
+                if deadline_at is not None and now + turn.wait >= deadline_at:
+                    raise deadline_error(what, f"before its pacing slot in {turn.wait:.3g}s")
+                await anyio.sleep(max(turn.wait - HORIZON, HORIZON / 2))
                 continue
             slot = Slot(turn.sent_at, turn.interval, turn.probe)
             if turn.wait <= 0:

@@ -32,7 +32,7 @@ from .._clock import loop_time
 from .._errors import InvalidRequestError
 from ._limiter import PacedLimiter
 from ._local import PaceState, Report
-from ._store import Budget, StoreError, Turn
+from ._store import Budget, RateStore, StoreError, Turn
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -307,14 +307,15 @@ class RedisRateStore:
 
 
 class RedisLimiter(PacedLimiter):
-    """The limiter of a client whose budget lives in a :class:`RedisRateStore`.
+    """The limiter of a client whose budget lives in a :class:`RedisRateStore` (or
+    built from a Redis URL; any shared :class:`~._store.RateStore` works the same).
 
     The concurrency cap stays per client; a local store paces while Redis fails.
     """
 
     def __init__(
         self,
-        store: str | RedisRateStore,
+        store: str | RateStore,
         key: str,
         *,
         rate_limit: float | None = None,

@@ -94,6 +94,8 @@ class Turn:
                 raise ValueError("not a number")
             if min(wait, interval, episode) < 0:
                 raise ValueError("negative")
+            if kind != "go" and wait <= 0:  # a cool-down or a lease that is over: no wait
+                raise ValueError(f"a {kind} turn without a wait")
             if kind == "probe" and wait > MAX_LEASE + SKEW:
                 raise ValueError("probe lease too long")
         except (ValueError, TypeError, UnicodeDecodeError) as error:

@@ -15,8 +15,7 @@ import attrs
 import msgspec
 
 from .._errors import APIConnectionError, APITimeoutError, ClientClosedError
-from .._retry import Failure
-from .._sender import AttemptFailed, Request, Response
+from .._sender import AttemptFailed, Failure, Request, Response
 
 __all__ = ["MemoryHandler", "MemorySender", "Sent", "connection_lost", "not_connected", "reply"]
 

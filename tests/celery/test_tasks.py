@@ -24,6 +24,7 @@ from common.celery import (
     EventsyncTasks,
     _carry,  # the conversion under test
 )
+from ridewithgps_async.testing import FakeRideWithGPS
 
 
 def test_common_imports_without_celery() -> None:
@@ -137,3 +138,24 @@ def test_task_in_process_returns_what_the_cli_writes(
     assert "404" in str(missing.result) and missing.result.__cause__ is None
     assert isinstance(unknown.result, common.InvalidRequestError)
     assert "no provider 'nowhere'" in str(unknown.result)
+
+
+def test_hidden_participants_are_unknown_as_the_cli_writes_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # RideWithGPS event 101 belongs to an organisation: its participants are not shown.
+    with ThreadedFake(server=FakeRideWithGPS(validate=False)) as fake:
+        monkeypatch.setenv("RWGPS_ACCESS_TOKEN", "test-access-token")
+        monkeypatch.setenv("RWGPS_BASE_URL", fake.url)
+        assert cli(["--no-progress", "event", "rwgps", "101"]) in (0, 6)
+        expected = json.loads(capsys.readouterr().out)
+        tasks = EventsyncTasks(Celery("t", broker="memory://"))
+        try:
+            got = tasks.get_event.apply(args=("rwgps", "101")).get()
+            people = tasks.list_participants.apply(args=("ridewithgps", "101"))
+        finally:
+            tasks._holder.close()
+    assert got == expected
+    assert got["participants"] is None and got["participants_complete"] is False
+    assert isinstance(people.result, common.PermissionDeniedError)
+    assert "only to its owner" in str(people.result)

@@ -7,11 +7,13 @@ names its item of the issue.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import fcntl
 import hashlib
 import io
 import json
 import os
+import random
 import re
 import select
 import socket
@@ -25,8 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import common
 from common._cli import EXIT_CODES
+from common._cli._output import Outcome, Writer, by_start
 from intervals_async.testing import FakeIntervals
 
 from .conftest import ROOT, Fakes, Ran, Servers, clean_env, eventsync, eventsync_in_terminal
@@ -506,3 +512,46 @@ def test_item14_a_standalone_fake_can_send_the_cursor_like_the_demos() -> None:
             proc.stdout.close()
     assert ran.code == 0, ran.err
     assert max(len(json.loads(line)["participants"]) for line in ran.out.splitlines()) == 120
+
+
+# -- item 11, as a property: the order never depends on the order events arrive in -----------
+
+
+_events = st.lists(
+    st.builds(
+        common.Event,
+        provider=st.sampled_from(["intervals", "ridewithgps", "clubhub"]),
+        id=st.text("0123456789abc", min_size=1, max_size=6),
+        name=st.text(max_size=8),
+        start_date=st.dates(dt.date(2025, 1, 1), dt.date(2025, 1, 5)),
+        start_time=st.none() | st.times().map(lambda t: t.replace(microsecond=0)),
+    ),
+    max_size=30,
+    unique_by=lambda e: (e.provider, e.id),
+)
+
+
+def _written(outcomes: list[Outcome], fmt: str) -> str:
+    stream = io.StringIO()
+    writer = Writer(stream, fmt, width=None)
+    for outcome in sorted(outcomes, key=by_start):  # what _collect does before writing
+        writer.write(outcome)
+    writer.close(succeeded=True)
+    return stream.getvalue()
+
+
+@settings(max_examples=200, deadline=None)
+@given(events=_events, seed=st.randoms(use_true_random=False))
+def test_item11_any_arrival_order_gives_the_same_bytes(
+    events: list[common.Event], seed: random.Random
+) -> None:
+    arrived = [Outcome(e) for e in events]
+    shuffled = list(arrived)
+    seed.shuffle(shuffled)
+    for fmt in ("jsonl", "csv", "table"):
+        assert _written(arrived, fmt) == _written(shuffled, fmt)
+    starts = [
+        (o.event.start_date, o.event.start_time or dt.time.min)
+        for o in sorted(arrived, key=by_start)
+    ]
+    assert [d for d, _ in starts] == sorted(d for d, _ in starts)  # by date first

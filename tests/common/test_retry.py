@@ -89,30 +89,20 @@ def test_retry_after_http_date_relative_to_now() -> None:
 @pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
 def test_get_is_retried_on_transient_statuses(status: int) -> None:
     assert is_retryable(
-        method="GET",
-        failure=Failure.STATUS,
-        status=status,
-        has_idempotency_key=False,
-        policy=POLICY,
+        FailedAttempt("GET", Failure.STATUS, status, has_idempotency_key=False), POLICY
     )
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 501])
 def test_get_is_not_retried_on_permanent_statuses(status: int) -> None:
     assert not is_retryable(
-        method="GET",
-        failure=Failure.STATUS,
-        status=status,
-        has_idempotency_key=False,
-        policy=POLICY,
+        FailedAttempt("GET", Failure.STATUS, status, has_idempotency_key=False), POLICY
     )
 
 
 @pytest.mark.parametrize("failure", [Failure.NOT_SENT, Failure.MAYBE_SENT])
 def test_get_is_retried_on_connection_failures(failure: Failure) -> None:
-    assert is_retryable(
-        method="GET", failure=failure, status=None, has_idempotency_key=False, policy=POLICY
-    )
+    assert is_retryable(FailedAttempt("GET", failure, None, has_idempotency_key=False), POLICY)
 
 
 @pytest.mark.parametrize(
@@ -131,13 +121,7 @@ def test_write_without_key_only_when_not_processed(
 ) -> None:
     for method in ("POST", "PATCH", "PUT", "DELETE"):
         assert (
-            is_retryable(
-                method=method,
-                failure=failure,
-                status=status,
-                has_idempotency_key=False,
-                policy=POLICY,
-            )
+            is_retryable(FailedAttempt(method, failure, status, has_idempotency_key=False), POLICY)
             is expected
         )
 
@@ -145,34 +129,30 @@ def test_write_without_key_only_when_not_processed(
 def test_write_with_key_is_retried_like_a_get_but_never_on_409() -> None:
     for failure, status in [(Failure.MAYBE_SENT, None), (Failure.STATUS, 500)]:
         assert is_retryable(
-            method="POST", failure=failure, status=status, has_idempotency_key=True, policy=POLICY
+            FailedAttempt("POST", failure, status, has_idempotency_key=True), POLICY
         )
     assert not is_retryable(
-        method="POST", failure=Failure.STATUS, status=409, has_idempotency_key=True, policy=POLICY
+        FailedAttempt("POST", Failure.STATUS, 409, has_idempotency_key=True), POLICY
     )
     # ... unless the caller says the server does not de-duplicate
     assert not is_retryable(
-        method="POST",
-        failure=Failure.MAYBE_SENT,
-        status=None,
-        has_idempotency_key=True,
-        policy=POLICY,
-        allow_write_retries=False,
+        FailedAttempt(
+            "POST", Failure.MAYBE_SENT, None, has_idempotency_key=True, allow_write_retries=False
+        ),
+        POLICY,
     )
     assert is_retryable(
-        method="POST",
-        failure=Failure.STATUS,
-        status=500,
-        has_idempotency_key=False,
-        policy=POLICY,
-        allow_write_retries=True,
+        FailedAttempt(
+            "POST", Failure.STATUS, 500, has_idempotency_key=False, allow_write_retries=True
+        ),
+        POLICY,
     )
 
 
 def test_409_is_never_retried_even_if_listed() -> None:
     policy = RetryPolicy(retry_statuses=frozenset({409, 500}))
     assert not is_retryable(
-        method="GET", failure=Failure.STATUS, status=409, has_idempotency_key=True, policy=policy
+        FailedAttempt("GET", Failure.STATUS, 409, has_idempotency_key=True), policy
     )
 
 

@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
+import attrs
 import pytest
 
 import common
@@ -176,6 +178,14 @@ async def test_shared_cool_down_holds_back_every_request() -> None:
     assert min(elapsed(sender)[1:]) == 1.0
 
 
+async def test_a_queue_behind_one_429_sees_only_that_one() -> None:
+    t, sender = transport(script(status(429, {"Retry-After": "1"}), OK), max_concurrency=1)
+    async with t:
+        await asyncio.gather(*(t.request("GET", f"/{i}") for i in range(20)))
+    assert len(sender.sent) == 21  # the 20 and the one retried after the single 429
+    assert min(elapsed(sender)[1:]) == 1.0
+
+
 async def test_proactive_rate_limit_paces_requests_exactly() -> None:
     t, sender = transport(script(OK), rate_limit=20)
     async with t:
@@ -277,3 +287,87 @@ async def test_a_closed_transport_refuses_unsent() -> None:
     with pytest.raises(common.ClientClosedError):
         await t.request("GET", "/x")
     assert sender.closed and sender.sent == []
+
+
+# -- pagination through a client on the memory sender ------------------------------------
+
+
+@attrs.frozen
+class Item:
+    id: int
+
+
+@attrs.frozen
+class ItemPage:
+    items: list[Item]
+    next: int | None = None
+
+
+class Pages(provider.BaseClient):
+    """A listing client as a provider writes one, on the memory sender."""
+
+    def __init__(self, sender: MemorySender) -> None:
+        decoder = provider.Decoder(provider.make_converter())
+        auth = provider.BearerAuth(SECRET)
+        super().__init__(
+            base_url="https://api.example.com", auth=auth, decoder=decoder, sender=sender
+        )
+
+    def items(self) -> AsyncIterator[Item]:
+        async def fetch(page: int) -> provider.Chunk[Item, int]:
+            got = await self._call("GET", "/items", ItemPage, params={"page": str(page)})
+            return provider.Chunk(got.items, got.next)
+
+        return provider.paginate(fetch, 1, key=lambda i: i.id, where=lambda p: p, what="items")
+
+
+def pages(*chunks: tuple[list[int], int | None]) -> MemoryHandler:
+    async def handler(request: Request) -> Response:
+        page = int(request.url.query["page"])
+        ids, following = chunks[page - 1]
+        return reply({"items": [{"id": i} for i in ids], "next": following})
+
+    return handler
+
+
+async def test_a_listing_goes_page_after_page_each_item_once() -> None:
+    sender = MemorySender(pages(([1, 2], 2), ([2, 3], 3), ([4], None)))
+    async with Pages(sender) as client:
+        assert [item.id async for item in client.items()] == [1, 2, 3, 4]
+    assert [r.url.query["page"] for r in sender.requests] == ["1", "2", "3"]
+
+
+async def test_a_listing_rides_out_a_rate_limit_and_resumes_where_it_failed() -> None:
+    listing = pages(([1], 2), ([2], 3), ([3], None))
+    refusals = {"2": 1}  # page 2 is refused once with a wait, then answered
+
+    async def limited(request: Request) -> Response:
+        page = request.url.query["page"]
+        if refusals.get(page):
+            refusals[page] -= 1
+            return status(429, {"Retry-After": "30"})
+        return await listing(request)
+
+    sender = MemorySender(limited)
+    async with Pages(sender) as client:
+        assert [item.id async for item in client.items()] == [1, 2, 3]
+    assert elapsed(sender) == [0, 0, 30.0, 30.0]
+    sender = MemorySender(script(reply({"items": [{"id": 1}], "next": 2}), status(404)))
+    seen = []
+
+    async def read_all() -> None:
+        async with Pages(sender) as client:
+            async for item in client.items():
+                seen.append(item.id)
+
+    with pytest.raises(common.NotFoundError) as info:
+        await read_all()
+    assert seen == [1] and info.value.resume_page == 2
+
+
+async def test_a_server_looping_its_cursor_ends_the_listing_with_a_warning() -> None:
+    sender = MemorySender(pages(([1], 2), ([2], 1)))
+    async with Pages(sender) as client:
+        with pytest.warns(common.TruncationWarning, match="already followed"):
+            assert [item.id async for item in client.items()] == [1, 2]
+    assert len(sender.sent) == 2

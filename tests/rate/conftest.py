@@ -20,11 +20,6 @@ import attrs
 import pytest
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -40,6 +35,8 @@ class RedisServer:
     port: int
     directory: Path
     process: subprocess.Popen[bytes] | None = None
+    #: More ``redis-server`` flags (``--requirepass ...``).
+    extra: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -48,6 +45,7 @@ class RedisServer:
     def start(self) -> None:
         command = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.directory)]
+        command += self.extra
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -67,8 +65,9 @@ class RedisServer:
             process.wait(10)
 
 
-@pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def redis_binary() -> str:
+    """The ``redis-server`` binary; skips the test without it (fails under CI's
+    ``EVENTSYNC_REQUIRE_REDIS=1``), and without redis-py."""
     binary = shutil.which("redis-server")
     if binary is None:
         message = "redis-server is not installed (apt-get install -y redis-server)"
@@ -78,7 +77,12 @@ def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     pytest.importorskip(
         "redis", reason="redis-py is not installed (pip install 'eventsync[redis]')"
     )
-    server = RedisServer(binary, free_port(), tmp_path)
+    return binary
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = RedisServer(redis_binary(), free_port(), tmp_path)
     server.start()
     try:
         yield server

@@ -152,7 +152,7 @@ class ClubHubSource:
         return to_event(await self.client.get_event(int(event_id)))
 
     async def list_participants(self, event_id: str) -> list[common.Participant]:
-        return list((await self.get_event(event_id)).participants)
+        return list((await self.get_event(event_id)).participants or ())
 
 
 # -- fake server ------------------------------------------------------------------------

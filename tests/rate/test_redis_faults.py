@@ -1,0 +1,388 @@
+"""Every Redis fault of issue 18 against a real ``redis-server`` (or, for a store that
+misbehaves at the protocol level, a raw asyncio server speaking RESP on 127.0.0.1),
+over real HTTP: no call past its deadline, no hang, no raw exception, no password shown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+import common
+from benchmarks.rate import limited_fake
+from common.ratelimit import Report
+from common.ratelimit._redis import KEY_TTL, RedisLimiter
+from intervals_async import IntervalsClient
+from intervals_async.testing import FakeIntervals
+
+from .conftest import RedisServer, free_port, redis_binary
+
+pytestmark = pytest.mark.anyio
+
+KEY = "faults"
+PREFIX = "eventsync:rate:"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def client(fake: FakeIntervals, store: str, **options: Any) -> IntervalsClient:
+    return IntervalsClient(
+        api_key="test-key", base_url=fake.url, rate_store=store, rate_key=KEY, **options
+    )
+
+
+def first_id(fake: FakeIntervals) -> str:
+    return next(iter(fake.db.events))
+
+
+def rate_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("common.ratelimit") and r.levelno == logging.WARNING
+    ]
+
+
+@contextlib.asynccontextmanager
+async def admin(url: str) -> AsyncIterator[Any]:
+    import redis.asyncio as aioredis
+
+    connection = aioredis.Redis.from_url(url)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
+
+
+async def redis_now(connection: Any) -> float:
+    seconds, micros = await connection.time()
+    return float(seconds) + micros / 1e6
+
+
+# -- the probe and cancelled acquires ----------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["task.cancel()", "a cancel scope"])
+async def test_a_call_cancelled_while_granted_the_probe_does_not_hold_the_others(
+    redis_url: str, how: str
+) -> None:
+    store = common.RedisRateStore(redis_url)
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        async with client(fake, redis_url) as a, client(fake, redis_url, deadline=5) as b:
+            await a.get_event(eid)
+            await b.get_event(eid)  # both connected, the script loaded: a asks first below
+            refusal = Report.refused_for(0.05, 0.05, precise=False)
+            await store.report(KEY, refusal, rate_limit=None, sent_at=0.0, probe=False)
+            await anyio.sleep(0.1)  # the cool-down is over: the next turn is the probe
+            await redis.client_pause(600)  # a's acquire stays in flight 0.6 s
+            if how == "task.cancel()":
+                call = asyncio.ensure_future(a.get_event(eid))
+                await asyncio.sleep(0.2)
+                call.cancel()
+                with pytest.raises(asyncio.CancelledError):
+                    await call
+            else:
+                with anyio.move_on_after(0.2):
+                    await a.get_event(eid)
+            started = time.monotonic()
+            await b.get_event(eid)  # not failed "behind the probe request" (a 30 s lease)
+            assert time.monotonic() - started < 3.0
+    await store.aclose()
+
+
+async def test_the_probe_lease_is_no_longer_than_the_probing_call(redis_url: str) -> None:
+    store = common.RedisRateStore(redis_url)
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        fake.inject(common.testing.Fault.slow(3.0))
+        refusal = Report.refused_for(0.05, 0.05, precise=False)
+        await store.report(KEY, refusal, rate_limit=None, sent_at=0.0, probe=False)
+        await anyio.sleep(0.1)
+        async with client(fake, redis_url, timeout=1.0, max_retries=0) as probing:
+            call = asyncio.ensure_future(probing.get_event(eid))
+            await anyio.sleep(0.3)  # the probe is out, hanging
+            budget = await store.read(KEY)
+            assert 0 < budget.lease - await redis_now(redis) <= 1.0  # its timeout, not 30 s
+            with pytest.raises(common.APITimeoutError):
+                await call
+    await store.aclose()
+
+
+async def test_calls_cancelled_during_their_acquire_give_their_slots_back(
+    redis_url: str,
+) -> None:
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        async with client(fake, redis_url, rate_limit=4) as c:
+            await c.get_event(eid)
+            await redis.client_pause(500)  # the acquires below are in flight when cancelled
+            async with anyio.create_task_group() as group:
+                for _ in range(20):
+                    group.start_soon(c.get_event, eid)
+                await anyio.sleep(0.2)
+                group.cancel_scope.cancel()
+            await anyio.sleep(0.8)  # Redis answers again; the granted turns go back
+            started = time.monotonic()
+            await c.get_event(eid)
+            assert time.monotonic() - started < 1.0  # not 4.8 s behind 20 abandoned slots
+        assert len(fake.requests) == 2
+
+
+# -- corrupt state ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "shift",
+    [("tat",), ("cool", "srv"), ("lease", "probe"), ("tat", "started", "ep", "cf")],
+    ids=["schedule", "cool-down", "probe-lease", "whole-budget"],
+)
+async def test_a_time_an_hour_ahead_in_the_store_is_reset_with_one_warning(
+    redis_url: str, caplog: pytest.LogCaptureFixture, shift: tuple[str, ...]
+) -> None:
+    caplog.set_level(logging.WARNING, logger="common.ratelimit")
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        async with client(fake, redis_url, rate_limit=40, deadline=5) as c:
+            await c.get_event(eid)
+            now = await redis_now(redis)
+            ahead = {name: "1" if name == "probe" else repr(now + 3600) for name in shift}
+            await redis.hset(PREFIX + KEY, mapping=ahead)
+            started = time.monotonic()
+            for _ in range(5):
+                await c.get_event(eid)  # not "pacing slot in 3.6e+03s" for the hour
+            assert time.monotonic() - started < 3.0
+        budget = await common.RedisRateStore(redis).read(KEY)
+        now = await redis_now(redis)
+        state = budget.state
+        assert max(state.tat, state.cool_until, budget.lease, state.started or 0) < now + 5
+        assert 0 < await redis.ttl(PREFIX + KEY) <= KEY_TTL
+    assert len([m for m in rate_warnings(caplog) if "started anew" in m]) == 1
+
+
+# -- a silent, slow or nonsensical store -------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def resp_server(reply: bytes | None) -> AsyncIterator[str]:
+    """A server on 127.0.0.1 speaking Redis's protocol: ``+OK`` to every command but
+    EVALSHA/EVAL, answered ``reply``; ``None``: it accepts and never answers."""
+    connections: list[asyncio.StreamWriter] = []
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(writer)
+        with contextlib.suppress(ConnectionError, asyncio.IncompleteReadError, ValueError):
+            while True:
+                header = await reader.readline()
+                if not header:
+                    return
+                command = []
+                for _ in range(int(header[1:])):
+                    size = int((await reader.readline())[1:])
+                    command.append((await reader.readexactly(size + 2))[:-2])
+                if reply is None:
+                    continue
+                evaluating = command[0].upper() in (b"EVALSHA", b"EVAL")
+                writer.write(reply if evaluating else b"+OK\r\n")
+                await writer.drain()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        server.close()
+        for writer in connections:
+            writer.close()
+        await server.wait_closed()
+
+
+def resp(value: object) -> bytes:
+    if isinstance(value, list):
+        return b"*%d\r\n" % len(value) + b"".join(resp(item) for item in value)
+    if isinstance(value, int):
+        return b":%d\r\n" % value
+    data = str(value).encode()
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+def turn(*items: object) -> bytes:
+    return resp(list(items))
+
+
+@pytest.mark.parametrize("deadline", [0.5, None])
+async def test_a_silent_redis_neither_fails_nor_stalls_a_call(deadline: float | None) -> None:
+    async with resp_server(None) as url, limited_fake(None, latency=0.0) as fake:
+        eid = first_id(fake)
+        async with client(fake, url, deadline=deadline) as c:
+            started = time.monotonic()
+            results = await asyncio.gather(*(c.get_event(eid) for _ in range(10)))
+            elapsed = time.monotonic() - started
+    assert len(results) == 10  # none failed: the deadline (0.5 s) held for each
+    # deadline=0.5: local pacing after a fifth of it; None: after the store's 1 s timeout.
+    assert elapsed < (1.0 if deadline else 3.0)
+
+
+async def test_a_slow_redis_hands_over_to_local_pacing_within_the_deadline(
+    redis_url: str,
+) -> None:
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        async with client(fake, redis_url, deadline=0.5) as c:
+            await c.get_event(eid)
+            await redis.client_pause(2000)
+            started = time.monotonic()
+            await c.get_event(eid)  # the HTTP server answers: so does the call, in time
+            assert time.monotonic() - started < 1.0  # (the deadline, 0.5 s, failed it later)
+
+
+REPLIES = {
+    "integer": b":1\r\n",
+    "error": b"-ERR something broke\r\n",
+    "nil": b"$-1\r\n",
+    "a string": resp("go"),
+    "short list": turn("go", "0"),
+    "unknown kind": turn("stop", "0", "0", "0", "0", "1", "0", "0"),
+    "words for numbers": turn("go", "soon", "0", "0", "x", "1", "0", "0"),
+    "nested list": turn("go", ["0"], "0", "0", "0", "1", "0", "0"),
+    "integers": resp(["go", 0, 0, 0, 0, 1, 0, 0]),
+    "inf wait": turn("go", "inf", "0", "0", "0.25", "1", "0", "0"),
+    "nan wait": turn("cool", "nan", "nan", "0", "0", "1", "0", "0"),
+    "negative wait": turn("go", "-5", "0", "0", "0.25", "1", "0", "0"),
+    "a wait of years": turn("go", "1e9", "0", "0", "0.25", "1", "0", "0"),
+    "a lease of years": turn("probe", "1e9", "0", "0", "0", "1", "0", "0"),
+    "bad flag": turn("go", "0", "0", "yes", "0", "1", "0", "0"),
+    "a cool-down of nothing": turn("cool", "0", "0", "0", "0", "1", "0", "0"),
+    "a lease of nothing": turn("probe", "0", "0", "0", "0", "1", "0", "0"),
+    "invalid utf-8": turn(b"\xff\xfe".decode("latin-1"), "0", "0", "0", "0", "1", "0", "0"),
+}
+
+
+@pytest.mark.parametrize("reply", list(REPLIES.values()), ids=list(REPLIES))
+async def test_a_reply_the_script_would_not_give_means_local_pacing_and_one_warning(
+    reply: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="common.ratelimit")
+    async with resp_server(reply) as url, limited_fake(None, latency=0.0) as fake:
+        eid = first_id(fake)
+        async with client(fake, url, deadline=None, rate_limit=50) as c:
+            started = time.monotonic()
+            for _ in range(3):
+                await c.get_event(eid)  # no raw IndexError/TypeError/ValueError, no hang
+            assert time.monotonic() - started < 5.0
+    warnings = rate_warnings(caplog)
+    assert len(warnings) == 1 and "pacing locally" in warnings[0]
+
+
+async def test_a_store_that_only_ever_says_wait_cannot_hold_a_call_forever(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A cool-down that never ends, however often asked: valid words, no progress.
+    monkeypatch.setattr("common.ratelimit._limiter.MAX_WAITS", 20)
+    caplog.set_level(logging.WARNING, logger="common.ratelimit")
+    forever = turn("cool", "0.01", "0.01", "0", "0", "1", "0", "0")
+    async with resp_server(forever) as url, limited_fake(None, latency=0.0) as fake:
+        c = client(fake, url, deadline=None)
+        async with c:
+            with anyio.fail_after(10):
+                await c.get_event(first_id(fake))
+    assert any("turns without a slot" in m for m in rate_warnings(caplog))
+
+
+# -- bad configuration and secrets ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:abc/0",
+        "redis://[::1/0",
+        "redis://127.0.0.1:99999/0",
+        "redis://127.0.0.1:0/0",
+        "memcached://127.0.0.1:11211",
+        "redis://127.0.0.1/zero",
+        "redis://127.0.0.1/0?socket_timeout=soon",
+        "redis://:s3cret-pw@127.0.0.1:99999/0",
+        "redis://127.0.0.1/\udc80",
+    ],
+)
+def test_a_bad_rate_store_is_refused_at_construction(url: str) -> None:
+    with pytest.raises(common.InvalidRequestError) as refused:
+        IntervalsClient(api_key="k", rate_store=url)
+    assert refused.value.field == "rate_store"
+    assert "s3cret-pw" not in chain_text(refused.value)
+
+
+@pytest.mark.parametrize("key", ["lone \udc80 surrogate", "", "   ", "x" * 1001])
+def test_a_bad_rate_key_is_refused_at_construction(key: str) -> None:
+    with pytest.raises(common.InvalidRequestError) as refused:
+        IntervalsClient(api_key="k", rate_store="redis://127.0.0.1:1/0", rate_key=key)
+    assert refused.value.field == "rate_key"
+    with pytest.raises(common.InvalidRequestError):
+        RedisLimiter("redis://127.0.0.1:1/0", key)
+
+
+@pytest.mark.parametrize("how", ["flag", "variable"])
+@pytest.mark.parametrize(
+    "url", ["redis://:s3cret-pw@127.0.0.1:99999/0", "redis://[::1/0", "http://127.0.0.1"]
+)
+def test_a_bad_rate_store_on_the_command_line_is_one_line_and_exit_2(how: str, url: str) -> None:
+    flags = ["--rate-store", url] if how == "flag" else []
+    env = {"INTERVALS_API_KEY": "k", "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    if how == "variable":
+        env["EVENTSYNC_RATE_STORE"] = url
+    ran = subprocess.run(
+        [sys.executable, "-m", "common._cli", "--no-progress", *flags, "events"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.count("\n") == 1 and ran.stderr.startswith("eventsync: error: rate_store")
+    assert "Traceback" not in ran.stderr and "s3cret-pw" not in ran.stderr
+
+
+def chain_text(error: BaseException) -> str:
+    """The error, its cause and context chain, as text."""
+    seen: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(seen) < 20:
+        seen.append(f"{type(current).__name__}: {current!s} {current!r}")
+        current = current.__cause__ or current.__context__
+    return "\n".join(seen)
+
+
+async def test_a_redis_password_shows_nowhere(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = RedisServer(redis_binary(), free_port(), tmp_path, extra=("--requirepass", "rightpw"))
+    server.start()
+    right = f"redis://:rightpw@127.0.0.1:{server.port}/0"
+    wrong = f"redis://:wrongpw@127.0.0.1:{server.port}/0"
+    try:
+        async with limited_fake(None, latency=0.0) as fake:
+            eid = first_id(fake)
+            async with client(fake, right) as good, client(fake, wrong) as bad:
+                shown = [repr(good.options), str(good.options), repr(good), repr(bad.options)]
+                shown += [repr(good.transport.limiter), repr(good.with_options(timeout=3).options)]
+                await good.get_event(eid)
+                limiter = good.transport.limiter
+                assert isinstance(limiter, RedisLimiter) and limiter.shared  # the right one
+                await bad.get_event(eid)  # the wrong one: refused by Redis, paced locally
+                assert any("pacing locally" in m for m in rate_warnings(caplog))
+    finally:
+        server.stop()
+    shown.append(caplog.text)
+    for text in shown:
+        assert "rightpw" not in text and "wrongpw" not in text
