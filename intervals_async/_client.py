@@ -472,7 +472,12 @@ class IntervalsClient(provider.BaseClient):
             if page.has_more and page.data:  # the server's cursor, within this window
                 return provider.Chunk(page.data, _WindowCursor(cursor.windows, page.data[-1].id))
             warning = None
-            if page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
+            if page.has_more and not page.data:  # nothing to take the next cursor from
+                warning = (
+                    f"GET /events said hasMore but sent no items for {cursor.describe()}:"
+                    " the rest of this window cannot be had"
+                )
+            elif page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
                 dates = [e.date for e in page.data if isinstance(e.date, dt.date)]
                 split = split_window(lo, hi, dates)
                 if split is not None:  # the earlier half on top of the stack
