@@ -20,6 +20,9 @@ from typing import Any
 from ._report import Row, format_table, write_json
 from .figures import FIGURES, FULL, SMOKE, Context
 
+#: Where the results go unless ``--json`` says otherwise (the docs plot them).
+RESULTS = Path(__file__).resolve().parent / "results" / "figures.json"
+
 
 def _figures(text: str) -> list[int]:
     try:
@@ -41,12 +44,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--only", type=_figures, default=sorted(FIGURES), metavar="N[,N]", help="figures to run"
     )
-    parser.add_argument("--json", type=Path, metavar="FILE", help="also write results as JSON")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        metavar="FILE",
+        help="where the results go as JSON (default: benchmarks/results/figures.json for a"
+        " full run, nowhere for --smoke)",
+    )
     return parser
 
 
 def _versions() -> dict[str, str]:
-    names = ["aiohttp", "orjson", "cattrs", "attrs", "pydantic", "httpx", "openapi-python-client"]
+    names = [
+        "aiohttp",
+        "msgspec",
+        "cattrs",
+        "attrs",
+        "orjson",
+        "pydantic",
+        "httpx",
+        "openapi-python-client",
+    ]
     found: dict[str, str] = {}
     for name in names:
         with contextlib.suppress(Exception):
@@ -115,8 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         + (f"; figures {','.join(map(str, crashed))} CRASHED" if crashed else ""),
         flush=True,
     )
-    if options.json is not None:
+    target = options.json or (None if settings.smoke else RESULTS)
+    if target is not None and rows:
         meta: dict[str, Any] = {
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "smoke": settings.smoke,
             "figures": options.only,
             "crashed": crashed,
@@ -128,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             "versions": _versions(),
             "settings": settings.__dict__,
         }
-        write_json(options.json, rows, meta)
+        write_json(target, rows, meta)
+        print(f"results: {target}", flush=True)
     return 1 if crashed else 0
 
 

@@ -14,7 +14,7 @@ from typing import Annotated, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["EventList", "RegistrationList"]
+__all__ = ["EventDetail", "EventDetailResponse", "EventList", "RegistrationList"]
 
 E = TypeVar("E", bound=enum.Enum)
 
@@ -53,6 +53,34 @@ class RegistrationStatus(str, enum.Enum):
     REFUNDED = "refunded"
 
 
+class DistanceStandard(str, enum.Enum):
+    K5 = "5K"
+    K10 = "10K"
+    K15 = "15K"
+    HALF_MARATHON = "Half Marathon"
+    MARATHON = "Marathon"
+    K50 = "50K"
+    M50 = "50M"
+    K100 = "100K"
+    M100 = "100M"
+    ULTRA = "Ultra"
+    OTHER = "Other"
+
+
+class RunStatus(str, enum.Enum):
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    POSTPONED = "postponed"
+    RESCHEDULED = "rescheduled"
+
+
+class RunRegistrationStatus(str, enum.Enum):
+    OPEN = "open"
+    CLOSED = "closed"
+    SOLD_OUT = "sold_out"
+    UNKNOWN = "unknown"
+
+
 DateOrStr = Annotated[Union[dt.date, str], _LeftToRight]  # noqa: UP007
 
 
@@ -82,6 +110,37 @@ class Event(_Model):
     registration_url: str | None = None
     end_date: DateOrStr | None = None
     end_time: str | None = None
+
+
+class EventRun(_Model):
+    id: str
+    event_id: str
+    distance_meters: float
+    distance_standard: Annotated[Union[DistanceStandard, str], _LeftToRight]  # noqa: UP007
+    distance_label: str
+    date: DateOrStr
+    start_time: str | None = None
+    event_status: Annotated[Union[RunStatus, str, None], _LeftToRight] = None  # noqa: UP007
+    registration_url: str | None = None
+    registration_status: Annotated[
+        Union[RunRegistrationStatus, str, None],  # noqa: UP007
+        _LeftToRight,
+    ] = None
+    max_participants: float | None = None
+    is_virtual: bool | None = None
+    is_relay: bool | None = None
+    is_walking: bool | None = None
+
+
+class EventDetail(_Model):
+    event: Event
+    runs: list[EventRun]
+
+
+class EventDetailResponse(_Model):
+    """``GET /events/{id}``'s whole body: ``{"data": {"event": ..., "runs": [...]}}``."""
+
+    data: EventDetail
 
 
 class Registration(_Model):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import operator
@@ -9,7 +10,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["Goal", "Row", "format_table", "write_json"]
+__all__ = ["Goal", "Row", "figure_number", "format_table", "write_json"]
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -91,7 +92,28 @@ def format_table(rows: Sequence[Row]) -> str:
     return "\n".join([render(lines[0]), rule, *(render(line) for line in lines[1:])])
 
 
+def figure_number(figure: str) -> int:
+    """``"4a decode ..."`` → 4."""
+    digits = figure[: len(figure) - len(figure.lstrip("0123456789"))]
+    return int(digits) if digits else 0
+
+
 def write_json(path: Path, rows: Sequence[Row], meta: dict[str, Any]) -> None:
-    """Write ``{"meta": ..., "results": [...]}`` to ``path``."""
-    document = {"meta": meta, "results": [row.as_dict() for row in rows]}
+    """Write ``{"meta": ..., "results": [...]}`` to ``path``.
+
+    The rows of the figures run replace theirs in an existing file; the other figures' rows
+    stay, each with the ``run`` (the meta) it came from, so a file can be filled figure by
+    figure (``--only``) and plotted whole.
+    """
+    run = {key: meta[key] for key in ("at", "load_average_at_start", "smoke") if key in meta}
+    kept: list[dict[str, Any]] = []
+    if path.exists():
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            previous = json.loads(path.read_text())
+            done = set(meta.get("figures", ()))
+            kept = [r for r in previous["results"] if figure_number(r["figure"]) not in done]
+    fresh = [{**row.as_dict(), "run": run} for row in rows]
+    results = sorted([*kept, *fresh], key=lambda r: (figure_number(r["figure"]), r["figure"]))
+    document = {"meta": meta, "results": results}
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import re
+import threading
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -625,6 +626,9 @@ class Decoder:
         self._hooks: dict[Any, Callable[[Any, Any], Any]] = {}
         self._mirrors = _Mirrors(converter)
         self._fast: dict[tuple[Any, str | None], _Fast | None] = {}
+        # Generating is once per (model, root), but a decoder may be shared by threads
+        # (one event loop each): one generates at a time.
+        self._generating = threading.Lock()
 
     def structure(self, data: Any, cls: type[T], *, path: str = "$") -> T:
         """Structure already-parsed JSON into ``cls``; DecodeError naming the path."""
@@ -683,10 +687,13 @@ class Decoder:
         return self.structure(data, cls, path=path)
 
     def _compile(self, cls: Any, root: str | None) -> _Fast | None:
-        self.converter.get_structure_hook(cls)  # cattrs records the JSON keys of every model
-        mirror = self._mirrors.model(cls) if attrs.has(cls) else None
-        fast = self._fast[cls, root] = None if mirror is None else _Fast(mirror, root)
-        return fast
+        with self._generating:
+            if (cls, root) in self._fast:  # another thread was first
+                return self._fast[cls, root]
+            self.converter.get_structure_hook(cls)  # cattrs records every model's JSON keys
+            mirror = self._mirrors.model(cls) if attrs.has(cls) else None
+            fast = self._fast[cls, root] = None if mirror is None else _Fast(mirror, root)
+            return fast
 
     @staticmethod
     def parse(body: bytes) -> Any:

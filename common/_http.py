@@ -118,6 +118,9 @@ class AiohttpSender:
         self._middlewares: tuple[aiohttp.ClientMiddlewareType, ...] = tuple(
             getattr(session, "_middlewares", ()) or ()
         )
+        # The last attempt's timeout, reused while it does not change (the usual case):
+        # building a ClientTimeout costs more than the rest of the call's set-up.
+        self._timeout = aiohttp.ClientTimeout()
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -162,6 +165,9 @@ class AiohttpSender:
                 "the session must not carry its own auth=: the client sends its credentials",
                 field="session",
             )
+        timeout = self._timeout
+        if timeout.total != request.timeout:
+            timeout = self._timeout = aiohttp.ClientTimeout(total=request.timeout)
         failed: AttemptFailed | None = None
         closed = False
         try:
@@ -170,7 +176,7 @@ class AiohttpSender:
                 request.url,
                 data=request.body,
                 headers=request.headers,
-                timeout=aiohttp.ClientTimeout(total=request.timeout),
+                timeout=timeout,
                 allow_redirects=False,  # a redirect must never carry credentials elsewhere
                 # A borrowed session's own settings must not change what a response means.
                 raise_for_status=False,

@@ -17,6 +17,7 @@ One place decides whether an attempt is retried and how long to wait:
 
 from __future__ import annotations
 
+import datetime
 import math
 import random
 from collections.abc import Callable
@@ -38,6 +39,10 @@ __all__ = [
     "is_retryable",
     "parse_retry_after",
 ]
+
+#: A 429 wait this short is taken as exact (the body's epoch ms), not rounded up to whole
+#: seconds: a rounded one seen from the client is a second less the way back (>= 0.75 s).
+PRECISE_BELOW = 0.5
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -79,9 +84,10 @@ def backoff_delay(
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` header, or None if absent or unusable.
 
-    Accepts both forms of RFC 9110: delta-seconds (``"120"``) and an HTTP-date
-    (``"Wed, 21 Oct 2026 07:28:00 GMT"``), the latter relative to ``now`` (epoch
-    seconds). A date in the past means 0. Never raises.
+    Accepts delta-seconds (``"120"``) and an HTTP-date in each of RFC 9110's three
+    forms (IMF-fixdate ``"Wed, 21 Oct 2026 07:28:00 GMT"``, the obsolete RFC 850
+    ``"Wednesday, 21-Oct-26 07:28:00 GMT"`` and asctime ``"Wed Oct 21 07:28:00 2026"``),
+    relative to ``now`` (epoch seconds). A date in the past means 0. Never raises.
     """
     if not value:
         return None
@@ -94,8 +100,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when is None or when.tzinfo is None:  # pragma: no cover - guarded by the parser
-        return None
+    if when.tzinfo is None:  # asctime names no zone: HTTP-dates are always UTC (RFC 9110 5.6.7)
+        when = when.replace(tzinfo=datetime.timezone.utc)
     try:
         return max(0.0, when.timestamp() - now)
     except (OverflowError, OSError, ValueError):
@@ -218,7 +224,7 @@ def decide(
             server_wait,
             # Under a second only a precise wait (the body's epoch ms) can be: a
             # Retry-After is whole seconds, and a longer wait is a window, not a pace.
-            precise=wait is not None and wait < 1.0,
+            precise=wait is not None and wait < PRECISE_BELOW,
         )
     elif outcome.status is not None:
         report = Report.accepted()

@@ -61,6 +61,8 @@ def _segment(value: object, name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidRequestError(f"{name} must be a string or an integer", field=name)
     text = str(value)
+    if text.isascii() and text.isalnum():  # the usual id: nothing to check or escape
+        return text
     if not text or text.isspace():
         raise InvalidRequestError(f"{name} must not be empty", field=name)
     if text in (".", ".."):

@@ -619,11 +619,17 @@ class FakeIntervals(FakeServer):
         return {"error": {"code": code, "message": message}}
 
     def rate_limit_response(self, retry_after: float, style: RateLimitStyle) -> web.Response:
-        """429 with ``error.retryAfter`` (epoch ms) in the body, or a ``Retry-After`` header."""
-        if style == "header":
+        """429 with ``error.retryAfter`` (epoch ms) in the body, exact or (``body-rounded``)
+        the wait rounded up to whole seconds; else the core's header or bare 429."""
+        if style not in ("body", "body-rounded"):
             return super().rate_limit_response(retry_after, style)
         body = self.error_body(429, "RATE_LIMITED", "Rate limit exceeded")
-        body["error"]["retryAfter"] = math.ceil((wall_time() + retry_after) * 1000)
+        now = wall_time()
+        if style == "body-rounded":
+            wait_ms = 1000 * max(1, math.ceil(retry_after))
+            body["error"]["retryAfter"] = math.ceil(now * 1000) + wait_ms
+        else:
+            body["error"]["retryAfter"] = math.ceil((now + retry_after) * 1000)
         return json_response(body, 429)
 
     def api_error(self, error: ApiError) -> web.Response:

@@ -31,7 +31,7 @@ HALVE = 0.5
 #: A refused pace is cut to at most this fraction of itself.
 DECREASE = 0.9
 #: Acceptances needed before their count over time is trusted as the server's pace.
-MIN_SAMPLE = 4
+MIN_SAMPLE = 1
 #: The first round's gate (no ``rate_limit``): once its first answer is in, new requests
 #: wait for the rest of the first round at most this many times that answer's round trip.
 FIRST_ROUND_WAIT = 2.0

@@ -10,7 +10,7 @@
 -- significant digits: a float read back is the float written.
 
 local CLIMB, DOUBLING, UNPACED_ABOVE, MIN_RATE = 2.0, 1.0, 16.0, 0.05
-local HALVE, DECREASE, MARGIN, MIN_SAMPLE = 0.5, 0.9, 0.95, 4
+local HALVE, DECREASE, MARGIN, MIN_SAMPLE = 0.5, 0.9, 0.95, 1
 local MAX_LEASE, SKEW, QUEUE_LIMIT, KEY_TTL = 30.0, 1.0, 1000, 3600
 
 local h = KEYS[1]

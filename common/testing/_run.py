@@ -41,7 +41,16 @@ def build_arg_parser(description: str, prog: str | None = None) -> argparse.Argu
     )
     parser.add_argument("--burst", type=int, default=1, help="rate-limit burst (default 1)")
     parser.add_argument(
-        "--rate-limit-style", choices=["body", "header"], default="body", help="how 429 tells"
+        "--rate-limit-style",
+        choices=["body", "body-rounded", "header", "none"],
+        default="body",
+        help="how a 429 names its wait (default body)",
+    )
+    parser.add_argument(
+        "--rate-limit-kind",
+        choices=["token", "sliding", "fixed"],
+        default="token",
+        help="token bucket, sliding or fixed window (default token)",
     )
     return parser
 
@@ -75,7 +84,12 @@ def run_cli(
         keywords.update({name: getattr(options, name) for name in switches or {}})
         server = fake(**keywords)
         if options.rate_limit is not None:
-            server.rate_limit(options.rate_limit, options.burst, options.rate_limit_style)
+            server.rate_limit(
+                options.rate_limit,
+                options.burst,
+                options.rate_limit_style,
+                options.rate_limit_kind,
+            )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):

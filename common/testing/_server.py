@@ -14,6 +14,7 @@ import asyncio
 import logging
 import math
 import re
+from collections import deque
 from collections.abc import Mapping
 from http import HTTPStatus
 from types import TracebackType
@@ -35,6 +36,7 @@ __all__ = [
     "FakeServer",
     "Fault",
     "Handler",
+    "RateLimitKind",
     "RateLimitStyle",
     "RecordedRequest",
     "error_code",
@@ -44,8 +46,13 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RateLimitStyle = Literal["body", "header"]
-"""How a 429 tells the wait: in the JSON body (Intervals' documented way) or a ``Retry-After``."""
+RateLimitStyle = Literal["body", "body-rounded", "header", "none"]
+"""How a 429 tells the wait: in the JSON body (Intervals' documented way: exact epoch ms, or
+``body-rounded`` up to whole seconds as the real server does), a whole-second
+``Retry-After``, or ``none`` (a bare 429)."""
+RateLimitKind = Literal["token", "sliding", "fixed"]
+"""The limit's shape: a token bucket, a sliding window or a fixed window (``burst`` requests
+per ``burst / rps`` seconds for the two windows)."""
 
 _Server = TypeVar("_Server", bound="FakeServer")
 _CODES = {422: "VALIDATION_ERROR", 429: "RATE_LIMITED", 500: "INTERNAL_ERROR"}
@@ -192,10 +199,32 @@ class _TokenBucket:
     style: RateLimitStyle
     tokens: float
     updated: float
+    kind: RateLimitKind = "token"
+    #: The windows: accepted arrival times (sliding), or the window's start and count (fixed).
+    window: deque[float] = attrs.field(factory=deque)
+    window_start: float = 0.0
+    window_count: int = 0
 
     def take(self) -> float | None:
         """Take a token; ``None`` when granted, else the seconds until one is available."""
         now = loop_time()
+        if self.kind == "sliding":
+            span = self.burst / self.rps
+            while self.window and self.window[0] <= now - span:
+                self.window.popleft()
+            if len(self.window) < self.burst:
+                self.window.append(now)
+                return None
+            return self.window[0] + span - now
+        if self.kind == "fixed":
+            span = self.burst / self.rps
+            start = math.floor(now / span) * span
+            if start != self.window_start:
+                self.window_start, self.window_count = start, 0
+            if self.window_count < self.burst:
+                self.window_count += 1
+                return None
+            return start + span - now
         self.tokens = min(float(self.burst), self.tokens + (now - self.updated) * self.rps)
         self.updated = now
         if self.tokens >= 1.0:
@@ -318,8 +347,15 @@ class FakeServer:
         """How many injected faults are not used up yet."""
         return len(self._faults)
 
-    def rate_limit(self, rps: float | None, burst: int = 1, style: RateLimitStyle = "body") -> None:
-        """Answer 429 beyond a token bucket of ``burst`` tokens refilled at ``rps``/s.
+    def rate_limit(
+        self,
+        rps: float | None,
+        burst: int = 1,
+        style: RateLimitStyle = "body",
+        kind: RateLimitKind = "token",
+    ) -> None:
+        """Answer 429 beyond a token bucket of ``burst`` tokens refilled at ``rps``/s (or
+        the window ``kind``, see :data:`RateLimitKind`), naming the wait as ``style`` says.
 
         ``None`` switches the limit off. The bucket starts full.
         """
@@ -328,7 +364,7 @@ class FakeServer:
             return
         if rps <= 0 or burst < 1:
             raise ValueError("rps must be > 0 and burst >= 1")
-        self._bucket = _TokenBucket(rps, burst, style, float(burst), loop_time())
+        self._bucket = _TokenBucket(rps, burst, style, float(burst), loop_time(), kind)
 
     def count_status(self, status: int) -> int:
         """How many responses with ``status`` were sent."""
@@ -384,9 +420,11 @@ class FakeServer:
         return self.error_response(error.status, error.message)
 
     def rate_limit_response(self, retry_after: float, style: RateLimitStyle) -> web.Response:
-        """The 429 answer; this default sends the error body and a ``Retry-After`` header."""
+        """The 429 answer; this default sends the error body and a ``Retry-After`` header
+        (none for ``style="none"``)."""
         response = self.error_response(429, "Rate limit exceeded")
-        response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+        if style != "none":
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
         return response
 
     async def dispatch(self, request: web.Request, handler: Handler) -> web.StreamResponse:

@@ -11,6 +11,7 @@ errors word for word.
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import datetime as dt
 import json
@@ -39,8 +40,13 @@ def _intervals_cases() -> dict[str, Case]:
     listing = [{k: v for k, v in e.items() if k not in ("endDate", "endTime")} for e in events]
     with_runs = next(e for e in events if data.runs.get(e["_id"]))
     registrations = max(data.registrations.values(), key=len)
+    current = intervals_data(0, 12, today=dt.date(2026, 6, 1), api="current")
     decoder = intervals.DECODER
     return {
+        "intervals recurrences": (decoder, intervals.RecurrenceList, None,
+                                  {"data": current.recurrences[:3], "hasMore": False}),
+        "intervals groups": (decoder, intervals.GroupList, None, {"data": current.groups}),
+        "intervals group": (decoder, intervals.Group, "data", {"data": current.groups[0]}),
         "intervals organization": (decoder, intervals.Organization, "data",
                                    {"data": data.organization}),
         "intervals series": (decoder, intervals.SeriesList, None,
@@ -243,3 +249,15 @@ def test_unknown_keys_are_checked_and_kept() -> None:
     event = ridewithgps.DECODER.decode(body, ridewithgps.Event, root="event")
     assert event.extra == {"new": [1]} and event.routes[0].extra == {"distance": 1.5}
     assert event.routes[0].distance == 1.5
+
+
+def test_first_use_from_many_threads_generates_once() -> None:
+    # A decoder shared by threads (each with its own event loop): one generation, one answer.
+    decoder = Decoder(ridewithgps.CONVERTER)
+    _, cls, root, body = CASES["ridewithgps organized event"]
+    encoded = json.dumps(body).encode()
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: decoder.decode(encoded, cls, root=root), range(32)))
+    assert all(_exact(r) == _exact(results[0]) for r in results)
+    assert list(decoder._fast) == [(cls, root)]
+    assert _exact(results[0]) == _exact(decoder.reference_decode(encoded, cls, root=root))

@@ -1,0 +1,125 @@
+"""Rate control over the whole space of server shapes, on the simulator's virtual clock.
+
+Deterministic (seeded, no sockets, no real time), so the bounds are exact figures rather
+than loopback's generous ones: the machine's load cannot move them.
+"""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from common.testing.ratesim import (
+    WAIT_FORMS,
+    Cell,
+    CellResult,
+    default_matrix,
+    family_summary,
+    format_table,
+    run_cell,
+    run_matrix,
+)
+from intervals_async._client import retry_after_from_body
+
+#: Cells of the matrix meeting their goal on this commit: a ratchet (raise it as the
+#: pacing improves, never lower it). See docs/RATE_CONTROL.md for the families short of it.
+MET_AT_LEAST = 43
+
+
+@pytest.fixture(scope="module")
+def matrix() -> list[CellResult]:
+    return run_matrix(default_matrix(), retry_after_from_body)
+
+
+def test_the_matrix_covers_the_space(matrix: list[CellResult]) -> None:
+    cells = [r.cell for r in matrix]
+    assert len(cells) >= 200
+    assert {c.kind for c in cells} == {"token", "sliding", "fixed"}
+    assert {c.wait for c in cells} == set(WAIT_FORMS)
+    assert min(c.rate for c in cells) == 1 and max(c.rate for c in cells) == 1000
+    assert min(c.latency for c in cells) == 0.001 and max(c.latency for c in cells) == 0.5
+    assert min(c.concurrency for c in cells) == 1 and max(c.concurrency for c in cells) == 500
+    assert {c.processes for c in cells} == {1, 2, 4, 8}
+
+
+#: Cells where calls ran out of retries (keys lost): a known defect, a 429 naming no wait
+#: against a fixed window (each call backs off alone; the crowd keeps emptying the window).
+LOSING_KEYS_AT_MOST = 1
+
+
+def test_every_key_is_fetched_and_no_cell_beats_the_server(matrix: list[CellResult]) -> None:
+    losing = [r.cell.label for r in matrix if r.ok < r.keys]
+    assert len(losing) <= LOSING_KEYS_AT_MOST, losing
+    assert all(r.cell.wait == "none" for r in matrix if r.ok < r.keys), losing
+    for result in matrix:
+        # The definition: nothing accepts more than burst + rate * T over T.
+        assert result.efficiency <= 1.0 + 1e-9, result.cell.label
+        assert result.efficiency <= result.cell.cap()[0] + 0.02, result.cell.label
+
+
+def test_the_cells_meeting_their_goal_do_not_decrease(matrix: list[CellResult]) -> None:
+    met = sum(r.meets_goal for r in matrix)
+    assert met >= MET_AT_LEAST, "\n" + format_table(matrix)
+    assert len(family_summary(matrix)) >= 30
+
+
+def test_a_cell_is_deterministic() -> None:
+    cell = Cell("sliding", 100, 10, "none", latency=0.05, seed=7)  # backoff jitter too
+    assert run_cell(cell) == run_cell(cell)
+    assert run_cell(attrs.evolve(cell, seed=8)) != run_cell(cell)  # the seed matters
+
+
+def test_the_three_http_date_forms_are_read_alike() -> None:
+    # Same server, same seed: only the form of the date differs, so the jobs are identical.
+    results = [
+        run_cell(Cell("token", 40, 40, form, latency=0.02, seed=3))
+        for form in ("imf-date", "rfc850-date", "asctime-date")
+    ]
+    assert results[0].refused > 0  # the dates were used
+    assert len({(r.requests, r.refused, r.server_span) for r in results}) == 1
+
+
+# --- the issue's symptoms, each a cell ------------------------------------------------------
+
+
+def _job(cell: Cell) -> CellResult:
+    return run_cell(cell, retry_after_from_body)
+
+
+def test_body_waits_rounded_to_whole_seconds_do_not_pin_the_pace_at_one_per_second() -> None:
+    # Issue 18: 300 ids at concurrency 50 against 40/s burst 40 settled at 1 request/s
+    # (efficiency 0.14): a rounded wait seen after its way back (~0.99 s) passed for exact.
+    result = _job(Cell("token", 40, 40, "body-rounded", keys=300))
+    assert result.efficiency >= 0.85 and result.refused_share <= 0.10
+
+
+def test_a_fleet_with_rounded_body_waits_shares_the_limit() -> None:
+    # Issue 18: four processes on one key, 0.12.
+    result = _job(Cell("token", 40, 40, "body-rounded", processes=4, keys=400))
+    assert result.efficiency >= 0.85
+
+
+def test_exact_body_waits_and_whole_second_headers_keep_their_figures() -> None:
+    for wait in ("body-exact", "seconds"):
+        result = _job(Cell("token", 40, 40, wait, keys=300))
+        assert result.efficiency >= 0.85 and result.refused_share <= 0.10, wait
+
+
+def test_a_known_limit_is_never_refused() -> None:
+    # One process with the server's burst; four sharing one budget, as the issue's fleet
+    # (rate_burst=1: a shared burst of 40 over four processes is refused today, see
+    # docs/RATE_CONTROL.md).
+    for processes, burst in ((1, 40), (4, 1)):
+        cell = Cell(
+            "token", 40, 40, "seconds", processes=processes, rate_limit=40, rate_burst=burst
+        )
+        result = _job(attrs.evolve(cell, keys=400))
+        # Arrival jitter may cost the single process one refusal at the edge of its burst.
+        assert result.refused_share <= 0.01 and result.efficiency >= 0.85, processes
+
+
+def test_a_small_burst_is_not_refused_by_every_returning_crowd() -> None:
+    # With one request accepted per episode the pace stayed off and the whole crowd came
+    # back at once after each cool-down: 98% of the requests were refused.
+    result = _job(Cell("token", 10, 1, "seconds", latency=0.02, keys=200))
+    assert result.refused_share <= 0.30  # the first crowd's 49 of 200 are unavoidable
