@@ -202,6 +202,10 @@ class IntervalsSource:
                     stacklevel=2,
                 )
                 continue
+            if (date_from is not None and event.date < date_from) or (
+                date_to is not None and event.date > date_to
+            ):
+                continue  # a server that ignores dateFrom/dateTo: the dates asked for still hold
             yield to_common_event(event, timezone=await self._timezone(event.series_id))
 
     async def get_event(self, event_id: str) -> common.Event:
