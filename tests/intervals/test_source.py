@@ -472,3 +472,18 @@ async def test_iter_events_keeps_to_the_dates_when_the_server_ignores_them() -> 
         ]
     assert found == ["2026-05-01", "2026-05-02"]
     assert server.requests[0].query["dateFrom"] == "2026-05-01"
+
+
+async def test_a_key_without_read_participants_gets_the_event_with_participants_unknown() -> None:
+    """No ``read:participants`` scope: the provider does not show this caller the
+    participants, so ``participants`` is None (not ``()``, "none"), as for a RideWithGPS
+    event the caller does not own; ``list_participants`` raises the 403 itself."""
+    async with fake(api_keys={"narrow": {"read:events", "read:series"}}) as server:
+        event_id = next(iter(server.db.events))
+        async with client_for(server, api_key="narrow") as client:
+            source = IntervalsSource(client)
+            got = await source.get_event(event_id)
+            with pytest.raises(common.PermissionDeniedError, match="read:participants"):
+                await source.list_participants(event_id)
+    assert got.id == event_id
+    assert got.participants is None
