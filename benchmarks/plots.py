@@ -38,7 +38,7 @@ _MET, _MISSED, _GOAL_COLOUR = "#2e7d32", "#c62828", "#212121"
 #: Efficiency above this is drawn at the edge (a server burst can make it >> 1 in smoke runs).
 _EFFICIENCY_AXIS = 2.0
 #: Where a results file may record when it ran (ISO dates first).
-_DATE_KEYS = ("date", "started_at", "finished_at")
+_DATE_KEYS = ("at", "date", "started_at", "finished_at")
 
 
 class Result:
@@ -52,6 +52,8 @@ class Result:
         if match is None:
             raise ValueError(f"unreadable goal {row['goal']!r} of {self.figure!r}")
         self.op, self.limit, self.unit = match.group(1), float(match.group(2)), match.group(3)
+        #: The run the row came from, when the file was filled figure by figure.
+        self.run: dict[str, Any] = row.get("run") or {}
 
     @property
     def number(self) -> str:
@@ -65,17 +67,27 @@ def load(path: Path) -> tuple[dict[str, Any], list[Result]]:
     return document.get("meta", {}), [Result(row) for row in document["results"]]
 
 
-def _title(what: str, meta: dict[str, Any], path: Path) -> str:
-    kind = "smoke run (tiny sizes, one round)" if meta.get("smoke") else "full run"
-    when = next((str(meta[key])[:10] for key in _DATE_KEYS if meta.get(key)), None)
-    if when is None:  # the file's own time when the run did not record one
-        when = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d")
-    load = meta.get("load_average_at_start")
-    busy = f", load {load:.1f}" if isinstance(load, (int, float)) else ""
+def _title(what: str, meta: dict[str, Any], rows: Sequence[Result], path: Path) -> str:
+    runs = [row.run for row in rows if row.run] or [meta]
+    smoke = any(run.get("smoke") for run in runs)
+    kind = "smoke run (tiny sizes, one round)" if smoke else "full run"
+    dates = sorted({_date(run) for run in runs} - {None}) or [_file_date(path)]
+    when = dates[0] if len(dates) == 1 else f"runs of {dates[0]} to {dates[-1]}"
+    loads = [run["load_average_at_start"] for run in runs if run.get("load_average_at_start")]
+    busy = f", load {max(loads):.1f}" if loads else ""
     return (
         f"{what}\n{kind}, {when}, Python {meta.get('python', '?')},"
         f" {meta.get('cpus', '?')} CPUs{busy}"
     )
+
+
+def _date(run: dict[str, Any]) -> str | None:
+    return next((str(run[key])[:10] for key in _DATE_KEYS if run.get(key)), None)
+
+
+def _file_date(path: Path) -> str:
+    """The results file's own time, for a run that did not record when it ran."""
+    return datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).strftime("%Y-%m-%d")
 
 
 def _bars(axis: Any, rows: Sequence[Result], *, axis_max: float | None = None) -> None:
@@ -103,7 +115,7 @@ def plot_speed(meta: dict[str, Any], rows: Sequence[Result], out: Path, source: 
     figure, axis = plt.subplots(figsize=(11, 0.5 * len(ratios) + 1.8))
     _bars(axis, ratios)
     axis.set_xlabel("time ratio: library / contender (lower is better; tick: the goal)")
-    axis.set_title(_title("Speed against the contenders", meta, source), fontsize=10)
+    axis.set_title(_title("Speed against the contenders", meta, ratios, source), fontsize=10)
     figure.tight_layout()
     figure.savefig(out / "bench-speed.png", dpi=100, metadata={"Software": None})
     plt.close(figure)
@@ -127,7 +139,7 @@ def plot_rate(meta: dict[str, Any], rows: Sequence[Result], out: Path, source: P
         axis.set_yticks(
             axis.get_yticks(), [row.figure.rsplit(":", 1)[0] for row in rows_here], fontsize=8
         )
-    figure.suptitle(_title("Rate control (figures 3 and 7)", meta, source), fontsize=10)
+    figure.suptitle(_title("Rate control (figures 3 and 7)", meta, rated, source), fontsize=10)
     figure.tight_layout()
     figure.savefig(out / "bench-rate.png", dpi=100, metadata={"Software": None})
     plt.close(figure)

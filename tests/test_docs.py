@@ -121,6 +121,8 @@ def test_docstrings_read_as_markdown() -> None:
     )
     assert to_markdown("::\n\n    a\n") == "\n```python\na\n```\n"
     assert to_markdown("Plain, with ::1 inside.") == "Plain, with ::1 inside."
+    toml = 'Declare it::\n\n    [project.entry-points."eventsync.providers"]\n    a = "b:C"\n'
+    assert "```toml\n[project" in to_markdown(toml)
 
 
 def test_the_readme_is_a_front_door() -> None:

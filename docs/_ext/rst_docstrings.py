@@ -22,6 +22,10 @@ except ImportError:  # the test suite imports to_markdown without the docs extra
 ROLE = re.compile(r":(?:py:)?[a-z]+:`(~?)([^`<]*?)\s*(?:<[^`>]*>)?`")
 
 
+#: A literal block that opens with a TOML table header (``[project.entry-points."..."]``).
+TOML_TABLE = re.compile(r"\[[\w.\-\"]+\]\s*$", re.M)
+
+
 def _role(match: re.Match[str]) -> str:
     name = match.group(2).strip()
     if match.group(1):
@@ -60,7 +64,8 @@ def to_markdown(text: str) -> str:
             out.extend([""] * trailing)
             continue
         code = textwrap.dedent("\n".join(block)).strip("\n")
-        out += ["", margin + "```python"]
+        language = "toml" if TOML_TABLE.match(code) else "python"
+        out += ["", margin + "```" + language]
         out += [margin + row if row else "" for row in code.split("\n")]
         out += [margin + "```"] + [""] * trailing
     return "\n".join(out)
