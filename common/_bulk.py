@@ -40,7 +40,7 @@ import attrs
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectSendStream as ObjectSendStream
 
-from ._errors import CancelledElsewhereError, MergeError
+from ._errors import CancelledElsewhereError, InvalidRequestError, MergeError
 from ._types import Event, EventSource
 
 __all__ = ["Result", "fetch_many", "merge_events"]
@@ -185,7 +185,9 @@ async def fetch_many(
                 print(result.key, result.value.event.name)
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError("concurrency must be a positive integer")
+        raise InvalidRequestError(
+            f"concurrency must be a positive integer, got {concurrency!r}", field="concurrency"
+        )
     total = len(keys) if isinstance(keys, Sized) else None
 
     async def call(key: K, send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:

@@ -78,8 +78,10 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
     calendar.add("calscale", "GREGORIAN")
     calendar.add("method", "PUBLISH")
     if name is not None:
-        calendar.add("name", name)
-        calendar.add("x-wr-calname", name)
+        # as text explicitly: icalendar knows neither property and would write a CR or LF
+        # of the name unescaped (a property line of the caller's choosing)
+        calendar.add("name", icalendar.vText(name))
+        calendar.add("x-wr-calname", icalendar.vText(name))
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(ics_uid(event), event)
@@ -131,7 +133,7 @@ def _vevent(icalendar: Any, uid: str, event: Event) -> Any:
     lat, lng = event.location.lat, event.location.lng
     if lat is not None and lng is not None:
         vevent.add("geo", (lat, lng))
-    url = event.url or event.registration_url
+    url = _link(event.url) or _link(event.registration_url)
     if url:
         vevent.add("url", url)
     description = _description(event, url)
@@ -162,6 +164,14 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
     else:
         end = end_local.replace(tzinfo=tzinfo)
     return start, end if end > start else None
+
+
+def _link(url: str | None) -> str | None:
+    """``url`` when it can be a URI property; None when it holds a control character (a CR or
+    LF could end the property line, and icalendar refuses such a URI with a ValueError)."""
+    if url and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        return url
+    return None
 
 
 def _updated_at(event: Event) -> dt.datetime | None:

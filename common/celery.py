@@ -441,7 +441,7 @@ class EventsyncTasks:
         if not got.visible:  # as ``eventsync participants`` says it
             error = PermissionDeniedError(
                 f"{plugin.title} does not show the participants of event {got.event.id} to"
-                " you (only to its owner)",
+                " you (only to its owner, or to an API key allowed to read them)",
                 status_code=403,
             )
             raise _carry(error) from None

@@ -472,11 +472,26 @@ class IntervalsClient(provider.BaseClient):
             if page.has_more and page.data:  # the server's cursor, within this window
                 return provider.Chunk(page.data, _WindowCursor(cursor.windows, page.data[-1].id))
             warning = None
-            if page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
+            if page.has_more and not page.data:  # nothing to take the next cursor from
+                warning = (
+                    f"GET /events said hasMore but sent no items for {cursor.describe()}:"
+                    " the rest of this window cannot be had"
+                )
+            elif page.has_more is None and len(page.data) >= MAX_LIMIT:  # no cursor: split
                 dates = [e.date for e in page.data if isinstance(e.date, dt.date)]
-                split = split_window(lo, hi, dates)
+                inside = [d for d in dates if (lo or d) <= d <= (hi or d)]
+                # none inside: the server ignores dateFrom/dateTo, and splitting on would walk
+                # the calendar a day at a time (millions of requests if its ids never repeat)
+                split = split_window(lo, hi, dates) if inside else None
                 if split is not None:  # the earlier half on top of the stack
                     rest += [(split[1], hi), (lo, split[0])]
+                elif dates and not inside:
+                    warning = (
+                        f"GET /events returned {MAX_LIMIT} events for"
+                        f" {_describe_window(lo, hi)}, none of them in that window: the"
+                        " server ignores the dates, so the window is not split further and"
+                        " some of its events may be missing"
+                    )
                 else:
                     warning = (
                         f"GET /events returned {MAX_LIMIT} events for"

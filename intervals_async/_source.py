@@ -90,7 +90,7 @@ def to_common_event(
     *,
     timezone: str | None,
     runs: tuple[EventRun, ...] | list[EventRun] = (),
-    participants: tuple[common.Participant, ...] = (),
+    participants: tuple[common.Participant, ...] | None = (),
     raw: object = None,
 ) -> common.Event:
     """An Intervals event as a :class:`common.Event`.
@@ -202,13 +202,24 @@ class IntervalsSource:
                     stacklevel=2,
                 )
                 continue
+            if (date_from is not None and event.date < date_from) or (
+                date_to is not None and event.date > date_to
+            ):
+                continue  # a server that ignores dateFrom/dateTo: the dates asked for still hold
             yield to_common_event(event, timezone=await self._timezone(event.series_id))
 
     async def get_event(self, event_id: str) -> common.Event:
         """One event with its runs' distances and its participants; ``raw`` is the
-        :class:`EventDetail`."""
+        :class:`EventDetail`. ``participants`` is None when the API key may not read
+        them (no ``read:participants`` scope: a 403), as the contract says for
+        participants the provider does not show this caller; :meth:`list_participants`
+        raises the :class:`common.PermissionDeniedError` itself."""
         detail: EventDetail = await self.client.get_event(event_id)
-        participants = tuple(await self.list_participants(event_id))
+        participants: tuple[common.Participant, ...] | None
+        try:
+            participants = tuple(await self.list_participants(event_id))
+        except common.PermissionDeniedError:
+            participants = None  # not shown to this caller: unknown, not none
         return to_common_event(
             detail.event,
             timezone=await self._timezone(detail.event.series_id),

@@ -141,6 +141,41 @@ def test_an_empty_calendar_is_a_valid_document() -> None:
     assert str(calendar["PRODID"]).startswith("-//eventsync")
 
 
+INJECTED = "x\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil@eventsync\r\nSUMMARY:spoof\rY\nZ"
+
+
+def test_line_breaks_in_any_field_cannot_add_a_property_or_an_event() -> None:
+    """Provider data (and the calendar's name) with CR/LF stay inside their property: the
+    document parses back to the one event given; a URL that holds a line break (not a usable
+    link, and icalendar refuses it) is left out instead of failing the whole feed."""
+    hostile = event(
+        id="ev" + INJECTED,
+        name=INJECTED,
+        description=INJECTED,
+        url="https://example.org/" + INJECTED,
+        registration_url="https://example.org/register" + INJECTED,
+        location=common.Location(name=INJECTED, locality=INJECTED),
+    )
+    text = common.to_ics([hostile], name="Club" + INJECTED)
+    lines = text.split("\r\n")
+    assert not [line for line in lines if "\r" in line or "\n" in line]
+    assert "UID:evil@eventsync" not in lines
+    assert lines.count("BEGIN:VEVENT") == 1
+    _, vevents = parse(text)
+    ((uid, vevent),) = vevents.items()  # (a line break reads back as LF, escaped as \\n)
+    assert uid == ics_uid(hostile).replace("\r\n", "\n").replace("\r", "\n")
+    assert "URL" not in vevent
+    assert str(vevent["SUMMARY"]).startswith("x\nEND:VEVENT")
+    for field in ("NAME", "X-WR-CALNAME"):  # icalendar reads these back unparsed: the line
+        assert any(line.startswith(f"{field}:Clubx\\nEND:VEVENT\\nBEGIN") for line in lines)
+
+
+def test_a_url_with_a_line_break_gives_way_to_the_registration_link() -> None:
+    text = common.to_ics([event(url="https://a.example/\nX", registration_url=CANAL.url)])
+    (vevent,) = parse(text)[1].values()
+    assert str(vevent["URL"]) == CANAL.url
+
+
 # --- any event ------------------------------------------------------------------------------
 
 ZONES = [None, "Europe/Dublin", "America/New_York", "Australia/Sydney", "Asia/Kathmandu"]

@@ -493,7 +493,7 @@ async def cmd_participants(args: argparse.Namespace, registry: Registry, console
     if not outcome.visible:
         raise PermissionDeniedError(
             f"{plugin.title} does not show the participants of event {outcome.event.id} to"
-            " you (only to its owner)",
+            " you (only to its owner, or to an API key allowed to read them)",
             status_code=403,
         )
     for participant in outcome.event.participants or ():

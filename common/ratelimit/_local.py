@@ -38,6 +38,11 @@ MIN_SAMPLE = 1
 #: says nothing of a pace, and such a pace would space the client out far below what
 #: it was doing (one request then a 30 s wait paced it at one per 20 s).
 SOLO_SAMPLE = 4
+#: The server's recent pace: acceptances are counted in windows of this many seconds;
+#: a new episode's estimate never goes below the last window's rate (or the current
+#: one's, half a window in) when it holds at least RECENT_SAMPLE acceptances.
+RECENT = 0.5
+RECENT_SAMPLE = 4
 #: Slots of a configured burst the schedule leaves unused. Run to empty, the server's
 #: bucket refuses a request that the way there brought in a little early, and each
 #: refusal is an episode that lowers the pace (4 processes sharing 40/s burst 40:
@@ -114,6 +119,11 @@ class PaceState:
     #: When the climb began: the episode, or for a first estimate made with no pace in
     #: force (a guess from one burst) CLIMB before the cool-down ends, so it doubles at once.
     climb_from: float = 0.0
+    #: Acceptances counted since ``window_at`` (windows of RECENT seconds), and the
+    #: rate of the last full window (0: too few acceptances in it).
+    window_at: float = 0.0
+    window_accepted: int = 0
+    recent_rate: float = 0.0
 
 
 def rate_at(state: PaceState, now: float, configured: float | None) -> float | None:
@@ -181,6 +191,7 @@ class Pacer:
         if not report.refused:
             if report.answered:
                 state.accepted += 1
+                self._count_recent(now)
                 state.probe = False
                 state.server_until = min(state.server_until, now)
             return
@@ -192,6 +203,25 @@ class Pacer:
             return  # in flight when the episode began: part of it, not a new one
         self._decrease(report, now)
 
+    def _count_recent(self, now: float) -> None:
+        """Count one acceptance in the current window (a new one every RECENT s)."""
+        state = self.state
+        elapsed = now - state.window_at
+        if elapsed >= RECENT:
+            full = state.window_accepted >= RECENT_SAMPLE and elapsed < 2 * RECENT
+            state.recent_rate = state.window_accepted / elapsed if full else 0.0
+            state.window_at, state.window_accepted = now, 0
+        state.window_accepted += 1
+
+    def _recent(self, now: float) -> float:
+        """What the server accepted per second just now (0: not enough to tell)."""
+        state = self.state
+        elapsed = now - state.window_at
+        recent = state.recent_rate if elapsed < 2 * RECENT else 0.0
+        if elapsed >= RECENT / 2 and state.window_accepted >= RECENT_SAMPLE:
+            recent = max(recent, state.window_accepted / elapsed)
+        return recent
+
     def _decrease(self, report: Report, now: float) -> None:
         """One multiplicative decrease, to the best estimate of the server's pace.
 
@@ -201,6 +231,9 @@ class Pacer:
         when only the one request was); one request per a precise server
         wait (an upper bound: the bucket may be partly refilled); and 0.9 x the
         pace that was just refused (so every episode slows down at least a little).
+        Floors: half the refused pace, and what the server accepted in the last half
+        second or so (BBR's delivery rate: a climb from a low pace counts few
+        acceptances over the episode, but the last window saw the server's pace).
         """
         state = self.state
         start = state.episode_at if state.episode_at is not None else state.started
@@ -223,6 +256,10 @@ class Pacer:
             # What we sent while climbing from a low pace was accepted whatever the
             # server allows, so the count can undershoot: never cut more than half.
             estimate = max(estimate, current * HALVE)
+            if self.configured is None:
+                # (A configured rate too high drains the server's burst at that rate:
+                # the last window would vouch for it. Only a learned pace has this floor.)
+                estimate = max(estimate, min(self._recent(now), current * DECREASE))
         # Nothing measured yet and no pace in force: pacing stays off (cool-down and
         # probe only) rather than guessing a pace from one or two requests.
         state.estimate = max(estimate, MIN_RATE) if estimate else 0.0

@@ -11,7 +11,7 @@
 
 local CLIMB, DOUBLING, UNPACED_ABOVE, MIN_RATE = 2.0, 1.0, 16.0, 0.05
 local HALVE, DECREASE, MARGIN, MIN_SAMPLE, SOLO_SAMPLE = 0.5, 0.9, 0.95, 1, 4
-local BURST_SLACK = 1
+local BURST_SLACK, RECENT, RECENT_SAMPLE = 1, 0.5, 4
 local MAX_LEASE, SKEW, QUEUE_LIMIT, KEY_TTL = 30.0, 1.0, 1000, 3600
 
 local h = KEYS[1]
@@ -25,7 +25,7 @@ end
 local function num(x) return string.format('%.17g', x) end
 
 local FIELDS = {'tat', 'cool', 'srv', 'probe', 'lease', 'ep', 'acc', 'floor', 'est',
-                'started', 'cf', 'eps', 'cd', 'sent'}
+                'started', 'cf', 'eps', 'cd', 'sent', 'wa', 'wacc', 'rr'}
 
 local function load()
   local f = redis.call('HMGET', h, unpack(FIELDS))
@@ -35,6 +35,7 @@ local function load()
     acc = tonumber(f[7]) or 0, floor = tonumber(f[8]) or 0, est = tonumber(f[9]) or 0,
     started = tonumber(f[10]), cf = tonumber(f[11]) or 0, eps = tonumber(f[12]) or 0,
     cd = tonumber(f[13]), sent = tonumber(f[14]) or 0,
+    wa = tonumber(f[15]) or 0, wacc = tonumber(f[16]) or 0, rr = tonumber(f[17]) or 0,
   }
 end
 
@@ -44,7 +45,7 @@ local function save(s)
   local args = {'tat', num(s.tat), 'cool', num(s.cool), 'srv', num(s.srv), 'probe', probe,
                 'lease', num(s.lease), 'acc', num(s.acc), 'floor', num(s.floor),
                 'est', num(s.est), 'cf', num(s.cf), 'eps', num(s.eps),
-                'sent', num(s.sent)}
+                'sent', num(s.sent), 'wa', num(s.wa), 'wacc', num(s.wacc), 'rr', num(s.rr)}
   for _, name in ipairs({'ep', 'started', 'cd'}) do
     if s[name] ~= nil then
       args[#args + 1] = name
@@ -150,6 +151,17 @@ local function release()
   return 'ok'
 end
 
+-- Pacer._recent(): what the server accepted per second just now (0: can't tell).
+local function recent(s)
+  local elapsed = now - s.wa
+  local r = 0
+  if elapsed < 2 * RECENT then r = s.rr end
+  if elapsed >= RECENT / 2 and s.wacc >= RECENT_SAMPLE then
+    r = math.max(r, s.wacc / elapsed)
+  end
+  return r
+end
+
 -- Pacer._decrease(): one multiplicative decrease, to the best estimate of the pace.
 local function decrease(s, configured, cool_down, server_wait, precise)
   local start = s.ep
@@ -166,7 +178,12 @@ local function decrease(s, configured, cool_down, server_wait, precise)
   if current == nil and s.est ~= 0 then current = UNPACED_ABOVE * s.est end
   if current ~= nil then best = math.min(best or math.huge, current * DECREASE) end
   local estimate = best or 0
-  if current ~= nil then estimate = math.max(estimate, current * HALVE) end
+  if current ~= nil then
+    estimate = math.max(estimate, current * HALVE)
+    if configured == nil then  -- a learned pace only (see _local.py)
+      estimate = math.max(estimate, math.min(recent(s), current * DECREASE))
+    end
+  end
   if estimate ~= 0 then estimate = math.max(estimate, MIN_RATE) end
   s.est = estimate
   s.floor = estimate * MARGIN
@@ -191,6 +208,17 @@ local function report()
   end
   if kind == 'ok' then
     s.acc = s.acc + 1
+    -- Pacer._count_recent()
+    local elapsed = now - s.wa
+    if elapsed >= RECENT then
+      if s.wacc >= RECENT_SAMPLE and elapsed < 2 * RECENT then
+        s.rr = s.wacc / elapsed
+      else
+        s.rr = 0
+      end
+      s.wa, s.wacc = now, 0
+    end
+    s.wacc = s.wacc + 1
     s.probe = false
     s.srv = math.min(s.srv, now)
     save(s)

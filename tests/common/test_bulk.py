@@ -224,9 +224,11 @@ async def test_bad_concurrency_is_refused() -> None:
     async def fn(key: int) -> int:
         return key
 
-    with pytest.raises(ValueError, match="concurrency"):
-        async for _ in common.fetch_many(fn, [1], concurrency=0):
-            pass
+    for bad in (0, -1, True, 1.5, None):  # the library's own typed error (a ValueError too)
+        with pytest.raises(common.InvalidRequestError, match="concurrency") as caught:
+            async for _ in common.fetch_many(fn, [1], concurrency=bad):  # type: ignore[arg-type]
+                pass
+        assert caught.value.field == "concurrency"
 
 
 class ListSource:

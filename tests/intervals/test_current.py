@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import aiohttp
@@ -332,7 +332,18 @@ async def test_a_registration_retried_after_a_failure_is_made_once(
     assert [r["_id"] for r in made if r["email"] == "ines@example.com"] == [participant_id]
 
 
-async def test_has_more_with_an_empty_page_stops_with_a_warning() -> None:
+@pytest.mark.parametrize(
+    "listing",
+    [
+        lambda client: client.iter_group_events("dawn-patrol"),
+        lambda client: client.iter_recurrences(),
+        lambda client: client.iter_events(),  # the date-window strategy too (was silent)
+    ],
+    ids=["iter_group_events", "iter_recurrences", "iter_events"],
+)
+async def test_has_more_with_an_empty_page_stops_with_a_warning(
+    listing: Callable[[IntervalsClient], AsyncIterator[Any]],
+) -> None:
     async def handler(request: web.Request) -> web.StreamResponse:
         return json_response({"data": [], "hasMore": True})
 
@@ -341,7 +352,7 @@ async def test_has_more_with_an_empty_page_stops_with_a_warning() -> None:
         IntervalsClient(api_key=KEY, base_url=server.url) as client,
     ):
         with pytest.warns(common.TruncationWarning, match="hasMore but sent no items"):
-            assert [g async for g in client.iter_group_events("dawn-patrol")] == []
+            assert [g async for g in listing(client)] == []
     assert len(server.requests) == 1
 
 

@@ -115,8 +115,10 @@ async def test_iter_events_stops_when_the_cursor_is_ignored() -> None:
 
 async def test_iter_events_stops_when_the_server_ignores_the_date_window() -> None:
     async with Stubborn(has_more=None) as server, client_for(server) as client:
-        with pytest.warns(common.TruncationWarning, match="not making progress"):
+        # a full page outside the window asked for is now caught before the nothing-new guard
+        with pytest.warns(common.TruncationWarning) as record:
             events = [e async for e in client.iter_events(date_from=dt.date(2026, 1, 1))]
+    assert any("none of them in that window" in str(w.message) for w in record)
     assert len(events) == 100
     # was: windows split day by day toward the year 9999
     assert len(server.requests) <= 1 + WINDOW_PATIENCE + 1
@@ -147,3 +149,23 @@ async def test_a_single_full_day_at_the_calendar_start_is_one_window() -> None:
     assert {e.id for e in events} >= {"ev00500"}
     assert len(events) == 101
     assert len(server.requests) < 10
+
+
+async def test_a_server_ignoring_the_dates_with_ever_new_ids_ends_in_a_few_requests() -> None:
+    """Ids that never repeat defeat the nothing-new guard: the window split must stop on its
+    own once a full page holds no event of the window asked for (was a walk toward 9999,
+    a request per day)."""
+
+    class Fresh(Stubborn):
+        served = 0
+
+        async def list_events(self, request: web.Request) -> web.Response:
+            Fresh.served += 1
+            return self.body([event(Fresh.served * 1000 + i, "2026-05-01") for i in range(100)])
+
+    async with Fresh(has_more=None) as server, client_for(server) as client:
+        with pytest.warns(common.TruncationWarning) as record:
+            events = [e async for e in client.iter_events(date_from=dt.date(2026, 6, 1))]
+    assert any("none of them in that window" in str(w.message) for w in record)
+    assert len(server.requests) <= 3
+    assert len(events) == 100 * len(server.requests)  # each request's events, once

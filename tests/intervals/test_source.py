@@ -9,11 +9,12 @@ from typing import Any
 from zoneinfo import available_timezones
 
 import pytest
+from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import common
-from common.testing import Fault
+from common.testing import Fault, ScriptedServer, json_response
 from intervals_async import Event as IntervalsEvent
 from intervals_async import EventDetail, EventRun, IntervalsSource, Registration
 from intervals_async._source import to_common_event, to_participant
@@ -451,3 +452,38 @@ def test_to_common_event_gives_an_event_or_a_decode_error(
     if mapped.starts_at is not None:
         assert mapped.timezone == timezone
         mapped.starts_at.astimezone(dt.timezone.utc)  # comparable with any other
+
+
+async def test_iter_events_keeps_to_the_dates_when_the_server_ignores_them() -> None:
+    """The EventSource's dates hold even against a server that sends every event whatever
+    ``dateFrom``/``dateTo`` say (a raw server following neither)."""
+    days = ["2026-04-30", "2026-05-01", "2026-05-02", "2026-05-03"]
+
+    async def everything(request: web.Request) -> web.StreamResponse:
+        return json_response({"data": [event(day, day, organizationId="o1") for day in days]})
+
+    async with ScriptedServer(everything) as server, client_for(server) as client:
+        source = IntervalsSource(client)
+        found = [
+            e.id
+            async for e in source.iter_events(
+                date_from=dt.date(2026, 5, 1), date_to=dt.date(2026, 5, 2)
+            )
+        ]
+    assert found == ["2026-05-01", "2026-05-02"]
+    assert server.requests[0].query["dateFrom"] == "2026-05-01"
+
+
+async def test_a_key_without_read_participants_gets_the_event_with_participants_unknown() -> None:
+    """No ``read:participants`` scope: the provider does not show this caller the
+    participants, so ``participants`` is None (not ``()``, "none"), as for a RideWithGPS
+    event the caller does not own; ``list_participants`` raises the 403 itself."""
+    async with fake(api_keys={"narrow": {"read:events", "read:series"}}) as server:
+        event_id = next(iter(server.db.events))
+        async with client_for(server, api_key="narrow") as client:
+            source = IntervalsSource(client)
+            got = await source.get_event(event_id)
+            with pytest.raises(common.PermissionDeniedError, match="read:participants"):
+                await source.list_participants(event_id)
+    assert got.id == event_id
+    assert got.participants is None

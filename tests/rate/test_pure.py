@@ -110,6 +110,27 @@ def test_one_acceptance_sets_a_pace_for_a_crowd_but_not_for_a_sequential_client(
     assert returned.interval(1.0) == 0.0
 
 
+def test_a_learned_pace_is_not_cut_below_what_the_server_just_accepted() -> None:
+    # A first guess of 10/s (a crowd, 10 accepted, a one-second wait), then the climb:
+    # the server accepts 40/s from t=1 until a refusal at t=3.2 (the pace, ~46/s, is
+    # beyond it). Counted over the episode that is 88 / 4.2 s = 21/s, and half the
+    # refused pace is 23/s; the last half-second window saw the server's 40/s.
+    pacer = Pacer()
+    for _ in range(50):
+        pacer.reserve(0.0)
+    for _ in range(10):
+        pacer.on_report(Report.accepted(), 0.0, 0.0)
+    pacer.on_report(refused(1.0), 0.0, 0.0)
+    assert pacer.state.estimate == pytest.approx(10.0)
+    t = 1.0
+    while t < 3.2:
+        pacer.on_report(Report.accepted(), t, t)
+        t += 1 / 40
+    assert rate_at(pacer.state, 3.2, None) == pytest.approx(46, abs=1)
+    pacer.on_report(refused(1.0), 3.2, 3.2)
+    assert 38 <= pacer.state.estimate <= 42
+
+
 def test_a_precise_wait_bounds_the_estimate() -> None:
     pacer = Pacer(None)
     pacer.reserve(0.0)
