@@ -31,8 +31,10 @@ PARTS = ["bare", "transport", "limiter", "build", "path", "decode", "get_event"]
 async def _part(name: str, count: int, url: str) -> None:
     import aiohttp
     import orjson
+    from yarl import URL
 
     from common import provider
+    from common.provider import Request
     from common.ratelimit._local import Report
     from intervals_async import EventDetail, IntervalsClient
     from intervals_async._models import DECODER
@@ -49,6 +51,7 @@ async def _part(name: str, count: int, url: str) -> None:
     ):
         transport = client.transport
         limiter = transport.limiter
+        cap = transport.max_response_bytes
 
         async def bare(event_id: str) -> None:
             async with session.get(f"{url}/events/{event_id}") as response:
@@ -63,8 +66,10 @@ async def _part(name: str, count: int, url: str) -> None:
             async with limiter.slot(None, max_wait=1e9, what="GET: ") as slot:
                 slot.report(Report.accepted())
 
-        async def build(event_id: str) -> None:
-            transport.build("GET", f"/events/{event_id}")
+        async def build(event_id: str) -> None:  # what Transport.request builds per call
+            path = f"/events/{event_id}"
+            url = URL(transport.base_url + path, encoded=True)
+            Request("GET", url, headers, None, transport.timeout, cap, path)
 
         async def path(event_id: str) -> None:
             provider.build_path("/events/{id}", id=event_id)
