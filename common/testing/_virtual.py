@@ -73,9 +73,17 @@ class VirtualEventLoop(asyncio.SelectorEventLoop):
         self._jumping.now += seconds
 
 
-def run_virtual(main: Callable[..., Awaitable[T]], *args: Any, epoch: float = EPOCH) -> T:
-    """Run ``main(*args)`` to completion on a new :class:`VirtualEventLoop`."""
+def run_virtual(
+    main: Callable[..., Awaitable[T]], *args: Any, epoch: float = EPOCH, debug: bool | None = None
+) -> T:
+    """Run ``main(*args)`` to completion on a new :class:`VirtualEventLoop`.
+
+    ``debug`` sets asyncio's debug mode for this loop (``None``: as the interpreter says, on
+    under ``PYTHONDEVMODE``); long simulations turn it off, since it slows them several times.
+    """
     loop = VirtualEventLoop(epoch)
+    if debug is not None:
+        loop.set_debug(debug)
     try:
         return loop.run_until_complete(_call(main, *args))
     finally:
