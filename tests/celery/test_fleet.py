@@ -54,7 +54,10 @@ def test_killed_worker_loses_no_id(fake: ThreadedFake, env: dict[str, str], logs
         victim = started[2]
 
         def kill_mid_run() -> None:
-            time.sleep(4.0)  # 400 ids at 40/s take over 10 s: this is mid-run
+            # Mid-run by state, not by a guessed time: once the victim holds a task.
+            give_up = time.monotonic() + 60
+            while "eventsync.get_event" not in victim.text() and time.monotonic() < give_up:
+                time.sleep(0.05)
             victim.kill()  # SIGKILL to the worker and its pool processes, as a machine dies
             victim.process.wait(10)
             killed_at.append(dt.datetime.now(dt.timezone.utc))
