@@ -39,7 +39,14 @@ by default runs every 10 x 10 s. The defaults set here (see :data:`BROKER_OPTION
   (:data:`MAX_COUNTDOWN`, 20 s), then waiting for a busy pool process (one task's
   run) and its own run, each bounded by the hard time limit
   (:data:`TIME_LIMIT`, 25 s): 20 + 25 + 25 = 70 s < 80 s;
+* ``unacked_mutex_expire`` 10 s (default 300): a worker killed while it scans holds the
+  scan's lock no longer than that, not five minutes;
 * ``worker_prefetch_multiplier`` 1, so a worker reserves no more than it runs.
+
+One window is kombu's Redis transport's own: it takes a message off the queue
+(``BRPOP``) and then records it as unacknowledged; a worker killed between the two
+(a fraction of a millisecond, while it fetches its next task) loses that one message.
+A producer waits for results with a timeout and sends again the ids that timed out.
 
 A ``visibility_timeout`` you set yourself is kept when it is above that bound, and
 refused (:class:`common.InvalidRequestError`) below it.
@@ -132,6 +139,7 @@ BROKER_OPTIONS: Mapping[str, float] = {
     "visibility_timeout": LONGEST_HOLD + 10,
     "unacked_restore_interval": 5,
     "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": 10,
 }
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://", "sentinel://", "redis+socket://")
 _RATE_STORE_VARIABLE = "EVENTSYNC_RATE_STORE"
