@@ -104,11 +104,15 @@ class AiohttpSender:
         self,
         session: aiohttp.ClientSession | None = None,
         *,
+        headers: Mapping[str, str] | None = None,
         max_concurrency: int = 100,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         self._session = session
         self._owns = session is None
+        # An owned session carries these headers itself: a request that sends exactly
+        # them (this mapping) passes none, and aiohttp merges nothing per request.
+        self._headers = headers if self._owns else None
         self._loop: asyncio.AbstractEventLoop | None = None  # the owned session's
         self._closed = False
         self._max_concurrency = max_concurrency
@@ -121,6 +125,7 @@ class AiohttpSender:
         # The last attempt's timeout, reused while it does not change (the usual case):
         # building a ClientTimeout costs more than the rest of the call's set-up.
         self._timeout = aiohttp.ClientTimeout()
+        self._once = False  # True: the session itself never re-sends (see ``session``)
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -130,9 +135,15 @@ class AiohttpSender:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_concurrency),
+                headers=self._headers,
                 trace_configs=self._trace_configs or None,
             )
             self._loop = asyncio.get_running_loop()
+            # aiohttp's own switch for its silent re-send (private, so checked): off on
+            # the session we own saves the per-request middleware that refuses it.
+            if getattr(self._session, "_retry_connection", None) is True:
+                self._session._retry_connection = False
+                self._once = True
         elif self._owns and self._loop is not asyncio.get_running_loop():
             # Its connections belong to that loop: aiohttp would fail with a bare
             # "RuntimeError: Event loop is closed" (or hang on an idle loop).
@@ -176,13 +187,13 @@ class AiohttpSender:
                 request.method,
                 request.url,
                 data=request.body,
-                headers=request.headers,
+                headers=None if request.headers is self._headers else request.headers,
                 timeout=timeout,
                 allow_redirects=False,  # a redirect must never carry credentials elsewhere
                 # A borrowed session's own settings must not change what a response means.
                 raise_for_status=False,
                 auto_decompress=True,
-                middlewares=(*self._middlewares, _SendOnce()),
+                middlewares=self._middlewares if self._once else (*self._middlewares, _SendOnce()),
             ) as resp:
                 body, complete = await _read_capped(resp, request.max_response_bytes)
                 return Response(resp.status, resp.headers, body, not complete)

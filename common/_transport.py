@@ -101,6 +101,7 @@ class Transport:
         if sender is None:
             sender = AiohttpSender(
                 session,
+                headers=all_headers,
                 max_concurrency=self.options.max_concurrency,
                 trace_configs=self.options.trace_configs,
             )

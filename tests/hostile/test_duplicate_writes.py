@@ -78,3 +78,22 @@ async def test_get_attempts_are_counted_honestly(raw: RawServer, max_retries: in
             await rw.get_event(1)
     # today: 2 and 6 requests on the wire for 1 and 3 attempts
     assert len(raw.requests) == info.value.attempts == max_retries + 1
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+async def test_sent_once_on_a_borrowed_session_too(raw: RawServer, method: str) -> None:
+    # The owned session has aiohttp's re-send switched off; a caller's session keeps its
+    # own, and each request carries the middleware that refuses the second pass.
+    import aiohttp
+
+    raw.answer(drop)
+    async with (
+        aiohttp.ClientSession() as session,
+        AUTH_FORMS["intervals-bearer"](
+            raw.url, session=session, retry_policy=FAST, max_retries=0
+        ) as client,
+    ):
+        with pytest.raises(common.APIConnectionError) as info:
+            await client.transport.request(method, "/events/1")
+    assert raw.methods == [method]
+    assert info.value.attempts == 1
