@@ -101,7 +101,8 @@ def bench(args: list[str]) -> None:
     results.parent.mkdir(parents=True, exist_ok=True)
     run(PY, "-m", "benchmarks", *args)
     images = out / "img" if smoke else ROOT / "docs" / "img"
-    run(PY, "-m", "benchmarks.plots", results, "--out", images)
+    table = results.with_suffix(".md")  # the benchmarks page includes the full run's
+    run(PY, "-m", "benchmarks.plots", results, "--out", images, "--table", table)
 
 
 #: Extras that are tooling for this repository, not installs a user is told about.

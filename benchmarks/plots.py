@@ -6,7 +6,8 @@ it holds (nothing here is typed in by hand):
 - ``bench-speed.png``: every time ratio (library / contender, goal ``<=``: figures 1, 2,
   4 and 5), a bar each, with its goal marked;
 - ``bench-rate.png``: rate control (figures 3 and 7): the efficiency of each scenario
-  (goal ``>=``) and the share of requests refused (goal in %).
+  (goal ``>=``) and the share of requests refused (goal in %);
+- with ``--table FILE``, every row as a Markdown table (the benchmarks page includes it).
 
 A chart whose rows are not in the file (a run with ``--only``) is not written, so the
 PNG of an earlier run stays. The title says which run it was (full or smoke, when,
@@ -31,7 +32,7 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt  # after choosing the backend
 
-__all__ = ["Result", "load", "main", "plot_rate", "plot_speed"]
+__all__ = ["Result", "load", "main", "plot_rate", "plot_speed", "write_table"]
 
 _GOAL = re.compile(r"^\s*(<=|<|>=)\s*([0-9.]+)\s*(.*?)\s*$")
 _MET, _MISSED, _GOAL_COLOUR = "#2e7d32", "#c62828", "#212121"
@@ -46,6 +47,8 @@ class Result:
 
     def __init__(self, row: dict[str, Any]) -> None:
         self.figure: str = row["figure"]
+        self.library: str = str(row.get("library", ""))
+        self.contender: str = str(row.get("contender", ""))
         self.value = float(row["value"])
         self.met = bool(row["met"])
         match = _GOAL.match(str(row["goal"]))
@@ -146,13 +149,35 @@ def plot_rate(meta: dict[str, Any], rows: Sequence[Result], out: Path, source: P
     return True
 
 
+def write_table(meta: dict[str, Any], rows: Sequence[Result], path: Path) -> None:
+    """Every row as a Markdown table, with the run it came from (``--table``)."""
+    lines = [
+        "| figure | library | contender | value | goal | met? | run |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        run = row.run or meta
+        load = run.get("load_average_at_start")
+        when = f"{_date(run) or '?'}{'' if load is None else f', load {load:.1f}'}"
+        when += " (smoke)" if run.get("smoke") else ""
+        shown = f"{row.value:.3f}" if not row.unit else f"{row.value:.2f}{row.unit}"
+        cells = [row.figure, row.library, row.contender, shown]
+        cells += [f"{row.op} {row.limit:g}{row.unit}", "yes" if row.met else "**no**", when]
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Draw the charts of one results file; the exit status."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.plots", description=__doc__)
     parser.add_argument("results", type=Path, help="the JSON file of python -m benchmarks")
     parser.add_argument("--out", type=Path, default=Path("docs/img"), help="where PNGs go")
+    parser.add_argument("--table", type=Path, help="also write every row as a Markdown table")
     options = parser.parse_args(argv)
     meta, rows = load(options.results)
+    if options.table is not None:
+        write_table(meta, rows, options.table)
     options.out.mkdir(parents=True, exist_ok=True)
     written = [
         name

@@ -878,4 +878,11 @@ if __name__ == "__main__":
             " does, so every registration is listed ('eventsync events --participants'"
             " then exits 0)"
         },
+        choices={
+            "api": (
+                "the seed's API, or the current public reference's (cursors, recurrences,"
+                " groups, idempotent registration)",
+                ["seed", "current"],
+            )
+        },
     )

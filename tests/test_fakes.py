@@ -868,3 +868,31 @@ def test_intervals_seed_is_plausible_in_any_year(today: dt.date) -> None:
     days = [dt.date.fromisoformat(e["date"]) for e in db.events.values()]
     assert sum(today <= day <= today + dt.timedelta(days=30) for day in days) >= 10
     assert max(len(regs) for regs in db.registrations.values()) == 120  # over one page's 100
+
+
+@pytest.mark.parametrize(("api", "status"), [("seed", 404), ("current", 200)])
+def test_a_standalone_fake_serves_the_api_asked_for(api: str, status: int) -> None:
+    # ``python -m intervals_async.testing --api current``: the current reference's
+    # endpoints (groups) exist only there.
+    import urllib.error
+    import urllib.request
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "intervals_async.testing", "--api", api],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = proc.stdout.readline().strip()
+        request = urllib.request.Request(url + "/groups", headers=BEARER)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                got = response.status
+        except urllib.error.HTTPError as error:
+            got = error.code
+    finally:
+        proc.terminate()
+        proc.wait(20)
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert got == status

@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ._server import FakeServer
@@ -61,12 +61,15 @@ def run_cli(
     argv: list[str] | None = None,
     *,
     switches: Mapping[str, str] | None = None,
+    choices: Mapping[str, tuple[str, Sequence[str]]] | None = None,
 ) -> None:
     """Parse ``argv``, serve ``fake(seed=, validate=, host=, port=[, events=])`` (a fake's
     class) until SIGINT/SIGTERM.
 
     ``switches``: the fake's own boolean keywords, each offered as a flag
-    (``{"cursor_pagination": help}`` gives ``--cursor-pagination``).
+    (``{"cursor_pagination": help}`` gives ``--cursor-pagination``); ``choices``: its
+    keywords taking one of some words, the first the default (``{"api": (help,
+    ["seed", "current"])}`` gives ``--api {seed,current}``).
 
     Once listening it prints its URL as the first line of stdout (scripts wait for it), then
     the credentials it accepts (:meth:`FakeServer.credentials`) on stderr.
@@ -74,6 +77,10 @@ def run_cli(
     parser = build_arg_parser(description)
     for name, text in (switches or {}).items():
         parser.add_argument(f"--{name.replace('_', '-')}", action="store_true", help=text)
+    for name, (text, words) in (choices or {}).items():
+        parser.add_argument(
+            f"--{name.replace('_', '-')}", choices=list(words), default=words[0], help=text
+        )
     options = parser.parse_args(argv)
 
     async def serve() -> None:
@@ -81,7 +88,8 @@ def run_cli(
         keywords.update(port=options.port, validate=False if options.no_validate else None)
         if options.events is not None:
             keywords["events"] = options.events
-        keywords.update({name: getattr(options, name) for name in switches or {}})
+        named = [*(switches or {}), *(choices or {})]
+        keywords.update({name: getattr(options, name) for name in named})
         server = fake(**keywords)
         if options.rate_limit is not None:
             server.rate_limit(
