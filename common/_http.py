@@ -9,7 +9,8 @@ It is also the one place that turns aiohttp's and the OS's exceptions into the
 library's own, and it keeps them clean:
 
 * one attempt is one request on the wire: aiohttp's own silent re-send of a
-  GET, PUT or DELETE on a dropped connection is refused (see :class:`_SendOnce`);
+  GET, PUT or DELETE on a dropped connection is switched off on the session we
+  own, and refused per request on a caller's (see :class:`_SendOnce`);
 * no aiohttp exception is chained: its ``request_info`` (and its traceback's
   frames) hold the request headers, credentials included. A library error's
   ``__cause__`` is a :class:`ClientErrorCause` (type and text, credentials
