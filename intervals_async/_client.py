@@ -246,6 +246,9 @@ class IntervalsClient(provider.BaseClient):
             Missing or empty raises :class:`common.InvalidRequestError`.
         base_url: the API's root (https; plain http only for loopback hosts).
         session: a caller-owned ``aiohttp.ClientSession``, never closed by the client.
+        sender: instead of a session, another :class:`common.provider.Sender` (tests:
+            :class:`common.testing.MemorySender`, answers from a function, on a virtual
+            clock with :func:`common.testing.run_virtual`).
         api_version: sent as ``Intervals-Version`` to pin the API's behaviour; None
             sends no header (the server's latest stable version answers).
         **options: :class:`common.Options`, with defaults: ``timeout=30.0`` (seconds
@@ -265,6 +268,7 @@ class IntervalsClient(provider.BaseClient):
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
         api_version: str | None = DEFAULT_API_VERSION,
+        sender: provider.Sender | None = None,
         **options: Unpack[common.ClientOptions],
     ) -> None:
         if api_key is None:
@@ -282,6 +286,7 @@ class IntervalsClient(provider.BaseClient):
             decoder=DECODER,
             provider="intervals",
             session=session,
+            sender=sender,
             headers=headers,
             body_wait=retry_after_from_body,
             parse_error=parse_error,

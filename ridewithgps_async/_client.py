@@ -214,7 +214,9 @@ class RideWithGPSClient(provider.BaseClient):
     Options (``timeout``, ``deadline``, ``max_retries``, ``max_retry_wait``,
     ``retry_policy``, ``rate_limit``, ``rate_burst``, ``rate_store``, ``rate_key``,
     ``max_concurrency``, ``max_response_bytes``, ``trace_configs``) are
-    :class:`common.Options`'s, with its defaults.
+    :class:`common.Options`'s, with its defaults. ``session=`` borrows a caller's
+    ``aiohttp.ClientSession`` (never closed by the client); ``sender=`` replaces the
+    HTTP sender (tests: :class:`common.testing.MemorySender`).
 
     Example::
 
@@ -232,6 +234,7 @@ class RideWithGPSClient(provider.BaseClient):
         auth_style: AuthStyle = "headers",
         base_url: str = DEFAULT_BASE_URL,
         session: aiohttp.ClientSession | None = None,
+        sender: provider.Sender | None = None,
         **options: Unpack[common.ClientOptions],
     ) -> None:
         auth = resolve_auth(
@@ -247,6 +250,7 @@ class RideWithGPSClient(provider.BaseClient):
             decoder=DECODER,
             provider="ridewithgps",
             session=session,
+            sender=sender,
             parse_error=parse_error,
             **options,
         )

@@ -371,3 +371,26 @@ async def test_a_server_looping_its_cursor_ends_the_listing_with_a_warning() -> 
         with pytest.warns(common.TruncationWarning, match="already followed"):
             assert [item.id async for item in client.items()] == [1, 2]
     assert len(sender.sent) == 2
+
+
+async def test_the_built_in_clients_take_a_sender() -> None:
+    # A user's own test of code built on the clients: no sockets, the server's 429 and its
+    # wait on the virtual clock (one second passes, instantly).
+    from intervals_async import IntervalsClient
+    from ridewithgps_async import RideWithGPSClient
+
+    event = {"_id": "e1", "name": "Parkrun", "slug": "parkrun", "type": "race"}
+    event |= {"date": "2026-05-02", "organizationId": "o1"}
+    detail = reply({"data": {"event": event, "runs": []}})
+    intervals = MemorySender(script(status(429, {"Retry-After": "1"}), detail))
+    async with IntervalsClient(api_key=SECRET, sender=intervals) as client:
+        got = await client.get_event("e1")
+    assert got.event.name == "Parkrun"
+    assert elapsed(intervals) == [0.0, 1.0]
+    assert intervals.sent[0].request.headers["Authorization"] == f"Bearer {SECRET}"
+
+    rw = MemorySender(script(reply({"event": {"id": 7, "name": "Ride"}})))
+    async with RideWithGPSClient(access_token=SECRET, sender=rw) as client:
+        ride = await client.get_event(7)
+    assert ride.name == "Ride"
+    assert [s.request.url.path for s in rw.sent] == ["/api/v1/events/7.json"]
