@@ -22,6 +22,11 @@ MARGIN = 0.95
 #: estimate undershot) is found again within seconds.
 CLIMB = 2.0
 DOUBLING = 1.0
+#: ... and, beyond a measured estimate (not a first guess from one burst), no faster than
+#: once per this many requests at it: by the clock alone a slow limit's pace doubled
+#: every second or two requests, and Intervals' Premium plan (100/minute, burst 20) was
+#: refused one request in five (simulated; 8 more cells of the matrix meet their goal).
+DOUBLING_REQUESTS = 10.0
 #: A learned pace this many times its estimate is no longer a limit: pacing goes off.
 UNPACED_ABOVE = 16.0
 #: The slowest pace ever learned (requests per second).
@@ -131,7 +136,10 @@ def rate_at(state: PaceState, now: float, configured: float | None) -> float | N
 
     Never above a configured rate; without refusals exactly the configured one.
     After an episode: a concave climb from ``floor`` to ``estimate`` over
-    :data:`CLIMB` seconds, then a convex climb beyond it (CUBIC's shape).
+    :data:`CLIMB` seconds, then a convex climb beyond it (CUBIC's shape), doubling
+    every :data:`DOUBLING` seconds, or every :data:`DOUBLING_REQUESTS` requests at a
+    slow measured estimate (its climb began at the episode; a first guess's began
+    before its cool-down ended).
     """
     if state.episode_at is None or not state.estimate:
         return configured
@@ -139,7 +147,10 @@ def rate_at(state: PaceState, now: float, configured: float | None) -> float | N
     if t < CLIMB:
         rate = state.estimate - (state.estimate - state.floor) * (1.0 - t / CLIMB) ** 3
     else:
-        rate = state.estimate * 2.0 ** min((t - CLIMB) / DOUBLING, 30.0)
+        doubling = DOUBLING
+        if state.climb_from == state.episode_at:  # measured, not guessed
+            doubling = max(DOUBLING, DOUBLING_REQUESTS / state.estimate)
+        rate = state.estimate * 2.0 ** min((t - CLIMB) / doubling, 30.0)
     if configured is not None:
         return min(rate, configured)
     return None if rate > UNPACED_ABOVE * state.estimate else rate

@@ -10,6 +10,7 @@
 -- significant digits: a float read back is the float written.
 
 local CLIMB, DOUBLING, UNPACED_ABOVE, MIN_RATE = 2.0, 1.0, 16.0, 0.05
+local DOUBLING_REQUESTS = 10.0
 local HALVE, DECREASE, MARGIN, MIN_SAMPLE, SOLO_SAMPLE = 0.5, 0.9, 0.95, 1, 4
 local BURST_SLACK, RECENT, RECENT_SAMPLE = 1, 0.5, 4
 local MAX_LEASE, SKEW, QUEUE_LIMIT, KEY_TTL = 30.0, 1.0, 1000, 3600
@@ -64,7 +65,9 @@ local function rate_at(s, at, configured)
   if t < CLIMB then
     rate = s.est - (s.est - s.floor) * (1 - t / CLIMB) ^ 3
   else
-    rate = s.est * 2 ^ math.min((t - CLIMB) / DOUBLING, 30)
+    local doubling = DOUBLING
+    if s.cf == s.ep then doubling = math.max(DOUBLING, DOUBLING_REQUESTS / s.est) end
+    rate = s.est * 2 ^ math.min((t - CLIMB) / doubling, 30)
   end
   if configured ~= nil then return math.min(rate, configured) end
   if rate > UNPACED_ABOVE * s.est then return nil end

@@ -279,13 +279,16 @@ class Cell:
     rate_limit: float | None = None
     rate_burst: int = 1
     seed: int = 0
+    #: Names a family of its own (a provider's documented limits), after the rest.
+    tag: str = ""
 
     @property
     def family(self) -> str:
         """The cell's family in the report: server kind, wait form, processes, limit."""
         known = "known" if self.rate_limit is not None else "unknown"
         fleet = f", {self.processes} processes" if self.processes > 1 else ""
-        return f"{self.kind}, {self.wait}, {known}{fleet}"
+        tag = f", {self.tag}" if self.tag else ""
+        return f"{self.kind}, {self.wait}, {known}{fleet}{tag}"
 
     @property
     def label(self) -> str:
@@ -507,6 +510,19 @@ def default_matrix(seed: int = 0) -> list[Cell]:
             cells.append(
                 Cell("token", rate, burst, "seconds", rate_limit=limit, rate_burst=burst, seed=seed)
             )
+    # Intervals' documented plans (intervals-current.md): Premium 100/minute burst 20,
+    # Enterprise 1,000/minute burst 50, the wait in the body (epoch ms), for a minute's
+    # worth of Premium and 20 s of Enterprise, from one request at a time to a crowd.
+    for rate, burst, keys, plan in (
+        (100 / 60, 20, 120, "Premium"),
+        (1000 / 60, 50, 383, "Enterprise"),
+    ):
+        for wait in ("body-exact", "body-rounded"):
+            for concurrency in (1, 10, 50):
+                cells.append(
+                    Cell("token", rate, burst, wait, latency=0.05, concurrency=concurrency,
+                         keys=keys, seed=seed, tag=f"Intervals {plan}")
+                )  # fmt: skip
     return cells
 
 
