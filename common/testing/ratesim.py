@@ -513,15 +513,15 @@ def default_matrix(seed: int = 0) -> list[Cell]:
     # Intervals' documented plans (intervals-current.md): Premium 100/minute burst 20,
     # Enterprise 1,000/minute burst 50, the wait in the body (epoch ms), for a minute's
     # worth of Premium and 20 s of Enterprise, from one request at a time to a crowd.
-    for rate, burst, keys, plan in (
+    for per_second, size, keys, plan in (
         (100 / 60, 20, 120, "Premium"),
         (1000 / 60, 50, 383, "Enterprise"),
     ):
         for wait in ("body-exact", "body-rounded"):
             for concurrency in (1, 10, 50):
                 cells.append(
-                    Cell("token", rate, burst, wait, latency=0.05, concurrency=concurrency,
-                         keys=keys, seed=seed, tag=f"Intervals {plan}")
+                    Cell("token", per_second, size, wait, latency=0.05,
+                         concurrency=concurrency, keys=keys, seed=seed, tag=f"Intervals {plan}")
                 )  # fmt: skip
     return cells
 
