@@ -1,10 +1,12 @@
 """Where one request's client CPU goes, in instructions (repeatable on a loaded machine).
 
-``python -m benchmarks.instructions [N]`` starts the Intervals fake, then runs each part of
-a sequential ``get_event`` N times (default 300) in a fresh process under valgrind's
-callgrind, instrumentation switched on around the loop only, and prints instructions per
-request: the bare aiohttp + orjson loop, the transport alone, the limiter's turn alone,
-building the request, the path, decoding, and the whole ``get_event``. Needs valgrind.
+``python -m benchmarks.instructions [N [PART ...]]`` starts the Intervals fake, then runs
+each part of a sequential ``get_event`` N times (default 300) in a fresh process under
+valgrind's callgrind, instrumentation switched on around the loop only, and prints
+instructions per request: an empty loop (the measuring's own cost), the bare aiohttp +
+orjson loop, the hand-written aiohttp + pydantic one (figure 8's), the transport alone,
+the limiter's turn alone, building the request, the path, decoding, and the whole
+``get_event`` (or only the PARTs named). Needs valgrind.
 
 Wall-clock and even CPU time vary by tens of percent on a shared machine; instruction
 counts do not, so a change's effect shows at once (the run takes a minute or two).
@@ -25,7 +27,17 @@ from pathlib import Path
 
 from ._servers import INTERVALS, INTERVALS_KEY, fake_server
 
-PARTS = ["bare", "transport", "limiter", "build", "path", "decode", "get_event"]
+PARTS = [
+    "nothing",
+    "bare",
+    "pydantic",
+    "transport",
+    "limiter",
+    "build",
+    "path",
+    "decode",
+    "get_event",
+]
 
 
 async def _part(name: str, count: int, url: str) -> None:
@@ -40,6 +52,8 @@ async def _part(name: str, count: int, url: str) -> None:
     from intervals_async._models import DECODER
     from intervals_async.testing import generate_data
 
+    from . import _pydantic_models as pyd
+
     data = generate_data(0, 300)
     ids = list(itertools.islice(itertools.cycle(data.events), count + 100))
     first = ids[0]
@@ -52,12 +66,19 @@ async def _part(name: str, count: int, url: str) -> None:
         transport = client.transport
         limiter = transport.limiter
         cap = transport.max_response_bytes
+        base = URL(url, encoded=True)
 
         async def bare(event_id: str) -> None:
             async with session.get(f"{url}/events/{event_id}") as response:
                 if response.status != 200:
                     raise RuntimeError(response.status)
                 orjson.loads(await response.read())
+
+        async def hand_written(event_id: str) -> None:  # figure 8's contender
+            async with session.get(f"{url}/events/{event_id}") as response:
+                if response.status != 200:
+                    raise RuntimeError(response.status)
+                pyd.EventDetailResponse.model_validate_json(await response.read())
 
         async def transport_only(event_id: str) -> None:
             await transport.request("GET", f"/events/{event_id}")
@@ -68,8 +89,11 @@ async def _part(name: str, count: int, url: str) -> None:
 
         async def build(event_id: str) -> None:  # what Transport.request builds per call
             path = f"/events/{event_id}"
-            url = URL(transport.base_url + path, encoded=True)
+            url = base.with_path(path, encoded=True)
             Request("GET", url, headers, None, transport.timeout, cap, path)
+
+        async def nothing(event_id: str) -> None:
+            pass
 
         async def path(event_id: str) -> None:
             provider.build_path("/events/{id}", id=event_id)
@@ -81,7 +105,9 @@ async def _part(name: str, count: int, url: str) -> None:
             await client.get_event(event_id)
 
         parts: dict[str, Callable[[str], Awaitable[None]]] = {
+            "nothing": nothing,
             "bare": bare,
+            "pydantic": hand_written,
             "transport": transport_only,
             "limiter": limiter_only,
             "build": build,
@@ -134,8 +160,9 @@ def main(argv: list[str]) -> int:
         print("needs valgrind (apt-get install valgrind)", file=sys.stderr)
         return 2
     count = int(argv[0]) if argv else 300
+    names = [name for name in argv[1:] if name in PARTS] or PARTS
     with fake_server(INTERVALS, "--events", "300") as url:
-        for name in PARTS:
+        for name in names:
             print(f"{name:>10}: {_count(name, count, url) / count:10,.0f} instructions", flush=True)
     return 0
 

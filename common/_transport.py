@@ -91,6 +91,9 @@ class Transport:
         **overrides: Unpack[ClientOptions],
     ) -> None:
         self.base_url = validate_base_url(base_url)
+        # Each request's URL is this one with its path set: nothing parsed per request.
+        self._base = URL(self.base_url, encoded=True)
+        self._prefix = self._base.raw_path.rstrip("/")
         self.options = resolve_options(options, **overrides)
         self._auth: Auth = auth or NoAuth()
         self._body_wait = body_wait
@@ -271,7 +274,10 @@ class Transport:
         a cool-down or the deadline leaves no turn.
         """
         self._check_open()
-        url = URL(self.base_url + path, encoded=True)
+        if "?" in path or "#" in path:  # not from build_path: parsed as it always was
+            url = URL(self.base_url + path, encoded=True)
+        else:
+            url = self._base.with_path(self._prefix + path, encoded=True)
         if params:
             check_query(params)
             url = url.extend_query(params)

@@ -99,4 +99,6 @@ def build_path(template: str, **params: object) -> str:
     ``/events/..%2Forganization``: a parameter can never climb out of its
     endpoint. Empty values are refused before anything is sent.
     """
-    return template.format(**{name: _segment(value, name) for name, value in params.items()})
+    for name, value in params.items():  # (a loop: a comprehension is a call of its own)
+        params[name] = _segment(value, name)
+    return template.format_map(params)

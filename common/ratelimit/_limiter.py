@@ -24,6 +24,7 @@ pacing on a fall-back :class:`MemoryStore` with one warning per outage.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import math
@@ -125,6 +126,51 @@ def deadline_error(what: str, why: str) -> APITimeoutError:
     return APITimeoutError(f"{what}the call's deadline would pass {why}; not sent")
 
 
+class _Permits:
+    """The concurrency cap: asyncio.Semaphore's rules (first come, first served; a
+    permit given back goes to the first waiter) with a free permit taken at once,
+    without a coroutine and without asyncio's scan of its waiters on every call.
+    """
+
+    __slots__ = ("_free", "_waiters")
+
+    def __init__(self, count: int) -> None:
+        self._free = count
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def take(self) -> bool:
+        """Take a free permit now (True), or none (False) while all are out or others wait."""
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Take a permit, waiting for one in turn."""
+        if self.take():
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled():
+                self.give()  # handed a permit, then cancelled: the next waiter's
+            elif waiter in self._waiters:
+                self._waiters.remove(waiter)
+            raise
+
+    def give(self) -> None:
+        """Give a permit back: to the first waiter still waiting, else to the free ones."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class PacedLimiter:
     """The waiting loop (see the module) over ``store`` for budget ``key``.
 
@@ -161,8 +207,7 @@ class PacedLimiter:
         self.clock = clock
         self.fallback = fallback or MemoryStore(clock)
         self._owns_store = owns_store
-        # asyncio's semaphore takes a free permit without a trip through the event loop.
-        self._permits = asyncio.Semaphore(max_concurrency)
+        self._permits = _Permits(max_concurrency)
         # The first round's gate, while the limit is unknown: the requests sent before
         # any answer came back are the first round. Once its first answer is in, no new
         # request starts until the round is over (all answered, or a refusal), so that
@@ -209,17 +254,16 @@ class PacedLimiter:
     async def _acquire_permit(self, deadline_at: float | None, what: str) -> None:
         if self._round is not None:
             await self._first_round_gate(deadline_at, what)
-        if not self._permits.locked():
-            await self._permits.acquire()  # a free permit: no trip through the event loop
+        if self._permits.take():  # a free permit: no trip through the event loop
             return
         try:
-            await self._bounded(self._permits.acquire(), deadline_at, what, "in the queue")
+            await self._bounded(self._permits.wait(), deadline_at, what, "in the queue")
         except BaseException:
             self._left_round()
             raise
 
     def _release_permit(self) -> None:
-        self._permits.release()
+        self._permits.give()
         if self._round is not None:
             self._left_round()
 
@@ -426,26 +470,30 @@ class PacedLimiter:
     # -- the waiting loop -----------------------------------------------------------
 
     def _turn_now(
-        self, store: MemoryStore, call: _Call, max_wait: float, lease: float, now: float
+        self,
+        store: MemoryStore,
+        deadline_at: float | None,
+        max_wait: float,
+        lease: float,
+        now: float,
     ) -> Slot | Turn:
         """The loop's first ask of an in-process store on our clock, without a coroutine:
         the slot of a turn to send now, or the turn for the loop."""
-        deadline_at = call.deadline_at
-        hold = lease if deadline_at is None else min(lease, max(0.0, deadline_at - now))
-        seed = 1.0 / self._interval if self._interval else 0.0
+        # (conditional expressions, not min(): this runs for every request)
+        hold = lease if lease < PROBE_LEASE else PROBE_LEASE
+        if deadline_at is not None:
+            hold = min(hold, max(0.0, deadline_at - now))
         fields = store.take(
             self.key,
             self.rate_limit,
             self.burst,
-            min(hold, PROBE_LEASE),
-            min(max_wait, 1e12),
-            seed,
+            hold,
+            max_wait if max_wait < 1e12 else 1e12,
+            1.0 / self._interval if self._interval else 0.0,
             now,
         )
-        kind, wait, _, probe, interval, sent_at, _, reset = fields
-        if kind == "go" and wait <= 0 and not reset:
-            call.taken_at = now
-            return Slot(sent_at, interval, probe)
+        if fields[0] == "go" and fields[1] <= 0 and not fields[7]:
+            return Slot(fields[5], fields[4], fields[3])
         return Turn(*fields)
 
     async def _turn(
@@ -522,18 +570,18 @@ class PacedLimiter:
             # in the same episode: a new one voided it) and queue again at the new pace.
             await self._give_back(store, turn)
 
-    def _learn(self, slot: Slot) -> Report:
-        """The attempt's outcome, learned by the limiter itself (cool-down, first round)."""
-        report = slot.outcome
+    def _learn(self, report: Report) -> None:
+        """Learn from an attempt's outcome in the limiter itself (cool-down, first round)."""
         if report.refused:  # sleeping turns wake into the cool-down and queue again
             self._cool_until = max(self._cool_until, self.clock() + report.cool_down)
         if self._round is not None:
             self._first_round_answered(report)
-        return report
 
     def _settle_now(self, slot: Slot, store: MemoryStore) -> None:
         """:meth:`_settle` with an in-process store, without a coroutine."""
-        report = self._learn(slot)
+        report = slot.outcome
+        if report.refused or self._round is not None:
+            self._learn(report)
         reply = store.report_now(
             self.key, report, rate_limit=self.rate_limit, sent_at=slot.sent_at, probe=slot.probe
         )
@@ -545,7 +593,8 @@ class PacedLimiter:
         if type(store) is MemoryStore:
             self._settle_now(slot, store)
             return
-        report = self._learn(slot)
+        report = slot.outcome
+        self._learn(report)
         reporting = store.report(
             self.key, report, rate_limit=self.rate_limit, sent_at=slot.sent_at, probe=slot.probe
         )
@@ -610,7 +659,17 @@ class _Turn:
     """``async with limiter.slot(...)`` (a class, not a generator: this runs for every
     request)."""
 
-    __slots__ = ("_args", "_call", "_limiter", "_slot", "_store")
+    __slots__ = (
+        "_call",
+        "_deadline_at",
+        "_lease",
+        "_limiter",
+        "_max_wait",
+        "_not_before",
+        "_slot",
+        "_store",
+        "_what",
+    )
 
     def __init__(
         self,
@@ -622,32 +681,36 @@ class _Turn:
         what: str,
     ) -> None:
         self._limiter = limiter
-        self._args = (not_before, max_wait, lease, what)
-        self._call = _Call(deadline_at)
+        self._deadline_at = deadline_at
+        self._not_before = not_before
+        self._max_wait = max_wait
+        self._lease = lease
+        self._what = what
+        self._call: _Call | None = None  # made when the waiting loop runs
         self._slot: Slot | None = None
         self._store: RateStore | None = None
 
     async def __aenter__(self) -> Slot:
-        limiter, call = self._limiter, self._call
-        not_before, max_wait, lease, what = self._args
+        limiter, deadline_at = self._limiter, self._deadline_at
+        max_wait, lease, what = self._max_wait, self._lease, self._what
         now = limiter.clock()
-        backoff = not_before - now  # read the clock once: never a negative sleep
+        backoff = self._not_before - now  # read the clock once: never a negative sleep
         if backoff > 0:  # the call's own backoff, holding no permit
-            if call.deadline_at is not None and not_before >= call.deadline_at:
+            if deadline_at is not None and self._not_before >= deadline_at:
                 raise deadline_error(what, "before the retry")
             await anyio.sleep(backoff)
             now = limiter.clock()
         memory = limiter._memory
-        if memory is not None and limiter._round is None and not limiter._permits.locked():
+        if memory is not None and limiter._round is None and limiter._permits.take():
             # The common case, with no coroutine of ours: a free permit (no trip through
             # the event loop), then one ask of the in-process store; a turn to send now
             # is the slot, any other one goes to the waiting loop.
-            await limiter._permits.acquire()
             try:
-                turn = limiter._turn_now(memory, call, max_wait, lease, now)
+                turn = limiter._turn_now(memory, deadline_at, max_wait, lease, now)
                 if isinstance(turn, Slot):
                     self._slot, self._store = turn, memory
                     return turn
+                call = self._call = _Call(deadline_at)
                 self._slot, self._store = await limiter._turn(
                     call, max_wait, lease, what, (turn, memory)
                 )
@@ -655,7 +718,8 @@ class _Turn:
                 limiter._release_permit()
                 raise
             return self._slot
-        await limiter._acquire_permit(call.deadline_at, what)
+        call = self._call = _Call(deadline_at)
+        await limiter._acquire_permit(deadline_at, what)
         try:
             self._slot, self._store = await limiter._turn(call, max_wait, lease, what)
         except BaseException:
@@ -665,13 +729,14 @@ class _Turn:
 
     async def __aexit__(self, *exc_info: object) -> None:
         slot, self._slot = self._slot, None
-        store, limiter = self._store, self._limiter
+        limiter, store = self._limiter, self._store
         try:
-            memory = limiter._memory
-            if slot is not None and memory is not None and store is memory:
-                limiter._settle_now(slot, memory)
-            elif slot is not None and store is not None:
-                await limiter._settle(slot, store, self._call)
+            if slot is not None and store is not None:
+                if store is limiter._memory:
+                    limiter._settle_now(slot, limiter._memory)
+                else:
+                    assert self._call is not None  # the waiting loop made it
+                    await limiter._settle(slot, store, self._call)
         finally:
             limiter._release_permit()
 

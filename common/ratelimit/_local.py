@@ -204,7 +204,8 @@ class Pacer:
                 state.accepted += 1
                 self._count_recent(now)
                 state.probe = False
-                state.server_until = min(state.server_until, now)
+                if state.server_until > now:
+                    state.server_until = now
             return
         state.probe = True
         state.cool_until = max(state.cool_until, now + report.cool_down)

@@ -251,6 +251,8 @@ class MemoryStore:
         return budget
 
     def _notify(self, key: str) -> None:
+        if not self._changed:  # nobody waits (the usual case)
+            return
         event = self._changed.pop(key, None)
         if event is not None:
             event.set()
@@ -308,7 +310,19 @@ class MemoryStore:
     ) -> TurnFields:
         """:meth:`acquire_now`'s turn as the tuple of its fields (in :class:`Turn`'s
         order): the limiter's fast path builds a :class:`Turn` only when it must wait."""
-        budget = self._budget(key)
+        budget = self._budgets.get(key) or self._budget(key)
+        state = budget.state
+        if (  # no pace (none configured, none learned) and nothing to wait for: the usual case
+            rate_limit is None
+            and state.episode_at is None
+            and state.started is not None
+            and state.started <= now + SKEW
+            and state.cool_until <= now
+            and not state.probe
+            and budget.lease - now <= MAX_LEASE + SKEW
+        ):  # what corrupt() and the rules below come to then
+            state.sent += 1
+            return "go", 0.0, 0.0, False, 0.0, now, state.episodes, False
         reset = corrupt(budget, now, rate_limit, max_wait)
         if reset:
             budget = self._budgets[key] = Budget()
@@ -386,7 +400,7 @@ class MemoryStore:
     ) -> Literal["ok", "same", "new"]:
         """:meth:`report`, at once."""
         now = self.clock() if now is None else now
-        budget = self._budget(key)
+        budget = self._budgets.get(key) or self._budget(key)
         state = budget.state
         if probe:
             budget.lease = 0.0
@@ -426,8 +440,8 @@ def corrupt(budget: Budget, now: float, rate_limit: float | None, max_wait: floa
     cool_for = max_wait if budget.cool_for is None else budget.cool_for
     if state.cool_until - now > cool_for + SKEW or budget.lease - now > MAX_LEASE + SKEW:
         return True
-    rate = rate_at(state, now, rate_limit)
-    if rate is None:
+    ahead = state.tat - (now if now > state.cool_until else state.cool_until)
+    if ahead <= SKEW:  # within any bound below
         return False
-    ahead = state.tat - max(now, state.cool_until)
-    return ahead > max(max_wait, QUEUE_LIMIT / rate) + SKEW
+    rate = rate_at(state, now, rate_limit)
+    return rate is not None and ahead > max(max_wait, QUEUE_LIMIT / rate) + SKEW

@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from common.ratelimit import LocalLimiter, PacedLimiter
+from common.ratelimit._limiter import _Permits
 from common.ratelimit._local import Report
 from common.ratelimit._store import Budget, MemoryStore
 from common.testing import run_virtual
@@ -113,3 +114,45 @@ def test_the_fast_path_is_taken_for_an_in_process_store() -> None:
         return local._memory is local.store, other._memory is None
 
     assert run_virtual(main) == (True, True)
+
+
+def test_the_concurrency_cap_serves_in_turn_and_loses_no_permit() -> None:
+    """``_Permits`` (the cap's counter): never more out than the cap, waiters served in
+    arrival order, and a waiter cancelled right after it was handed a permit passes it on."""
+
+    async def main() -> tuple[int, list[str], bool, int]:
+        permits = _Permits(2)
+        out = most = 0
+        order: list[str] = []
+
+        async def one(name: str, hold: float) -> None:
+            nonlocal out, most
+            await permits.wait()
+            out += 1
+            most = max(most, out)
+            order.append(name)
+            await anyio.sleep(hold)
+            out -= 1
+            permits.give()
+
+        async with anyio.create_task_group() as group:
+            for index in range(6):
+                group.start_soon(one, f"r{index}", 1.0)
+                await anyio.sleep(0.01)  # arrival order r0, r1, ...
+        # Handed a permit, then cancelled before it ran: the permit goes to the next one.
+        assert permits.take() and permits.take() and not permits.take()
+        handed = asyncio.ensure_future(permits.wait())
+        after = asyncio.ensure_future(permits.wait())
+        await asyncio.sleep(0)
+        permits.give()  # to ``handed``...
+        handed.cancel()  # ...cancelled before it resumes
+        await asyncio.sleep(0)
+        await asyncio.wait_for(after, 1.0)  # ``after`` got it
+        permits.give()
+        permits.give()
+        return most, order, handed.cancelled(), permits._free
+
+    most, order, cancelled, free = run_virtual(main)
+    assert most == 2
+    assert order == [f"r{index}" for index in range(6)]
+    assert cancelled and free == 2
