@@ -13,7 +13,7 @@ import math
 
 import attrs
 
-__all__ = ["PaceState", "Pacer", "Report", "rate_at"]
+__all__ = ["PaceState", "Pacer", "Report", "accept", "rate_at"]
 
 #: Each congestion episode paces this much under what the server showed it accepts.
 MARGIN = 0.95
@@ -156,6 +156,21 @@ def rate_at(state: PaceState, now: float, configured: float | None) -> float | N
     return None if rate > UNPACED_ABOVE * state.estimate else rate
 
 
+def accept(state: PaceState, now: float) -> None:
+    """An answer that was not a refusal (the stores' usual report, without a :class:`Pacer`):
+    counted since the episode and in the current window of RECENT seconds."""
+    state.accepted += 1
+    elapsed = now - state.window_at
+    if elapsed >= RECENT:
+        full = state.window_accepted >= RECENT_SAMPLE and elapsed < 2 * RECENT
+        state.recent_rate = state.window_accepted / elapsed if full else 0.0
+        state.window_at, state.window_accepted = now, 0
+    state.window_accepted += 1
+    state.probe = False
+    if state.server_until > now:
+        state.server_until = now
+
+
 class Pacer:
     """The pacing rules over one :class:`PaceState`; every method takes ``now``."""
 
@@ -201,11 +216,7 @@ class Pacer:
         state = self.state
         if not report.refused:
             if report.answered:
-                state.accepted += 1
-                self._count_recent(now)
-                state.probe = False
-                if state.server_until > now:
-                    state.server_until = now
+                accept(state, now)
             return
         state.probe = True
         state.cool_until = max(state.cool_until, now + report.cool_down)
@@ -214,16 +225,6 @@ class Pacer:
         if state.episode_at is not None and sent_at < state.episode_at:
             return  # in flight when the episode began: part of it, not a new one
         self._decrease(report, now)
-
-    def _count_recent(self, now: float) -> None:
-        """Count one acceptance in the current window (a new one every RECENT s)."""
-        state = self.state
-        elapsed = now - state.window_at
-        if elapsed >= RECENT:
-            full = state.window_accepted >= RECENT_SAMPLE and elapsed < 2 * RECENT
-            state.recent_rate = state.window_accepted / elapsed if full else 0.0
-            state.window_at, state.window_accepted = now, 0
-        state.window_accepted += 1
 
     def _recent(self, now: float) -> float:
         """What the server accepted per second just now (0: not enough to tell)."""

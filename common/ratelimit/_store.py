@@ -18,7 +18,7 @@ import anyio
 import attrs
 
 from .._clock import loop_time
-from ._local import Pacer, PaceState, Report, rate_at
+from ._local import Pacer, PaceState, Report, accept, rate_at
 
 __all__ = [
     "MAX_LEASE",
@@ -404,11 +404,14 @@ class MemoryStore:
         state = budget.state
         if probe:
             budget.lease = 0.0
+        if not report.refused:
+            if report.answered:
+                accept(state, now)
+            self._notify(key)
+            return "ok"
         cool_until, episodes = state.cool_until, state.episodes
         Pacer(rate_limit, 1, state).on_report(report, sent_at, now)
         self._notify(key)
-        if not report.refused:
-            return "ok"
         if now + report.cool_down > cool_until:
             budget.cool_for = report.cool_down
         return "new" if state.episodes != episodes else "same"
