@@ -69,12 +69,12 @@ class Settings:
 
 FULL = Settings(
     smoke=False,
-    rounds=7,
+    rounds=15,
     warmup_requests=200,
     seed_events=300,
     sequential_requests=1000,
     bulk_events=5000,
-    bulk_rounds=5,
+    bulk_rounds=9,
     bulk_concurrency=64,
     rate_limit=50.0,
     rate_burst=5,
