@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ._report import Row, format_table, write_json
-from .figures import FIGURES, FULL, SMOKE, Context
+from .figures import FIGURES, FULL, LAST, SMOKE, Context
 
 #: Where the results go unless ``--json`` says otherwise (the docs plot them).
 RESULTS = Path(__file__).resolve().parent / "results" / "figures.json"
@@ -33,7 +33,12 @@ def _figures(text: str) -> list[int]:
     unknown = [n for n in chosen if n not in FIGURES]
     if unknown or not chosen:
         raise argparse.ArgumentTypeError(f"figures are {min(FIGURES)}..{max(FIGURES)}")
-    return chosen
+    return _in_order(chosen)
+
+
+def _in_order(figures: list[int]) -> list[int]:
+    """Figures by number, those of :data:`LAST` after the others."""
+    return sorted(figures, key=lambda number: (number in LAST, number))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -42,7 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         "--smoke", action="store_true", help="tiny sizes, one round: checks the scripts run"
     )
     parser.add_argument(
-        "--only", type=_figures, default=sorted(FIGURES), metavar="N[,N]", help="figures to run"
+        "--only",
+        type=_figures,
+        default=_in_order(list(FIGURES)),
+        metavar="N[,N]",
+        help="figures to run",
     )
     parser.add_argument(
         "--json",

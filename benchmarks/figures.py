@@ -730,3 +730,7 @@ FIGURES: dict[int, Callable[[Context], list[Row]]] = {
     7: rate_control,
     8: hand_written,
 }
+#: Run after the others: figure 7 runs hundreds of simulated clients, Redis fleets and
+#: Celery workers, and a figure timed after it in the same process took 1.3x as long
+#: (figure 8's per-request times, library and contender alike, 2026-12-03).
+LAST = {7}
