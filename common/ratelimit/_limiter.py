@@ -580,8 +580,7 @@ class PacedLimiter:
     def _settle_now(self, slot: Slot, store: MemoryStore) -> None:
         """:meth:`_settle` with an in-process store, without a coroutine."""
         report = slot.outcome
-        if report.refused or self._round is not None:
-            self._learn(report)
+        self._learn(report)
         reply = store.report_now(
             self.key, report, rate_limit=self.rate_limit, sent_at=slot.sent_at, probe=slot.probe
         )

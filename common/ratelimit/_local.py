@@ -13,7 +13,7 @@ import math
 
 import attrs
 
-__all__ = ["PaceState", "Pacer", "Report", "accept", "rate_at"]
+__all__ = ["PaceState", "Pacer", "Report", "accept", "rate_at", "reserve"]
 
 #: Each congestion episode paces this much under what the server showed it accepts.
 MARGIN = 0.95
@@ -171,6 +171,23 @@ def accept(state: PaceState, now: float) -> None:
         state.server_until = now
 
 
+def reserve(
+    state: PaceState, configured: float | None, burst: int, now: float
+) -> tuple[float, float]:
+    """:meth:`Pacer.reserve` on ``state`` (the stores' every turn, without a :class:`Pacer`)."""
+    if state.started is None:
+        state.started = now
+    state.sent += 1
+    rate = rate_at(state, now, configured)
+    if not rate:
+        return now, 0.0
+    interval = 1.0 / rate
+    slot = max(state.tat, now, state.cool_until)
+    state.tat = slot + interval
+    credit = max(0, burst - 1 - BURST_SLACK)
+    return max(now, slot - credit * interval), interval
+
+
 class Pacer:
     """The pacing rules over one :class:`PaceState`; every method takes ``now``."""
 
@@ -192,17 +209,7 @@ class Pacer:
 
     def reserve(self, now: float) -> tuple[float, float]:
         """Take the next pacing slot: (the time to send, the interval taken)."""
-        state = self.state
-        if state.started is None:
-            state.started = now
-        state.sent += 1
-        interval = self.interval(now)
-        if not interval:
-            return now, 0.0
-        slot = max(state.tat, now, state.cool_until)
-        state.tat = slot + interval
-        credit = max(0, self.burst - 1 - BURST_SLACK)
-        return max(now, slot - credit * interval), interval
+        return reserve(self.state, self.configured, self.burst, now)
 
     def release(self, interval: float, now: float, episodes: int | None = None) -> None:
         """Give back a slot taken by :meth:`reserve` (in episode ``episodes``), never used."""

@@ -18,7 +18,7 @@ import anyio
 import attrs
 
 from .._clock import loop_time
-from ._local import Pacer, PaceState, Report, accept, rate_at
+from ._local import Pacer, PaceState, Report, accept, rate_at, reserve
 
 __all__ = [
     "MAX_LEASE",
@@ -310,21 +310,7 @@ class MemoryStore:
     ) -> TurnFields:
         """:meth:`acquire_now`'s turn as the tuple of its fields (in :class:`Turn`'s
         order): the limiter's fast path builds a :class:`Turn` only when it must wait."""
-        budget = self._budgets.get(key) or self._budget(key)
-        state = budget.state
-        if (  # no pace (none configured, none learned) and nothing to wait for: the usual case
-            rate_limit is None
-            and state.episode_at is None
-            and state.started is not None
-            and state.started <= now + SKEW
-            and state.cool_until <= now
-            and not state.probe
-            and budget.lease - now <= MAX_LEASE + SKEW
-        ):  # what corrupt() and the rules below come to then (a PaceState field that
-            # could pace without an episode would have to be tested here too; the Lua,
-            # which has no such branch, is held equal by tests/rate/test_redis_parity.py)
-            state.sent += 1
-            return "go", 0.0, 0.0, False, 0.0, now, state.episodes, False
+        budget = self._budget(key)
         reset = corrupt(budget, now, rate_limit, max_wait)
         if reset:
             budget = self._budgets[key] = Budget()
@@ -343,7 +329,7 @@ class MemoryStore:
                 return "probe", budget.lease - now, 0.0, False, 0.0, now, state.episodes, reset
             budget.lease = now + lease
             probe = True
-        send_at, interval = Pacer(rate_limit, burst, state).reserve(now)
+        send_at, interval = reserve(state, rate_limit, burst, now)
         return "go", send_at - now, 0.0, probe, interval, now, state.episodes, reset
 
     async def release(
@@ -402,7 +388,7 @@ class MemoryStore:
     ) -> Literal["ok", "same", "new"]:
         """:meth:`report`, at once."""
         now = self.clock() if now is None else now
-        budget = self._budgets.get(key) or self._budget(key)
+        budget = self._budget(key)
         state = budget.state
         if probe:
             budget.lease = 0.0
