@@ -441,7 +441,7 @@ class _Mirrors:
             if issubclass(target, enum.Enum):
                 members = self._name(dict(target._value2member_map_), "members")
                 return _Value(text, text, f"{members}.get({{v}}, {{v}})")
-            parse = _TOLERANT.get(target) or _tolerant(_FROM_TEXT[target])
+            parse = _date_or_text if target is dt.date else _tolerant(_FROM_TEXT[target])
             loose = self._name(parse, "loose")
             return _Value(text, text, f"{loose}({{v}})")
         if _is_plain_optional(tp):
@@ -577,11 +577,17 @@ def _tolerant(parse: Callable[[str], Any]) -> Callable[[str | None], Any]:
 
 # parse_date and parse_time for a value the mirror already knows is a str, without the
 # regular expression: with the separators in place, ``fromisoformat`` accepts ASCII digits
-# only, so the same strings as the pattern (the differential test holds them equal).
-def _date_from_text(value: str) -> dt.date:
-    if len(value) != 10 or value[4] != "-" or value[7] != "-":
-        raise ValueError(value)
-    return dt.date.fromisoformat(value)
+# only, so the same strings as the pattern (the differential test holds them equal). A
+# strict date needs none (msgspec reads exactly YYYY-MM-DD); a tolerant one is written
+# out in one call, as a date field of every event and run is one.
+def _date_or_text(value: str | None) -> dt.date | str | None:
+    """``date | str``: the date when ``value`` is one, else ``value`` itself."""
+    if value is not None and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    return value
 
 
 def _time_from_text(value: str) -> dt.time:
@@ -592,24 +598,9 @@ def _time_from_text(value: str) -> dt.time:
 
 
 _FROM_TEXT: dict[Any, Callable[[str], Any]] = {
-    dt.date: _date_from_text,
     dt.time: _time_from_text,
     dt.datetime: parse_datetime,
 }
-
-
-def _date_or_text(value: str | None) -> dt.date | str | None:
-    """``_tolerant(_date_from_text)`` in one call (a date field of every event and run)."""
-    if value is not None and len(value) == 10 and value[4] == "-" and value[7] == "-":
-        try:
-            return dt.date.fromisoformat(value)
-        except ValueError:
-            pass
-    return value
-
-
-#: Tolerant parsers written out where one runs for most models.
-_TOLERANT: dict[Any, Callable[[str | None], Any]] = {dt.date: _date_or_text}
 
 
 class _Fast:
