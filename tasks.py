@@ -62,6 +62,12 @@ def test(args: list[str]) -> None:
     run(PY, "-m", "ruff", "format", "--check", *lint)
     run(PY, "-m", "mypy", "--strict", *PACKAGES, "tests/third_provider")  # an outside provider
     run(PY, "-m", "coverage", "erase")
+    # The suite is CPU-bound (coverage tracing, hypothesis, the simulator): one pytest
+    # worker per core, up to four, each test file whole on one worker (its module-scoped
+    # fixtures, such as the simulator's matrix or a Celery fleet, built once).
+    workers = min(4, os.cpu_count() or 1)
+    if workers > 1 and not any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args):
+        args = ["-n", str(workers), "--dist", "loadfile", *args]
     run(PY, "-m", "coverage", "run", "-m", "pytest", *args, PYTHONDEVMODE="1")
     run(PY, "-m", "coverage", "combine", "--quiet")  # this process's data and its subprocesses'
     run(PY, "-m", "coverage", "report")
