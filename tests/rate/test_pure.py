@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import common
 from common import RetryPolicy
-from common._retry import CallState, FailedAttempt, Failure, decide
+from common._retry import NO_WAIT_HOLD, CallState, FailedAttempt, Failure, decide
 from common.ratelimit import Pacer, Report
 from common.ratelimit._local import CLIMB, rate_at
 
@@ -257,7 +257,11 @@ def test_a_429_without_a_usable_wait_backs_off_never_a_tight_loop(wait: float | 
             break
         delays.append(d.delay)
         state = d.state
-        assert d.report.cool_down == 0.0  # nobody else is held back by a wait we cannot read
+        if wait is None:  # no wait named at all: the whole client holds back briefly
+            assert d.report.cool_down == min(d.delay, NO_WAIT_HOLD) == NO_WAIT_HOLD
+            assert d.report.server_wait == 0.0 and not d.report.precise
+        else:  # a wait named but unusable (now, past, absurd): nobody else is held back
+            assert d.report.cool_down == 0.0
     assert delays == [0.25, 0.5]  # half the backoff ceiling at least; max_retries=2 counts them
 
 
