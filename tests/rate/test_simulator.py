@@ -134,3 +134,11 @@ def test_a_small_burst_is_not_refused_by_every_returning_crowd() -> None:
     # back at once after each cool-down: 98% of the requests were refused.
     result = _job(Cell("token", 10, 1, "seconds", latency=0.02, keys=200))
     assert result.refused_share <= 0.30  # the first crowd's 49 of 200 are unavoidable
+
+
+def test_a_429_naming_no_wait_holds_the_crowd_back() -> None:
+    # Issue 18's "429 with no wait information" row (40/s burst 40, goal 10% refused):
+    # with nobody else held back, the rest of the crowd went on into the same refusal
+    # (15.3% refused at 300 keys); with a hold of NO_WAIT_HOLD for the whole client, 8.8%.
+    result = _job(Cell("token", 40, 40, "none", keys=300))
+    assert result.efficiency >= 0.85 and result.refused_share <= 0.10
