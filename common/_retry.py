@@ -47,8 +47,8 @@ PRECISE_BELOW = 0.5
 #: the refused call's own backoff): without it the rest of the crowd went on and was
 #: refused too (simulated, 40/s burst 40: 25% refused, now 11.5%; 15.3% -> 8.8% over 300
 #: keys; every family of the matrix with no wait information rose in mean efficiency,
-#: 71 -> 73 cells met). Longer
-#: holds cost small bursts at high rates their pace (0.5 s: 100/s burst 10, 0.94 -> 0.59).
+#: 71 -> 73 cells met). Longer holds cost small bursts at high rates their pace (0.5 s:
+#: 100/s burst 10, 0.94 -> 0.59).
 NO_WAIT_HOLD = 0.1
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
