@@ -66,7 +66,7 @@ def test(args: list[str]) -> None:
     # worker per core, up to four, each test file whole on one worker (its module-scoped
     # fixtures, such as the simulator's matrix or a Celery fleet, built once).
     workers = min(4, os.cpu_count() or 1)
-    if workers > 1 and not any(a == "-n" or a.startswith(("-n", "--numprocesses")) for a in args):
+    if workers > 1 and not any(a.startswith(("-n", "--numprocesses")) for a in args):
         args = ["-n", str(workers), "--dist", "loadfile", *args]
     run(PY, "-m", "coverage", "run", "-m", "pytest", *args, PYTHONDEVMODE="1")
     run(PY, "-m", "coverage", "combine", "--quiet")  # this process's data and its subprocesses'
