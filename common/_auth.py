@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
@@ -132,17 +133,41 @@ def secret_values(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
 def redact(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every credential in ``secrets`` replaced by ``<redacted>``.
 
-    A text cut short (a long server message is truncated, ending in ``…``)
-    may end in the first part of a credential: that part goes too.
+    Also as a ``repr`` writes it (a server's echo shown as bytes inside an error's
+    message: backslashes and quotes escaped, up to twice). A text cut short (a long
+    message truncated, ending in ``…`` or ``...``) may end in the first part of a
+    credential: that part goes too.
     """
     for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-        body = text.rstrip("…")
-        if body == text:
-            continue
-        for cut in range(len(secret) - 1, _MIN_SECRET - 1, -1):
-            if body.endswith(secret[:cut]):
-                text = body[:-cut] + REDACTED + text[len(body) :]
-                break
+        for form in _written_forms(secret):
+            if form in text:
+                text = text.replace(form, REDACTED)
+            if "…" in text or "..." in text:
+                text = _CUT.sub(functools.partial(_redact_head, secret=form), text)
     return text
+
+
+#: A piece of text up to where it was cut short.
+_CUT = re.compile(r"(.*?)(…|\.\.\.)", re.DOTALL)
+
+
+def _redact_head(cut: re.Match[str], *, secret: str) -> str:
+    head, mark = cut.group(1), cut.group(2)
+    for size in range(min(len(secret) - 1, len(head)), _MIN_SECRET - 1, -1):
+        if head.endswith(secret[:size]):
+            return head[:-size] + REDACTED + mark
+    return head + mark
+
+
+def _written_forms(secret: str) -> set[str]:
+    """``secret``, and escaped as ``repr`` writes it, once or twice (only a secret
+    holding a backslash or a quote has other forms)."""
+    forms = {secret}
+    if not any(c in secret for c in "\\'\""):
+        return forms
+    for _ in range(2):
+        for form in list(forms):
+            doubled = form.replace("\\", "\\\\")
+            single, double = doubled.replace("'", "\\'"), doubled.replace('"', '\\"')
+            forms.update((doubled, single, double, single.replace('"', '\\"')))
+    return forms

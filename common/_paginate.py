@@ -36,12 +36,16 @@ class Chunk(Generic[T, C]):
 
     ``next`` is the cursor of the following request (None: the listing ends
     here); ``warning`` says that part of the listing cannot be had (emitted as a
-    :class:`TruncationWarning`; the listing goes on with ``next``).
+    :class:`TruncationWarning`; the listing goes on with ``next``). ``whole``: the
+    request read its part of the listing whole (a date window short of a full
+    page), so nothing new from it is no stall: a sub-window may re-read, all of it,
+    what its parent brought.
     """
 
     items: Sequence[T]
     next: C | None = None
     warning: str | None = None
+    whole: bool = False
 
 
 def _label(where: int | str | None) -> str:
@@ -89,7 +93,7 @@ async def paginate(
         following = chunk.next
         if following is None:
             return
-        stalls = 0 if fresh else stalls + 1  # an empty page is no progress either
+        stalls = 0 if fresh or chunk.whole else stalls + 1  # an empty page is no progress
         if following in asked:
             problem = f"sent a cursor already followed ({_label(where(following))})"
         elif stalls >= patience:

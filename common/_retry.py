@@ -102,7 +102,8 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if not text:
         return None
     if text.isascii() and text.isdigit():
-        return float(int(text[:12]))  # a 12-digit cap keeps absurd values finite
+        digits = text.lstrip("0") or "0"  # leading zeros change nothing: 0120 is 120
+        return float(int(digits[:12]) if len(digits) <= 12 else 10**12)  # absurd: finite
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError, OverflowError):

@@ -38,6 +38,7 @@ from ._options import (
 from ._retry import CallState, FailedAttempt, RetryPolicy, decide, parse_retry_after
 from ._sender import AttemptFailed, Failure, Request, Response, Sender
 from ._url import check_query, validate_base_url
+from ._validate import check_header
 from .ratelimit import Limiter, LocalLimiter, Report
 
 if TYPE_CHECKING:
@@ -101,6 +102,8 @@ class Transport:
         all_headers = {"Accept": "application/json", "User-Agent": "eventsync/0.1 (+aiohttp)"}
         all_headers.update(headers or {})
         all_headers.update(self._auth.headers())
+        for name, value in all_headers.items():  # a CR or LF would fail every call, untyped
+            check_header(name, value)
         if sender is None:
             sender = AiohttpSender(
                 session,
@@ -283,6 +286,8 @@ class Transport:
             url = url.extend_query(params)
         send_headers = self._shared.headers
         if headers or idempotency_key is not None or json is not None:
+            for name, value in (headers or {}).items():
+                check_header(name, value)
             send_headers = {**send_headers, **(headers or {})}
             if idempotency_key is not None:
                 send_headers["Idempotency-Key"] = idempotency_key

@@ -90,7 +90,7 @@ class Event:
     ``participants`` is None when the provider does not show them to this
     caller (a RideWithGPS event the caller does not own): unknown, which is
     not the same as ``()``, an event nobody has joined. Events from a listing
-    carry ``()``: listings never include participants (``get_event`` does).
+    carry None too: listings never include participants (``get_event`` does).
     """
 
     provider: str

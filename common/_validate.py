@@ -34,6 +34,7 @@ __all__ = [
     "check_country",
     "check_date",
     "check_enum",
+    "check_header",
     "check_int",
     "check_number",
     "check_text",
@@ -57,14 +58,42 @@ R = TypeVar("R")
 #: :class:`InvalidRequestError` naming ``field``.
 Check = Callable[[str, Any], Any]
 
-_TIME_HM = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d$")
-_TIME_HMS = re.compile(r"^(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d)?$")
+# (ASCII digits only: ``\d`` would take any script's, which no server reads as a time)
+_TIME_HM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+_TIME_HMS = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s]+$")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
 def _fail(field: str, message: str) -> InvalidRequestError:
     return InvalidRequestError(f"{field}: {message}", field=field)
+
+
+def _shown(value: Any) -> str:
+    """``value`` as an error message shows it: its repr, cut at 40 characters (an
+    integer too long to write out, more than 4,300 digits, by its size)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        return f"an integer of {len(format(value, 'x')) * 1.2041:.0f} digits or so"
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+#: What no header line may hold (HTTP field values: visible text, spaces and tabs).
+_NOT_IN_HEADERS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_header(name: str, value: Any) -> str:
+    """A header value to send: one line of Latin-1 text (no CR, LF or other control)."""
+    if not isinstance(value, str):
+        raise _fail(name, f"must be a string, got {type(value).__name__}")
+    if _NOT_IN_HEADERS.search(value) or _NOT_IN_HEADERS.search(name):
+        raise _fail(name, "must be one line of text (no CR, LF or other control character)")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise _fail(name, "must be Latin-1 text to go in a header") from None
+    return value
 
 
 def check_text(field: str, value: Any, *, allow_empty: bool = False) -> str:
@@ -82,7 +111,7 @@ def check_date(field: str, value: Any) -> str:
         raise _fail(field, "must be a date, not a datetime")
     if isinstance(value, dt.date):
         return value.isoformat()
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         try:
             return dt.date.fromisoformat(value).isoformat()
         except ValueError:
@@ -110,8 +139,12 @@ def check_number(field: str, value: Any, low: float, high: float) -> float:
     """A finite number within ``[low, high]``."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise _fail(field, f"must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or not low <= value <= high:
-        raise _fail(field, f"must be between {low:g} and {high:g}, got {value!r}")
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an int beyond any float: out of every float range
+        finite = False
+    if not finite or not low <= value <= high:
+        raise _fail(field, f"must be between {low:g} and {high:g}, got {_shown(value)}")
     return value
 
 
@@ -120,7 +153,7 @@ def check_int(field: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail(field, f"must be an integer, got {type(value).__name__}")
     if not low <= value <= high:
-        raise _fail(field, f"must be between {low} and {high}, got {value}")
+        raise _fail(field, f"must be between {low} and {high}, got {_shown(value)}")
     return value
 
 
@@ -147,7 +180,7 @@ def check_enum(field: str, value: Any, kind: type[enum.Enum]) -> str:
     allowed = [str(member.value) for member in kind]
     if isinstance(value, str) and value in allowed:
         return value
-    raise _fail(field, f"must be one of {', '.join(allowed)}; got {value!r}")
+    raise _fail(field, f"must be one of {', '.join(allowed)}; got {_shown(value)}")
 
 
 def any_text(field: str, value: Any) -> str:

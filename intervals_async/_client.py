@@ -505,7 +505,8 @@ class IntervalsClient(provider.BaseClient):
                         " missing"
                     )
             following = _WindowCursor(tuple(rest)) if rest else None
-            return provider.Chunk(page.data, following, warning)
+            whole = not page.has_more and len(page.data) < MAX_LIMIT  # this window, all of it
+            return provider.Chunk(page.data, following, warning, whole)
 
         events = provider.paginate(
             fetch,

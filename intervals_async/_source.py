@@ -90,7 +90,7 @@ def to_common_event(
     *,
     timezone: str | None,
     runs: tuple[EventRun, ...] | list[EventRun] = (),
-    participants: tuple[common.Participant, ...] | None = (),
+    participants: tuple[common.Participant, ...] | None = None,
     raw: object = None,
 ) -> common.Event:
     """An Intervals event as a :class:`common.Event`.

@@ -72,16 +72,19 @@ def parse_error(body: bytes) -> provider.ErrorDetails:
 def next_page(page: int, items: int, page_size: int, pagination: Pagination | None) -> int | None:
     """The page to ask for after ``page``, or None when it was the last one (pure).
 
-    Stops on an empty page, when ``page`` reached ``page_count``, or when
-    ``next_page_url`` is null (the documented last-page signal). Without any
-    ``meta.pagination``, a full page is taken to mean there may be more.
+    Stops on an empty page or when ``page`` reached ``page_count`` (which the
+    description requires). Only without a ``page_count`` does a null or absent
+    ``next_page_url`` (the prose docs' last-page signal) end it: a page count that
+    says there is more is asked for, since a wrong guess costs one empty page and the
+    other one would lose every page after this. Without any ``meta.pagination``, a
+    full page is taken to mean there may be more.
     """
     if items == 0:
         return None
     if pagination is None:
         return page + 1 if items >= page_size else None
-    if pagination.page_count is not None and page >= pagination.page_count:
-        return None
+    if pagination.page_count is not None:
+        return page + 1 if page < pagination.page_count else None
     if pagination.next_page_url is None:
         return None
     return page + 1
@@ -395,7 +398,10 @@ class RideWithGPSClient(provider.BaseClient):
         Called as ``update_event(event_id, **fields)`` with the fields of
         :class:`EventFields`; only those given are sent, and at least one is needed.
         ``description=None`` or ``time_zone=None`` sends JSON null, clearing the
-        value. Not retried once the request may have reached the server.
+        value. Not retried once the request may have reached the server. ``PUT`` is
+        the API description's method (and the live API's); a server that refuses it
+        with 405 (nothing changed) is sent the same body as ``PATCH``, the prose
+        docs' method.
 
         Example::
 
@@ -405,7 +411,13 @@ class RideWithGPSClient(provider.BaseClient):
         fields = CONVERTER.unstructure(request)
         if not fields:
             raise common.InvalidRequestError("update_event: no field to change was given")
-        return await self._call("PUT", path, Event, root="event", json={"event": fields})
+        body = {"event": fields}
+        try:
+            return await self._call("PUT", path, Event, root="event", json=body)
+        except common.APIStatusError as refused:
+            if refused.status_code != 405:
+                raise
+        return await self._call("PATCH", path, Event, root="event", json=body)
 
     async def delete_event(self, event_id: int) -> None:
         """Delete an event (the API answers 204 No Content). Not retried once sent.

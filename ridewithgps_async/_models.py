@@ -128,10 +128,11 @@ class Organizer:
     """An organization member organising the event.
 
     Documented as ``{"id", "name", "created_at", "updated_at"}``; also seen as
-    ``{"id", "text"}``, hence ``text``. :attr:`display_name` reads either.
+    ``{"id", "text"}``, hence ``text``. :attr:`display_name` reads either. The
+    description requires none of the keys, ``id`` included.
     """
 
-    id: int
+    id: int | None = None
     name: str | None = None
     text: str | None = None
     created_at: dt.datetime | None = None
@@ -161,9 +162,10 @@ class Participant:
 
 @attrs.frozen
 class Photo:
-    """A photo attached to an event; exactly one per event is ``highlighted``."""
+    """A photo attached to an event; exactly one per event is ``highlighted``. The
+    description requires none of the keys, ``id`` included."""
 
-    id: int
+    id: int | None = None
     url: str | None = None
     highlighted: bool | None = None
     caption: str | None = None
@@ -246,7 +248,7 @@ class PaginationMeta:
 class EventList:
     """The whole listing response: ``{"events": [...], "meta": {...}}``."""
 
-    events: list[EventSummary]
+    events: list[EventSummary] = attrs.field(factory=list)  # required by neither description
     meta: PaginationMeta | None = None
     extra: dict[str, Any] = attrs.field(factory=dict)
 

@@ -116,7 +116,7 @@ def map_event(event: EventSummary) -> common.Event:
         timezone = None  # a name this machine does not know: unknown, not guessed
     start_time = None if all_day else event.start_time
     distances: tuple[float, ...] = ()
-    participants: tuple[common.Participant, ...] | None = ()
+    participants: tuple[common.Participant, ...] | None = None  # a summary: not shown
     if isinstance(event, Event):
         distances = tuple(r.distance for r in event.routes if r.distance is not None)
         participants = (

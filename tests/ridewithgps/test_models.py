@@ -225,7 +225,7 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("routes", {"id": 1}),
     ("routes", "none"),
     ("routes", None),
-    ("organizers", [{"name": "no id"}]),
+    ("organizers", [{"id": "7"}]),
     ("participants", [{"status": "joined"}]),
     ("participants", [{"user": {"id": "2"}, "status": "joined"}]),
     ("participants", [{"user": {"id": 2}, "status": 5}]),
@@ -248,8 +248,10 @@ def test_missing_required_keys_and_roots() -> None:
         DECODER.decode(b'{"events": []}', Event, root="event")
     with pytest.raises(common.DecodeError):
         DECODER.decode(b'{"event": [1]}', Event, root="event")
+    # the listing's description requires meta.pagination only: no events is none
+    assert DECODER.decode(b'{"meta": {}}', EventList).events == []
     with pytest.raises(common.DecodeError, match=r"\$\.events"):
-        DECODER.decode(b'{"meta": {}}', EventList)
+        DECODER.decode(b'{"events": {}}', EventList)
     for body in (b"", b"{", b"null", b"[]", b'"event"'):
         with pytest.raises(common.DecodeError):
             DECODER.decode(body, Event, root="event")

@@ -96,7 +96,9 @@ def test_next_page_rules() -> None:
     assert next_page(1, 20, 20, more) == 2
     assert next_page(3, 20, 20, more) is None  # reached page_count
     assert next_page(1, 0, 20, more) is None  # empty page
-    assert next_page(1, 20, 20, Pagination(page_count=3, next_page_url=None)) is None
+    # the page count, which the description requires, decides over a null next_page_url
+    assert next_page(1, 20, 20, Pagination(page_count=3, next_page_url=None)) == 2
+    assert next_page(1, 20, 20, Pagination(record_count=60, next_page_url=None)) is None
     assert next_page(1, 20, 20, Pagination(next_page_url="u")) == 2  # no page_count
     assert next_page(1, 20, 20, None) == 2
     assert next_page(1, 19, 20, None) is None
