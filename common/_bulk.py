@@ -176,7 +176,10 @@ async def fetch_many(
     the loop) ends the loop and propagates. Retries and
     rate limits are the client's: a client shared by all calls paces them and
     cools them down together. ``on_progress(done, total)`` is called after each
-    key (``total`` is None when ``keys`` has no length).
+    key (``total`` is None when ``keys`` has no length); if it raises, it is not called
+    again and its error is raised once every key has its result. A key iterator that
+    raises stops the drawing of keys: the calls in flight finish and yield their
+    results, then its error is raised.
 
     Example::
 
@@ -193,54 +196,85 @@ async def fetch_many(
     async def call(key: K, send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
         try:
             result: Result[K, V] = Result(key, value=await fn(key))
-        except Exception as exc:
-            result = Result(key, error=exc)
         except asyncio.CancelledError as exc:
             error = _foreign(scope, f"the call for key {key!r:.80}")
             if error is None:
                 raise
             error.__cause__ = exc
             result = Result(key, error=error)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # any other: that key's error (GeneratorExit, a custom one)
+            result = Result(key, error=exc)
         await _put(send, result)
 
     # A pool of ``concurrency`` workers sharing one key iterator: no task or
-    # semaphore per key, and keys are drawn only as a worker frees up.
+    # semaphore per key, and keys are drawn only as a worker frees up. A key iterator
+    # that fails ends the drawing: the keys in flight still finish and get their results,
+    # then the last worker out raises the iterator's error as the stream's.
+    failed: list[Exception] = []
+    running = concurrency
+
+    def finished() -> None:
+        nonlocal running
+        running -= 1
+        if running == 0 and failed:
+            raise failed[0]
+
     if isinstance(keys, AsyncIterable):
         shared = aiter(keys)
         lock = anyio.Lock()
 
         async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
-            while True:
+            while not failed:
                 async with lock:  # an async generator cannot be advanced by two tasks at once
                     try:
                         key = await anext(shared)
                     except StopAsyncIteration:
-                        return
+                        break
                     except asyncio.CancelledError as exc:
                         error = _foreign(scope, "reading the next key")
                         if error is None:
                             raise
                         raise error from exc
+                    except Exception as exc:
+                        failed.append(exc)
+                        break
                 await call(key, send, scope)
+            finished()
 
     else:
         iterator = iter(keys)
 
         async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
-            for key in iterator:  # every worker advances the same iterator
+            while not failed:  # every worker advances the same iterator
+                try:
+                    key = next(iterator)
+                except StopIteration:
+                    break
+                except Exception as exc:
+                    failed.append(exc)
+                    break
                 await call(key, send, scope)
+            finished()
 
     async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:
         for _ in range(concurrency):
             group.start_soon(worker, send, group.cancel_scope)
 
     done = 0
+    progress_failed: Exception | None = None
     async with aclosing(_drain(run, concurrency)) as results:
         async for result in results:
             done += 1
-            if on_progress is not None:
-                on_progress(done, total)
+            if on_progress is not None and progress_failed is None:
+                try:
+                    on_progress(done, total)
+                except Exception as exc:  # raised once every key has its result
+                    progress_failed = exc
             yield result
+    if progress_failed is not None:
+        raise progress_failed
 
 
 async def merge_events(

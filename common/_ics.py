@@ -146,12 +146,17 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
     """DTSTART and DTEND (None: no end known)."""
     if event.start_time is None:  # all day; iCalendar's end date is exclusive
         last = event.end_date if event.end_date and event.end_date >= event.start_date else None
-        return event.start_date, (last or event.start_date) + dt.timedelta(days=1)
+        last = last or event.start_date
+        # (on the calendar's last day no day follows: no DTEND, which means one day)
+        return event.start_date, last + dt.timedelta(days=1) if last < dt.date.max else None
     zone = zone_or_none(event.timezone) if event.timezone else None
     tzinfo: dt.tzinfo | None = zone
     start = dt.datetime.combine(event.start_date, event.start_time, tzinfo=zone)
     if zone is None and event.starts_at is not None and event.starts_at.tzinfo is not None:
-        start, tzinfo = event.starts_at.astimezone(dt.timezone.utc), dt.timezone.utc
+        try:
+            start, tzinfo = event.starts_at.astimezone(dt.timezone.utc), dt.timezone.utc
+        except OverflowError:  # within a day of year 1 or 9999: its own wall time, as UTC
+            start, tzinfo = start.replace(tzinfo=dt.timezone.utc), dt.timezone.utc
     elif zone is None:  # no zone known: UTC (the contract), never a floating time
         start, tzinfo = start.replace(tzinfo=dt.timezone.utc), dt.timezone.utc
     if event.end_time is None:
@@ -160,7 +165,10 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
     if tzinfo is dt.timezone.utc and event.starts_at is not None and zone is None:
         # the end in the same offset as the start, then in UTC
         offset = event.starts_at.utcoffset() or dt.timedelta(0)
-        end = (end_local - offset).replace(tzinfo=dt.timezone.utc)
+        try:
+            end = (end_local - offset).replace(tzinfo=dt.timezone.utc)
+        except OverflowError:
+            return start, None
     else:
         end = end_local.replace(tzinfo=tzinfo)
     return start, end if end > start else None

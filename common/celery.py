@@ -419,8 +419,18 @@ class EventsyncTasks:
     def _call(self, task: Any, provider: str, event_id: str) -> tuple[ProviderPlugin, _Details]:
         """One event in full, as the CLI's ``event`` command fetches it; failures sorted out."""
         try:
+            # a message's arguments are anyone's JSON: a string (or an id's whole number)
+            if not isinstance(provider, str):
+                raise InvalidRequestError(
+                    f"provider must be a string, got {type(provider).__name__}", field="provider"
+                )
+            if isinstance(event_id, bool) or not isinstance(event_id, (str, int)):
+                raise InvalidRequestError(
+                    f"event_id must be a string, got {type(event_id).__name__}",
+                    field="event_id",
+                )
             plugin = self._plugin(provider)
-            checked = plugin.check_id(event_id)
+            checked = plugin.check_id(str(event_id))
             loop = self._holder.get()
             return plugin, loop.run(lambda: _details(loop, plugin, self._options(), checked))
         except (RateLimitError, APIConnectionError, ServerError, SoftTimeLimitExceeded) as exc:

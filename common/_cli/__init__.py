@@ -17,8 +17,10 @@ import logging
 import math
 import os
 import shutil
+import signal
 import sys
 import textwrap
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -47,6 +49,7 @@ from ._run import (
     EXIT_NOT_FOUND,
     EXIT_OK,
     EXIT_PARTIAL,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     ProviderFailed,
     Usage,
@@ -72,6 +75,7 @@ EXIT_CODES = {
     EXIT_API: "other API or network error",
     EXIT_PARTIAL: "partial: some items failed or may be incomplete; the rest was written",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); what was written stays written",
+    EXIT_TERMINATED: "terminated (SIGTERM), stopping as cleanly as for Ctrl-C",
 }
 RATE_STORE_VARIABLE = "EVENTSYNC_RATE_STORE"
 
@@ -321,6 +325,14 @@ def _quiet_stdout() -> None:
     os.close(devnull)
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, unwinding the run as Ctrl-C does (an ``--out`` file's part is removed)."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise _Terminated()
+
+
 def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it).
 
@@ -364,6 +376,11 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
         sys.stdout.reconfigure(errors="replace")
     console = Console(stderr=True, quiet=args.no_progress)
     run: Callable[[argparse.Namespace, Registry, Console], Any] = args.run
+    # SIGTERM (a service manager, a cron timeout) stops the run as Ctrl-C does, cleaning up;
+    # only from the main thread, and the caller's own handler is put back after.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         with warnings.catch_warnings():
             # A truncated listing is worth one line on stderr (or a note on its event).
@@ -372,6 +389,9 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
             return int(anyio.run(run, args, registry, console))
     except BaseException as caught:  # sorted out below; anything unexpected is re-raised
         exc = _root(caught)
+        if isinstance(exc, _Terminated):
+            sys.stderr.write("eventsync: terminated\n")
+            return EXIT_TERMINATED
         if isinstance(exc, KeyboardInterrupt):
             sys.stderr.write("eventsync: interrupted\n")
             return EXIT_INTERRUPTED
@@ -384,3 +404,6 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
             traceback.print_exception(caught)
         sys.stderr.write(f"eventsync: error: {one_line(exc)}\n")
         return _exit_code(exc)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)

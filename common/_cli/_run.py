@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_USAGE, EXIT_AUTH, EXIT_NOT_FOUND, EXIT_API, EXIT_PARTIAL = 0, 2, 3, 4, 5, 6
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM
 
 
 __all__ = ["ProviderFailed", "Usage"]
@@ -172,7 +173,10 @@ class Opened:
 
 
 def _where(plugin: ProviderPlugin, base_url: str | None) -> str:
-    host = urlsplit(base_url).netloc if base_url else ""
+    try:
+        host = urlsplit(base_url).netloc if base_url else ""
+    except ValueError:  # a malformed URL (the client refuses it, with the reason)
+        host = ""
     return f"{plugin.title} ({host})" if host else plugin.title
 
 
@@ -432,7 +436,13 @@ async def cmd_events(args: argparse.Namespace, registry: Registry, console: Cons
             finally:
                 writer.close(succeeded=succeeded)
         code = tally.finish()
-        target.keep()  # exit 0, or 6 with what was fetched: the run wrote its result
+        if args.format == "ics" and tally.providers_failed and target.name is not None:
+            # A calendar app drops every event missing from a feed: with a provider's events
+            # (or the rest of its listing) missing, the feed served stays the last whole one.
+            warn(f"--out {target.name} left as it was: a provider failed, so this feed would"
+                 " miss its events")  # fmt: skip
+        else:
+            target.keep()  # exit 0, or 6 with what was fetched: the run wrote its result
     return code
 
 

@@ -140,6 +140,22 @@ def test_task_in_process_returns_what_the_cli_writes(
     assert "no provider 'nowhere'" in str(unknown.result)
 
 
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [(("intervals", None), "event_id"), ((None, "x"), "provider"), (("rwgps", [1]), "event_id")],
+)
+def test_a_message_with_arguments_of_the_wrong_type_fails_with_the_library_s_error(
+    args: tuple[Any, Any], field: str
+) -> None:
+    tasks = EventsyncTasks(Celery("t", broker="memory://"))
+    try:
+        failed = tasks.get_event.apply(args=args)
+    finally:
+        tasks._holder.close()
+    assert isinstance(failed.result, common.InvalidRequestError), failed.result
+    assert str(failed.result).startswith(f"{field} must be a string")  # no AttributeError
+
+
 def test_hidden_participants_are_unknown_as_the_cli_writes_them(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -52,6 +52,28 @@ def test_a_failed_run_leaves_the_served_feed_as_it_was(fakes: Fakes, tmp_path: P
     assert [p.name for p in tmp_path.iterdir()] == ["club.ics"]  # no partial file left
 
 
+def test_a_listing_that_fails_partway_leaves_the_served_feed_whole(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    # A calendar app drops the events missing from a feed: exit 6, and the last whole feed
+    # stays served (JSON lines and CSV are replaced with what was fetched, as exit 6 says).
+    feed = tmp_path / "club.ics"
+    env = fakes.env()
+    first = eventsync(
+        "events", "--provider", "intervals", "--format", "ics", "--out", str(feed), env=env
+    )
+    assert first.code == 0, first.err
+    before = feed.read_bytes()
+    fakes.intervals.inject(Fault.slow(0), *[Fault.http(500)] * 3, method="GET", path="/events")
+    partial = eventsync(
+        "events", "--provider", "intervals", "--format", "ics", "--out", str(feed), env=env
+    )
+    assert partial.code == 6, partial.err
+    assert "left as it was" in partial.err
+    assert feed.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["club.ics"]
+
+
 def test_updated_since_narrows_ridewithgps_and_says_intervals_cannot(fakes: Fakes) -> None:
     env = fakes.env()
     everything = eventsync("events", "--provider", "rwgps", "--format", "jsonl", env=env)

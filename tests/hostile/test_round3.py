@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import re
 import warnings
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
 import pytest
 
@@ -206,3 +207,91 @@ def test_redaction_catches_cut_and_escaped_credentials(text: str, shown: str) ->
 )
 def test_retry_after_digits_read_whole(header: str, seconds: float) -> None:
     assert parse_retry_after(header, 0.0) == seconds
+
+
+# -- fetch_many: every key its result ----------------------------------------------------------
+
+
+class _NotAnException(BaseException):
+    pass
+
+
+async def _fails_oddly(key: int) -> int:
+    await asyncio.sleep(0.001 * (key % 3))
+    if key == 3:
+        raise _NotAnException("a BaseException of the function's own")
+    if key == 4:
+        raise GeneratorExit
+    return key
+
+
+async def test_fetch_many_gives_a_key_raising_any_base_exception_its_result() -> None:
+    results = {r.key: r async for r in common.fetch_many(_fails_oddly, range(20), concurrency=4)}
+    assert sorted(results) == list(range(20))
+    assert isinstance(results[3].error, _NotAnException)
+    assert isinstance(results[4].error, GeneratorExit)
+    assert all(results[k].value == k for k in results if k not in (3, 4))
+
+
+async def test_fetch_many_yields_every_result_when_on_progress_raises() -> None:
+    called: list[int] = []
+
+    def progress(done: int, total: int | None) -> None:
+        called.append(done)
+        if done == 3:
+            raise RuntimeError("the progress display broke")
+
+    got: list[int] = []
+
+    async def consume() -> None:
+        stream = common.fetch_many(_fails_oddly, range(5, 15), concurrency=2, on_progress=progress)
+        async for result in stream:
+            got.append(result.key)
+
+    with pytest.raises(RuntimeError, match="display broke"):
+        await consume()
+    assert sorted(got) == list(range(5, 15))  # every key's result, then the error
+    assert called == [1, 2, 3]  # not called again after it raised
+
+
+def _keys_then_failure() -> Iterator[int]:
+    yield from range(10)
+    raise RuntimeError("the key source broke")
+
+
+async def _async_keys_then_failure() -> AsyncIterator[int]:
+    for key in _keys_then_failure():
+        yield key
+
+
+@pytest.mark.parametrize("keys", [_keys_then_failure, _async_keys_then_failure])
+async def test_fetch_many_finishes_the_keys_in_flight_when_the_key_source_fails(
+    keys: Callable[[], Iterable[int] | AsyncIterable[int]],
+) -> None:
+    started: list[int] = []
+
+    async def slow(key: int) -> int:
+        started.append(key)
+        await asyncio.sleep(0.01)
+        return key
+
+    got: list[int] = []
+
+    async def consume() -> None:
+        async for result in common.fetch_many(slow, keys(), concurrency=4):
+            got.append(result.key)
+
+    with pytest.raises(RuntimeError, match="key source broke"):
+        await consume()
+    assert sorted(got) == sorted(started) == list(range(10))
+
+
+# -- iCalendar at the calendar's edges -----------------------------------------------------------
+
+
+def test_an_all_day_event_on_the_last_day_of_the_calendar_is_one_day() -> None:
+    pytest.importorskip("icalendar", reason="the ics extra is not installed")
+    event = common.Event(provider="x", id="1", name="n", start_date=dt.date.max)
+    text = common.to_ics([event])
+    assert "DTSTART;VALUE=DATE:99991231" in text
+    assert "DTEND" not in text  # no day follows: no DTEND means one day (RFC 5545)
