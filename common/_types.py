@@ -91,6 +91,7 @@ class Event:
     caller (a RideWithGPS event the caller does not own): unknown, which is
     not the same as ``()``, an event nobody has joined. Events from a listing
     carry None too: listings never include participants (``get_event`` does).
+    None is the default: a source that knows there are none says ``()``.
     """
 
     provider: str
@@ -107,7 +108,7 @@ class Event:
     url: str | None = None
     registration_url: str | None = None
     distances_m: tuple[float, ...] = ()
-    participants: tuple[Participant, ...] | None = ()
+    participants: tuple[Participant, ...] | None = None
     raw: Any = attrs.field(default=None, eq=False, repr=False)
 
 
