@@ -129,6 +129,10 @@ class PaceState:
     window_at: float = 0.0
     window_accepted: int = 0
     recent_rate: float = 0.0
+    #: When the server last refused, if no turn was taken since: its bucket was empty
+    #: then, so the burst credit comes back only as fast as the pace refills it (a
+    #: configured burst let out whole after an exact 25 ms wait was refused whole).
+    drained_at: float | None = None
 
 
 def rate_at(state: PaceState, now: float, configured: float | None) -> float | None:
@@ -183,8 +187,12 @@ def reserve(
         return now, 0.0
     interval = 1.0 / rate
     slot = max(state.tat, now, state.cool_until)
-    state.tat = slot + interval
     credit = max(0, burst - 1 - BURST_SLACK)
+    if state.drained_at is not None:  # a burst's credit refills from empty, slot by slot
+        if credit:
+            slot = max(slot, state.drained_at + (credit + 1) * interval)
+        state.drained_at = None
+    state.tat = slot + interval
     return max(now, slot - credit * interval), interval
 
 
@@ -225,7 +233,7 @@ class Pacer:
             if report.answered:
                 accept(state, now)
             return
-        state.probe = True
+        state.probe, state.drained_at = True, now
         state.cool_until = max(state.cool_until, now + report.cool_down)
         state.server_until = max(state.server_until, now + report.server_wait, state.cool_until)
         state.tat = max(state.tat, state.cool_until)

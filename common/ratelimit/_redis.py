@@ -289,6 +289,7 @@ class RedisRateStore:
             cool_until=fields.get("cool", 0.0),
             server_until=fields.get("srv", 0.0),
             probe=fields.get("probe") == 1.0,
+            drained_at=fields.get("dr"),
             started=fields.get("started"),
             episode_at=fields.get("ep"),
             episodes=int(fields.get("eps", 0)),

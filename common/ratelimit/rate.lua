@@ -26,7 +26,7 @@ end
 local function num(x) return string.format('%.17g', x) end
 
 local FIELDS = {'tat', 'cool', 'srv', 'probe', 'lease', 'ep', 'acc', 'floor', 'est',
-                'started', 'cf', 'eps', 'cd', 'sent', 'wa', 'wacc', 'rr'}
+                'started', 'cf', 'eps', 'cd', 'sent', 'wa', 'wacc', 'rr', 'dr'}
 
 local function load()
   local f = redis.call('HMGET', h, unpack(FIELDS))
@@ -37,6 +37,7 @@ local function load()
     started = tonumber(f[10]), cf = tonumber(f[11]) or 0, eps = tonumber(f[12]) or 0,
     cd = tonumber(f[13]), sent = tonumber(f[14]) or 0,
     wa = tonumber(f[15]) or 0, wacc = tonumber(f[16]) or 0, rr = tonumber(f[17]) or 0,
+    dr = tonumber(f[18]),
   }
 end
 
@@ -47,13 +48,14 @@ local function save(s)
                 'lease', num(s.lease), 'acc', num(s.acc), 'floor', num(s.floor),
                 'est', num(s.est), 'cf', num(s.cf), 'eps', num(s.eps),
                 'sent', num(s.sent), 'wa', num(s.wa), 'wacc', num(s.wacc), 'rr', num(s.rr)}
-  for _, name in ipairs({'ep', 'started', 'cd'}) do
+  for _, name in ipairs({'ep', 'started', 'cd', 'dr'}) do
     if s[name] ~= nil then
       args[#args + 1] = name
       args[#args + 1] = num(s[name])
     end
   end
   redis.call('HSET', h, unpack(args))
+  if s.dr == nil then redis.call('HDEL', h, 'dr') end
   redis.call('EXPIRE', h, KEY_TTL)
 end
 
@@ -135,8 +137,13 @@ local function acquire()
   end
   local interval = 1 / rate
   local slot = math.max(s.tat, now, s.cool)
+  local credit = math.max(0, burst - 1 - BURST_SLACK)
+  if s.dr ~= nil then  -- a burst's credit refills from empty, slot by slot
+    if credit > 0 then slot = math.max(slot, s.dr + (credit + 1) * interval) end
+    s.dr = nil
+  end
   s.tat = slot + interval
-  local send = math.max(now, slot - math.max(0, burst - 1 - BURST_SLACK) * interval)
+  local send = math.max(now, slot - credit * interval)
   save(s)
   return turn('go', send - now, 0, probe, interval, s, reset)
 end
@@ -229,7 +236,7 @@ local function report()
   end
   local cool_down, server_wait = tonumber(ARGV[7]), tonumber(ARGV[8])
   local precise = tonumber(ARGV[9]) == 1
-  s.probe = true
+  s.probe, s.dr = true, now
   if now + cool_down > s.cool then s.cd = cool_down end
   s.cool = math.max(s.cool, now + cool_down)
   s.srv = math.max(s.srv, now + server_wait, s.cool)

@@ -510,6 +510,20 @@ def default_matrix(seed: int = 0) -> list[Cell]:
             cells.append(
                 Cell("token", rate, burst, "seconds", rate_limit=limit, rate_burst=burst, seed=seed)
             )
+    # A configured burst with the limit set a little high: after the first refusal the
+    # burst's credit must come back only as the server refills it (a short exact wait
+    # once let the whole burst out again, into an empty bucket: 87% refused, keys lost).
+    for wait in ("body-exact", "none"):
+        for rate, burst in ((40, 40), (100, 10)):
+            for concurrency in (50, 100):
+                cells.append(
+                    Cell("token", rate, burst, wait, rate_limit=1.1 * rate, rate_burst=burst,
+                         concurrency=concurrency, seed=seed, tag="limit 10% high")
+                )  # fmt: skip
+    cells.append(
+        Cell("token", 40, 40, "body-exact", rate_limit=44, rate_burst=40, processes=4,
+             concurrency=25, seed=seed, tag="limit 10% high")
+    )  # fmt: skip
     # Intervals' documented plans (intervals-current.md): Premium 100/minute burst 20,
     # Enterprise 1,000/minute burst 50, the wait in the body (epoch ms), for a minute's
     # worth of Premium and 20 s of Enterprise, from one request at a time to a crowd.

@@ -23,7 +23,7 @@ from intervals_async._client import retry_after_from_body
 
 #: Cells of the matrix meeting their goal on this commit: a ratchet (raise it as the
 #: pacing improves, never lower it). See docs/RATE_CONTROL.md for the families short of it.
-MET_AT_LEAST = 73
+MET_AT_LEAST = 81
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +61,17 @@ def test_the_cells_meeting_their_goal_do_not_decrease(matrix: list[CellResult]) 
     met = sum(r.meets_goal for r in matrix)
     assert met >= MET_AT_LEAST, "\n" + format_table(matrix)
     assert len(family_summary(matrix)) >= 30
+
+
+def test_a_configured_burst_set_a_little_high_never_storms(matrix: list[CellResult]) -> None:
+    # After a refusal the burst's credit came back whole after an exact 25 ms wait, into
+    # an empty bucket: each refusal let the burst out again (89% refused, 80 of 200 keys
+    # lost at 40/s burst 40 with rate_limit=44). It now refills as the server does.
+    high = [r for r in matrix if r.cell.tag == "limit 10% high"]
+    assert len(high) == 9
+    assert all(r.ok == r.keys and r.refused_share <= 0.07 for r in high), format_table(high)
+    alone = [r for r in high if r.cell.processes == 1]
+    assert all(r.meets_goal and r.refused_share <= 0.01 for r in alone), format_table(alone)
 
 
 def test_intervals_plans_are_met_without_refusing_one_request_in_five(
