@@ -67,7 +67,10 @@ def _store(_: object, __: object, value: Any) -> None:
     if isinstance(value, str):
         check_store_url(value)
         return
-    if not callable(getattr(value, "acquire", None)):
+    operations = ("acquire", "release", "report", "changed", "read", "aclose")
+    if not hasattr(value, "shared") or not all(
+        callable(getattr(value, name, None)) for name in operations
+    ):  # (a store of one's own is a common.ratelimit.RateStore: all of it)
         raise InvalidRequestError(
             "rate_store must be a Redis URL or a common.RedisRateStore", field="rate_store"
         )

@@ -389,8 +389,9 @@ class PacedLimiter:
 
     def _warn_reset(self) -> None:
         logger.warning(
-            "rate store held a time far ahead of its clock (clock skew, a restored "
-            "snapshot?); the budget %r was started anew",
+            "rate store held what its rules could not have written (a time far ahead of "
+            "its clock: clock skew, a restored snapshot? or a value not a number); the "
+            "budget %r was started anew",
             self.key,
         )
 

@@ -51,7 +51,8 @@ KEY_TTL = 3600
 #: The script: one file, one SHA; the operation is its first argument.
 SCRIPT = importlib.resources.files(__package__).joinpath("rate.lua").read_text(encoding="utf-8")
 
-_USERINFO = re.compile(r"//[^/?#]*@")
+# (up to the last "@": a password may hold an unescaped "/", "?", "#" or "@" itself)
+_USERINFO = re.compile(r"//.*@")
 _SECRET_QUERY = re.compile(r"(?i)((?:^|[?&;])(?:password|username)=)[^&;#]*")
 
 
@@ -62,25 +63,29 @@ def redact_url(url: str) -> str:
 
 def check_store_url(url: str) -> None:
     """Raise :class:`InvalidRequestError` for a ``rate_store`` URL Redis cannot use
-    (the message shows the URL with its credentials masked)."""
+    (the message shows the URL with its credentials masked; raised outside every
+    ``except``, so no parser's message quoting the URL is kept as its context)."""
     shown = redact_url(url)
 
     def refuse(why: str) -> InvalidRequestError:
         return InvalidRequestError(f"rate_store {shown!r}: {why}", field="rate_store")
 
+    why = None
     try:
         url.encode("utf-8")
         parts = urllib.parse.urlsplit(url)
     except UnicodeEncodeError:
-        raise refuse("not valid text (a lone surrogate?)") from None
+        why = "not valid text (a lone surrogate?)"
     except ValueError:
-        raise refuse("not a valid URL (a bracketed IPv6 address?)") from None
+        why = "not a valid URL (a bracketed IPv6 address?)"
+    if why is not None:
+        raise refuse(why)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise refuse("must be a redis://, rediss:// or unix:// URL")
     try:
-        port = parts.port
+        port: int | None = parts.port
     except ValueError:
-        raise refuse("the port must be a number from 1 to 65535") from None
+        port = 0
     if port == 0:
         raise refuse("the port must be a number from 1 to 65535")
     if parts.scheme == "unix" and not parts.path:
@@ -94,7 +99,9 @@ def check_store_url(url: str) -> None:
     try:
         parse_url(url)  # type: ignore[no-untyped-call]
     except ValueError:
-        raise refuse("a query option redis-py does not accept") from None
+        why = "a query option redis-py does not accept"
+    if why is not None:
+        raise refuse(why)
 
 
 def check_rate_key(key: str) -> None:
@@ -152,8 +159,14 @@ class RedisRateStore:
             raise InvalidRequestError(
                 "rate_store needs redis-py: pip install 'eventsync[redis]'", field="rate_store"
             ) from None
-        if isinstance(timeout, bool) or not 0 < timeout < math.inf:
+        if (
+            isinstance(timeout, bool)
+            or not isinstance(timeout, (int, float))
+            or not 0 < timeout < math.inf
+        ):
             raise InvalidRequestError("timeout must be a positive number", field="timeout")
+        if not isinstance(prefix, str):
+            raise InvalidRequestError("prefix must be a string", field="prefix")
         self.timeout = timeout
         self.prefix = prefix
         self._secrets: tuple[str, ...] = ()

@@ -76,8 +76,25 @@ local function rate_at(s, at, configured)
   return rate
 end
 
+-- A number the rules never write: not finite (nan, inf), or a count, a pace or a span
+-- below zero. (Only Redis needs this: a budget in Redis is anyone's to edit, one in a
+-- MemoryStore only ours.)
+local COUNTS = {acc = true, sent = true, eps = true, wacc = true, est = true, floor = true,
+                rr = true, cd = true, lease = true}
+local function unwritable(s)
+  for _, name in ipairs(FIELDS) do
+    local x = s[name]
+    if type(x) == 'number' and (x ~= x or x == math.huge or x == -math.huge
+                                or (COUNTS[name] and x < 0)) then
+      return true
+    end
+  end
+  return false
+end
+
 -- corrupt() of _store.py: a time the rules could not have written by now.
 local function corrupt(s, configured, max_wait)
+  if unwritable(s) then return true end
   if s.started ~= nil and s.started > now + SKEW then return true end
   if s.ep ~= nil and s.ep > now + SKEW then return true end
   local cool_for = s.cd or max_wait

@@ -171,6 +171,35 @@ async def test_a_time_an_hour_ahead_in_the_store_is_reset_with_one_warning(
     assert len([m for m in rate_warnings(caplog) if "started anew" in m]) == 1
 
 
+@pytest.mark.parametrize(
+    "written",
+    [{"tat": "nan"}, {"est": "nan", "ep": "1", "cf": "1"}, {"est": "-5", "floor": "-5"},
+     {"cool": "inf"}, {"acc": "-3"}],
+    ids=lambda w: ",".join(f"{k}={v}" for k, v in w.items()),
+)  # fmt: skip
+async def test_a_value_the_rules_never_write_is_reset_with_one_warning(
+    redis_url: str, caplog: pytest.LogCaptureFixture, written: dict[str, str]
+) -> None:
+    # nan compares false with everything: a tat of nan turned pacing off for every client
+    # on the key (579 calls/s at rate_limit=20), and an estimate of nan or -5 failed every
+    # turn (local pacing) without ever resetting the budget.
+    caplog.set_level(logging.WARNING, logger="common.ratelimit")
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        async with client(fake, redis_url, rate_limit=20, deadline=5) as c:
+            await c.get_event(eid)
+            await redis.hset(PREFIX + KEY, mapping=written)
+            started = time.monotonic()
+            for _ in range(6):
+                await c.get_event(eid)
+            elapsed = time.monotonic() - started
+            assert isinstance(c.transport.limiter, RedisLimiter) and c.transport.limiter.shared
+        assert elapsed >= 0.2  # paced (20/s), not let through
+        stored = await redis.hgetall(PREFIX + KEY)
+        assert all(float(v) == float(v) and float(v) != float("inf") for v in stored.values())
+    assert len([m for m in rate_warnings(caplog) if "started anew" in m]) == 1
+
+
 # -- a silent, slow or nonsensical store -------------------------------------------------
 
 
@@ -315,6 +344,11 @@ async def test_a_store_that_only_ever_says_wait_cannot_hold_a_call_forever(
         "redis://127.0.0.1/0?socket_timeout=soon",
         "redis://:s3cret-pw@127.0.0.1:99999/0",
         "redis://127.0.0.1/\udc80",
+        # a password holding an unescaped "/", "#", "?" or "@" still shows nowhere
+        "redis://default:s3cret-pw/x@127.0.0.1:6379/0",
+        "redis://:s3cret-pw#x@127.0.0.1:6379/0",
+        "redis://:s3cret-pw?x@127.0.0.1:abc/0",
+        "redis://:s3cret-pw@x@127.0.0.1:abc/0",
     ],
 )
 def test_a_bad_rate_store_is_refused_at_construction(url: str) -> None:
@@ -322,6 +356,27 @@ def test_a_bad_rate_store_is_refused_at_construction(url: str) -> None:
         IntervalsClient(api_key="k", rate_store=url)
     assert refused.value.field == "rate_store"
     assert "s3cret-pw" not in chain_text(refused.value)
+
+
+@pytest.mark.parametrize(
+    "store",
+    [asyncio.Lock(), object(), 42, b"redis://127.0.0.1/0"],
+    ids=["a lock", "an object", "a number", "bytes"],
+)
+def test_a_rate_store_that_is_no_store_is_refused_at_construction(store: object) -> None:
+    with pytest.raises(common.InvalidRequestError) as refused:
+        IntervalsClient(api_key="k", rate_store=store)  # type: ignore[arg-type]
+    assert refused.value.field == "rate_store"
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [({"timeout": "1"}, "timeout"), ({"timeout": None}, "timeout"), ({"prefix": None}, "prefix")],
+)
+def test_a_redis_store_s_options_are_checked(options: dict[str, Any], field: str) -> None:
+    with pytest.raises(common.InvalidRequestError) as refused:
+        common.RedisRateStore("redis://127.0.0.1:1/0", **options)
+    assert refused.value.field == field
 
 
 @pytest.mark.parametrize("key", ["lone \udc80 surrogate", "", "   ", "x" * 1001])
