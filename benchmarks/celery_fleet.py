@@ -238,13 +238,14 @@ def figure_rows(processes: int, keys: int, rps: float = 40.0) -> list[Any]:
             return rows  # redis-server missing: the row cannot run
         for label, limit, eff_goal, refused_goal in (
             # The fleet's goals, efficiency a little lower: a task costs broker round trips.
-            ("rate_store, rate_limit=40", rps, 0.85, 0.01),
+            ("rate_store, rate_limit=40 rate_burst=40", rps, 0.85, 0.01),
             ("rate_store, no rate_limit", None, 0.80, 0.10),
         ):
             with ThreadedFake(300, rps, int(rps), "header") as fake:
                 env = environment(fake.url, url)
                 if limit is not None:
-                    env["EVENTSYNC_FLEET_OPTIONS"] = json.dumps({"rate_limit": limit})
+                    options = {"rate_limit": limit, "rate_burst": int(rps)}  # the server's own
+                    env["EVENTSYNC_FLEET_OPTIONS"] = json.dumps(options)
                 ids = fake.ids[:keys] * processes
                 with workers(max(1, processes // 2), env, Path(logs)):
                     sender = producer(env["CELERY_BROKER_URL"], env["CELERY_RESULT_BACKEND"])

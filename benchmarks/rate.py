@@ -131,6 +131,7 @@ def fleet(
     *,
     concurrency: int = 50,
     rate_limit: float | None = None,
+    rate_burst: int = 1,
     rate_store: str | None = None,
     rate_key: str | None = None,
     timeout: float = 120.0,
@@ -141,7 +142,7 @@ def fleet(
     # All start at the same instant, once every interpreter is up.
     command += ["--concurrency", str(concurrency), "--start-at", f"{time.time() + 3.0:.3f}"]
     if rate_limit is not None:
-        command += ["--rate-limit", f"{rate_limit:g}"]
+        command += ["--rate-limit", f"{rate_limit:g}", "--rate-burst", str(rate_burst)]
     if rate_store is not None:
         command += ["--rate-store", rate_store]
     if rate_key is not None:
@@ -208,6 +209,7 @@ async def _work(options: argparse.Namespace) -> None:
     extra: dict[str, Any] = {}
     if options.rate_limit is not None:
         extra["rate_limit"] = options.rate_limit
+        extra["rate_burst"] = options.rate_burst
     if options.rate_store is not None:
         extra["rate_store"] = options.rate_store
     if options.rate_key is not None:
@@ -232,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
     work.add_argument("--ids", required=True)
     work.add_argument("--concurrency", type=int, default=50)
     work.add_argument("--rate-limit", type=float, default=None)
+    work.add_argument("--rate-burst", type=int, default=1)
     work.add_argument("--rate-store", default=None)
     work.add_argument("--rate-key", default=None)
     work.add_argument("--start-at", type=float, default=0.0, help="epoch seconds to start at")
@@ -249,7 +252,14 @@ if __name__ == "__main__":
 #: (name, server rps, burst, 429 style, limit kind, client options): issue 11's table,
 #: then issue 18's shapes (whole-second body waits, sliding window, no wait, small burst).
 SCENARIOS: list[tuple[str, float, int, str, str, dict[str, Any]]] = [
-    ("limit configured right (40/s burst 40)", 40, 40, "header", "token", {"rate_limit": 40}),
+    (
+        "limit configured right (40/s burst 40)",
+        40,
+        40,
+        "header",
+        "token",
+        {"rate_limit": 40, "rate_burst": 40},
+    ),
     ("unknown, 40/s burst 40, Retry-After", 40, 40, "header", "token", {}),
     ("unknown, 40/s burst 40, body retryAfter", 40, 40, "body", "token", {}),
     ("unknown, 40/s burst 40, body retryAfter rounded", 40, 40, "body-rounded", "token", {}),
@@ -356,18 +366,23 @@ def figure(keys: int, fleet_processes: int, fleet_keys: int) -> list[Any]:
         rows += _pair(f"7 {keys} get_event, {name}", run, rps, eff_goal, refused_goal, details)
     fleet_ids = all_ids[:fleet_keys]
     with redis_server() as store:
-        for label, style, limit, eff_goal, refused_goal in (
-            ("rate_store, rate_limit=40", "header", 40.0, 0.95, 0.01),
-            ("rate_store, no rate_limit", "header", None, 0.80, 0.10),
-            ("rate_store, body retryAfter rounded", "body-rounded", None, 0.85, 0.10),
-            ("no rate_store, rate_limit=40", "header", 40.0, 0.90, 0.01),
+        for label, style, limit, burst, eff_goal, refused_goal in (
+            ("rate_store, rate_limit=40 rate_burst=40", "header", 40.0, 40, 0.95, 0.01),
+            ("rate_store, no rate_limit", "header", None, 1, 0.80, 0.10),
+            ("rate_store, body retryAfter rounded", "body-rounded", None, 1, 0.85, 0.10),
+            ("no rate_store, rate_limit=40", "header", 40.0, 1, 0.90, 0.01),
         ):
             with serve_in_process(40, 40, style) as url:
                 shared = store if "no rate_store" not in label else None
                 if shared is None and "no rate_store" not in label:
                     continue  # redis-server missing: the shared rows cannot run
                 wall, runs = fleet(
-                    url, fleet_ids, fleet_processes, rate_limit=limit, rate_store=shared
+                    url,
+                    fleet_ids,
+                    fleet_processes,
+                    rate_limit=limit,
+                    rate_store=shared,
+                    rate_burst=burst,
                 )
             total = Run(
                 sum(r.keys for r in runs),

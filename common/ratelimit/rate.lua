@@ -13,6 +13,7 @@ local CLIMB, DOUBLING, UNPACED_ABOVE, MIN_RATE = 2.0, 1.0, 16.0, 0.05
 local DOUBLING_REQUESTS = 10.0
 local HALVE, DECREASE, MARGIN, MIN_SAMPLE, SOLO_SAMPLE = 0.5, 0.9, 0.95, 1, 4
 local BURST_SLACK, RECENT, RECENT_SAMPLE = 1, 0.5, 4
+local KNOWN_MARGIN = 0.95
 local MAX_LEASE, SKEW, QUEUE_LIMIT, KEY_TTL = 30.0, 1.0, 1000, 3600
 
 local h = KEYS[1]
@@ -152,6 +153,7 @@ local function acquire()
     save(s)
     return turn('go', 0, 0, probe, 0, s, reset)
   end
+  if configured ~= nil and burst <= 1 then rate = math.min(rate, configured * KNOWN_MARGIN) end
   local interval = 1 / rate
   local slot = math.max(s.tat, now, s.cool)
   local credit = math.max(0, burst - 1 - BURST_SLACK)

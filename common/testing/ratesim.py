@@ -510,6 +510,15 @@ def default_matrix(seed: int = 0) -> list[Cell]:
             cells.append(
                 Cell("token", rate, burst, "seconds", rate_limit=limit, rate_burst=burst, seed=seed)
             )
+    # A known limit with no burst given, against every kind of server: paced a little under
+    # it (KNOWN_MARGIN), since a schedule exactly at the limit met the network's jitter at
+    # the edge of a burst of 1 or a window, a whole-second cool-down each time.
+    # (Servers with small bursts: a burst the user did not give is unused by any client.)
+    for kind, burst in (("token", 1), ("sliding", 4), ("fixed", 4)):
+        for wait in ("seconds", "body-exact", "none"):
+            cells.append(
+                Cell(kind, 40, burst, wait, rate_limit=40, seed=seed, tag="burst not given")
+            )
     # A configured burst with the limit set a little high: after the first refusal the
     # burst's credit must come back only as the server refills it (a short exact wait
     # once let the whole burst out again, into an empty bucket: 87% refused, keys lost).

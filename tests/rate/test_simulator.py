@@ -23,7 +23,7 @@ from intervals_async._client import retry_after_from_body
 
 #: Cells of the matrix meeting their goal on this commit: a ratchet (raise it as the
 #: pacing improves, never lower it). See docs/RATE_CONTROL.md for the families short of it.
-MET_AT_LEAST = 81
+MET_AT_LEAST = 88
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,17 @@ def test_a_configured_burst_set_a_little_high_never_storms(matrix: list[CellResu
     assert all(r.ok == r.keys and r.refused_share <= 0.07 for r in high), format_table(high)
     alone = [r for r in high if r.cell.processes == 1]
     assert all(r.meets_goal and r.refused_share <= 0.01 for r in alone), format_table(alone)
+
+
+def test_a_known_limit_without_a_burst_is_not_refused_by_a_window(
+    matrix: list[CellResult],
+) -> None:
+    # Paced exactly at the limit, the network's jitter landed requests at a window's edge
+    # now and then, each a whole-second cool-down (sliding window, 40/s: efficiency 0.41).
+    # A limit given without a burst is paced 5% under it (KNOWN_MARGIN).
+    windows = [r for r in matrix if r.cell.tag == "burst not given" and r.cell.kind != "token"]
+    assert len(windows) == 6
+    assert all(r.refused == 0 and r.efficiency >= 0.90 for r in windows), format_table(windows)
 
 
 def test_intervals_plans_are_met_without_refusing_one_request_in_five(
