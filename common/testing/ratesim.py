@@ -514,7 +514,8 @@ def default_matrix(seed: int = 0) -> list[Cell]:
     # it (KNOWN_MARGIN), since a schedule exactly at the limit met the network's jitter at
     # the edge of a burst of 1 or a window, a whole-second cool-down each time.
     # (Servers with small bursts: a burst the user did not give is unused by any client.)
-    for kind, burst in (("token", 1), ("sliding", 4), ("fixed", 4)):
+    small: tuple[tuple[ServerKind, int], ...] = (("token", 1), ("sliding", 4), ("fixed", 4))
+    for kind, burst in small:
         for wait in ("seconds", "body-exact", "none"):
             cells.append(
                 Cell(kind, 40, burst, wait, rate_limit=40, seed=seed, tag="burst not given")
