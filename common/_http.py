@@ -114,7 +114,6 @@ class AiohttpSender:
         # An owned session carries these headers itself: a request that sends exactly
         # them (this mapping) passes none, and aiohttp merges nothing per request.
         self._headers = headers if self._owns else None
-        self._loop: asyncio.AbstractEventLoop | None = None  # the owned session's
         self._closed = False
         self._max_concurrency = max_concurrency
         self._trace_configs = list(trace_configs)
@@ -139,20 +138,11 @@ class AiohttpSender:
                 headers=self._headers,
                 trace_configs=self._trace_configs or None,
             )
-            self._loop = asyncio.get_running_loop()
             # aiohttp's own switch for its silent re-send (private, so checked): off on
             # the session we own saves the per-request middleware that refuses it.
             if getattr(self._session, "_retry_connection", None) is True:
                 self._session._retry_connection = False
                 self._once = True
-        elif self._owns and self._loop is not asyncio.get_running_loop():
-            # Its connections belong to that loop: aiohttp would fail with a bare
-            # "RuntimeError: Event loop is closed" (or hang on an idle loop).
-            raise InvalidRequestError(
-                "this client was first used in another event loop (an earlier"
-                " asyncio.run(), or another thread's loop) and its connections belong"
-                " to it: create, use and close a client inside one event loop; not sent"
-            )
         return self._session
 
     async def aclose(self) -> None:

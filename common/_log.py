@@ -21,7 +21,7 @@ from collections.abc import Mapping
 
 from ._auth import redact, secret_values
 
-__all__ = ["ENV_VAR", "configure_from_env", "log_attempt"]
+__all__ = ["ENV_VAR", "configure_from_env", "log_attempt", "shown_by_env"]
 
 ENV_VAR = "EVENTSYNC_LOG"
 LOGGERS = ("common", "intervals_async", "ridewithgps_async")
@@ -48,6 +48,13 @@ def configure_from_env(environ: Mapping[str, str] = os.environ) -> None:
                 logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
             )
             logger.addHandler(handler)
+
+
+def shown_by_env(record: logging.LogRecord) -> bool:
+    """Whether ``EVENTSYNC_LOG``'s own handler writes ``record`` (an application's
+    handler on the root then leaves it out, rather than print it twice)."""
+    top = logging.getLogger(record.name.partition(".")[0])
+    return any(isinstance(handler, _EnvHandler) for handler in top.handlers)
 
 
 def log_attempt(

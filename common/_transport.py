@@ -9,6 +9,7 @@ are :mod:`.ratelimit`'s; this module only does I/O and bookkeeping.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import itertools
 import logging
@@ -23,7 +24,14 @@ from yarl import URL
 from ._auth import Auth, NoAuth, secret_values
 from ._clock import loop_time, wall_time
 from ._errormap import BodyWait, ErrorParser, build_status_error, parse_error_body
-from ._errors import APIError, APIStatusError, APITimeoutError, ClientClosedError, DecodeError
+from ._errors import (
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    ClientClosedError,
+    DecodeError,
+    InvalidRequestError,
+)
 from ._http import AiohttpSender
 from ._json import dumps
 from ._log import configure_from_env, log_attempt
@@ -61,6 +69,9 @@ class _Shared:
     limiter: Limiter
     headers: dict[str, str]
     closed: bool = False
+    #: The event loop of the first request: the session's connections and the limiter's
+    #: waiters belong to it.
+    loop: asyncio.AbstractEventLoop | None = None
 
 
 class Transport:
@@ -185,6 +196,20 @@ class Transport:
         if self._closed or self._shared.closed:
             raise ClientClosedError("this client is closed; not sent")
 
+    def _first_use(self) -> None:
+        """Bind the client to the running loop, or refuse another one: a session's
+        connections and the limiter's waiters belong to the loop that made them (another
+        thread's loop was never woken; a dead one failed with a bare RuntimeError)."""
+        shared, loop = self._shared, asyncio.get_running_loop()
+        if shared.loop is not None:
+            raise InvalidRequestError(
+                "this client was first used in another event loop (an earlier"
+                " asyncio.run(), or another thread's loop) and its connections and"
+                " waiters belong to it: create, use and close a client inside one event"
+                " loop; not sent"
+            )
+        shared.loop = loop
+
     async def aclose(self) -> None:
         """Close what this transport owns (a borrowed session is left open). Safe twice.
 
@@ -277,6 +302,8 @@ class Transport:
         a cool-down or the deadline leaves no turn.
         """
         self._check_open()
+        if self._shared.loop is not asyncio.get_running_loop():
+            self._first_use()
         if "?" in path or "#" in path:  # not from build_path: parsed as it always was
             url = URL(self.base_url + path, encoded=True)
         else:

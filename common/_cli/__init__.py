@@ -39,6 +39,7 @@ from .._errors import (
     PermissionDeniedError,
     TruncationWarning,
 )
+from .._log import shown_by_env
 from ..provider import Registry
 from ..ratelimit._redis import check_store_url
 from ._output import one_line, warn
@@ -344,6 +345,7 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     handler.setFormatter(_LowerLevel())
     if not args.debug:  # asyncio's debug-mode notes (slow callbacks) are not the user's news
         handler.addFilter(lambda record: not record.name.startswith("asyncio"))
+    handler.addFilter(lambda record: not shown_by_env(record))  # EVENTSYNC_LOG: once
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.WARNING, handlers=[handler])
     for name, reason in registry.broken:
         warn(f"provider {name!r} not loaded: {reason}")

@@ -35,7 +35,7 @@ import anyio
 import attrs
 
 from .._clock import loop_time
-from .._errors import APITimeoutError, RateLimitError
+from .._errors import APITimeoutError, ClientClosedError, RateLimitError
 from ._local import FIRST_ROUND_WAIT, Report
 from ._store import QUEUE_LIMIT, SKEW, MemoryStore, RateStore, StoreError, Turn
 
@@ -220,6 +220,7 @@ class PacedLimiter:
         self._episodes = 0  # episodes this limiter's reports began: sleeping turns are void
         self._cool_until = 0.0  # a cool-down this limiter reported (local clock)
         self._background: set[asyncio.Task[Any]] = set()  # turns being given back
+        self._closed = anyio.Event()  # set by aclose: every wait ends at once
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(store={self.store!r})"
@@ -230,7 +231,9 @@ class PacedLimiter:
         return self.store.shared and self._down_until == 0.0
 
     async def aclose(self) -> None:
-        """Wait for turns being given back; close the store when this limiter owns it."""
+        """End every wait (those calls raise :class:`ClientClosedError`, unsent), wait for
+        turns being given back, and close the store when this limiter owns it."""
+        self._closed.set()
         with anyio.CancelScope(shield=True):
             while self._background:
                 await asyncio.wait(set(self._background))
@@ -248,6 +251,15 @@ class PacedLimiter:
     ) -> _Turn:
         """Wait for a turn (see :class:`Limiter`); ``async with`` gives the :class:`Slot`."""
         return _Turn(self, deadline_at, not_before, max_wait, lease, what)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less: :meth:`aclose` ends the wait and fails the call
+        (a client closed at a service's shutdown does not keep calls waiting out a
+        cool-down, a backoff or a pacing slot)."""
+        with anyio.move_on_after(seconds):
+            await self._closed.wait()
+        if self._closed.is_set():
+            raise ClientClosedError("the client was closed while this call waited; not sent")
 
     # -- the concurrency cap and the first round's gate -------------------------------
 
@@ -532,7 +544,7 @@ class PacedLimiter:
                     raise cool_down_error(turn.server_wait, "longer than max_retry_wait")
                 if deadline_at is not None and now + turn.wait >= deadline_at:
                     raise cool_down_error(turn.wait, "beyond the call's deadline")
-                await anyio.sleep(turn.wait)
+                await self._pause(turn.wait)
                 continue
             if turn.kind == "probe":
                 left = math.inf if deadline_at is None else deadline_at - now
@@ -550,7 +562,7 @@ class PacedLimiter:
                 await self._give_back(store, turn)
                 if deadline_at is not None and now + turn.wait >= deadline_at:
                     raise deadline_error(what, f"before its pacing slot in {turn.wait:.3g}s")
-                await anyio.sleep(max(turn.wait - HORIZON, HORIZON / 2))
+                await self._pause(max(turn.wait - HORIZON, HORIZON / 2))
                 continue
             slot = Slot(turn.sent_at, turn.interval, turn.probe)
             if turn.wait <= 0:
@@ -560,7 +572,7 @@ class PacedLimiter:
             try:
                 if deadline_at is not None and now + turn.wait >= deadline_at:
                     raise deadline_error(what, f"before its pacing slot in {turn.wait:.3g}s")
-                await anyio.sleep(turn.wait)
+                await self._pause(turn.wait)
             except BaseException:
                 await self._give_back(store, turn)
                 raise
@@ -698,7 +710,7 @@ class _Turn:
         if backoff > 0:  # the call's own backoff, holding no permit
             if deadline_at is not None and self._not_before >= deadline_at:
                 raise deadline_error(what, "before the retry")
-            await anyio.sleep(backoff)
+            await limiter._pause(backoff)
             now = limiter.clock()
         memory = limiter._memory
         if memory is not None and limiter._round is None and limiter._permits.take():

@@ -48,3 +48,17 @@ def test_sigterm_mid_run_stops_cleanly_leaving_the_export_and_nothing_beside_it(
     assert err.splitlines()[-1] == "eventsync: terminated"
     assert target.read_text() == "the last good export\n"
     assert [p.name for p in tmp_path.iterdir()] == ["events.jsonl"]  # no .part left
+
+
+def test_eventsync_log_writes_each_attempt_once(fakes: Fakes) -> None:
+    # EVENTSYNC_LOG's own handler and the command's handler on the root both wrote every
+    # library record: each attempt twice.
+    before = len(fakes.intervals.requests)
+    ran = eventsync(
+        "events", "--provider", "intervals", "--format", "jsonl",
+        env=fakes.env(EVENTSYNC_LOG="debug"),
+    )  # fmt: skip
+    assert ran.code in (0, 6), ran.err
+    sent = len(fakes.intervals.requests) - before
+    attempts = [line for line in ran.err_lines if " -> 200 (attempt " in line]
+    assert sent > 0 and len(attempts) == sent, ran.err

@@ -6,9 +6,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
+import threading
+import time
 import warnings
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 
+import aiohttp
+import anyio
 import pytest
 
 import common
@@ -156,7 +160,7 @@ async def test_a_header_value_with_a_line_break_is_refused_at_construction(
 ) -> None:
     with pytest.raises(common.InvalidRequestError, match="Intervals-Version"):
         IntervalsClient(api_key="k", base_url=raw.url, api_version="2026-01-01\r\nX-Evil: 1")
-    raw.answer(respond(200, {"data": {"_id": "o", "name": "n"}}))
+    raw.answer(respond(200, _ORGANIZATION))
     async with IntervalsClient(api_key="k", base_url=raw.url) as client:
         with pytest.raises(common.InvalidRequestError, match="X-Extra"):
             await client.transport.request("GET", "/organization", headers={"X-Extra": "a\nb"})
@@ -295,3 +299,112 @@ def test_an_all_day_event_on_the_last_day_of_the_calendar_is_one_day() -> None:
     text = common.to_ics([event])
     assert "DTSTART;VALUE=DATE:99991231" in text
     assert "DTEND" not in text  # no day follows: no DTEND means one day (RFC 5545)
+
+
+# -- a service's client: closing it, and loops ---------------------------------------------------
+
+_ORGANIZATION = {"data": {"_id": "o", "name": "n", "slug": "s", "roles": [], "plan": "free"}}
+
+
+@pytest.mark.parametrize(
+    "first", [respond(503, {}, {"Retry-After": "10"}), respond(429, {}, {"Retry-After": "10"})]
+)
+async def test_closing_the_client_ends_the_calls_waiting_for_their_turn(
+    raw: RawServer, first: Action
+) -> None:
+    # A call waiting out a backoff, a cool-down or its pacing slot kept waiting after
+    # aclose() (up to max_retry_wait) before failing: a service's shutdown waited with it.
+    raw.answer(first)
+    client = IntervalsClient(api_key="k", base_url=raw.url, max_retry_wait=60)
+    waiting = [asyncio.ensure_future(client.get_organization()) for _ in range(3)]
+    await raw.reached.wait()
+    await asyncio.sleep(0.2)  # the refused call backs off, the others wait their turn
+    with anyio.fail_after(5):
+        await client.aclose()
+        errors = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(e, common.ClientClosedError) for e in errors), errors
+    assert len(raw.requests) == 3  # the first round, refused; nothing after the close
+
+
+async def test_closing_ends_the_wait_of_a_paced_queue(raw: RawServer) -> None:
+    raw.answer(respond(200, _ORGANIZATION))
+    client = IntervalsClient(api_key="k", base_url=raw.url, rate_limit=2)
+    calls = [asyncio.ensure_future(client.get_organization()) for _ in range(21)]
+    await asyncio.sleep(0.3)
+    with anyio.fail_after(5):
+        await client.aclose()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    closed = [o for o in outcomes if isinstance(o, common.ClientClosedError)]
+    assert len(closed) >= 18 and len(raw.requests) <= 3
+
+
+def _serve_in_thread(
+    raw_url: list[str], stop: threading.Event, *, delay: float = 0.0
+) -> threading.Thread:
+    """A raw server in a thread of its own (its own loop), answering after ``delay``."""
+
+    async def answer(writer: asyncio.StreamWriter, seen: Seen) -> bool:
+        await asyncio.sleep(delay)
+        return await respond(200, _ORGANIZATION)(writer, seen)
+
+    async def serve() -> None:
+        server = RawServer()
+        server.answer(answer)
+        await server.start()
+        raw_url.append(server.url)
+        await anyio.to_thread.run_sync(stop.wait)
+        await server.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+    thread.start()
+    while not raw_url:
+        time.sleep(0.01)
+    return thread
+
+
+def test_a_client_shared_by_two_threads_loops_refuses_the_second_at_once() -> None:
+    # max_concurrency=1, thread A's call holding the one permit: thread B's call waited for
+    # it, and A's thread handed it over without waking B's loop, so B waited out its whole
+    # deadline (15 s) and failed with APITimeoutError.
+    url: list[str] = []
+    stop = threading.Event()
+    server = _serve_in_thread(url, stop, delay=1.0)
+    client = IntervalsClient(api_key="k", base_url=url[0], max_concurrency=1, deadline=15)
+    first = asyncio.new_event_loop()
+    holder = threading.Thread(target=first.run_until_complete, args=(client.get_organization(),))
+    try:
+        holder.start()
+        time.sleep(0.3)  # A's call holds the permit, waiting for its answer
+        started = time.monotonic()
+        with pytest.raises(common.InvalidRequestError, match="another event loop"):
+            asyncio.run(client.get_organization())
+        assert time.monotonic() - started < 0.5
+        holder.join(10)
+        first.run_until_complete(client.aclose())
+    finally:
+        first.close()
+        stop.set()
+        server.join(5)
+
+
+def test_a_borrowed_session_in_a_second_loop_is_refused_with_the_library_s_error() -> None:
+    url: list[str] = []
+    stop = threading.Event()
+    server = _serve_in_thread(url, stop)
+    first = asyncio.new_event_loop()
+    try:
+
+        async def make() -> tuple[aiohttp.ClientSession, IntervalsClient]:
+            session = aiohttp.ClientSession()
+            return session, IntervalsClient(api_key="k", base_url=url[0], session=session)
+
+        session, client = first.run_until_complete(make())
+        first.run_until_complete(client.get_organization())
+        with pytest.raises(common.InvalidRequestError, match="another event loop"):
+            asyncio.run(client.get_organization())  # was: RuntimeError: Event loop is closed
+        first.run_until_complete(client.aclose())
+        first.run_until_complete(session.close())  # the caller's, closed by the caller
+    finally:
+        first.close()
+        stop.set()
+        server.join(5)
