@@ -60,7 +60,9 @@ BURST_SLACK = 1
 #: cool-down (10/s burst 1, ±4 ms of jitter: 4.7% refused; a sliding window of 40/s:
 #: efficiency 0.51 with whole-second waits). 5% under: none refused on all three kinds
 #: (simulated). A burst given (2 or more) is a token bucket's, whose spare slot
-#: (BURST_SLACK) takes the jitter: paced at the full rate.
+#: (BURST_SLACK) takes the jitter: paced at the full rate. Only until the first refusal:
+#: from then on the episode's rules pace (kept after it, the margin slowed the recovery of
+#: four processes each given the whole limit without a shared store: 10 s became 15-19).
 KNOWN_MARGIN = 0.95
 #: The first round's gate (no ``rate_limit``): once its first answer is in, new requests
 #: wait for the rest of the first round at most this many times that answer's round trip.
@@ -194,7 +196,7 @@ def reserve(
     rate = rate_at(state, now, configured)
     if not rate:
         return now, 0.0
-    if configured is not None and burst <= 1:
+    if configured is not None and burst <= 1 and state.episode_at is None:
         rate = min(rate, configured * KNOWN_MARGIN)
     interval = 1.0 / rate
     slot = max(state.tat, now, state.cool_until)

@@ -153,7 +153,9 @@ local function acquire()
     save(s)
     return turn('go', 0, 0, probe, 0, s, reset)
   end
-  if configured ~= nil and burst <= 1 then rate = math.min(rate, configured * KNOWN_MARGIN) end
+  if configured ~= nil and burst <= 1 and s.ep == nil then
+    rate = math.min(rate, configured * KNOWN_MARGIN)
+  end
   local interval = 1 / rate
   local slot = math.max(s.tat, now, s.cool)
   local credit = math.max(0, burst - 1 - BURST_SLACK)
