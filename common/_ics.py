@@ -9,6 +9,7 @@ UID) instead of duplicating it.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import enum
 from collections.abc import Iterable
@@ -150,19 +151,17 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
         # (on the calendar's last day no day follows: no DTEND, which means one day)
         return event.start_date, last + dt.timedelta(days=1) if last < dt.date.max else None
     zone = zone_or_none(event.timezone) if event.timezone else None
-    tzinfo: dt.tzinfo | None = zone
-    start = dt.datetime.combine(event.start_date, event.start_time, tzinfo=zone)
+    # no zone known: UTC (the contract), never a floating time
+    tzinfo: dt.tzinfo = zone or dt.timezone.utc
+    start = dt.datetime.combine(event.start_date, event.start_time, tzinfo=tzinfo)
     if zone is None and event.starts_at is not None and event.starts_at.tzinfo is not None:
-        try:
-            start, tzinfo = event.starts_at.astimezone(dt.timezone.utc), dt.timezone.utc
-        except OverflowError:  # within a day of year 1 or 9999: its own wall time, as UTC
-            start, tzinfo = start.replace(tzinfo=dt.timezone.utc), dt.timezone.utc
-    elif zone is None:  # no zone known: UTC (the contract), never a floating time
-        start, tzinfo = start.replace(tzinfo=dt.timezone.utc), dt.timezone.utc
+        # (within a day of year 1 or 9999 it overflows: its own wall time, as UTC, then)
+        with contextlib.suppress(OverflowError):
+            start = event.starts_at.astimezone(tzinfo)
     if event.end_time is None:
         return start, None
     end_local = dt.datetime.combine(event.end_date or event.start_date, event.end_time)
-    if tzinfo is dt.timezone.utc and event.starts_at is not None and zone is None:
+    if zone is None and event.starts_at is not None:
         # the end in the same offset as the start, then in UTC
         offset = event.starts_at.utcoffset() or dt.timedelta(0)
         try:

@@ -19,6 +19,7 @@ import attrs
 from ._errors import InvalidRequestError
 from ._retry import RetryPolicy
 from .ratelimit._redis import check_rate_key, check_store_url, redact_url
+from .ratelimit._store import RateStore
 
 if TYPE_CHECKING:
     from .ratelimit._redis import RedisRateStore
@@ -67,10 +68,7 @@ def _store(_: object, __: object, value: Any) -> None:
     if isinstance(value, str):
         check_store_url(value)
         return
-    operations = ("acquire", "release", "report", "changed", "read", "aclose")
-    if not hasattr(value, "shared") or not all(
-        callable(getattr(value, name, None)) for name in operations
-    ):  # (a store of one's own is a common.ratelimit.RateStore: all of it)
+    if not isinstance(value, RateStore):  # a store of one's own is one: all of it
         raise InvalidRequestError(
             "rate_store must be a Redis URL or a common.RedisRateStore", field="rate_store"
         )

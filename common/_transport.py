@@ -196,11 +196,11 @@ class Transport:
         if self._closed or self._shared.closed:
             raise ClientClosedError("this client is closed; not sent")
 
-    def _first_use(self) -> None:
-        """Bind the client to the running loop, or refuse another one: a session's
+    def _first_use(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind the client to ``loop``, the running one, or refuse another one: a session's
         connections and the limiter's waiters belong to the loop that made them (another
         thread's loop was never woken; a dead one failed with a bare RuntimeError)."""
-        shared, loop = self._shared, asyncio.get_running_loop()
+        shared = self._shared
         if shared.loop is not None:
             raise InvalidRequestError(
                 "this client was first used in another event loop (an earlier"
@@ -302,8 +302,9 @@ class Transport:
         a cool-down or the deadline leaves no turn.
         """
         self._check_open()
-        if self._shared.loop is not asyncio.get_running_loop():
-            self._first_use()
+        loop = asyncio.get_running_loop()
+        if self._shared.loop is not loop:
+            self._first_use(loop)
         if "?" in path or "#" in path:  # not from build_path: parsed as it always was
             url = URL(self.base_url + path, encoded=True)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import anyio
 import attrs
@@ -148,6 +148,7 @@ class Budget:
     cool_for: float | None = None
 
 
+@runtime_checkable
 class RateStore(Protocol):
     """Where clients sharing a budget keep it (in process, Redis, a simulation).
 
