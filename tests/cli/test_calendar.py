@@ -10,7 +10,7 @@ import icalendar
 
 from common.testing import Fault
 
-from .conftest import Fakes, eventsync
+from .conftest import Fakes, Ran, eventsync
 
 
 def uids(text: str) -> list[str]:
@@ -33,20 +33,22 @@ def test_an_ics_feed_of_every_provider_parses_and_keeps_its_uids(fakes: Fakes) -
     assert again.out == first.out  # same data, same bytes: a feed updates in place
 
 
-def test_a_failed_run_leaves_the_served_feed_as_it_was(fakes: Fakes, tmp_path: Path) -> None:
-    feed = tmp_path / "club.ics"
-    env = fakes.env()
-    ran = eventsync(
-        "events", "--provider", "intervals", "--format", "ics", "--out", str(feed), env=env
-    )
-    assert ran.code == 0, ran.err
+def _served_then_rerun(fakes: Fakes, feed: Path, *faults: Fault) -> tuple[bytes, Ran]:
+    """The feed written whole to ``feed``, then a run against ``faults``: (the first
+    feed's bytes, the second run)."""
+    argv = ("events", "--provider", "intervals", "--format", "ics", "--out", str(feed))
+    first = eventsync(*argv, env=fakes.env())
+    assert first.code == 0, first.err
     before = feed.read_bytes()
     assert before.startswith(b"BEGIN:VCALENDAR\r\n")  # the lines of RFC 5545
     assert before.count(b"BEGIN:VEVENT") == len(fakes.intervals.db.events)
-    fakes.intervals.inject(*[Fault.http(500)] * 3, method="GET", path="/events")
-    failed = eventsync(
-        "events", "--provider", "intervals", "--format", "ics", "--out", str(feed), env=env
-    )
+    fakes.intervals.inject(*faults, method="GET", path="/events")
+    return before, eventsync(*argv, env=fakes.env())
+
+
+def test_a_failed_run_leaves_the_served_feed_as_it_was(fakes: Fakes, tmp_path: Path) -> None:
+    feed = tmp_path / "club.ics"
+    before, failed = _served_then_rerun(fakes, feed, *[Fault.http(500)] * 3)
     assert failed.code == 5, failed.err
     assert feed.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["club.ics"]  # no partial file left
@@ -58,16 +60,7 @@ def test_a_listing_that_fails_partway_leaves_the_served_feed_whole(
     # A calendar app drops the events missing from a feed: exit 6, and the last whole feed
     # stays served (JSON lines and CSV are replaced with what was fetched, as exit 6 says).
     feed = tmp_path / "club.ics"
-    env = fakes.env()
-    first = eventsync(
-        "events", "--provider", "intervals", "--format", "ics", "--out", str(feed), env=env
-    )
-    assert first.code == 0, first.err
-    before = feed.read_bytes()
-    fakes.intervals.inject(Fault.slow(0), *[Fault.http(500)] * 3, method="GET", path="/events")
-    partial = eventsync(
-        "events", "--provider", "intervals", "--format", "ics", "--out", str(feed), env=env
-    )
+    before, partial = _served_then_rerun(fakes, feed, Fault.slow(0), *[Fault.http(500)] * 3)
     assert partial.code == 6, partial.err
     assert "left as it was" in partial.err
     assert feed.read_bytes() == before

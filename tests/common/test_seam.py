@@ -399,3 +399,33 @@ async def test_the_built_in_clients_take_a_sender() -> None:
         ride = await client.get_event(7)
     assert ride.name == "Ride"
     assert [s.request.url.path for s in rw.sent] == ["/api/v1/events/7.json"]
+
+
+# -- closing the client ends every wait -------------------------------------------------------
+
+
+@pytest.mark.parametrize("refused", [503, 429])
+async def test_closing_the_client_ends_the_calls_waiting_for_their_turn(refused: int) -> None:
+    # A call waiting out a backoff (503) or a cool-down (429) of 10 s kept waiting after
+    # aclose(), up to max_retry_wait, before failing: a service's shutdown waited with it.
+    t, sender = transport(script(status(refused, {"Retry-After": "10"})), max_retry_wait=60)
+    waiting = [asyncio.ensure_future(t.request("GET", "/x")) for _ in range(3)]
+    await anyio.sleep(0.2)  # (virtual) the refused calls back off, the others wait their turn
+    closing, sent = anyio.current_time(), len(sender.sent)
+    await t.aclose()
+    errors = await asyncio.gather(*waiting, return_exceptions=True)
+    assert all(isinstance(e, common.ClientClosedError) for e in errors), errors
+    assert anyio.current_time() == closing  # at once, not after the 10 s
+    assert 1 <= sent == len(sender.sent)  # refused before; nothing sent after the close
+
+
+async def test_closing_ends_the_wait_of_a_paced_queue() -> None:
+    t, sender = transport(script(OK), rate_limit=2)
+    calls = [asyncio.ensure_future(t.request("GET", "/x")) for _ in range(21)]
+    await anyio.sleep(0.3)  # (virtual) one sent, 20 queued behind it at 2/s
+    closing = anyio.current_time()
+    await t.aclose()
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    closed = [o for o in outcomes if isinstance(o, common.ClientClosedError)]
+    assert (len(closed), len(sender.sent)) == (20, 1)
+    assert anyio.current_time() == closing

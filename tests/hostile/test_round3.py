@@ -13,6 +13,8 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, It
 
 import aiohttp
 import anyio
+import anyio.lowlevel
+import attrs
 import pytest
 
 import common
@@ -221,7 +223,8 @@ class _NotAnException(BaseException):
 
 
 async def _fails_oddly(key: int) -> int:
-    await asyncio.sleep(0.001 * (key % 3))
+    for _ in range(key % 3):  # finishing out of order
+        await anyio.lowlevel.checkpoint()
     if key == 3:
         raise _NotAnException("a BaseException of the function's own")
     if key == 4:
@@ -276,7 +279,8 @@ async def test_fetch_many_finishes_the_keys_in_flight_when_the_key_source_fails(
 
     async def slow(key: int) -> int:
         started.append(key)
-        await asyncio.sleep(0.01)
+        for _ in range(3):  # in flight while the next keys are drawn
+            await anyio.lowlevel.checkpoint()
         return key
 
     got: list[int] = []
@@ -301,110 +305,93 @@ def test_an_all_day_event_on_the_last_day_of_the_calendar_is_one_day() -> None:
     assert "DTEND" not in text  # no day follows: no DTEND means one day (RFC 5545)
 
 
-# -- a service's client: closing it, and loops ---------------------------------------------------
+# -- a service's client: its event loop ----------------------------------------------------------
+# (closing it ends every wait: tests/common/test_seam.py, on the virtual clock)
 
 _ORGANIZATION = {"data": {"_id": "o", "name": "n", "slug": "s", "roles": [], "plan": "free"}}
 
 
-@pytest.mark.parametrize(
-    "first", [respond(503, {}, {"Retry-After": "10"}), respond(429, {}, {"Retry-After": "10"})]
-)
-async def test_closing_the_client_ends_the_calls_waiting_for_their_turn(
-    raw: RawServer, first: Action
-) -> None:
-    # A call waiting out a backoff, a cool-down or its pacing slot kept waiting after
-    # aclose() (up to max_retry_wait) before failing: a service's shutdown waited with it.
-    raw.answer(first)
-    client = IntervalsClient(api_key="k", base_url=raw.url, max_retry_wait=60)
-    waiting = [asyncio.ensure_future(client.get_organization()) for _ in range(3)]
-    await raw.reached.wait()
-    await asyncio.sleep(0.2)  # the refused call backs off, the others wait their turn
-    with anyio.fail_after(5):
-        await client.aclose()
-        errors = await asyncio.gather(*waiting, return_exceptions=True)
-    assert all(isinstance(e, common.ClientClosedError) for e in errors), errors
-    assert len(raw.requests) == 3  # the first round, refused; nothing after the close
+@attrs.define
+class _Threaded:
+    """A raw server in a thread of its own (its own loop). With ``hold``, each request
+    is answered only once ``hold`` is set, and ``arrived`` is set as one comes in."""
 
+    hold: threading.Event | None = None
+    arrived: threading.Event = attrs.Factory(threading.Event)
+    stop: threading.Event = attrs.Factory(threading.Event)
+    url: str = ""
+    _thread: threading.Thread | None = None
 
-async def test_closing_ends_the_wait_of_a_paced_queue(raw: RawServer) -> None:
-    raw.answer(respond(200, _ORGANIZATION))
-    client = IntervalsClient(api_key="k", base_url=raw.url, rate_limit=2)
-    calls = [asyncio.ensure_future(client.get_organization()) for _ in range(21)]
-    await asyncio.sleep(0.3)
-    with anyio.fail_after(5):
-        await client.aclose()
-        outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    closed = [o for o in outcomes if isinstance(o, common.ClientClosedError)]
-    assert len(closed) >= 18 and len(raw.requests) <= 3
+    def __enter__(self) -> _Threaded:
+        ready = threading.Event()
 
+        async def answer(writer: asyncio.StreamWriter, seen: Seen) -> bool:
+            self.arrived.set()
+            if self.hold is not None:
+                await anyio.to_thread.run_sync(self.hold.wait)
+            return await respond(200, _ORGANIZATION)(writer, seen)
 
-def _serve_in_thread(
-    raw_url: list[str], stop: threading.Event, *, delay: float = 0.0
-) -> threading.Thread:
-    """A raw server in a thread of its own (its own loop), answering after ``delay``."""
+        async def serve() -> None:
+            server = RawServer()
+            server.answer(answer)
+            await server.start()
+            self.url = server.url
+            ready.set()
+            await anyio.to_thread.run_sync(self.stop.wait)
+            await server.stop()
 
-    async def answer(writer: asyncio.StreamWriter, seen: Seen) -> bool:
-        await asyncio.sleep(delay)
-        return await respond(200, _ORGANIZATION)(writer, seen)
+        self._thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
+        self._thread.start()
+        assert ready.wait(10)
+        return self
 
-    async def serve() -> None:
-        server = RawServer()
-        server.answer(answer)
-        await server.start()
-        raw_url.append(server.url)
-        await anyio.to_thread.run_sync(stop.wait)
-        await server.stop()
-
-    thread = threading.Thread(target=asyncio.run, args=(serve(),), daemon=True)
-    thread.start()
-    while not raw_url:
-        time.sleep(0.01)
-    return thread
+    def __exit__(self, *exc: object) -> None:
+        if self.hold is not None:
+            self.hold.set()
+        self.stop.set()
+        assert self._thread is not None
+        self._thread.join(10)
 
 
 def test_a_client_shared_by_two_threads_loops_refuses_the_second_at_once() -> None:
     # max_concurrency=1, thread A's call holding the one permit: thread B's call waited for
     # it, and A's thread handed it over without waking B's loop, so B waited out its whole
     # deadline (15 s) and failed with APITimeoutError.
-    url: list[str] = []
-    stop = threading.Event()
-    server = _serve_in_thread(url, stop, delay=1.0)
-    client = IntervalsClient(api_key="k", base_url=url[0], max_concurrency=1, deadline=15)
-    first = asyncio.new_event_loop()
-    holder = threading.Thread(target=first.run_until_complete, args=(client.get_organization(),))
-    try:
-        holder.start()
-        time.sleep(0.3)  # A's call holds the permit, waiting for its answer
-        started = time.monotonic()
-        with pytest.raises(common.InvalidRequestError, match="another event loop"):
-            asyncio.run(client.get_organization())
-        assert time.monotonic() - started < 0.5
-        holder.join(10)
-        first.run_until_complete(client.aclose())
-    finally:
-        first.close()
-        stop.set()
-        server.join(5)
+    with _Threaded(hold=threading.Event()) as server:
+        client = IntervalsClient(api_key="k", base_url=server.url, max_concurrency=1, deadline=15)
+        first = asyncio.new_event_loop()
+        holder = threading.Thread(
+            target=first.run_until_complete, args=(client.get_organization(),)
+        )
+        try:
+            holder.start()
+            assert server.arrived.wait(10)  # A's call holds the permit, waiting for its answer
+            started = time.monotonic()
+            with pytest.raises(common.InvalidRequestError, match="another event loop"):
+                asyncio.run(client.get_organization())
+            assert time.monotonic() - started < 5.0  # at once, not after the 15 s deadline
+            assert server.hold is not None
+            server.hold.set()
+            holder.join(10)
+            first.run_until_complete(client.aclose())
+        finally:
+            first.close()
 
 
 def test_a_borrowed_session_in_a_second_loop_is_refused_with_the_library_s_error() -> None:
-    url: list[str] = []
-    stop = threading.Event()
-    server = _serve_in_thread(url, stop)
-    first = asyncio.new_event_loop()
-    try:
+    with _Threaded() as server:
+        first = asyncio.new_event_loop()
+        try:
 
-        async def make() -> tuple[aiohttp.ClientSession, IntervalsClient]:
-            session = aiohttp.ClientSession()
-            return session, IntervalsClient(api_key="k", base_url=url[0], session=session)
+            async def make() -> tuple[aiohttp.ClientSession, IntervalsClient]:
+                session = aiohttp.ClientSession()
+                return session, IntervalsClient(api_key="k", base_url=server.url, session=session)
 
-        session, client = first.run_until_complete(make())
-        first.run_until_complete(client.get_organization())
-        with pytest.raises(common.InvalidRequestError, match="another event loop"):
-            asyncio.run(client.get_organization())  # was: RuntimeError: Event loop is closed
-        first.run_until_complete(client.aclose())
-        first.run_until_complete(session.close())  # the caller's, closed by the caller
-    finally:
-        first.close()
-        stop.set()
-        server.join(5)
+            session, client = first.run_until_complete(make())
+            first.run_until_complete(client.get_organization())
+            with pytest.raises(common.InvalidRequestError, match="another event loop"):
+                asyncio.run(client.get_organization())  # was: RuntimeError: Event loop is closed
+            first.run_until_complete(client.aclose())
+            first.run_until_complete(session.close())  # the caller's, closed by the caller
+        finally:
+            first.close()
