@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -81,8 +82,8 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
     if name is not None:
         # as text explicitly: icalendar knows neither property and would write a CR or LF
         # of the name unescaped (a property line of the caller's choosing)
-        calendar.add("name", icalendar.vText(name))
-        calendar.add("x-wr-calname", icalendar.vText(name))
+        calendar.add("name", icalendar.vText(_text(name)))
+        calendar.add("x-wr-calname", icalendar.vText(_text(name)))
     unique: dict[str, Event] = {}
     for event in events:
         unique.setdefault(ics_uid(event), event)
@@ -93,11 +94,15 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
     if add_zones is not None and ordered:
         # the zones' rules for the years of the events (and the next), not icalendar's default
         # 1970-2038: a feed of this season should not carry seventy years of transitions
-        days = [event.start_date for _, event in ordered]
-        days += [event.end_date for _, event in ordered if event.end_date is not None]
-        last = min(max(days).year + 2, dt.MAXYEAR)
-        first = max(min(days).year, last - 30)  # bounded work whatever the dates
-        add_zones(first_date=dt.date(first, 1, 1), last_date=dt.date(last, 1, 1))
+        # Only the timed events use a zone: an all-day event far ahead (a placeholder until
+        # 2099) must not move the window past this season's timed ones.
+        timed = [event for _, event in ordered if event.start_time is not None]
+        days = [event.start_date for event in timed]
+        days += [event.end_date for event in timed if event.end_date is not None]
+        if days:
+            first = min(days).year
+            last = min(max(days).year + 2, first + 30, dt.MAXYEAR)  # bounded work
+            add_zones(first_date=dt.date(first, 1, 1), last_date=dt.date(last, 1, 1))
         # icalendar adds them in the order of a set of names (hash order: another order in
         # another process); sorted by TZID, the bytes are the same in every run
         calendar.subcomponents.sort(key=_zones_first)
@@ -118,19 +123,19 @@ def _sort_key(event: Event) -> tuple[dt.date, dt.time]:
 
 def _vevent(icalendar: Any, uid: str, event: Event) -> Any:
     vevent = icalendar.Event()
-    vevent.add("uid", uid)
+    vevent.add("uid", _text(uid))
     stamp = _updated_at(event)
     vevent.add("dtstamp", stamp or ICS_EPOCH)
     if stamp is not None:
         vevent.add("last-modified", stamp)
-    vevent.add("summary", event.name)
+    vevent.add("summary", _text(event.name))
     start, end = _span(event)
     vevent.add("dtstart", start)
     if end is not None:
         vevent.add("dtend", end)
     place = _place(event)
     if place:
-        vevent.add("location", place)
+        vevent.add("location", _text(place))
     lat, lng = event.location.lat, event.location.lng
     if lat is not None and lng is not None:
         vevent.add("geo", (lat, lng))
@@ -139,8 +144,17 @@ def _vevent(icalendar: Any, uid: str, event: Event) -> Any:
         vevent.add("url", url)
     description = _description(event, url)
     if description:
-        vevent.add("description", description)
+        vevent.add("description", _text(description))
     return vevent
+
+
+#: RFC 5545's TEXT excludes the control characters but HTAB (CR and LF are escaped).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _text(value: str) -> str:
+    """``value`` without the control characters iCalendar text may not hold."""
+    return _CONTROL.sub("", value)
 
 
 def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | None]:
@@ -159,8 +173,20 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
         with contextlib.suppress(OverflowError):
             start = event.starts_at.astimezone(tzinfo)
     if event.end_time is None:
-        return start, None
-    end_local = dt.datetime.combine(event.end_date or event.start_date, event.end_time)
+        # an end day without a time: the event runs to the end of that day (without a
+        # DTEND a timed start would mean an event of no length at all)
+        last = event.end_date
+        if last is None or last <= event.start_date or last >= dt.date.max:
+            return start, None
+        end_day, end_time = last + dt.timedelta(days=1), dt.time()
+    else:
+        end_day, end_time = event.end_date or event.start_date, event.end_time
+        if event.end_date is None and event.end_time < event.start_time:
+            # no end day and an end time before the start: it ends the next day
+            if end_day >= dt.date.max:
+                return start, None
+            end_day += dt.timedelta(days=1)
+    end_local = dt.datetime.combine(end_day, end_time)
     if zone is None and event.starts_at is not None:
         # the end in the same offset as the start, then in UTC
         offset = event.starts_at.utcoffset() or dt.timedelta(0)

@@ -157,8 +157,17 @@ def local_start(date: dt.date, time: dt.time | None, timezone: str | None) -> dt
     return start
 
 
+#: Files of the tz database that are not zone names: the machine's own zone
+#: (``localtime``), POSIX defaults, and the database's copies under other rules. A name
+#: that means "whatever this machine is set to" would give another instant elsewhere.
+_NOT_ZONES = frozenset({"localtime", "posixrules", "Factory", "posix", "right"})
+
+
 def zone_or_none(name: str) -> zoneinfo.ZoneInfo | None:
-    """The ZoneInfo for an IANA name, or None when this machine does not know it."""
+    """The ZoneInfo for an IANA name, or None when this machine does not know it (or it
+    names no zone: ``localtime``, ``posixrules``, ``Factory``, ``posix/…``, ``right/…``)."""
+    if name in _NOT_ZONES or name.startswith(("posix/", "right/")):
+        return None
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):

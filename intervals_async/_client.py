@@ -15,7 +15,7 @@ import datetime as dt
 import math
 import os
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import aiohttp
@@ -134,6 +134,22 @@ def split_window(lo: dt.date | None, hi: dt.date | None, dates: list[dt.date]) -
     ordered = sorted(dates)
     middle = min(max(ordered[(len(ordered) - 1) // 2], first), last - dt.timedelta(days=1))
     return middle, middle + dt.timedelta(days=1)
+
+
+def _within_window(
+    events: Sequence[Event], lo: dt.date | None, hi: dt.date | None
+) -> tuple[Sequence[Event], int]:
+    """The events dated within ``lo``..``hi`` (an undated or unparsed date is kept: it
+    cannot be placed), and how many were left out."""
+    if lo is None and hi is None:
+        return events, 0
+    inside = [
+        e
+        for e in events
+        if not isinstance(e.date, dt.date)
+        or ((lo is None or e.date >= lo) and (hi is None or e.date <= hi))
+    ]
+    return inside, len(events) - len(inside)
 
 
 def _describe_window(lo: dt.date | None, hi: dt.date | None) -> str:
@@ -352,8 +368,12 @@ class IntervalsClient(provider.BaseClient):
             warning = None
             if page_size == MAX_LIMIT and more:
                 warning = (
-                    f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the listing"
-                    f" may be cut short{hint}"
+                    f"GET {path} returned {len(page.data)} items and says there are more"
+                    f" (asked for {MAX_LIMIT}, the API's maximum): the listing may be cut"
+                    f" short{hint}"
+                    if page.has_more
+                    else f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the"
+                    f" listing may be cut short{hint}"
                 )
             return provider.Chunk(page.data, warning=warning)
 
@@ -474,8 +494,16 @@ class IntervalsClient(provider.BaseClient):
             if cursor.after is not None:
                 query["after"] = cursor.after
             page = await self._request("read:events", "GET", "/events", EventList, params=query)
+            items, outside = _within_window(page.data, lo, hi)
+            left_out = (
+                f"GET /events sent {outside} event(s) dated outside {_describe_window(lo, hi)}"
+                " (the server ignores the dates?): left out"
+                if outside
+                else None
+            )
             if page.has_more and page.data:  # the server's cursor, within this window
-                return provider.Chunk(page.data, _WindowCursor(cursor.windows, page.data[-1].id))
+                within = _WindowCursor(cursor.windows, page.data[-1].id)
+                return provider.Chunk(items, within, left_out)
             warning = None
             if page.has_more and not page.data:  # nothing to take the next cursor from
                 warning = (
@@ -506,7 +534,7 @@ class IntervalsClient(provider.BaseClient):
                     )
             following = _WindowCursor(tuple(rest)) if rest else None
             whole = not page.has_more and len(page.data) < MAX_LIMIT  # this window, all of it
-            return provider.Chunk(page.data, following, warning, whole)
+            return provider.Chunk(items, following, warning or left_out, whole)
 
         events = provider.paginate(
             fetch,

@@ -552,7 +552,7 @@ class RegistrationCreate:
     pace_group: str | None = provider.optional(provider.any_text)
     notes: str | None = provider.optional(provider.any_text)
     idempotency_key: str | None = provider.not_sent(check_idempotency_key)
-    retry_if_maybe_sent: bool | None = provider.not_sent(default=None)
+    retry_if_maybe_sent: bool | None = provider.not_sent(provider.check_bool, default=None)
 
 
 #: The package's one converter: it decodes responses and serialises request bodies.

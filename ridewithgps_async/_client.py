@@ -8,7 +8,6 @@ arguments before anything is sent, and applies RideWithGPS's pagination rules.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import os
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
@@ -309,10 +308,11 @@ class RideWithGPSClient(provider.BaseClient):
         ``updated_since`` (a timezone-aware datetime) makes the listing incremental:
         since the API lists events by ``updated_at``, newest first, paging stops at
         the first event updated before it, so a job that runs every hour reads only
-        the pages that changed. Events updated at ``updated_since`` exactly are
-        included (keep the newest ``updated_at`` you saw and pass it next time;
-        the boundary event comes again). An event without ``updated_at`` cannot be
-        placed and is yielded without stopping.
+        the pages that changed (every event of that last page updated since then is
+        yielded, in whatever order the page lists them). Events updated at
+        ``updated_since`` exactly are included (keep the newest ``updated_at`` you
+        saw and pass it next time; the boundary event comes again). An event without
+        ``updated_at`` cannot be placed and is yielded without stopping.
 
         Each next page is asked for by number at ``base_url``; the listing's
         ``next_page_url`` only says whether there is one. Iteration stops when
@@ -321,7 +321,9 @@ class RideWithGPSClient(provider.BaseClient):
         ``updated_at`` and can shift while paging) is skipped; a page holding
         only events already seen ends the iteration with a
         :class:`common.TruncationWarning`, since paging further could loop
-        forever. Only one page is held in memory. Arguments are checked at once,
+        forever; so does a listing that ends with fewer events than its
+        ``record_count`` names. One page of events is held in memory, and the ids
+        of those already yielded (about 60 bytes each). Arguments are checked at once,
         before the first request; a failure names the page to resume from
         (``exc.resume_page``).
 
@@ -334,11 +336,25 @@ class RideWithGPSClient(provider.BaseClient):
         _filters(name, visibility)
         since = _check_aware("updated_since", updated_since)
 
+        received = 0
+
         async def fetch(page: int) -> provider.Chunk[EventSummary, int]:
+            nonlocal received
             result = await self.list_events(page, page_size, name, visibility)
             if since is None:
-                return provider.Chunk(result.items, result.next_page)
-            newer = list(itertools.takewhile(lambda e: not _older(e, since), result.items))
+                received += len(result.items)
+                short = result.next_page is None and (result.total or 0) > received
+                warning = (
+                    f"GET {_EVENTS} ended at page {page} with {received} of the"
+                    f" {result.total} events its record_count names (a page count that"
+                    " lies, or an empty page before the last): some events may be missing"
+                    if short
+                    else None
+                )
+                return provider.Chunk(result.items, result.next_page, warning)
+            # The whole page is read: a server that lists out of order (the description
+            # promises no order) has newer events after an older one on the same page.
+            newer = [event for event in result.items if not _older(event, since)]
             following = result.next_page if len(newer) == len(result.items) else None
             return provider.Chunk(newer, following)
 

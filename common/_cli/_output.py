@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import stat
 import sys
 import tempfile
@@ -163,15 +164,26 @@ class Writer:
         self.stream.flush()
 
 
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP's "CSV
+#: injection"): an event's name or place from the API must not run as one when the file
+#: is opened. Such a cell gets a leading ``'``, unless it is a plain number.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
+
+
 def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
-    """Flat CSV cells; an unknown value is an empty cell, never 0."""
+    """Flat CSV cells; an unknown value is an empty cell, never 0. Distances are written
+    exactly (as JSON lines has them), and no cell can start a spreadsheet formula."""
     row = dict(data)
     row["location"] = ", ".join(str(v) for v in (data["location"] or {}).values() if v is not None)
     distances, people = data["distances_m"], data["participants"]
-    row["distances_m"] = "" if distances is None else " ".join(f"{d:g}" for d in distances)
+    row["distances_m"] = "" if distances is None else " ".join(repr(d) for d in distances)
     row["participants"] = "" if people is None else len(people)
     complete = data["participants_complete"]
     row["participants_complete"] = "" if complete is None else str(complete).lower()
+    for name, value in row.items():
+        if isinstance(value, str) and value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
+            row[name] = "'" + value
     return row
 
 

