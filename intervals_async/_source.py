@@ -16,6 +16,7 @@ import datetime as dt
 import enum
 import logging
 import math
+import re
 import warnings
 from collections.abc import AsyncIterator
 
@@ -51,12 +52,30 @@ def _date_or_none(value: dt.date | str | None) -> dt.date | None:
 
 
 def _time_or_none(value: str | None) -> dt.time | None:
+    """``startTime``/``endTime`` (the description's free "HH:MM" string) as a time; a one-digit
+    hour (``9:00``) is read as ``09:00``; None for what no clock shows (``24:00`` here)."""
     if value is None:
         return None
+    text = value.strip()
+    if _ONE_DIGIT_HOUR.fullmatch(text):
+        text = "0" + text
     try:
-        return provider.parse_time(value)
+        return provider.parse_time(text)
     except ValueError:
         return None
+
+
+_ONE_DIGIT_HOUR = re.compile(r"[0-9]:[0-5][0-9](?::[0-5][0-9])?")
+
+
+def _end(event: Event) -> tuple[dt.date | None, dt.time | None]:
+    """The end day and time; ``endTime`` ``24:00`` (the end of its day) is 00:00 the next day."""
+    end_date = _date_or_none(event.end_date)
+    if event.end_time is not None and event.end_time.strip() in ("24:00", "24:00:00"):
+        day = end_date or (event.date if isinstance(event.date, dt.date) else None)
+        if day is not None and day < dt.date.max:
+            return day + dt.timedelta(days=1), dt.time()
+    return end_date, _time_or_none(event.end_time)
 
 
 def _distance(run: EventRun) -> float | None:
@@ -106,6 +125,7 @@ def to_common_event(
             f" {event.date!r:.40}, not a YYYY-MM-DD date"
         )
     start_time = _time_or_none(event.start_time)
+    end_date, end_time = _end(event)
     if timezone is not None and provider.zone_or_none(timezone) is None:
         timezone = None  # a name this machine does not know: unknown, not guessed
     address = event.address
@@ -115,8 +135,8 @@ def to_common_event(
         name=event.name,
         start_date=event.date,
         start_time=start_time,
-        end_date=_date_or_none(event.end_date),
-        end_time=_time_or_none(event.end_time),
+        end_date=end_date,
+        end_time=end_time,
         timezone=timezone,
         starts_at=provider.local_start(event.date, start_time, timezone),
         location=common.Location(

@@ -10,6 +10,7 @@ import zoneinfo
 from typing import Any
 
 import icalendar
+import msgspec
 import pytest
 
 import common
@@ -241,3 +242,25 @@ async def test_a_registration_flag_is_a_bool_and_text_is_unicode(
 
 
 _ = Action  # (the conftest's action type, for servers written in this module)
+
+
+def test_intervals_times_a_person_writes_are_read() -> None:
+    # "9:00" and an end at "24:00" made a timed event all-day (start None), silently.
+    from intervals_async import Event
+    from intervals_async._source import to_common_event
+
+    raw = _intervals_event(1, "2026-06-01") | {"startTime": "9:00", "endTime": "24:00"}
+    event = to_common_event(intervals_event_model(raw), timezone="Europe/Dublin")
+    assert (event.start_time, event.end_date, event.end_time) == (
+        dt.time(9),
+        dt.date(2026, 6, 2),
+        dt.time(0),
+    )
+    assert isinstance(event.raw, Event)
+
+
+def intervals_event_model(data: dict[str, Any]) -> Any:
+    from intervals_async import Event
+    from intervals_async._models import DECODER
+
+    return DECODER.decode(msgspec.json.encode(data), Event)
