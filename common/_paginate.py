@@ -62,6 +62,7 @@ async def paginate(
     where: Callable[[C], int | str | None],
     what: str,
     patience: int = 1,
+    shifts: bool = False,
 ) -> AsyncIterator[T]:
     """Every item of a listing, each once, from ``fetch(first)`` on.
 
@@ -71,7 +72,9 @@ async def paginate(
     is how many requests in a row may bring nothing new before the listing is
     given up (1 for a cursor or page numbers, where a correct server never does;
     more for strategies such as date windows, whose sub-windows legitimately
-    re-read what their parent brought).
+    re-read what their parent brought). ``shifts``: the listing is by position (page
+    numbers), so an item seen again means it shifted while being read, and as many
+    items may have moved past the pages read: one :class:`TruncationWarning` says so.
     """
     seen: set[Hashable] = set()
     asked: set[C] = set()  # one entry per request: bounded by the guard below
@@ -88,9 +91,19 @@ async def paginate(
                 seen.add(identity)
                 fresh += 1
                 yield item
+        following = chunk.next
+        # (a page of nothing new with more to come is the stall below, warned about there)
+        if shifts and fresh < len(chunk.items) and (fresh or following is None):
+            shifts = False  # once per listing
+            warnings.warn(
+                f"{what} at {_label(where(cursor))} brought again an item of an earlier page:"
+                " the listing changed while it was read (an item updated meanwhile moves"
+                " to a page already read), so some items may be missing; read it again",
+                TruncationWarning,
+                stacklevel=2,
+            )
         if chunk.warning is not None:
             warnings.warn(chunk.warning, TruncationWarning, stacklevel=2)
-        following = chunk.next
         if following is None:
             return
         stalls = 0 if fresh or chunk.whole else stalls + 1  # an empty page is no progress

@@ -318,7 +318,9 @@ class RideWithGPSClient(provider.BaseClient):
         ``next_page_url`` only says whether there is one. Iteration stops when
         ``next_page_url`` is null, the page reached ``page_count``, or a page is
         empty. An event seen on an earlier page (the listing is ordered by
-        ``updated_at`` and can shift while paging) is skipped; a page holding
+        ``updated_at`` and can shift while paging) is skipped, with one
+        :class:`common.TruncationWarning`: an event updated meanwhile moved to a page
+        already read and is missing from this listing; a page holding
         only events already seen ends the iteration with a
         :class:`common.TruncationWarning`, since paging further could loop
         forever; so does a listing that ends with fewer events than its
@@ -359,7 +361,12 @@ class RideWithGPSClient(provider.BaseClient):
             return provider.Chunk(newer, following)
 
         return provider.paginate(
-            fetch, 1, key=lambda event: event.id, where=lambda page: page, what=f"GET {_EVENTS}"
+            fetch,
+            1,
+            key=lambda event: event.id,
+            where=lambda page: page,
+            what=f"GET {_EVENTS}",
+            shifts=True,
         )
 
     @staticmethod
