@@ -195,7 +195,8 @@ class Registry:
         for plugin in self._plugins.values():
             if name == plugin.name or name in plugin.aliases:
                 return plugin
-        raise LookupError(f"no provider {name!r}; installed: {', '.join(self._plugins) or 'none'}")
+        installed = ", ".join(self._plugins) or "none"
+        raise LookupError(f"no provider {name[:40]!r}; installed: {installed}")
 
     def _names(self) -> set[str]:
         return {key for p in self._plugins.values() for key in (p.name, *p.aliases)}

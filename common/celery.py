@@ -38,7 +38,8 @@ by default runs every 10 x 10 s. The defaults set here (see :data:`BROKER_OPTION
   or the scan hands it to a second worker and it runs twice: a countdown
   (:data:`MAX_COUNTDOWN`, 20 s), then waiting for a busy pool process (one task's
   run) and its own run, each bounded by the hard time limit
-  (:data:`TIME_LIMIT`, 25 s): 20 + 25 + 25 = 70 s < 80 s;
+  (:data:`TIME_LIMIT`, 25 s): 20 + 25 + 25 = 70 s < 80 s (many countdowns ending
+  together on a worker with few processes can queue longer: the guide says when);
 * ``unacked_mutex_expire`` 10 s (default 300): a worker killed while it scans holds the
   scan's lock no longer than that, not five minutes;
 * ``worker_prefetch_multiplier`` 1, so a worker reserves no more than it runs.
@@ -71,8 +72,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
+import math
 import os
 import threading
 import warnings
@@ -184,6 +187,33 @@ for _name in _errors.__all__:
     _cls = getattr(_errors, _name)
     if isinstance(_cls, type) and issubclass(_cls, APIError):
         setattr(_Carried, _name, _carried(_cls))
+
+
+def _redis_broker(conf: Any) -> bool:
+    """Whether the app's broker is Redis: its transport named so, or any of its URLs
+    (a list, or ``;``-separated for fail-over; the scheme in any case)."""
+    if str(conf.broker_transport or "").lower() in ("redis", "rediss"):
+        return True
+    urls = conf.broker_url
+    listed = urls.split(";") if isinstance(urls, str) else list(urls or ())
+    return any(str(url).strip().lower().startswith(_REDIS_SCHEMES) for url in listed)
+
+
+def _strict(task: Any, provider: str, event_id: str) -> None:
+    """The tasks' signature (see :class:`EventsyncTasks`)."""
+
+
+_SIGNATURE = inspect.signature(_strict)
+
+
+def _arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+    """``(provider, event_id)`` of a message, or the library's error naming the task."""
+    try:
+        bound = _SIGNATURE.bind(None, *args, **kwargs)
+    except TypeError as exc:
+        error = InvalidRequestError(f"eventsync.{name}(provider, event_id): {exc}")
+        raise _carry(error) from None
+    return bound.arguments["provider"], bound.arguments["event_id"]
 
 
 def _carry(exc: APIError) -> APIError:
@@ -363,12 +393,18 @@ class EventsyncTasks:
             "time_limit": TIME_LIMIT,
         }
 
-        # Plain functions (Celery binds the task as their first argument).
-        def get_event(task: Any, provider: str, event_id: str) -> Any:
-            return self._get_event(task, provider, event_id)
+        # Plain functions (Celery binds the task as their first argument), taking any
+        # arguments: a message's are anyone's JSON (``send_task`` skips Celery's own check),
+        # and too few or too many must fail with the library's error, not a TypeError.
+        # Their signature stays the strict one, which Celery checks when a producer calls.
+        def get_event(task: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._get_event(task, *_arguments("get_event", args, kwargs))
 
-        def list_participants(task: Any, provider: str, event_id: str) -> Any:
-            return self._list_participants(task, provider, event_id)
+        def list_participants(task: Any, *args: Any, **kwargs: Any) -> Any:
+            return self._list_participants(task, *_arguments("list_participants", args, kwargs))
+
+        for body in (get_event, list_participants):
+            body.__dict__["__signature__"] = _SIGNATURE
 
         self.get_event = app.task(name="eventsync.get_event", **options)(get_event)
         """Task ``(provider, event_id) -> dict``: the event as ``eventsync event`` writes it."""
@@ -385,15 +421,17 @@ class EventsyncTasks:
     def _configure(app: Any) -> None:
         conf = app.conf
         conf.worker_prefetch_multiplier = 1
-        if not str(conf.broker_url or "").startswith(_REDIS_SCHEMES):
+        if not _redis_broker(conf):
             return
         transport = dict(conf.broker_transport_options or {})
         for key, value in BROKER_OPTIONS.items():
             transport.setdefault(key, value)
-        if transport["visibility_timeout"] <= LONGEST_HOLD:
+        timeout = transport["visibility_timeout"]
+        number = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+        if not number or not math.isfinite(timeout) or timeout <= LONGEST_HOLD:
             raise InvalidRequestError(
-                f"visibility_timeout {transport['visibility_timeout']} s is not above"
-                f" {LONGEST_HOLD:g} s, the longest a live worker holds a task: tasks would"
+                f"visibility_timeout {timeout!r:.40} is not a number of seconds above"
+                f" {LONGEST_HOLD:g}, the longest a live worker holds a task: tasks would"
                 " run twice (leave it unset for the default)",
                 field="visibility_timeout",
             )
@@ -443,7 +481,8 @@ class EventsyncTasks:
             wait = 2.0 ** min(task.request.retries, 5)
         countdown = max(0.0, min(float(wait), MAX_COUNTDOWN))
         error = _carry(_as_api_error(transient))
-        logger.info("re-queued in %.1f s: %s", countdown, error)
+        if task.request.retries < (task.max_retries or 0):  # else retry() raises ``error``
+            logger.info("re-queued in %.1f s: %s", countdown, error)
         # Raises celery's Retry (the worker re-queues), or ``error`` once out of retries.
         raise task.retry(countdown=countdown, exc=error)
 

@@ -41,9 +41,14 @@ async def _fake() -> AsyncIterator[IntervalsClient]:
         yield client
 
 
+#: Longer than this is no id (they are 24 characters): not sent as a megabyte request line.
+MAX_ID = 1000
+
+
 def _check_id(text: str) -> str:
-    """An Intervals event id: printable text (a stray byte from the shell is refused)."""
-    if not text.strip() or not text.isprintable():
+    """An Intervals event id: printable text (a stray byte from the shell is refused), at
+    most :data:`MAX_ID` characters."""
+    if not text.strip() or not text.isprintable() or len(text) > MAX_ID:
         raise common.InvalidRequestError(f"not an Intervals event id: {text[:40]!r}")
     return text
 

@@ -175,3 +175,80 @@ def test_hidden_participants_are_unknown_as_the_cli_writes_them(
     assert got["participants"] is None and got["participants_complete"] is False
     assert isinstance(people.result, common.PermissionDeniedError)
     assert "only to its owner" in str(people.result)
+
+
+# -- the fourth hostile round ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "broker",
+    [
+        {"broker": ["redis://127.0.0.1:1/0", "redis://127.0.0.1:2/0"]},
+        {"broker": "REDIS://127.0.0.1:1/0"},
+        {"broker": "amqp://127.0.0.1:1//;Redis://127.0.0.1:1/0"},
+    ],
+    ids=["a list", "upper case", "fail-over string"],
+)
+def test_a_redis_broker_however_named_gets_the_defaults_and_the_check(
+    broker: dict[str, Any],
+) -> None:
+    # Not seen as Redis, the fleet kept kombu's one-hour visibility timeout: a dead
+    # worker's keys came back after an hour; and a value of 60 s passed unchecked.
+    app = Celery("t", **broker)
+    EventsyncTasks(app)
+    assert app.conf.broker_transport_options["visibility_timeout"] == 80
+    app = Celery("t", **broker)
+    app.conf.broker_transport_options = {"visibility_timeout": 60}
+    with pytest.raises(common.InvalidRequestError, match="run twice"):
+        EventsyncTasks(app)
+
+
+def test_a_redis_transport_named_without_a_url_gets_the_defaults() -> None:
+    app = Celery("t")
+    app.conf.broker_transport = "redis"
+    EventsyncTasks(app)
+    assert app.conf.broker_transport_options["visibility_timeout"] == 80
+
+
+@pytest.mark.parametrize("value", ["60", None, float("nan"), True])
+def test_a_visibility_timeout_that_is_no_number_is_refused(value: object) -> None:
+    # "60" and None raised a raw TypeError; nan passed and the worker died at start-up.
+    app = Celery("t", broker="redis://127.0.0.1:1/0")
+    app.conf.broker_transport_options = {"visibility_timeout": value}
+    with pytest.raises(common.InvalidRequestError) as caught:
+        EventsyncTasks(app)
+    assert caught.value.field == "visibility_timeout"
+
+
+@pytest.mark.parametrize(
+    ("args", "kwargs"),
+    [(("intervals",), {}), ((), {}), (("intervals", "a", "b"), {}), (("a", "b"), {"deadline": 1})],
+    ids=["one", "none", "three", "an unknown keyword"],
+)
+def test_a_message_with_the_wrong_arguments_fails_with_the_library_s_error(
+    args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> None:
+    # send_task skips Celery's own check: a raw TypeError naming a closure came back.
+    tasks = EventsyncTasks(Celery("t", broker="memory://"))
+    try:
+        failed = tasks.get_event.apply(args=args, kwargs=kwargs)
+        listed = tasks.list_participants.apply(args=args, kwargs=kwargs)
+    finally:
+        tasks._holder.close()
+    for result in (failed.result, listed.result):
+        assert isinstance(result, common.InvalidRequestError), result
+        assert "(provider, event_id)" in str(result)
+    with pytest.raises(TypeError):  # a producer's own call is still checked at once
+        tasks.get_event.delay("intervals")
+
+
+def test_a_huge_provider_name_or_id_is_not_echoed_whole() -> None:
+    tasks = EventsyncTasks(Celery("t", broker="memory://"))
+    try:
+        unknown = tasks.get_event.apply(args=("x" * 1_000_000, "1")).result
+        too_long = tasks.get_event.apply(args=("intervals", "e" * 1_000_000)).result
+    finally:
+        tasks._holder.close()
+    for error in (unknown, too_long):
+        assert isinstance(error, common.InvalidRequestError), error
+        assert len(str(error)) < 300
