@@ -134,6 +134,8 @@ class BaseClient:
             return self._decoder.decode(response.body, model, root=root)
         except DecodeError as exc:
             exc.attempts = response.attempts
+            exc.message = self._transport.redact(exc.message)  # the value shown may be echoed
+            exc.args = (exc.message,)
             raise
 
     async def _send(self, method: str, path: str, **request: Unpack[RequestArgs]) -> Response:

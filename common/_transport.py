@@ -21,7 +21,7 @@ import anyio
 import attrs
 from yarl import URL
 
-from ._auth import Auth, NoAuth, secret_values
+from ._auth import Auth, NoAuth, redact, secret_values
 from ._clock import loop_time, wall_time
 from ._errormap import BodyWait, ErrorParser, build_status_error, parse_error_body
 from ._errors import (
@@ -249,6 +249,12 @@ class Transport:
                 ),
             )
         return attrs.evolve(request, timeout=remaining)
+
+    def redact(self, text: str) -> str:
+        """``text`` without the credentials this transport sends (a server may echo one
+        into a body the client then fails to decode)."""
+        headers = itertools.chain(self._session_headers.items(), self._shared.headers.items())
+        return redact(text, secret_values(headers))
 
     def _answer(self, request: Request, response: Response) -> Response:
         """The 2xx response, or :class:`AttemptFailed` with the error a status means."""

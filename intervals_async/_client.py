@@ -15,6 +15,7 @@ import datetime as dt
 import math
 import os
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -150,6 +151,30 @@ def _within_window(
         or ((lo is None or e.date >= lo) and (hi is None or e.date <= hi))
     ]
     return inside, len(events) - len(inside)
+
+
+def _of_series(
+    events: Sequence[Event], series_id: str | None
+) -> tuple[Sequence[Event], str | None]:
+    """The events of ``series_id`` (all when None), and a warning when the server may have
+    ignored the filter: the current reference lists no ``seriesId`` (the seed description
+    does), so events of another series are left out and events that name none are kept,
+    said to be unsure."""
+    if series_id is None:
+        return events, None
+    kept = [e for e in events if e.series_id in (None, series_id)]
+    unnamed = sum(e.series_id is None for e in kept)
+    if unnamed == 0 and len(kept) == len(events):
+        return events, None
+    parts = []
+    if len(kept) < len(events):
+        parts.append(f"{len(events) - len(kept)} event(s) of another series were left out")
+    if unnamed:
+        parts.append(
+            f"{unnamed} event(s) name no series and may be of another one (the current"
+            " API reference has no seriesId filter: the server may ignore it)"
+        )
+    return kept, f"GET /events with seriesId={series_id!r:.40}: " + "; ".join(parts)
 
 
 def _describe_window(lo: dt.date | None, hi: dt.date | None) -> str:
@@ -449,7 +474,7 @@ class IntervalsClient(provider.BaseClient):
         params, lo, hi = _event_filters(type, series_id, date_from, date_to)
         params.update(_date_params(lo, hi))
         params.update(_cursor_params(after, before))
-        return await self._list(
+        events = await self._list(
             "read:events",
             "/events",
             EventList,
@@ -458,6 +483,10 @@ class IntervalsClient(provider.BaseClient):
             follow_cursor=False,
             hint="; use iter_events() to get every event",
         )
+        kept, unsure = _of_series(events, params.get("seriesId"))
+        if unsure is not None:
+            warnings.warn(unsure, common.TruncationWarning, stacklevel=2)
+        return list(kept)
 
     def iter_events(
         self,
@@ -501,6 +530,8 @@ class IntervalsClient(provider.BaseClient):
                 if outside
                 else None
             )
+            items, unsure = _of_series(items, filters.get("seriesId"))
+            left_out = left_out or unsure
             if page.has_more and page.data:  # the server's cursor, within this window
                 within = _WindowCursor(cursor.windows, page.data[-1].id)
                 return provider.Chunk(items, within, left_out)

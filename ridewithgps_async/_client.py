@@ -316,9 +316,10 @@ class RideWithGPSClient(provider.BaseClient):
 
         Each next page is asked for by number at ``base_url``; the listing's
         ``next_page_url`` only says whether there is one. Iteration stops when
-        ``next_page_url`` is null, the page reached ``page_count``, or a page is
-        empty. An event seen on an earlier page (the listing is ordered by
-        ``updated_at`` and can shift while paging) is skipped, with one
+        the page reached ``page_count`` (or, without a ``page_count``, when
+        ``next_page_url`` is null or absent), or a page is empty. An event seen on an
+        earlier page (the listing is ordered by ``updated_at`` and can shift while
+        paging) is skipped, with one
         :class:`common.TruncationWarning`: an event updated meanwhile moved to a page
         already read and is missing from this listing; a page holding
         only events already seen ends the iteration with a

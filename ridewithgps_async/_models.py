@@ -103,7 +103,7 @@ class Route:
     as sent, so an odd value there never fails the whole event.
     """
 
-    id: int
+    id: int | None = None  # (the description's RouteSummary requires no key)
     url: str | None = None
     name: str | None = None
     description: str | None = None

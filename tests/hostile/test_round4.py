@@ -264,3 +264,44 @@ def intervals_event_model(data: dict[str, Any]) -> Any:
     from intervals_async._models import DECODER
 
     return DECODER.decode(msgspec.json.encode(data), Event)
+
+
+# -- the audits of both providers' references ------------------------------------------
+
+
+async def test_a_series_filter_the_server_may_ignore_is_said_and_kept_to(raw: RawServer) -> None:
+    # The current reference lists no seriesId filter: a server ignoring it sent every
+    # series' events, and nothing told the caller.
+    data = [
+        _intervals_event(1, "2026-05-01") | {"seriesId": "s1"},
+        _intervals_event(2, "2026-05-01") | {"seriesId": "s2"},
+        _intervals_event(3, "2026-05-01"),
+    ]
+    raw.answer(respond(200, {"data": data}))
+    async with IntervalsClient(api_key="k", base_url=raw.url, max_retries=0) as client:
+        with pytest.warns(common.TruncationWarning, match="of another series were left out"):
+            listed = await client.list_events(series_id="s1")
+        with pytest.warns(common.TruncationWarning, match="may be of another one"):
+            every = [e.id async for e in client.iter_events(series_id="s1")]
+    assert [e.id for e in listed] == every == ["ev00001", "ev00003"]
+
+
+async def test_a_credential_echoed_into_a_body_that_fails_to_decode_is_redacted(
+    raw: RawServer,
+) -> None:
+    token = "TOK5678efgh-secret"
+    raw.answer(respond(200, {"event": {"id": 1, "name": "x", "start_date": token}}))
+    async with RideWithGPSClient(api_key="key-1234abcd", auth_token=token, base_url=raw.url) as rw:
+        with pytest.raises(common.DecodeError) as caught:
+            await rw.get_event(1)
+    assert token not in str(caught.value) and token not in repr(caught.value)
+    assert "$.event.start_date" in str(caught.value)
+
+
+async def test_a_rwgps_route_needs_no_id(raw: RawServer) -> None:
+    # The description's RouteSummary requires no key (as its Photo and organizer items).
+    event = {"id": 7, "name": "E7", "routes": [{"url": "https://ridewithgps.com/routes/1"}]}
+    raw.answer(respond(200, {"event": event}))
+    async with _rwgps(raw) as client:
+        got = await client.get_event(7)
+    assert got.routes[0].id is None
