@@ -10,6 +10,7 @@ import base64
 import binascii
 import functools
 import re
+import urllib.parse
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
@@ -101,6 +102,21 @@ class NoAuth:
         return "NoAuth()"
 
 
+class Headers(dict[str, str]):
+    """Request headers whose ``repr`` shows a credential header's value as
+    ``<redacted>`` (a traceback printed with its frames' locals shows them)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        shown = {name: REDACTED if _is_secret(name) else value for name, value in self.items()}
+        return f"{type(self).__name__}({shown!r})"
+
+
+def _is_secret(name: str) -> bool:
+    return bool(_SECRET_HEADER.search(name)) and name.lower() not in _NOT_SECRET
+
+
 def secret_values(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """The credentials in request headers, longest first, for :func:`redact`.
 
@@ -112,7 +128,7 @@ def secret_values(headers: Iterable[tuple[str, str]]) -> tuple[str, ...]:
     """
     found: set[str] = set()
     for name, value in headers:
-        if not _SECRET_HEADER.search(name) or name.lower() in _NOT_SECRET:
+        if not _is_secret(name):
             continue
         found.add(value)
         scheme, _, rest = value.partition(" ")
@@ -160,9 +176,10 @@ def _redact_head(cut: re.Match[str], *, secret: str) -> str:
 
 
 def _written_forms(secret: str) -> set[str]:
-    """``secret``, and escaped as ``repr`` writes it, once or twice (only a secret
-    holding a backslash or a quote has other forms)."""
-    forms = {secret}
+    """``secret``, as a path segment or a query value writes it (percent-escaped: a
+    credential put in a path is logged escaped), and escaped as ``repr`` writes it,
+    once or twice (only a secret holding a backslash or a quote has those forms)."""
+    forms = {secret, urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)}
     if not any(c in secret for c in "\\'\""):
         return forms
     for _ in range(2):

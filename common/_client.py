@@ -134,8 +134,13 @@ class BaseClient:
             return self._decoder.decode(response.body, model, root=root)
         except DecodeError as exc:
             exc.attempts = response.attempts
-            exc.message = self._transport.redact(exc.message)  # the value shown may be echoed
+            # The value shown may be a credential the server echoed: redacted here, and the
+            # decoder's own errors (which show it too) are not chained. The message names
+            # the path and what was wrong; it is complete without them.
+            exc.message = self._transport.redact(exc.message)
             exc.args = (exc.message,)
+            exc.__cause__ = exc.__context__ = None
+            exc.__suppress_context__ = True
             raise
 
     async def _send(self, method: str, path: str, **request: Unpack[RequestArgs]) -> Response:

@@ -8,6 +8,9 @@ what the server said.
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 __all__ = [
     "APIConnectionError",
     "APIError",
@@ -215,3 +218,21 @@ def error_class_for(status: int) -> type[APIStatusError]:
     if status >= 500:
         return ServerError
     return STATUS_ERRORS.get(status, APIStatusError)
+
+
+#: Modules whose frames a warning skips to name the caller's line (the library's own).
+_LIBRARY = ("common.", "intervals_async.", "ridewithgps_async.")
+
+
+def warn(message: str | Warning, category: type[Warning] = UserWarning) -> None:
+    """``warnings.warn`` at the caller's line: the first frame outside the library (a
+    listing's warning comes from several layers of the library's own generators and
+    wrappers; a fixed ``stacklevel`` named one of them)."""
+    frame = sys._getframe(1)  # the caller: stacklevel 2
+    level = 2
+    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).startswith(
+        _LIBRARY
+    ):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)

@@ -109,6 +109,12 @@ class AiohttpSender:
         max_concurrency: int = 100,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
+        if session is not None and trace_configs:
+            raise InvalidRequestError(
+                "trace_configs are for the session the client creates: give them to your"
+                " own session instead (aiohttp.ClientSession(trace_configs=[...]))",
+                field="trace_configs",
+            )
         self._session = session
         self._owns = session is None
         # An owned session carries these headers itself: a request that sends exactly

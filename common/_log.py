@@ -86,4 +86,10 @@ def log_attempt(
     query = "&".join(f"{name}={value}" for name, value in (params or {}).items())
     target = f"{path}?{query}" if query else path
     line = f"{method} {target} -> {result} (attempt {attempt}, {elapsed * 1000:.1f} ms){detail}"
-    logger.debug("%s", redact(line, secret_values(headers.items())))
+    logger.debug("%s", one_line(redact(line, secret_values(headers.items()))))
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks escaped: a server's text (or a query value) must not
+    start a log line of its own, one that could pass for another record."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")

@@ -15,13 +15,12 @@ cannot be had); :func:`paginate` does the rest, the same way for cursors
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 import attrs
 
-from ._errors import TruncationWarning
+from ._errors import TruncationWarning, warn
 from ._page import resume_from
 
 __all__ = ["Chunk", "paginate"]
@@ -95,15 +94,14 @@ async def paginate(
         # (a page of nothing new with more to come is the stall below, warned about there)
         if shifts and fresh < len(chunk.items) and (fresh or following is None):
             shifts = False  # once per listing
-            warnings.warn(
+            warn(
                 f"{what} at {_label(where(cursor))} brought again an item of an earlier page:"
                 " the listing changed while it was read (an item updated meanwhile moves"
                 " to a page already read), so some items may be missing; read it again",
                 TruncationWarning,
-                stacklevel=2,
             )
         if chunk.warning is not None:
-            warnings.warn(chunk.warning, TruncationWarning, stacklevel=2)
+            warn(chunk.warning, TruncationWarning)
         if following is None:
             return
         stalls = 0 if fresh or chunk.whole else stalls + 1  # an empty page is no progress
@@ -114,11 +112,10 @@ async def paginate(
         else:
             cursor = following
             continue
-        warnings.warn(
+        warn(
             f"{what} at {_label(where(cursor))} {problem}: the server is not making progress"
             " (the listing changed while paging, or the server ignores the paging"
             " parameters); stopping here, some items may be missing",
             TruncationWarning,
-            stacklevel=2,
         )
         return

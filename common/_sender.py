@@ -14,6 +14,7 @@ import attrs
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
+from ._auth import Headers
 from ._errors import APIError
 
 __all__ = ["AttemptFailed", "Failure", "Request", "Response", "Sender"]
@@ -27,6 +28,10 @@ class Failure(enum.Enum):
     STATUS = "status"  #: the server answered with a status
 
 
+def _masked(headers: Mapping[str, str]) -> str:
+    return repr(headers if isinstance(headers, Headers) else Headers(headers))
+
+
 @attrs.frozen
 class Request:
     """One attempt, complete: what a :class:`Sender` puts on the wire."""
@@ -34,8 +39,9 @@ class Request:
     method: str
     #: Absolute, query included, already escaped.
     url: URL
-    #: Every header to send (the client's, its credentials, this request's).
-    headers: Mapping[str, str]
+    #: Every header to send (the client's, its credentials, this request's); the repr
+    #: shows a credential as ``<redacted>``.
+    headers: Mapping[str, str] = attrs.field(repr=_masked)
     body: bytes | None = None
     #: Seconds the whole attempt may take, answer body included.
     timeout: float = 30.0

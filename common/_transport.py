@@ -21,7 +21,7 @@ import anyio
 import attrs
 from yarl import URL
 
-from ._auth import Auth, NoAuth, redact, secret_values
+from ._auth import Auth, Headers, NoAuth, redact, secret_values
 from ._clock import loop_time, wall_time
 from ._errormap import BodyWait, ErrorParser, build_status_error, parse_error_body
 from ._errors import (
@@ -34,7 +34,7 @@ from ._errors import (
 )
 from ._http import AiohttpSender
 from ._json import dumps
-from ._log import configure_from_env, log_attempt
+from ._log import configure_from_env, log_attempt, one_line
 from ._options import (
     DEFAULT_DEADLINE,
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -110,7 +110,9 @@ class Transport:
         self._auth: Auth = auth or NoAuth()
         self._body_wait = body_wait
         self._parse_error = parse_error
-        all_headers = {"Accept": "application/json", "User-Agent": "eventsync/0.1 (+aiohttp)"}
+        all_headers = Headers(
+            {"Accept": "application/json", "User-Agent": "eventsync/0.1 (+aiohttp)"}
+        )
         all_headers.update(headers or {})
         all_headers.update(self._auth.headers())
         for name, value in all_headers.items():  # a CR or LF would fail every call, untyped
@@ -322,7 +324,7 @@ class Transport:
         if headers or idempotency_key is not None or json is not None:
             for name, value in (headers or {}).items():
                 check_header(name, value)
-            send_headers = {**send_headers, **(headers or {})}
+            send_headers = Headers({**send_headers, **(headers or {})})
             if idempotency_key is not None:
                 send_headers["Idempotency-Key"] = idempotency_key
             if json is not None:
@@ -379,13 +381,14 @@ class Transport:
             error.attempts = state.attempt
             if not decision.retry:
                 raise error from error.__cause__
-            logger.debug(
-                "retrying %s %s in %.3fs (attempt %d failed)",
-                method,
-                path,
-                decision.delay,
-                state.attempt,
-            )
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "retrying %s %s in %.3fs (attempt %d failed)",
+                    method,
+                    one_line(self.redact(path)),
+                    decision.delay,
+                    state.attempt,
+                )
             state, not_before = decision.state, now + decision.delay
 
     def _log(

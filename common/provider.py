@@ -39,6 +39,7 @@ from ._decode import (
     parse_time,
 )
 from ._errormap import ErrorDetails, error_fields, error_text, parse_error_body
+from ._errors import warn
 from ._http import AiohttpSender
 from ._paginate import Chunk, paginate
 from ._registry import ENTRY_POINT_GROUP, EnvVar, ProviderPlugin, Registry, SourceOptions
@@ -133,6 +134,7 @@ __all__ = [
     "Chunk",
     "local_start",
     "paginate",
+    "warn",
     "zone_or_none",
     # the fake server base (from common.testing, imported on first use)
     "ApiError",

@@ -15,7 +15,6 @@ import datetime as dt
 import math
 import os
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -485,7 +484,7 @@ class IntervalsClient(provider.BaseClient):
         )
         kept, unsure = _of_series(events, params.get("seriesId"))
         if unsure is not None:
-            warnings.warn(unsure, common.TruncationWarning, stacklevel=2)
+            provider.warn(unsure, common.TruncationWarning)
         return list(kept)
 
     def iter_events(
@@ -517,6 +516,8 @@ class IntervalsClient(provider.BaseClient):
     async def _iter_windows(
         self, filters: dict[str, str], lo: dt.date | None, hi: dt.date | None
     ) -> AsyncIterator[Event]:
+        said: set[str] = set()  # what was warned about once in this listing
+
         async def fetch(cursor: _WindowCursor) -> provider.Chunk[Event, _WindowCursor]:
             *rest, (lo, hi) = cursor.windows
             query = _window_query(filters, lo, hi)
@@ -531,7 +532,9 @@ class IntervalsClient(provider.BaseClient):
                 else None
             )
             items, unsure = _of_series(items, filters.get("seriesId"))
-            left_out = left_out or unsure
+            if unsure is not None and "series" not in said:  # once per listing
+                said.add("series")
+                left_out = f"{left_out}; {unsure}" if left_out else unsure
             if page.has_more and page.data:  # the server's cursor, within this window
                 within = _WindowCursor(cursor.windows, page.data[-1].id)
                 return provider.Chunk(items, within, left_out)

@@ -17,7 +17,6 @@ import enum
 import logging
 import math
 import re
-import warnings
 from collections.abc import AsyncIterator
 
 import anyio
@@ -214,12 +213,11 @@ class IntervalsSource:
         """
         async for event in self.client.iter_events(date_from=date_from, date_to=date_to):
             if not isinstance(event.date, dt.date):
-                warnings.warn(
+                provider.warn(
                     common.SkippedEventWarning(
                         f"Intervals event {event.id!r} left out of iter_events:"
                         f" its date {event.date!r:.40} is not a YYYY-MM-DD date"
-                    ),
-                    stacklevel=2,
+                    )
                 )
                 continue
             if (date_from is not None and event.date < date_from) or (

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -222,12 +221,11 @@ class RideWithGPSSource:
         async for summary in summaries:
             day = summary.start_date
             if day is None:
-                warnings.warn(
+                provider.warn(
                     common.SkippedEventWarning(
                         f"RideWithGPS event {summary.id} left out of iter_events:"
                         " it has no start_date"
-                    ),
-                    stacklevel=2,
+                    )
                 )
                 continue
             if (date_from is not None and day < date_from) or (

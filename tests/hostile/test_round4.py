@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import re
+import traceback
 import zoneinfo
 from typing import Any
+from urllib.parse import quote
 
+import aiohttp
 import icalendar
 import msgspec
 import pytest
+from yarl import URL
 
 import common
 from common._cli._output import _csv_row
@@ -277,13 +282,24 @@ async def test_a_series_filter_the_server_may_ignore_is_said_and_kept_to(raw: Ra
         _intervals_event(2, "2026-05-01") | {"seriesId": "s2"},
         _intervals_event(3, "2026-05-01"),
     ]
-    raw.answer(respond(200, {"data": data}))
+
+    async def pages(writer: asyncio.StreamWriter, seen: Seen) -> bool:
+        after = re.search(r"[?&]after=([^&]+)", seen.target)
+        page = data if after is None else [_intervals_event(4, "2026-05-02")]
+        return await respond(200, {"data": page, "hasMore": after is None})(writer, seen)
+
+    raw.answer(pages)
     async with IntervalsClient(api_key="k", base_url=raw.url, max_retries=0) as client:
-        with pytest.warns(common.TruncationWarning, match="of another series were left out"):
+        with pytest.warns(common.TruncationWarning) as one:  # (and: hasMore, more to come)
             listed = await client.list_events(series_id="s1")
-        with pytest.warns(common.TruncationWarning, match="may be of another one"):
+        with pytest.warns(common.TruncationWarning, match="may be of another one") as every_one:
             every = [e.id async for e in client.iter_events(series_id="s1")]
-    assert [e.id for e in listed] == every == ["ev00001", "ev00003"]
+    assert [e.id for e in listed] == ["ev00001", "ev00003"]
+    assert any("of another series were left out" in str(w.message) for w in one)
+    assert every == ["ev00001", "ev00003", "ev00004"]
+    assert len(every_one) == 1  # once per listing, not once per page
+    # each at the caller's line, not at a layer of the library's own
+    assert {w.filename for w in [*one, *every_one]} == {__file__}
 
 
 async def test_a_credential_echoed_into_a_body_that_fails_to_decode_is_redacted(
@@ -296,6 +312,45 @@ async def test_a_credential_echoed_into_a_body_that_fails_to_decode_is_redacted(
             await rw.get_event(1)
     assert token not in str(caught.value) and token not in repr(caught.value)
     assert "$.event.start_date" in str(caught.value)
+    printed = "".join(traceback.format_exception(caught.value))  # the chain too
+    assert token not in printed
+
+
+def test_a_request_s_repr_hides_its_credentials() -> None:
+    request = common.provider.Request(
+        "GET", URL("https://x.example/y"), {"Authorization": "Bearer SEKRET123", "Accept": "a"}
+    )
+    assert "SEKRET123" not in repr(request)
+    assert "'Accept': 'a'" in repr(request)
+
+
+async def test_a_credential_in_a_path_and_server_text_with_line_breaks_are_logged_safely(
+    raw: RawServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The key escaped in a path was not recognised; the retry line was never redacted;
+    # a server's message with a line break forged a log line of its own.
+    key = "Zk+9/Qa7Lm2x=="
+    forged = "oops\n2026-12-03 10:00:00,000 common._transport DEBUG GET /organization -> 200"
+    raw.answer(respond(503, {}), respond(400, {"error": {"code": "BAD", "message": forged}}))
+    caplog.set_level(logging.DEBUG)
+    async with IntervalsClient(api_key=key, base_url=raw.url, max_retries=1) as client:
+        with pytest.raises(common.BadRequestError):
+            await client.get_event(key)
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines and not any(key in line or quote(key, safe="") in line for line in lines)
+    assert any(line.startswith("retrying GET /events/<redacted>") for line in lines)
+    assert not any("\n" in line for line in lines)
+
+
+def test_trace_configs_with_a_session_of_your_own_are_refused() -> None:
+    # They were dropped without a word (only a session the client creates takes them).
+    async def build() -> None:
+        async with aiohttp.ClientSession() as session:
+            IntervalsClient(api_key="k", session=session, trace_configs=[aiohttp.TraceConfig()])
+
+    with pytest.raises(common.InvalidRequestError) as caught:
+        asyncio.run(build())
+    assert caught.value.field == "trace_configs"
 
 
 async def test_a_rwgps_route_needs_no_id(raw: RawServer) -> None:
