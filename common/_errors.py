@@ -220,8 +220,8 @@ def error_class_for(status: int) -> type[APIStatusError]:
     return STATUS_ERRORS.get(status, APIStatusError)
 
 
-#: Modules whose frames a warning skips to name the caller's line (the library's own).
-_LIBRARY = ("common.", "intervals_async.", "ridewithgps_async.")
+#: Packages whose frames a warning skips to name the caller's line (the library's own).
+_LIBRARY = frozenset({"common", "intervals_async", "ridewithgps_async"})
 
 
 def warn(message: str | Warning, category: type[Warning] = UserWarning) -> None:
@@ -230,8 +230,9 @@ def warn(message: str | Warning, category: type[Warning] = UserWarning) -> None:
     wrappers; a fixed ``stacklevel`` named one of them)."""
     frame = sys._getframe(1)  # the caller: stacklevel 2
     level = 2
-    while frame.f_back is not None and str(frame.f_globals.get("__name__", "")).startswith(
-        _LIBRARY
+    while (
+        frame.f_back is not None
+        and str(frame.f_globals.get("__name__", "")).partition(".")[0] in _LIBRARY
     ):
         frame = frame.f_back
         level += 1
