@@ -624,13 +624,18 @@ class IntervalsClient(provider.BaseClient):
         return created.event_id
 
     async def list_registrations(
-        self, event_id: str, limit: int | None = None
+        self,
+        event_id: str,
+        limit: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
     ) -> list[Registration]:
         """The registrations of an event (``read:participants`` scope).
 
         ``limit=None`` asks for the maximum (100) and follows the server's cursor
         when it sends one; otherwise a full page warns with
-        :class:`common.TruncationWarning`.
+        :class:`common.TruncationWarning`. ``after`` / ``before``: a registration's id,
+        the API's cursor (exclusive; one or the other; ``before`` reads one page back).
 
         ::
 
@@ -638,15 +643,25 @@ class IntervalsClient(provider.BaseClient):
                 print(registration.email, registration.registration_status)
         """
         params = {"eventId": provider.check_text("event_id", event_id)}
+        params.update(_cursor_params(after, before))
         return await self._list(
-            "read:participants", "/registration", RegistrationList, params, limit
+            "read:participants",
+            "/registration",
+            RegistrationList,
+            params,
+            limit,
+            follow_cursor=before is None,
         )
 
     async def list_recurrences(
-        self, status: RecurrenceStatus | str | None = None, limit: int | None = None
+        self,
+        status: RecurrenceStatus | str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
     ) -> list[Recurrence]:
         """One request's worth of recurrences (how events repeat; ``read:recurrences``
-        scope), filtered by ``status``.
+        scope), filtered by ``status``; ``after`` / ``before`` as in :meth:`list_events`.
 
         A full page warns with :class:`common.TruncationWarning`: use
         :meth:`iter_recurrences` to get every one.
@@ -660,7 +675,7 @@ class IntervalsClient(provider.BaseClient):
             "read:recurrences",
             "/recurrences",
             RecurrenceList,
-            _status_params(status),
+            {**_status_params(status), **_cursor_params(after, before)},
             limit,
             follow_cursor=False,
             hint="; use iter_recurrences() to get every recurrence",
@@ -683,18 +698,24 @@ class IntervalsClient(provider.BaseClient):
         params = _status_params(status)
         return self._pages("read:recurrences", "/recurrences", RecurrenceList, params, None)
 
-    async def list_groups(self, limit: int | None = None) -> list[Group]:
+    async def list_groups(
+        self, limit: int | None = None, after: str | None = None, before: str | None = None
+    ) -> list[Group]:
         """The organization's groups (``read:groups`` scope).
 
         ``limit=None`` asks for the maximum (100) and follows the server's cursor;
-        otherwise a full page warns with :class:`common.TruncationWarning`.
+        otherwise a full page warns with :class:`common.TruncationWarning`. ``after`` /
+        ``before``: a group's id (exclusive; one or the other; ``before`` reads one page).
 
         ::
 
             for group in await client.list_groups():
                 print(group.slug, group.status)
         """
-        return await self._list("read:groups", "/groups", GroupList, {}, limit)
+        params = _cursor_params(after, before)
+        return await self._list(
+            "read:groups", "/groups", GroupList, params, limit, follow_cursor=before is None
+        )
 
     async def get_group(self, slug: str) -> Group:
         """One group by its slug (``read:groups`` scope); an unknown slug is a
@@ -707,8 +728,15 @@ class IntervalsClient(provider.BaseClient):
         path = provider.build_path("/groups/{slug}", slug=slug)
         return await self._request("read:groups", "GET", path, Group, root="data")
 
-    async def list_group_events(self, slug: str, limit: int | None = None) -> list[Event]:
-        """One request's worth of the events of a group (``read:groups`` scope).
+    async def list_group_events(
+        self,
+        slug: str,
+        limit: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> list[Event]:
+        """One request's worth of the events of a group (``read:groups`` scope);
+        ``after`` / ``before`` as in :meth:`list_events`.
 
         A full page warns with :class:`common.TruncationWarning`: use
         :meth:`iter_group_events` to get every event.
@@ -722,7 +750,7 @@ class IntervalsClient(provider.BaseClient):
             "read:groups",
             path,
             EventList,
-            {},
+            _cursor_params(after, before),
             limit,
             follow_cursor=False,
             hint="; use iter_group_events() to get every event",

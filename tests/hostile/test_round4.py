@@ -360,3 +360,22 @@ async def test_a_rwgps_route_needs_no_id(raw: RawServer) -> None:
     async with _rwgps(raw) as client:
         got = await client.get_event(7)
     assert got.routes[0].id is None
+
+
+async def test_every_intervals_listing_takes_the_documented_cursors(raw: RawServer) -> None:
+    # "All list endpoints use cursors ... after (next page) or before (previous page)":
+    # only list_events took them, so a registration list past its first page (a limit
+    # given) could not be reached.
+    raw.answer(respond(200, {"data": [], "hasMore": False}))
+    async with IntervalsClient(api_key="k", base_url=raw.url, max_retries=0) as client:
+        await client.list_registrations("ev1", after="reg5")
+        await client.list_recurrences(before="rec9", limit=10)
+        await client.list_groups(before="g3")  # backwards: one page, never `after`
+        await client.list_group_events("dawn", after="ev2", limit=5)
+        with pytest.raises(common.InvalidRequestError):
+            await client.list_groups(after="a", before="b")
+    targets = [seen.target for seen in raw.requests]
+    assert re.search(r"/registration\?.*after=reg5", targets[0])
+    assert re.search(r"/recurrences\?.*before=rec9", targets[1])
+    assert re.search(r"/groups\?.*before=g3", targets[2]) and len(targets) == 4
+    assert re.search(r"/groups/dawn/events\?.*after=ev2", targets[3])
