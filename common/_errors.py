@@ -228,7 +228,11 @@ def warn(message: str | Warning, category: type[Warning] = UserWarning) -> None:
     """``warnings.warn`` at the caller's line: the first frame outside the library (a
     listing's warning comes from several layers of the library's own generators and
     wrappers; a fixed ``stacklevel`` named one of them)."""
-    frame = sys._getframe(1)  # the caller: stacklevel 2
+    try:
+        frame = sys._getframe(1)  # the caller: stacklevel 2
+    except ValueError:  # called as the first frame of a thread: no caller to name
+        warnings.warn(message, category, stacklevel=1)
+        return
     level = 2
     while (
         frame.f_back is not None

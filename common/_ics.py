@@ -100,8 +100,8 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
         days = [event.start_date for event in timed]
         days += [event.end_date for event in timed if event.end_date is not None]
         if days:
-            first = min(days).year
-            last = min(max(days).year + 2, first + 30, dt.MAXYEAR)  # bounded work
+            last = min(max(days).year + 2, dt.MAXYEAR)
+            first = max(min(days).year, last - 30)  # bounded work: the newest years kept
             add_zones(first_date=dt.date(first, 1, 1), last_date=dt.date(last, 1, 1))
         # icalendar adds them in the order of a set of names (hash order: another order in
         # another process); sorted by TZID, the bytes are the same in every run

@@ -199,7 +199,7 @@ def _redis_broker(conf: Any) -> bool:
     return any(str(url).strip().lower().startswith(_REDIS_SCHEMES) for url in listed)
 
 
-def _strict(task: Any, provider: str, event_id: str) -> None:
+def _strict(task: Any, /, provider: str, event_id: str) -> None:
     """The tasks' signature (see :class:`EventsyncTasks`)."""
 
 
@@ -211,7 +211,10 @@ def _arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tupl
     try:
         bound = _SIGNATURE.bind(None, *args, **kwargs)
     except TypeError as exc:
-        error = InvalidRequestError(f"eventsync.{name}(provider, event_id): {exc}")
+        why = str(exc)
+        if len(why) > 200:  # it may hold a keyword of the message's choosing, of any length
+            why = why[:200] + "…"
+        error = InvalidRequestError(f"eventsync.{name}(provider, event_id): {why}")
         raise _carry(error) from None
     return bound.arguments["provider"], bound.arguments["event_id"]
 
@@ -397,10 +400,10 @@ class EventsyncTasks:
         # arguments: a message's are anyone's JSON (``send_task`` skips Celery's own check),
         # and too few or too many must fail with the library's error, not a TypeError.
         # Their signature stays the strict one, which Celery checks when a producer calls.
-        def get_event(task: Any, *args: Any, **kwargs: Any) -> Any:
+        def get_event(task: Any, /, *args: Any, **kwargs: Any) -> Any:
             return self._get_event(task, *_arguments("get_event", args, kwargs))
 
-        def list_participants(task: Any, *args: Any, **kwargs: Any) -> Any:
+        def list_participants(task: Any, /, *args: Any, **kwargs: Any) -> Any:
             return self._list_participants(task, *_arguments("list_participants", args, kwargs))
 
         for body in (get_event, list_participants):

@@ -222,8 +222,15 @@ def test_a_visibility_timeout_that_is_no_number_is_refused(value: object) -> Non
 
 @pytest.mark.parametrize(
     ("args", "kwargs"),
-    [(("intervals",), {}), ((), {}), (("intervals", "a", "b"), {}), (("a", "b"), {"deadline": 1})],
-    ids=["one", "none", "three", "an unknown keyword"],
+    [
+        (("intervals",), {}),
+        ((), {}),
+        (("intervals", "a", "b"), {}),
+        (("a", "b"), {"deadline": 1}),
+        ((), {"task": 1, "provider": "intervals", "event_id": "e1"}),
+        ((), {"provider": "intervals", "event_id": "e1", "k" * 1_000_000: 1}),
+    ],
+    ids=["one", "none", "three", "an unknown keyword", "task as a keyword", "a huge keyword"],
 )
 def test_a_message_with_the_wrong_arguments_fails_with_the_library_s_error(
     args: tuple[Any, ...], kwargs: dict[str, Any]
@@ -238,6 +245,7 @@ def test_a_message_with_the_wrong_arguments_fails_with_the_library_s_error(
     for result in (failed.result, listed.result):
         assert isinstance(result, common.InvalidRequestError), result
         assert "(provider, event_id)" in str(result)
+        assert len(str(result)) < 400
     with pytest.raises(TypeError):  # a producer's own call is still checked at once
         tasks.get_event.delay("intervals")
 
