@@ -24,6 +24,7 @@ from common._types import zone_or_none
 from intervals_async import IntervalsClient
 from ridewithgps_async import RideWithGPSClient
 
+from ..intervals.test_paging_guard import event as _intervals_event
 from .conftest import Action, RawServer, Seen, respond
 
 pytestmark = pytest.mark.anyio
@@ -76,17 +77,6 @@ async def test_rwgps_listing_short_of_its_record_count_warns(
         with pytest.warns(common.TruncationWarning, match="20 of the 60 events"):
             found = [e.id async for e in client.iter_events()]
     assert len(found) == 20
-
-
-def _intervals_event(index: int, date: str) -> dict[str, Any]:
-    return {
-        "_id": f"ev{index:05d}",
-        "name": f"Event {index}",
-        "slug": f"event-{index}",
-        "type": "race",
-        "date": date,
-        "organizationId": "org1",
-    }
 
 
 async def test_intervals_cursor_server_ignoring_the_dates_yields_only_the_window(
