@@ -33,7 +33,7 @@ from cattrs.gen import make_dict_structure_fn, override
 
 from ._errors import DecodeError
 from ._json import loads
-from ._validate import NOT_GIVEN, NULLABLE, SENT, format_time
+from ._validate import NOT_GIVEN, NULLABLE, SENT, format_time, shown
 
 __all__ = [
     "Decoder",
@@ -63,13 +63,6 @@ _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ISO_TIME = re.compile(r"\d{2}:\d{2}(?::\d{2})?")
 
 
-def _shown(value: Any) -> str:
-    """``repr(value)`` for a message, cut at 40 characters with a ``…`` that says so (a
-    credential a server echoed and the cut split is then still found and redacted)."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:40] + "…"
-
-
 def parse_date(value: Any) -> dt.date:
     """An ISO ``YYYY-MM-DD`` string (or a date) as a date; ValueError otherwise."""
     if isinstance(value, dt.datetime):
@@ -77,7 +70,7 @@ def parse_date(value: Any) -> dt.date:
     if isinstance(value, dt.date):
         return value
     if not isinstance(value, str) or len(value) != 10 or not _ISO_DATE.fullmatch(value):
-        raise ValueError(f"expected a YYYY-MM-DD date, got {_shown(value)}")
+        raise ValueError(f"expected a YYYY-MM-DD date, got {shown(value)}")
     return dt.date.fromisoformat(value)  # refuses the rest: 2026-02-30, 2026-1x-01
 
 
@@ -86,7 +79,7 @@ def parse_time(value: Any) -> dt.time:
     if isinstance(value, dt.time):
         return value
     if not isinstance(value, str) or not _ISO_TIME.fullmatch(value):
-        raise ValueError(f"expected HH:MM or HH:MM:SS, got {_shown(value)}")
+        raise ValueError(f"expected HH:MM or HH:MM:SS, got {shown(value)}")
     return dt.time.fromisoformat(value)
 
 
@@ -98,7 +91,7 @@ def parse_datetime(value: Any) -> dt.datetime:
         text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
         parsed = dt.datetime.fromisoformat(text)
     else:
-        raise ValueError(f"expected an ISO 8601 timestamp, got {_shown(value)}")
+        raise ValueError(f"expected an ISO 8601 timestamp, got {shown(value)}")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
 
 

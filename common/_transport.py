@@ -252,11 +252,14 @@ class Transport:
             )
         return attrs.evolve(request, timeout=remaining)
 
+    def _secrets(self, headers: Mapping[str, str]) -> tuple[str, ...]:
+        """The credentials a request with ``headers`` carries (a borrowed session's too)."""
+        return secret_values(itertools.chain(self._session_headers.items(), headers.items()))
+
     def redact(self, text: str) -> str:
         """``text`` without the credentials this transport sends (a server may echo one
         into a body the client then fails to decode)."""
-        headers = itertools.chain(self._session_headers.items(), self._shared.headers.items())
-        return redact(text, secret_values(headers))
+        return redact(text, self._secrets(self._shared.headers))
 
     def _answer(self, request: Request, response: Response) -> Response:
         """The 2xx response, or :class:`AttemptFailed` with the error a status means."""
@@ -279,9 +282,7 @@ class Transport:
             now=now,
             body_wait=self._body_wait,
             parse_error=self._parse_error,
-            secrets=secret_values(
-                itertools.chain(self._session_headers.items(), request.headers.items())
-            ),
+            secrets=self._secrets(request.headers),
             body_limit=request.max_response_bytes if response.truncated else None,
         )
         raise AttemptFailed(Failure.STATUS, error, response.status)

@@ -74,9 +74,10 @@ def _fail(field: str, message: str) -> InvalidRequestError:
     return InvalidRequestError(f"{field}: {message}", field=field)
 
 
-def _shown(value: Any) -> str:
-    """``value`` as an error message shows it: its repr, cut at 40 characters (an
-    integer too long to write out, more than 4,300 digits, by its size)."""
+def shown(value: Any) -> str:
+    """``value`` as an error message shows it: its repr, cut at 40 characters with a ``…``
+    that says so (so a credential a server echoed, split by the cut, is still found and
+    redacted), and an integer too long to write out (over 4,300 digits) by its size."""
     try:
         text = repr(value)
     except ValueError:
@@ -160,7 +161,7 @@ def check_number(field: str, value: Any, low: float, high: float) -> float:
     except OverflowError:  # an int beyond any float: out of every float range
         finite = False
     if not finite or not low <= value <= high:
-        raise _fail(field, f"must be between {low:g} and {high:g}, got {_shown(value)}")
+        raise _fail(field, f"must be between {low:g} and {high:g}, got {shown(value)}")
     return value
 
 
@@ -169,7 +170,7 @@ def check_int(field: str, value: Any, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _fail(field, f"must be an integer, got {type(value).__name__}")
     if not low <= value <= high:
-        raise _fail(field, f"must be between {low} and {high}, got {_shown(value)}")
+        raise _fail(field, f"must be between {low} and {high}, got {shown(value)}")
     return value
 
 
@@ -196,7 +197,7 @@ def check_enum(field: str, value: Any, kind: type[enum.Enum]) -> str:
     allowed = [str(member.value) for member in kind]
     if isinstance(value, str) and value in allowed:
         return value
-    raise _fail(field, f"must be one of {', '.join(allowed)}; got {_shown(value)}")
+    raise _fail(field, f"must be one of {', '.join(allowed)}; got {shown(value)}")
 
 
 def any_text(field: str, value: Any) -> str:
