@@ -13,6 +13,7 @@ project into it with the extras the task needs.
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import os
 import re
@@ -181,8 +182,14 @@ def installs(args: list[str]) -> None:
     extras (none, each extra alone, all) and run what the docs say that install can do.
 
     Runs outside the repository so nothing is imported from the source tree. Extras are
-    read from the wheel, so a new one (e.g. ``redis``) joins the matrix by itself.
+    read from the wheel, so a new one (e.g. ``redis``) joins the matrix by itself. The
+    installs run side by side (``--jobs N``, default 4: mostly waiting on pip's files and
+    the checks' processes), each one's output printed whole when it ends.
     """
+    jobs = 4
+    if "--jobs" in args:
+        at = args.index("--jobs")
+        jobs, args = int(args[at + 1]), args[:at] + args[at + 2 :]
     work = ROOT / "build" / "installs"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -197,18 +204,44 @@ def installs(args: list[str]) -> None:
     extras = sorted(set(re.findall(r"^Provides-Extra: (\S+)$", text, re.M)) - TOOLING_EXTRAS)
     matrix = {"none": set(), **{extra: {extra} for extra in extras}, "all": set(extras)}
     chosen_names = [name for name in matrix if not args or name in args]
-    for name in chosen_names:
+
+    def one(name: str) -> tuple[str, int]:
+        """Create the venv, install, run the checks; (everything printed, exit status)."""
         chosen = matrix[name]
-        print(f"== install: {name} ({', '.join(sorted(chosen)) or 'no extras'})", flush=True)
+        log = [f"== install: {name} ({', '.join(sorted(chosen)) or 'no extras'})"]
         env_dir = work / f"venv-{name}"
-        run(sys.executable, "-m", "venv", env_dir)
         bin_dir = env_dir / ("Scripts" if os.name == "nt" else "bin")
         spec = f"{wheel}[{','.join(sorted(chosen))}]" if chosen else str(wheel)
-        run(bin_dir / "python", "-m", "pip", "install", "--quiet", spec)
         with tempfile.TemporaryDirectory() as scratch:
-            for check in _checks(chosen, bin_dir, Path(scratch)):
-                run(*check, cwd=scratch, PYTHONPATH="")
+            steps: list[list[str | Path]] = [
+                [sys.executable, "-m", "venv", env_dir],
+                [bin_dir / "python", "-m", "pip", "install", "--quiet", spec],
+                *_checks(chosen, bin_dir, Path(scratch)),
+            ]
+            for step in steps:
+                log.append("+ " + " ".join(str(a)[:120] for a in step))
+                done = subprocess.run(
+                    [str(a) for a in step],
+                    cwd=scratch,
+                    env={**os.environ, "PYTHONPATH": ""},
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                if done.stdout.strip():
+                    log.append(done.stdout.rstrip())
+                if done.returncode:
+                    return "\n".join(log), done.returncode
         shutil.rmtree(env_dir)
+        return "\n".join(log), 0
+
+    failed = 0
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for text, status in pool.map(one, chosen_names):
+            print(text, flush=True)
+            failed = failed or status
+    if failed:
+        sys.exit(f"installs: failed (exit status {failed}; its output above)")
     print(f"installs: {', '.join(chosen_names)} ok", flush=True)
 
 
