@@ -37,6 +37,7 @@ class RequestArgs(TypedDict, total=False):
     headers: Mapping[str, str] | None
     idempotency_key: str | None
     allow_write_retries: bool | None
+    deadline_at: float | None
 
 
 class BaseClient:

@@ -134,6 +134,10 @@ def build_status_error(
         except Exception:  # a hostile body must not break error mapping
             retry_after = None
     message = details.message or _reason(status)
+    if request_id is not None and not request_id.isascii():
+        # A header's non-UTF-8 byte arrives as a lone surrogate, which no UTF-8 log or
+        # stream can write: escaped (as the JSON body's text cannot hold one at all).
+        request_id = request_id.encode("utf-8", "backslashreplace").decode("utf-8")
     if body_limit is not None:
         message += f" (error body larger than {body_limit} bytes, not read)"
     secrets = tuple(secrets)

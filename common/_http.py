@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from collections.abc import Mapping, Sequence
 
 import aiohttp
@@ -176,7 +177,11 @@ class AiohttpSender:
             )
         timeout = self._timeout
         if timeout.total != request.timeout:
-            timeout = self._timeout = aiohttp.ClientTimeout(total=request.timeout)
+            # aiohttp rounds a timeout of 5 s or more up to a whole second of the loop's
+            # clock (ceil_threshold): a 7.3 s deadline ended at 8.2 s. Never rounded here.
+            timeout = self._timeout = aiohttp.ClientTimeout(
+                total=request.timeout, ceil_threshold=math.inf
+            )
         failed: AttemptFailed | None = None
         closed = False
         try:

@@ -10,6 +10,7 @@ keywords into an :class:`Options` and checks them.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypedDict
 
@@ -39,6 +40,10 @@ DEFAULT_DEADLINE = 120.0
 DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
 
 
+#: The largest finite float.
+_LARGEST = sys.float_info.max
+
+
 def _positive(name: str, *, optional: bool = False) -> Any:
     def check(_: object, __: object, value: float | None) -> None:
         if value is None and optional:
@@ -47,9 +52,10 @@ def _positive(name: str, *, optional: bool = False) -> Any:
             isinstance(value, bool)
             or not isinstance(value, (int, float))
             or not (0 < value < math.inf)
+            or value > _LARGEST  # an integer no float holds: every use of it would overflow
         ):
             what = "a positive number or None" if optional else "a positive number"
-            raise InvalidRequestError(f"{name} must be {what}", field=name)
+            raise InvalidRequestError(f"{name} must be {what} (finite)", field=name)
 
     return check
 

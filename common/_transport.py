@@ -252,6 +252,10 @@ class Transport:
             )
         return attrs.evolve(request, timeout=remaining)
 
+    def deadline_at(self) -> float | None:
+        """When a call starting now must end (the loop's clock), or None: no deadline."""
+        return None if self.deadline is None else loop_time() + self.deadline
+
     def _secrets(self, headers: Mapping[str, str]) -> tuple[str, ...]:
         """The credentials a request with ``headers`` carries (a borrowed session's too)."""
         return secret_values(itertools.chain(self._session_headers.items(), headers.items()))
@@ -297,6 +301,7 @@ class Transport:
         headers: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
         allow_write_retries: bool | None = None,
+        deadline_at: float | None = None,
     ) -> Response:
         """Send one logical request, retrying per policy; return the 2xx response.
 
@@ -304,6 +309,8 @@ class Transport:
         parameter escaped). ``idempotency_key`` is sent as ``Idempotency-Key``
         on every attempt and lets a write be retried; ``allow_write_retries``
         overrides that rule for this call (the rules: ``docs/guides/errors.md``).
+        ``deadline_at`` (from :meth:`deadline_at`): the deadline of a call that began
+        before this request, when one call sends two (a fall-back method after a 405).
         Raises the :class:`APIStatusError` subclass for a non-2xx answer,
         :class:`APITimeoutError`/:class:`APIConnectionError` for transport
         failures, with ``attempts`` set and the cause chained; a
@@ -337,7 +344,8 @@ class Transport:
         sender = self._shared.sender
         policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
         started = loop_time()
-        deadline_at = started + self.deadline if self.deadline is not None else None
+        if deadline_at is None and self.deadline is not None:
+            deadline_at = started + self.deadline
         state, not_before = _FIRST_ATTEMPT, 0.0
         while True:
             sent = False

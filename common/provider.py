@@ -68,6 +68,7 @@ from ._validate import (
     optional,
     request_method,
     required,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -134,6 +135,7 @@ __all__ = [
     "Chunk",
     "local_start",
     "paginate",
+    "shown",
     "warn",
     "zone_or_none",
     # the fake server base (from common.testing, imported on first use)

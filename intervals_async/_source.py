@@ -121,7 +121,7 @@ def to_common_event(
     if not isinstance(event.date, dt.date):
         raise common.DecodeError(
             f"Intervals event {event.id!r} cannot be mapped: its field date is"
-            f" {event.date!r:.40}, not a YYYY-MM-DD date"
+            f" {provider.shown(event.date)}, not a YYYY-MM-DD date"
         )
     start_time = _time_or_none(event.start_time)
     end_date, end_time = _end(event)
@@ -213,12 +213,11 @@ class IntervalsSource:
         """
         async for event in self.client.iter_events(date_from=date_from, date_to=date_to):
             if not isinstance(event.date, dt.date):
-                provider.warn(
-                    common.SkippedEventWarning(
-                        f"Intervals event {event.id!r} left out of iter_events:"
-                        f" its date {event.date!r:.40} is not a YYYY-MM-DD date"
-                    )
-                )
+                text = (
+                    f"Intervals event {event.id!r} left out of iter_events:"
+                    f" its date {provider.shown(event.date)} is not a YYYY-MM-DD date"
+                )  # server text: a credential it echoed is redacted
+                provider.warn(common.SkippedEventWarning(self.client.transport.redact(text)))
                 continue
             if (date_from is not None and event.date < date_from) or (
                 date_to is not None and event.date > date_to
@@ -238,13 +237,17 @@ class IntervalsSource:
             participants = tuple(await self.list_participants(event_id))
         except common.PermissionDeniedError:
             participants = None  # not shown to this caller: unknown, not none
-        return to_common_event(
-            detail.event,
-            timezone=await self._timezone(detail.event.series_id),
-            runs=detail.runs,
-            participants=participants,
-            raw=detail,
-        )
+        timezone = await self._timezone(detail.event.series_id)
+        try:
+            return to_common_event(
+                detail.event,
+                timezone=timezone,
+                runs=detail.runs,
+                participants=participants,
+                raw=detail,
+            )
+        except common.DecodeError as exc:  # it shows the server's date: redact what it echoed
+            raise common.DecodeError(self.client.transport.redact(exc.message)) from None
 
     async def list_participants(self, event_id: str) -> list[common.Participant]:
         """Everyone registered for the event, whatever their status."""

@@ -436,12 +436,22 @@ class RideWithGPSClient(provider.BaseClient):
         if not fields:
             raise common.InvalidRequestError("update_event: no field to change was given")
         body = {"event": fields}
+        deadline_at = self.transport.deadline_at()  # one deadline for both requests
         try:
-            return await self._call("PUT", path, Event, root="event", json=body)
+            return await self._call(
+                "PUT", path, Event, root="event", json=body, deadline_at=deadline_at
+            )
         except common.APIStatusError as refused:
             if refused.status_code != 405:
                 raise
-        return await self._call("PATCH", path, Event, root="event", json=body)
+            sent = refused.attempts
+        try:
+            return await self._call(
+                "PATCH", path, Event, root="event", json=body, deadline_at=deadline_at
+            )
+        except common.APIError as error:
+            error.attempts += sent  # the PUT's count too: every request this call sent
+            raise
 
     async def delete_event(self, event_id: int) -> None:
         """Delete an event (the API answers 204 No Content). Not retried once sent.
