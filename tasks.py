@@ -187,9 +187,11 @@ def installs(args: list[str]) -> None:
     the checks' processes), each one's output printed whole when it ends.
     """
     jobs = 4
-    if "--jobs" in args:
-        at = args.index("--jobs")
-        jobs, args = int(args[at + 1]), args[:at] + args[at + 2 :]
+    for at, arg in enumerate(args):
+        if arg.startswith("--jobs"):  # --jobs N or --jobs=N
+            given = arg.partition("=")[2] or args[at + 1]
+            jobs, args = int(given), args[:at] + args[at + (1 if "=" in arg else 2) :]
+            break
     work = ROOT / "build" / "installs"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -203,6 +205,11 @@ def installs(args: list[str]) -> None:
             sys.exit(f"installs: the wheel's metadata has no {field!r}")
     extras = sorted(set(re.findall(r"^Provides-Extra: (\S+)$", text, re.M)) - TOOLING_EXTRAS)
     matrix = {"none": set(), **{extra: {extra} for extra in extras}, "all": set(extras)}
+    unknown = sorted(set(args) - set(matrix))
+    if unknown:
+        sys.exit(
+            f"installs: no install named {', '.join(unknown)} (there are: {', '.join(matrix)})"
+        )
     chosen_names = [name for name in matrix if not args or name in args]
 
     def one(name: str) -> tuple[str, int]:
@@ -220,14 +227,18 @@ def installs(args: list[str]) -> None:
             ]
             for step in steps:
                 log.append("+ " + " ".join(str(a)[:120] for a in step))
-                done = subprocess.run(
-                    [str(a) for a in step],
-                    cwd=scratch,
-                    env={**os.environ, "PYTHONPATH": ""},
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                )
+                try:
+                    done = subprocess.run(
+                        [str(a) for a in step],
+                        cwd=scratch,
+                        env={**os.environ, "PYTHONPATH": ""},
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.STDOUT,
+                        text=True,
+                    )
+                except OSError as exc:  # e.g. a console script the install did not make
+                    log.append(f"{type(exc).__name__}: {exc}")
+                    return "\n".join(log), 127
                 if done.stdout.strip():
                     log.append(done.stdout.rstrip())
                 if done.returncode:

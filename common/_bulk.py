@@ -222,6 +222,16 @@ async def fetch_many(
     failed: list[Exception] = []
     running = 0  # workers started and not finished
     exhausted = False  # the key iterator is used up
+    # Workers start a batch at a time (see ``run``): those of the batch yet to draw their
+    # first key (or end without one), and the event set when none is left.
+    unsettled = 0
+    batch_drawn = anyio.Event()
+
+    def settle() -> None:
+        nonlocal unsettled
+        unsettled -= 1
+        if unsettled == 0:
+            batch_drawn.set()
 
     def finished() -> None:
         nonlocal running
@@ -235,6 +245,7 @@ async def fetch_many(
 
         async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
             nonlocal exhausted
+            settled = False
             while not failed:
                 async with lock:  # an async generator cannot be advanced by two tasks at once
                     try:
@@ -252,7 +263,12 @@ async def fetch_many(
                     except Exception as exc:
                         failed.append(exc)
                         break
+                if not settled:
+                    settled = True
+                    settle()
                 await call(key, send, scope)
+            if not settled:
+                settle()
             finished()
 
     else:
@@ -260,6 +276,7 @@ async def fetch_many(
 
         async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
             nonlocal exhausted
+            settled = False
             while not failed:  # every worker advances the same iterator
                 try:
                     key = next(iterator)
@@ -269,24 +286,30 @@ async def fetch_many(
                 except Exception as exc:
                     failed.append(exc)
                     break
+                if not settled:
+                    settled = True
+                    settle()
                 await call(key, send, scope)
+            if not settled:
+                settle()
             finished()
 
     async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:
-        # Started a batch at a time, the next once this one has drawn its keys: no more
-        # workers than keys (three keys at a concurrency of a million started a million,
-        # for 65 s and 3 GB, past any cancellation); up to a batch, all at once.
-        nonlocal running
+        # A batch at a time, the next once each worker of this one has drawn a key: at most
+        # a batch more workers than keys (three keys at a concurrency of a million started
+        # a million, for 65 s and 3 GB, past any cancellation); up to a batch, all at once.
+        nonlocal running, unsettled, batch_drawn
         started = 0
         while True:
             batch = min(concurrency - started, _SPAWN_BATCH)
             started += batch
             running += batch
+            unsettled, batch_drawn = batch, anyio.Event()
             for _ in range(batch):
                 group.start_soon(worker, send, group.cancel_scope)
             if started >= concurrency:
                 return
-            await anyio.lowlevel.checkpoint()
+            await batch_drawn.wait()
             if exhausted or failed:
                 return
 

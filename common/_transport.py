@@ -243,12 +243,9 @@ class Transport:
         remaining = deadline_at - now
         if remaining >= self.timeout:
             return request
-        if remaining <= 0:
-            raise AttemptFailed(
-                Failure.NOT_SENT,
-                APITimeoutError(
-                    f"{request.what}: overall deadline of {self.deadline}s passed before sending"
-                ),
+        if remaining <= 0:  # not an attempt: nothing is sent
+            raise APITimeoutError(
+                f"{request.what}: overall deadline of {self.deadline}s passed before sending"
             )
         return attrs.evolve(request, timeout=remaining)
 
@@ -344,8 +341,9 @@ class Transport:
         sender = self._shared.sender
         policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
         started = loop_time()
-        if deadline_at is None and self.deadline is not None:
-            deadline_at = started + self.deadline
+        if self.deadline is not None:  # the sooner of this transport's and the call's
+            own = started + self.deadline
+            deadline_at = own if deadline_at is None or own < deadline_at else deadline_at
         state, not_before = _FIRST_ATTEMPT, 0.0
         while True:
             sent = False
@@ -358,9 +356,9 @@ class Transport:
                     what=what,
                 ) as slot:
                     attempt_started = loop_time()
+                    attempt = self._within(request, deadline_at, attempt_started)
                     sent = True
                     try:
-                        attempt = self._within(request, deadline_at, attempt_started)
                         response = self._answer(attempt, await sender.send(attempt))
                     except AttemptFailed as failed:
                         error = failed.error

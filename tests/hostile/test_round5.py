@@ -15,6 +15,7 @@ import attrs
 import pytest
 
 import common
+from common.provider import AttemptFailed, Failure, Request, Response
 from common.testing import run_virtual
 from intervals_async import EventList, IntervalsClient, IntervalsSource
 from intervals_async._models import DECODER
@@ -176,13 +177,30 @@ async def _echo(key: int) -> int:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("concurrency", [10**6, 2**70])
-async def test_a_huge_concurrency_starts_no_more_workers_than_keys(concurrency: int) -> None:
+@pytest.mark.parametrize("source", ["list", "slow async"])
+@pytest.mark.parametrize("concurrency", [5_000, 10**6, 2**70])
+async def test_a_huge_concurrency_starts_no_more_than_a_batch_of_workers_beyond_the_keys(
+    source: str, concurrency: int
+) -> None:
     # Every worker was started before any key was drawn: three keys at a concurrency of
     # a million took 65 s and 3 GB, and 2**70 never ended (nor could it be cancelled).
+    peak = 0
+
+    async def call(key: int) -> int:
+        nonlocal peak
+        peak = max(peak, len(asyncio.all_tasks()))
+        return await _echo(key)
+
+    async def slowly() -> AsyncIterator[int]:
+        for key in (1, 2, 3):
+            await asyncio.sleep(0.05)  # a source that waits between keys
+            yield key
+
+    keys = [1, 2, 3] if source == "list" else slowly()
     with anyio.fail_after(30):
-        results = [r async for r in common.fetch_many(_echo, [1, 2, 3], concurrency=concurrency)]
+        results = [r async for r in common.fetch_many(call, keys, concurrency=concurrency)]
     assert sorted(r.unwrap() for r in results) == [1, 2, 3]
+    assert peak <= 1024 + 10, peak  # one batch of workers, and the test's own tasks
 
 
 @pytest.mark.anyio
@@ -223,3 +241,50 @@ def test_an_option_too_large_for_a_float_is_refused_at_construction(option: str)
     with pytest.raises(common.InvalidRequestError) as caught:
         IntervalsClient(api_key="k", base_url="http://127.0.0.1:1", **{option: 10**400})
     assert caught.value.field == option
+
+
+class _RefusesPut:
+    """A sender whose PUT is refused with 405 after ``delay``; nothing else is answered."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay, self.sent = delay, list[str]()
+
+    async def send(self, request: Request) -> Response:
+        self.sent.append(request.method)
+        if request.method == "PUT":
+            await asyncio.sleep(self.delay)
+            return Response(405, {"Content-Type": "application/json"}, b'{"error": "no"}')
+        await asyncio.sleep(request.timeout)  # no answer within the attempt's timeout
+        raise AttemptFailed(Failure.MAYBE_SENT, common.APITimeoutError("timed out"))
+
+    async def aclose(self) -> None:
+        pass
+
+
+def test_a_patch_the_deadline_leaves_no_time_for_is_not_counted_as_sent() -> None:
+    # The deadline passed as the 405 came: the PATCH was never sent, yet counted (2).
+    async def main() -> None:
+        sender = _RefusesPut(5.0)
+        async with RideWithGPSClient(
+            api_key="k", auth_token="t", sender=sender, deadline=5, timeout=10, max_retries=0
+        ) as client:
+            with pytest.raises(common.APITimeoutError, match="passed before sending") as caught:
+                await client.update_event(5, name="Sunday ride")
+        assert sender.sent == ["PUT"] and caught.value.attempts == 1
+
+    run_virtual(main)
+
+
+def test_a_deadline_given_to_a_request_never_extends_the_clients_own() -> None:
+    async def main() -> None:
+        sender = _RefusesPut(0.0)
+        loop = asyncio.get_running_loop()
+        async with RideWithGPSClient(
+            api_key="k", auth_token="t", sender=sender, deadline=1, max_retries=0
+        ) as client:
+            started = loop.time()
+            with pytest.raises(common.APITimeoutError):
+                await client.transport.request("PATCH", "/x", deadline_at=started + 20)
+            assert loop.time() - started == pytest.approx(1.0, abs=1e-3)
+
+    run_virtual(main)
