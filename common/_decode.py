@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 import msgspec
-from cattrs.cols import is_sequence, list_structure_factory, mapping_structure_factory
+from cattrs.cols import is_sequence, mapping_structure_factory
 from cattrs.errors import IterableValidationNote
 from cattrs.gen import make_dict_structure_fn, override
 
@@ -306,24 +306,19 @@ def make_converter(rename: Callable[[str], str] | None = None) -> ModelConverter
     # exceptions on the event loop (19 s, 1.6 GB) to show five. This one stops after them.
     def list_hook(tp: Any) -> Callable[[Any, Any], Any]:
         args = getattr(tp, "__args__", None)
-        if not args or args[0] in (Any, object):
-            build = list_structure_factory(tp, converter)
-
-            def structure_any(value: Any, _: Any) -> Any:
-                if not isinstance(value, list):
-                    raise TypeError(f"expected an array, got {type(value).__name__}")
-                return build(value, tp)
-
-            return structure_any
-        item_type = args[0]
-        try:
-            item = converter.get_structure_hook(item_type)
-        except RecursionError:  # a model that contains itself: bound late
-            item = converter.structure
+        item_type = args[0] if args else Any
+        item: Callable[[Any, Any], Any] | None = None  # None: any item, taken as it is
+        if item_type not in (Any, object):
+            try:
+                item = converter.get_structure_hook(item_type)
+            except RecursionError:  # a model that contains itself: bound late
+                item = converter.structure
 
         def structure(value: Any, _: Any) -> Any:
             if not isinstance(value, list):
                 raise TypeError(f"expected an array, got {type(value).__name__}")
+            if item is None:
+                return list(value)
             out, errors = [], []
             for index, element in enumerate(value):
                 try:
