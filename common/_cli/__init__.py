@@ -112,6 +112,16 @@ def _date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}") from None
 
 
+def _text(text: str) -> str:
+    """Text to write out: a byte that was not UTF-8 on the command line (a lone surrogate
+    to Python) cannot be."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise argparse.ArgumentTypeError("not UTF-8 text (a byte that is not UTF-8)") from None
+    return text
+
+
 def _instant(text: str) -> dt.datetime:
     """An ISO 8601 date and time with its offset (``Z`` accepted): an instant, not a guess."""
     try:
@@ -235,7 +245,10 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
         " (with --out, replaced whole, never half-written) (default: %(default)s)",
     )
     events.add_argument(
-        "--calendar-name", metavar="NAME", help="with --format ics: the calendar's name"
+        "--calendar-name",
+        type=_text,
+        metavar="NAME",
+        help="with --format ics: the calendar's name",
     )
     events.add_argument(
         "--updated-since",

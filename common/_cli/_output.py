@@ -187,6 +187,10 @@ def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
+#: What a table cell may not hold: C0 and C1 controls and DEL.
+_TERMINAL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
     e = outcome.event
     where = ", ".join(p for p in (e.location.locality, e.location.country) if p)
@@ -200,6 +204,9 @@ def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
         "where": where or (e.location.name or ""),
         "km": " ".join(f"{d / 1000:.1f}".removesuffix(".0") for d in e.distances_m),
     }
+    # A server's text on a terminal: no control character (an ESC sequence would retitle
+    # or clear the terminal); rich markup in it is shown as written (see _build).
+    cells = {column: _TERMINAL_CONTROL.sub("", text) for column, text in cells.items()}
     if with_details:
         hidden = outcome.error or not outcome.visible or e.participants is None
         people = "?" if hidden else str(len(e.participants or ()))
@@ -252,6 +259,7 @@ def events_table(outcomes: Sequence[Outcome], width: int | None) -> str:
 def _build(rows: list[dict[str, str]], widths: dict[str, int]) -> Any:
     from rich import box
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 0))
     for column, most in widths.items():
@@ -264,7 +272,7 @@ def _build(rows: list[dict[str, str]], widths: dict[str, int]) -> Any:
             justify="right" if column == "people" else "left",
         )
     for row in rows:
-        table.add_row(*(row[c] for c in widths))
+        table.add_row(*(Text(row[c]) for c in widths))  # text, never markup: "[/x]" as is
     return table
 
 
@@ -360,16 +368,27 @@ def output(path: str | None) -> Iterator[Output]:
         yield from _write_through(path, real)
         return
     try:
-        fd, part = tempfile.mkstemp(
-            prefix=f".{os.path.basename(real)}.", suffix=".part", dir=folder
+        fd, part = tempfile.mkstemp(  # the name cut: a legal long one must leave room
+            prefix=f".{os.path.basename(real)[:50]}.", suffix=".part", dir=folder
         )
     except OSError as exc:
         raise _unwritable(path, exc) from None
     try:
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
+        stream = open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+        try:
             target = Output(stream, path)
             yield target
             target.flush()
+        except BaseException:
+            # Closing flushes what a failed write left in the buffer, and fails again: the
+            # first error (a Usage naming the path) is the one to tell.
+            with contextlib.suppress(OSError):
+                stream.close()
+            raise
+        try:
+            stream.close()
+        except OSError as exc:
+            raise _unwritable(path, exc) from None
         if target.kept:
             try:
                 _copy_mode(real, part)

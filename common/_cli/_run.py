@@ -173,8 +173,11 @@ class Opened:
 
 
 def _where(plugin: ProviderPlugin, base_url: str | None) -> str:
-    try:
-        host = urlsplit(base_url).netloc if base_url else ""
+    try:  # host and port only: a user:password part is never printed
+        parts = urlsplit(base_url) if base_url else None
+        host = "" if parts is None else (parts.hostname or "")
+        if host and parts is not None and parts.port is not None:
+            host = f"{host}:{parts.port}"
     except ValueError:  # a malformed URL (the client refuses it, with the reason)
         host = ""
     return f"{plugin.title} ({host})" if host else plugin.title

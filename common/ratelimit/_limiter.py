@@ -36,7 +36,7 @@ import attrs
 
 from .._clock import loop_time
 from .._errors import APITimeoutError, ClientClosedError, RateLimitError
-from ._local import FIRST_ROUND_WAIT, Report
+from ._local import FIRST_ROUND_WAIT, KNOWN_MARGIN, MIN_RATE, Report
 from ._store import QUEUE_LIMIT, SKEW, MemoryStore, RateStore, StoreError, Turn
 
 __all__ = ["Limiter", "LocalLimiter", "PacedLimiter", "Slot"]
@@ -455,7 +455,14 @@ class PacedLimiter:
         """A shared store's turn the rules could not give (a wait beyond any bound) is a
         failure, never a wait: the store's own reset would have caught it."""
         limit = max(max_wait, QUEUE_LIMIT * turn.interval) + SKEW
-        if turn.kind == "go" and (turn.wait > limit or (turn.wait and not turn.interval)):
+        slowest = MIN_RATE  # no learned pace is slower, nor a configured one (its margin in)
+        if self.rate_limit is not None and self.rate_limit * KNOWN_MARGIN < slowest:
+            slowest = self.rate_limit * KNOWN_MARGIN
+        if turn.kind == "go" and (
+            turn.wait > limit
+            or (turn.wait and not turn.interval)
+            or turn.interval > 1.0 / slowest + SKEW
+        ):
             raise StoreError(f"unexpected reply from the rate store (a wait of {turn.wait:.3g}s)")
 
     def _give_back_to(self, store: RateStore) -> Callable[[Turn], Coroutine[Any, Any, None]]:
@@ -540,8 +547,11 @@ class PacedLimiter:
                 self._warn_reset()
             now = self.clock()
             if turn.kind == "cool":
-                if turn.server_wait > max_wait:
-                    raise cool_down_error(turn.server_wait, "longer than max_retry_wait")
+                # (the longer of the two: a cool-down another client's longer
+                # max_retry_wait wrote, or a budget edited by hand, holds no call past its own)
+                longest = turn.wait if turn.wait > turn.server_wait else turn.server_wait
+                if longest > max_wait:
+                    raise cool_down_error(longest, "longer than max_retry_wait")
                 if deadline_at is not None and now + turn.wait >= deadline_at:
                     raise cool_down_error(turn.wait, "beyond the call's deadline")
                 await self._pause(turn.wait)

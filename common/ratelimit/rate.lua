@@ -90,7 +90,19 @@ local function unwritable(s)
       return true
     end
   end
+  -- A learned pace is at least MIN_RATE, and its floor MARGIN of it or all of it (a
+  -- seed): 1e-300/s would make every slot 1e300 s away.
+  if s.est ~= 0 and (s.est < MIN_RATE or s.floor > s.est
+                     or s.floor < s.est * MARGIN * (1 - 1e-9)) then
+    return true
+  end
   return false
+end
+
+-- A key of another type (a string, a list): nothing the script wrote.
+local function foreign()
+  local kind = redis.call('TYPE', h)['ok']
+  return kind ~= 'hash' and kind ~= 'none'
 end
 
 -- corrupt() of _store.py: a time the rules could not have written by now.
@@ -120,8 +132,12 @@ end
 local function acquire()
   local configured, burst = configured_rate(ARGV[3]), tonumber(ARGV[4])
   local lease, max_wait, seed = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
-  local s = load()
   local reset = 0
+  if foreign() then
+    redis.call('DEL', h)
+    reset = 1
+  end
+  local s = load()
   if corrupt(s, configured, max_wait) then
     redis.call('DEL', h)
     s = load()

@@ -450,3 +450,60 @@ async def test_a_redis_password_shows_nowhere(
     shown.append(caplog.text)
     for text in shown:
         assert "rightpw" not in text and "wrongpw" not in text
+
+
+# -- the fifth hostile round: values the rules never write, a key of another type ---------
+
+
+@pytest.mark.parametrize(
+    "mapping",
+    [
+        {"est": "1e-300", "floor": "1e-300"},  # a learned pace far below MIN_RATE
+        {"est": "0.001", "floor": "0.00095"},
+        {"est": "40", "floor": "1e-300"},  # a floor the rules never leave under the pace
+    ],
+)
+async def test_a_pace_no_rule_writes_is_reset_and_calls_go_on(
+    redis_url: str, mapping: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Finite, so not "corrupt": every slot was 1e300 s (or 1,000 s) away, and a call with
+    # no deadline slept for ever.
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        async with client(fake, redis_url, deadline=None) as c:
+            await c.get_event(eid)
+            now = await redis_now(redis)
+            await redis.hset(PREFIX + KEY, mapping={**mapping, "ep": now, "cf": now})
+            with anyio.fail_after(10):
+                for _ in range(3):
+                    await c.get_event(eid)
+    assert any("started anew" in w for w in rate_warnings(caplog))
+
+
+@pytest.mark.parametrize("kind", ["string", "list"])
+async def test_a_budget_key_of_another_type_is_started_anew(redis_url: str, kind: str) -> None:
+    # WRONGTYPE on every call: each client paced alone for good (N processes, N times
+    # the shared rate), the key never reset.
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        if kind == "string":
+            await redis.set(PREFIX + KEY, "not a budget")
+        else:
+            await redis.rpush(PREFIX + KEY, "not", "a", "budget")
+        async with client(fake, redis_url, rate_limit=40) as c:
+            await c.get_event(eid)
+            assert c.transport.limiter.shared  # the store answered: sharing is on
+        assert await redis.type(PREFIX + KEY) == b"hash"
+
+
+async def test_a_cool_down_longer_than_this_calls_bound_fails_it_at_once(redis_url: str) -> None:
+    # A cool-down of 1e300 s whose server wait was then cleared (an accepted answer)
+    # passed the check on the server's wait alone: a call with no deadline slept for ever.
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        async with client(fake, redis_url, deadline=None, max_retry_wait=60) as c:
+            await c.get_event(eid)
+            now = await redis_now(redis)
+            await redis.hset(PREFIX + KEY, mapping={"cool": now + 1e300, "cd": 1e300, "srv": 0})
+            with anyio.fail_after(10), pytest.raises(common.RateLimitError, match="max_retry"):
+                await c.get_event(eid)

@@ -1,0 +1,90 @@
+"""The fifth hostile round's command-line findings, each reproduced first (each test fails
+on the code before its fix)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import common
+from common._cli._output import Outcome, events_table
+
+from .conftest import ROOT, Fakes, clean_env, eventsync
+
+
+def test_a_password_in_the_base_url_is_never_printed(fakes: Fakes) -> None:
+    # The error named the provider with the URL's user:password part as its "host".
+    url = fakes.env()["INTERVALS_BASE_URL"].replace("http://", "http://alice:Sup3rSecretPw@")
+    ran = eventsync("--base-url", url, "events", "--provider", "intervals", env=fakes.env())
+    assert ran.code == 2, ran.err
+    assert "Sup3rSecretPw" not in ran.err + ran.out and "alice" not in ran.err, ran.err
+    assert "base_url must not carry credentials" in ran.err
+
+
+def _named(name: str) -> Outcome:
+    return Outcome(
+        common.Event(
+            provider="ridewithgps", id="1", name=name, start_date=dt.date(2026, 9, 1), raw=None
+        )
+    )
+
+
+def test_the_table_shows_a_servers_text_as_text_without_control_characters() -> None:
+    # Rich read an event's name as markup ("[/x]" raised MarkupError, exit 1; "[bold]…"
+    # vanished) and passed ESC sequences to the terminal (a new title, a cleared screen).
+    names = ["[bold]Club ride[/bold]", "Ride [/x] to the coast", "\x1b]0;pwned\x07\x1b[2J Night"]
+    table = events_table([_named(n) for n in names], width=None)
+    assert "[bold]Club ride[/bold]" in table and "Ride [/x] to the coast" in table
+    assert "]0;pwned[2J Night" in table
+    assert not any(c in table for c in "\x1b\x07\x9b"), repr(table)
+
+
+def test_a_calendar_name_that_is_not_utf8_is_a_usage_error(fakes: Fakes, tmp_path: Path) -> None:
+    # A byte that is not UTF-8 on the command line reached the iCalendar writer: a
+    # UnicodeEncodeError traceback, exit 1.
+    ran = eventsync(
+        "events", "--provider", "intervals", "--format", "ics",
+        "--calendar-name", "Caf\udce9 rides", "--out", str(tmp_path / "cal.ics"),
+        env=fakes.env(),
+    )  # fmt: skip
+    assert ran.code == 2, ran.err
+    assert len(ran.err_lines) == 1 and "--calendar-name" in ran.err, ran.err
+
+
+def test_a_long_but_legal_out_name_is_written(fakes: Fakes, tmp_path: Path) -> None:
+    # The part file beside it is named after it: 245 bytes plus its own went past the
+    # 255-byte limit, and a writable name was called unwritable (exit 2).
+    target = tmp_path / ("e" * 239 + ".jsonl")
+    ran = eventsync(
+        "events", "--provider", "intervals", "--format", "jsonl", "--out", str(target),
+        env=fakes.env(),
+    )  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert target.read_text().count("\n") > 0
+    assert [p.name for p in tmp_path.iterdir()] == [target.name]
+
+
+def test_a_write_error_on_a_regular_out_file_names_it_and_exits_2(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    # The failed flush was reported as a Usage error naming the path, then closing the
+    # file flushed again and its bare OSError replaced it: exit 5, no path.
+    target = tmp_path / "events.jsonl"
+    target.write_text("the last good export\n")
+
+    def small_files() -> None:  # RLIMIT_FSIZE: a write past 16 KiB fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (16 * 1024, 16 * 1024))
+
+    done = subprocess.run(
+        [sys.executable, "-m", "common._cli", "--no-progress", "events", "--provider",
+         "intervals", "--format", "jsonl", "--out", str(target)],
+        env=clean_env(fakes.env()), capture_output=True, text=True, cwd=ROOT, timeout=60,
+        preexec_fn=small_files,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert f"--out {target}: cannot write" in done.stderr, done.stderr
+    assert target.read_text() == "the last good export\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["events.jsonl"]
