@@ -187,8 +187,10 @@ def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-#: What a table cell may not hold: C0 and C1 controls and DEL.
+#: What a table cell may not hold: C0 and C1 controls and DEL (tabs and line breaks
+#: become spaces first).
 _TERMINAL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_LINE_BREAKS = re.compile("[\t\n\r]+")
 
 
 def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
@@ -206,7 +208,10 @@ def _cells(outcome: Outcome, with_details: bool) -> dict[str, str]:
     }
     # A server's text on a terminal: no control character (an ESC sequence would retitle
     # or clear the terminal); rich markup in it is shown as written (see _build).
-    cells = {column: _TERMINAL_CONTROL.sub("", text) for column, text in cells.items()}
+    cells = {
+        column: _TERMINAL_CONTROL.sub("", _LINE_BREAKS.sub(" ", text))
+        for column, text in cells.items()
+    }
     if with_details:
         hidden = outcome.error or not outcome.visible or e.participants is None
         people = "?" if hidden else str(len(e.participants or ()))

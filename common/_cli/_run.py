@@ -176,6 +176,8 @@ def _where(plugin: ProviderPlugin, base_url: str | None) -> str:
     try:  # host and port only: a user:password part is never printed
         parts = urlsplit(base_url) if base_url else None
         host = "" if parts is None else (parts.hostname or "")
+        if ":" in host:
+            host = f"[{host}]"  # an IPv6 address, as a URL writes it
         if host and parts is not None and parts.port is not None:
             host = f"{host}:{parts.port}"
     except ValueError:  # a malformed URL (the client refuses it, with the reason)

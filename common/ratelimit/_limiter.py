@@ -36,7 +36,7 @@ import attrs
 
 from .._clock import loop_time
 from .._errors import APITimeoutError, ClientClosedError, RateLimitError
-from ._local import FIRST_ROUND_WAIT, KNOWN_MARGIN, MIN_RATE, Report
+from ._local import FIRST_ROUND_WAIT, KNOWN_MARGIN, MARGIN, MIN_RATE, Report
 from ._store import QUEUE_LIMIT, SKEW, MemoryStore, RateStore, StoreError, Turn
 
 __all__ = ["Limiter", "LocalLimiter", "PacedLimiter", "Slot"]
@@ -411,7 +411,7 @@ class PacedLimiter:
         self, store: RateStore, call: _Call, max_wait: float, lease: float
     ) -> Turn | None:
         """A turn from ``store``; None when the shared store failed (pace locally)."""
-        seed = 1.0 / self._interval if self._interval else 0.0
+        seed = self._seed()
         max_wait = min(max_wait, 1e12)
         if type(store) is MemoryStore:
             return store.acquire_now(
@@ -451,11 +451,20 @@ class PacedLimiter:
             self._interval = turn.interval
         return turn
 
+    def _seed(self) -> float:
+        """The pace a new budget starts at: the shared one last seen (0: none), never below
+        MIN_RATE (a pace under it is one no rule writes; a configured rate still caps it)."""
+        if not self._interval:
+            return 0.0
+        seed = 1.0 / self._interval
+        return seed if seed > MIN_RATE else MIN_RATE
+
     def _check(self, turn: Turn, max_wait: float) -> None:
         """A shared store's turn the rules could not give (a wait beyond any bound) is a
         failure, never a wait: the store's own reset would have caught it."""
         limit = max(max_wait, QUEUE_LIMIT * turn.interval) + SKEW
-        slowest = MIN_RATE  # no learned pace is slower, nor a configured one (its margin in)
+        slowest = MIN_RATE * MARGIN  # no learned pace is slower (its floor), nor a
+        # configured one (with its margin)
         if self.rate_limit is not None and self.rate_limit * KNOWN_MARGIN < slowest:
             slowest = self.rate_limit * KNOWN_MARGIN
         if turn.kind == "go" and (
@@ -509,7 +518,7 @@ class PacedLimiter:
             self.burst,
             hold,
             max_wait if max_wait < 1e12 else 1e12,
-            1.0 / self._interval if self._interval else 0.0,
+            self._seed(),
             now,
         )
         if fields[0] == "go" and fields[1] <= 0 and not fields[7]:

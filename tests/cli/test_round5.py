@@ -88,3 +88,12 @@ def test_a_write_error_on_a_regular_out_file_names_it_and_exits_2(
     assert f"--out {target}: cannot write" in done.stderr, done.stderr
     assert target.read_text() == "the last good export\n"
     assert [p.name for p in tmp_path.iterdir()] == ["events.jsonl"]
+
+
+def test_the_provider_is_named_with_its_host_and_port_only() -> None:
+    from common._cli._run import _where
+    from common.provider import Registry
+
+    plugin = next(p for p in Registry.discover() if p.name == "intervals")
+    assert _where(plugin, "http://[::1]:8080/api") == f"{plugin.title} ([::1]:8080)"
+    assert _where(plugin, "https://bob:pw@Example.org/") == f"{plugin.title} (example.org)"

@@ -507,3 +507,20 @@ async def test_a_cool_down_longer_than_this_calls_bound_fails_it_at_once(redis_u
             await redis.hset(PREFIX + KEY, mapping={"cool": now + 1e300, "cd": 1e300, "srv": 0})
             with anyio.fail_after(10), pytest.raises(common.RateLimitError, match="max_retry"):
                 await c.get_event(eid)
+
+
+async def test_a_budget_seeded_by_a_slow_configured_pace_is_not_reset(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A new budget starts at the pace last seen: 3 a minute seeded it below MIN_RATE, which
+    # the corrupt-state check (rightly) calls no rule's, so every acquire reset it and
+    # every call went at once, unpaced, with a warning.
+    async with limited_fake(None, latency=0.0) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        async with client(fake, redis_url, rate_limit=0.05) as c:
+            await c.get_event(eid)  # the pace seen: 0.0475/s with its margin
+            await redis.delete(PREFIX + KEY)  # an idle hour's TTL, a FLUSH
+            await c.get_event(eid)  # a new budget, seeded: goes at once
+            with pytest.raises(common.APITimeoutError, match="pacing slot"):
+                await c.with_options(deadline=1).get_event(eid)  # paced, not reset
+    assert not any("started anew" in w for w in rate_warnings(caplog))
