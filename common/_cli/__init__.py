@@ -11,6 +11,7 @@ by ``eventsync --help``.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import datetime as dt
 import importlib.util
 import logging
@@ -20,7 +21,6 @@ import shutil
 import signal
 import sys
 import textwrap
-import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -343,8 +343,40 @@ class _Terminated(KeyboardInterrupt):
     """SIGTERM, unwinding the run as Ctrl-C does (an ``--out`` file's part is removed)."""
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise _Terminated()
+async def _terminable(
+    run: Callable[[argparse.Namespace, Registry, Any], Any],
+    args: argparse.Namespace,
+    registry: Registry,
+    console: Any,
+) -> Any:
+    """``run``, which SIGTERM stops as Ctrl-C does: by cancelling it, so that every task
+    unwinds in order (an ``--out`` file's part is removed). A handler raising from the
+    signal landed inside whatever ran, a worker or the loop itself, and skipped that."""
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    terminated = False
+
+    def stop() -> None:
+        nonlocal terminated
+        terminated = True
+        if task is not None:
+            task.cancel()
+
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        loop.add_signal_handler(signal.SIGTERM, stop)
+    except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+        return await run(args, registry, console)
+    try:
+        return await run(args, registry, console)
+    except asyncio.CancelledError:
+        if terminated:
+            raise _Terminated() from None
+        raise
+    finally:
+        loop.remove_signal_handler(signal.SIGTERM)
+        if previous is not None:  # the caller's own handler, back (asyncio sets the default)
+            signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
@@ -391,17 +423,14 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
         sys.stdout.reconfigure(errors="replace")
     console = Console(stderr=True, quiet=args.no_progress)
     run: Callable[[argparse.Namespace, Registry, Console], Any] = args.run
-    # SIGTERM (a service manager, a cron timeout) stops the run as Ctrl-C does, cleaning up;
-    # only from the main thread, and the caller's own handler is put back after.
-    previous = None
-    if threading.current_thread() is threading.main_thread():
-        previous = signal.signal(signal.SIGTERM, _terminate)
+    # SIGTERM (a service manager, a cron timeout) stops the run as Ctrl-C does, cleaning up
+    # (see _terminable); the caller's own handler is back after.
     try:
         with warnings.catch_warnings():
             # A truncated listing is worth one line on stderr (or a note on its event).
             warnings.simplefilter("always", TruncationWarning)
             warnings.showwarning = show_warning
-            return int(anyio.run(run, args, registry, console))
+            return int(anyio.run(_terminable, run, args, registry, console))
     except BaseException as caught:  # sorted out below; anything unexpected is re-raised
         exc = _root(caught)
         if isinstance(exc, _Terminated):
@@ -419,6 +448,3 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
             traceback.print_exception(caught)
         sys.stderr.write(f"eventsync: error: {one_line(exc)}\n")
         return _exit_code(exc)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
