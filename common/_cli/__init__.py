@@ -384,8 +384,15 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
 
     ``registry`` defaults to every provider installed (entry points).
     """
+    # A stream the caller closed (">&-", "2>&-") is None to Python: nowhere to write.
+    closed = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]
+    for name in closed:
+        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for good
     registry = Registry.discover() if registry is None else registry
     args = build_parser(registry).parse_args(argv)
+    if "stdout" in closed and getattr(args, "out", None) in (None, "-"):
+        sys.stderr.write("eventsync: error: stdout is closed: give --out FILE\n")
+        return EXIT_USAGE
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_LowerLevel())
     if not args.debug:  # asyncio's debug-mode notes (slow callbacks) are not the user's news

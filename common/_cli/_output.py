@@ -320,17 +320,22 @@ class Output:
         try:
             return self._stream.write(text)
         except OSError as exc:
-            if self.name is None:
-                raise
-            raise _unwritable(self.name, exc) from None
+            raise self._failed(exc) from None
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except OSError as exc:
-            if self.name is None:
-                raise
-            raise _unwritable(self.name, exc) from None
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: OSError) -> BaseException:
+        """The error a failed write means: stdout's reader gone (a closed pipe, quietly
+        the caller's), else a Usage error naming where (a full device, a size limit)."""
+        if self.name is None:
+            if isinstance(exc, BrokenPipeError):
+                return exc
+            return Usage(f"stdout: cannot write: {exc.strerror or exc}")
+        return _unwritable(self.name, exc)
 
     def isatty(self) -> bool:
         return self._stream.isatty()

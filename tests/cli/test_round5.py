@@ -4,12 +4,14 @@ on the code before its fix)."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import resource
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import common
 from common._cli._output import Outcome, events_table
@@ -126,3 +128,41 @@ def test_sigterm_at_any_moment_leaves_the_export_and_nothing_beside_it(
         if proc.returncode != 0:  # (a run may finish before its moment)
             assert proc.returncode in (143, -15), (moment, proc.returncode, err)
             assert target.read_text() == "the last good export\n"
+
+
+def _run_with(fakes: Fakes, *argv: str, **popen: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "common._cli", "--no-progress", *argv],
+        env=clean_env(fakes.env()), text=True, cwd=ROOT, timeout=60, **popen,
+    )  # fmt: skip
+
+
+def test_a_closed_stdout_or_stderr_is_no_traceback(fakes: Fakes, tmp_path: Path) -> None:
+    # Python has None for a stream the caller closed (">&-"): an AttributeError
+    # traceback, and with stderr closed the export was fetched, then never written.
+    target = tmp_path / "events.jsonl"
+    no_stdout = _run_with(
+        fakes, "events", "--provider", "intervals", "--format", "jsonl",
+        stderr=subprocess.PIPE, preexec_fn=lambda: os.close(1),
+    )  # fmt: skip
+    assert no_stdout.returncode == 2, no_stdout.stderr
+    assert no_stdout.stderr == "eventsync: error: stdout is closed: give --out FILE\n"
+    no_stderr = _run_with(
+        fakes, "events", "--provider", "intervals", "--format", "jsonl", "--out", str(target),
+        stdout=subprocess.PIPE, preexec_fn=lambda: os.close(2),
+    )  # fmt: skip
+    assert no_stderr.returncode == 0
+    assert target.read_text().count("\n") > 0
+
+
+def test_a_full_stdout_is_named(fakes: Fakes) -> None:
+    # "[Errno 28] No space left on device", exit 5: no word of where.
+    with open("/dev/full", "w") as full:
+        ran = _run_with(
+            fakes, "events", "--provider", "intervals", "--format", "jsonl",
+            stdout=full, stderr=subprocess.PIPE,
+        )  # fmt: skip
+    assert ran.returncode == 2, ran.stderr
+    assert ran.stderr.splitlines()[-1] == (
+        "eventsync: error: stdout: cannot write: No space left on device"
+    )
