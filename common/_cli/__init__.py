@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import datetime as dt
 import importlib.util
+import io
 import logging
 import math
 import os
@@ -339,6 +340,15 @@ def _quiet_stdout() -> None:
     os.close(devnull)
 
 
+class _Nowhere(io.TextIOBase):
+    """A stream the caller closed: what is written to it goes nowhere."""
+
+    encoding = "utf-8"
+
+    def write(self, text: str, /) -> int:
+        return len(text)
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, unwinding the run as Ctrl-C does (an ``--out`` file's part is removed)."""
 
@@ -387,7 +397,7 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     # A stream the caller closed (">&-", "2>&-") is None to Python: nowhere to write.
     closed = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]
     for name in closed:
-        setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))  # noqa: SIM115 - for good
+        setattr(sys, name, _Nowhere())
     registry = Registry.discover() if registry is None else registry
     args = build_parser(registry).parse_args(argv)
     if "stdout" in closed and getattr(args, "out", None) in (None, "-"):
