@@ -65,6 +65,8 @@ GIVE_BACK_WITHIN = 1.0
 RETRY_STORE_AFTER = 1.0
 #: After a warning about the shared store, no other one for this long (one per outage).
 WARN_EVERY = 60.0
+#: The slowest interval a new budget is seeded with (a learned pace is never below MIN_RATE).
+_SLOWEST = 1.0 / MIN_RATE
 
 
 class Slot:
@@ -411,7 +413,7 @@ class PacedLimiter:
         self, store: RateStore, call: _Call, max_wait: float, lease: float
     ) -> Turn | None:
         """A turn from ``store``; None when the shared store failed (pace locally)."""
-        seed = self._seed()
+        seed = 1.0 / self._interval if self._interval else 0.0
         max_wait = min(max_wait, 1e12)
         if type(store) is MemoryStore:
             return store.acquire_now(
@@ -448,16 +450,10 @@ class PacedLimiter:
             return None
         self._down_until = 0.0
         if turn.kind == "go" and turn.interval:
-            self._interval = turn.interval
+            # (never slower than MIN_RATE: the seed of a new budget, 1 / it, is a pace a
+            # rule could write; a configured rate under it still caps the pace)
+            self._interval = turn.interval if turn.interval < _SLOWEST else _SLOWEST
         return turn
-
-    def _seed(self) -> float:
-        """The pace a new budget starts at: the shared one last seen (0: none), never below
-        MIN_RATE (a pace under it is one no rule writes; a configured rate still caps it)."""
-        if not self._interval:
-            return 0.0
-        seed = 1.0 / self._interval
-        return seed if seed > MIN_RATE else MIN_RATE
 
     def _check(self, turn: Turn, max_wait: float) -> None:
         """A shared store's turn the rules could not give (a wait beyond any bound) is a
@@ -518,7 +514,7 @@ class PacedLimiter:
             self.burst,
             hold,
             max_wait if max_wait < 1e12 else 1e12,
-            self._seed(),
+            1.0 / self._interval if self._interval else 0.0,
             now,
         )
         if fields[0] == "go" and fields[1] <= 0 and not fields[7]:
