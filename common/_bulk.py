@@ -220,22 +220,22 @@ async def fetch_many(
     # that fails ends the drawing: the keys in flight still finish and get their results,
     # then the last worker out raises the iterator's error as the stream's.
     failed: list[Exception] = []
-    running = 0  # workers started and not finished
+    running = started = drawn = 0  # workers started and not finished; ever started; keys
     exhausted = False  # the key iterator is used up
-    # Workers start a batch at a time (see ``run``): those of the batch yet to draw their
-    # first key (or end without one), and the event set when none is left.
-    unsettled = 0
-    batch_drawn = anyio.Event()
+    # Workers start a batch at a time (see ``run``): the next once as many keys were drawn
+    # as workers started, or the drawing ended.
+    enough = anyio.Event()
 
-    def settle() -> None:
-        nonlocal unsettled
-        unsettled -= 1
-        if unsettled == 0:
-            batch_drawn.set()
+    def drew() -> None:
+        nonlocal drawn
+        drawn += 1
+        if drawn == started:
+            enough.set()
 
     def finished() -> None:
         nonlocal running
         running -= 1
+        enough.set()  # a worker ends only when the drawing did
         if running == 0 and failed:
             raise failed[0]
 
@@ -245,7 +245,6 @@ async def fetch_many(
 
         async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
             nonlocal exhausted
-            settled = False
             while not failed:
                 async with lock:  # an async generator cannot be advanced by two tasks at once
                     try:
@@ -263,12 +262,8 @@ async def fetch_many(
                     except Exception as exc:
                         failed.append(exc)
                         break
-                if not settled:
-                    settled = True
-                    settle()
+                drew()
                 await call(key, send, scope)
-            if not settled:
-                settle()
             finished()
 
     else:
@@ -276,7 +271,6 @@ async def fetch_many(
 
         async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
             nonlocal exhausted
-            settled = False
             while not failed:  # every worker advances the same iterator
                 try:
                     key = next(iterator)
@@ -286,30 +280,26 @@ async def fetch_many(
                 except Exception as exc:
                     failed.append(exc)
                     break
-                if not settled:
-                    settled = True
-                    settle()
+                drew()
                 await call(key, send, scope)
-            if not settled:
-                settle()
             finished()
 
     async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:
-        # A batch at a time, the next once each worker of this one has drawn a key: at most
-        # a batch more workers than keys (three keys at a concurrency of a million started
+        # A batch at a time, the next once as many keys were drawn as workers started: at
+        # most a batch more workers than keys (three keys at a concurrency of a million started
         # a million, for 65 s and 3 GB, past any cancellation); up to a batch, all at once.
-        nonlocal running, unsettled, batch_drawn
-        started = 0
+        nonlocal running, started, enough
         while True:
             batch = min(concurrency - started, _SPAWN_BATCH)
             started += batch
             running += batch
-            unsettled, batch_drawn = batch, anyio.Event()
+            enough = anyio.Event()
             for _ in range(batch):
                 group.start_soon(worker, send, group.cancel_scope)
             if started >= concurrency:
                 return
-            await batch_drawn.wait()
+            if drawn < started:
+                await enough.wait()
             if exhausted or failed:
                 return
 
