@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -32,8 +33,13 @@ PACKAGES = ["common", "intervals_async", "ridewithgps_async"]
 COVERAGE_FLOORS = {"common/*": 90, "intervals_async/*": 85, "ridewithgps_async/*": 85}
 
 
+def _command_line(args: Sequence[str | Path]) -> str:
+    """``+ command args`` as the tasks print a command they run (each argument cut)."""
+    return "+ " + " ".join(str(a)[:120] for a in args)
+
+
 def run(*args: str | Path, cwd: str | Path = ROOT, **env: str) -> None:
-    print("+", " ".join(str(a)[:120] for a in args), flush=True)
+    print(_command_line(args), flush=True)
     result = subprocess.run([str(a) for a in args], cwd=cwd, env={**os.environ, **env})
     if result.returncode:
         sys.exit(result.returncode)
@@ -226,7 +232,7 @@ def installs(args: list[str]) -> None:
                 *_checks(chosen, bin_dir, Path(scratch)),
             ]
             for step in steps:
-                log.append("+ " + " ".join(str(a)[:120] for a in step))
+                log.append(_command_line(step))
                 try:
                     done = subprocess.run(
                         [str(a) for a in step],
