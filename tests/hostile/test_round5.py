@@ -16,7 +16,7 @@ import pytest
 
 import common
 from common.provider import AttemptFailed, Failure, Request, Response
-from common.testing import run_virtual
+from common.testing import run_virtual, virtual_backend
 from intervals_async import EventList, IntervalsClient, IntervalsSource
 from intervals_async._models import DECODER
 from ridewithgps_async import RideWithGPSClient
@@ -176,7 +176,13 @@ async def _echo(key: int) -> int:
     return key
 
 
+#: The bulk tests run on the virtual clock: their sleeps (a call, a source between keys)
+#: pass at once, and their bound (fail_after) is in its time.
+_VIRTUAL = pytest.mark.parametrize("anyio_backend", [virtual_backend()])
+
+
 @pytest.mark.anyio
+@_VIRTUAL
 @pytest.mark.parametrize("source", ["list", "slow async"])
 @pytest.mark.parametrize("concurrency", [5_000, 10**6, 2**70])
 async def test_a_huge_concurrency_starts_no_more_than_a_batch_of_workers_beyond_the_keys(
@@ -204,6 +210,7 @@ async def test_a_huge_concurrency_starts_no_more_than_a_batch_of_workers_beyond_
 
 
 @pytest.mark.anyio
+@_VIRTUAL
 async def test_a_key_source_cancelled_elsewhere_keeps_the_results_in_flight() -> None:
     # The worker reading the keys raised CancelledElsewhereError through the task group,
     # which cancelled the five calls in flight: their keys had no result at all.
@@ -227,6 +234,7 @@ async def test_a_key_source_cancelled_elsewhere_keeps_the_results_in_flight() ->
 
 
 @pytest.mark.anyio
+@_VIRTUAL
 async def test_keys_too_many_to_count_are_drawn() -> None:
     # len(range(10**20)) raises OverflowError: it escaped before any key was drawn.
     async with aclosing(common.fetch_many(_echo, range(10**20), concurrency=2)) as results:
