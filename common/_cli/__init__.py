@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import datetime as dt
 import importlib.util
-import io
 import logging
 import math
 import os
@@ -26,7 +25,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from importlib import metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import anyio
 
@@ -340,13 +339,32 @@ def _quiet_stdout() -> None:
     os.close(devnull)
 
 
-class _Nowhere(io.TextIOBase):
-    """A stream the caller closed: what is written to it goes nowhere."""
+class _BestEffort:
+    """A stream for messages, written as far as it can be: once it fails (a closed pipe,
+    a full disk) or when the caller closed it (None), what is written goes nowhere. The
+    run's result and exit code never depend on whether its messages could be shown
+    (a stderr whose reader was gone ended a run with exit 0 and no ``--out`` file)."""
 
-    encoding = "utf-8"
+    def __init__(self, stream: TextIO | None) -> None:
+        self._stream = stream
+        self.encoding = str(getattr(stream, "encoding", None) or "utf-8")
 
     def write(self, text: str, /) -> int:
+        self._do(lambda stream: stream.write(text))
         return len(text)
+
+    def flush(self) -> None:
+        self._do(lambda stream: stream.flush())
+
+    def isatty(self) -> bool:
+        return self._stream is not None and self._stream.isatty()
+
+    def _do(self, step: Callable[[TextIO], object]) -> None:
+        if self._stream is not None:
+            try:
+                step(self._stream)
+            except (OSError, ValueError):  # ValueError: a stream closed in this process
+                self._stream = None
 
 
 class _Terminated(KeyboardInterrupt):
@@ -394,13 +412,21 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
 
     ``registry`` defaults to every provider installed (entry points).
     """
+    saved = sys.stdout, sys.stderr
     # A stream the caller closed (">&-", "2>&-") is None to Python: nowhere to write.
-    closed = [name for name in ("stdout", "stderr") if getattr(sys, name) is None]
-    for name in closed:
-        setattr(sys, name, _Nowhere())
+    if sys.stdout is None:
+        setattr(sys, "stdout", _BestEffort(None))  # noqa: B010 - not a TextIO, on purpose
+    setattr(sys, "stderr", _BestEffort(sys.stderr))  # noqa: B010
+    try:
+        return _main(argv, registry, stdout_closed=saved[0] is None)
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+def _main(argv: Sequence[str] | None, registry: Registry | None, *, stdout_closed: bool) -> int:
     registry = Registry.discover() if registry is None else registry
     args = build_parser(registry).parse_args(argv)
-    if "stdout" in closed and getattr(args, "out", None) in (None, "-"):
+    if stdout_closed and getattr(args, "out", None) in (None, "-"):
         sys.stderr.write("eventsync: error: stdout is closed: give --out FILE\n")
         return EXIT_USAGE
     handler = logging.StreamHandler(sys.stderr)

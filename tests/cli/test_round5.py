@@ -155,6 +155,23 @@ def test_a_closed_stdout_or_stderr_is_no_traceback(fakes: Fakes, tmp_path: Path)
     assert target.read_text().count("\n") > 0
 
 
+def test_a_broken_stderr_pipe_still_writes_the_export(fakes: Fakes, tmp_path: Path) -> None:
+    # Left from the fifth round: stderr's reader gone (its first line, "wrote N events",
+    # raised BrokenPipeError) ended the run with exit 0, the export never renamed into place.
+    target = tmp_path / "events.jsonl"
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        ran = _run_with(
+            fakes, "events", "--provider", "intervals", "--format", "jsonl", "--out", str(target),
+            stdout=subprocess.PIPE, stderr=write_end,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert ran.returncode == 0
+    assert target.read_text().count("\n") > 0
+
+
 def test_a_full_stdout_is_named(fakes: Fakes) -> None:
     # "[Errno 28] No space left on device", exit 5: no word of where.
     with open("/dev/full", "w") as full:
