@@ -13,6 +13,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "allow_violations: the test sends requests its fake's API description refuses"
     )
+    # Under ``-n N --dist loadfile`` xdist hands out the files with the most tests first:
+    # the Celery fleet's (three tests, two minutes, most of it a visibility timeout waited
+    # out) then started near the end and ran alone after every other file was done (a
+    # worker idle ~100 s). Files go in collection order instead, the long ones first
+    # (pytest_collection_modifyitems below).
+    if hasattr(config.option, "loadscopereorder"):
+        config.option.loadscopereorder = False
+
+
+def _allowed_long(item: pytest.Item) -> bool:
+    """Whether the test may run past the suite's default timeout (a long-running file)."""
+    marker = item.get_closest_marker("timeout")
+    default = float(item.config.getini("timeout") or 0)
+    return marker is not None and bool(marker.args) and float(marker.args[0]) > default
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The files of a test allowed more than the default timeout run first (each file's
+    tests still in their order): a worker of ``--dist loadfile`` starts on them while
+    the other takes the many short files, and neither waits for the other at the end."""
+    long_files = {item.path for item in items if _allowed_long(item)}
+    items.sort(key=lambda item: item.path not in long_files)
 
 
 @pytest.fixture
