@@ -208,9 +208,14 @@ async def test_a_value_the_rules_never_write_is_reset_with_one_warning(
 
 
 @contextlib.asynccontextmanager
-async def resp_server(reply: bytes | None) -> AsyncIterator[str]:
-    """A server on 127.0.0.1 speaking Redis's protocol: ``+OK`` to every command but
-    EVALSHA/EVAL, answered ``reply``; ``None``: it accepts and never answers."""
+async def resp_server(
+    reply: bytes | None, evaluated: list[bytes] | None = None
+) -> AsyncIterator[str]:
+    """A server on 127.0.0.1 speaking Redis's protocol: ``HELLO`` answered as Redis 7
+    answers it (redis-py 8 opens each connection with ``HELLO 3``: a ``+OK`` there failed
+    the handshake, and every reply below went unread), ``+OK`` to every other command but
+    EVALSHA/EVAL, answered ``reply`` (each recorded in ``evaluated``); ``None``: it
+    accepts and never answers."""
     connections: list[asyncio.StreamWriter] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -226,8 +231,16 @@ async def resp_server(reply: bytes | None) -> AsyncIterator[str]:
                     command.append((await reader.readexactly(size + 2))[:-2])
                 if reply is None:
                     continue
-                evaluating = command[0].upper() in (b"EVALSHA", b"EVAL")
-                writer.write(reply if evaluating else b"+OK\r\n")
+                name = command[0].upper()
+                if name in (b"EVALSHA", b"EVAL"):
+                    answer = reply
+                    if evaluated is not None:
+                        evaluated.append(name)
+                elif name == b"HELLO":
+                    answer = _hello(command[1:2] == [b"3"])
+                else:
+                    answer = b"+OK\r\n"
+                writer.write(answer)
                 await writer.drain()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
@@ -239,6 +252,20 @@ async def resp_server(reply: bytes | None) -> AsyncIterator[str]:
         for writer in connections:
             writer.close()
         await server.wait_closed()
+
+
+def _hello(resp3: bool) -> bytes:
+    """Redis 7's answer to ``HELLO``: a map in RESP3, a flat list of pairs in RESP2."""
+    pairs = [
+        ("server", "redis"), ("version", "7.0.15"), ("proto", 3 if resp3 else 2),
+        ("id", 1), ("mode", "standalone"), ("role", "master"),
+    ]  # fmt: skip
+    items = b"".join(resp(key) + resp(value) for key, value in pairs) + b"$7\r\nmodules\r\n*0\r\n"
+    return (
+        b"%%%d\r\n" % (len(pairs) + 1) + items
+        if resp3
+        else b"*%d\r\n" % (2 * len(pairs) + 2) + items
+    )
 
 
 def resp(value: object) -> bytes:
@@ -309,13 +336,15 @@ async def test_a_reply_the_script_would_not_give_means_local_pacing_and_one_warn
     reply: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="common.ratelimit")
-    async with resp_server(reply) as url, limited_fake(None, latency=0.0) as fake:
+    evaluated: list[bytes] = []
+    async with resp_server(reply, evaluated) as url, limited_fake(None, latency=0.0) as fake:
         eid = first_id(fake)
         async with client(fake, url, deadline=None, rate_limit=50) as c:
             started = time.monotonic()
             for _ in range(3):
                 await c.get_event(eid)  # no raw IndexError/TypeError/ValueError, no hang
             assert time.monotonic() - started < 5.0
+    assert evaluated  # the script was asked, and this reply read (not a failed handshake)
     warnings = rate_warnings(caplog)
     assert len(warnings) == 1 and "pacing locally" in warnings[0]
 
