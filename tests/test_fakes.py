@@ -896,3 +896,31 @@ def test_a_standalone_fake_serves_the_api_asked_for(api: str, status: int) -> No
         if proc.stdout is not None:
             proc.stdout.close()
     assert got == status
+
+
+def test_a_description_is_checked_once_per_content(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each fake checked its whole description anew (0.12 s each, most tests build one);
+    # a description found valid is not checked again, and any other content still is.
+    from openapi_core import OpenAPI
+
+    from common.testing import SpecChecker
+
+    checked: list[object] = []
+    check = OpenAPI.check_spec
+
+    def counted(self: OpenAPI) -> None:
+        checked.append(self)
+        check(self)
+
+    monkeypatch.setattr(OpenAPI, "check_spec", counted)
+    valid = FakeIntervals(validate=False).description()
+    assert valid is not None
+    changed = {**valid, "info": {**valid["info"], "title": "another"}}  # new to this process
+    SpecChecker(changed)
+    SpecChecker(changed)
+    assert len(checked) == 2 and checked[0].config.spec_validator_cls is not None
+    assert checked[1].config.spec_validator_cls is None  # the second time, not checked
+    broken = {**valid, "paths": {"/events": {"get": {"responses": "none"}}}}
+    for _ in range(2):  # an invalid description raises every time
+        with pytest.raises(Exception, match="responses"):
+            SpecChecker(broken)
