@@ -905,7 +905,7 @@ def test_a_description_is_checked_once_per_content(monkeypatch: pytest.MonkeyPat
 
     from common.testing import SpecChecker
 
-    checked: list[object] = []
+    checked: list[OpenAPI] = []
     check = OpenAPI.check_spec
 
     def counted(self: OpenAPI) -> None:
@@ -924,3 +924,9 @@ def test_a_description_is_checked_once_per_content(monkeypatch: pytest.MonkeyPat
     for _ in range(2):  # an invalid description raises every time
         with pytest.raises(Exception, match="responses"):
             SpecChecker(broken)
+    # One with a value JSON cannot hold has no digest: it is checked every time.
+    odd = {**valid, "info": {**valid["info"], "x-odd": 1 + 2j}}
+    del checked[:]
+    SpecChecker(odd)
+    SpecChecker(odd)
+    assert [api.config.spec_validator_cls is not None for api in checked] == [True, True]

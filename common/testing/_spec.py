@@ -113,12 +113,10 @@ class SpecChecker:
         self._parameters = RequestParameters
         self._server = str(spec["servers"][0]["url"]).rstrip("/")
         digest = _digest(spec) if check_description else None
-        if digest is None or digest in _CHECKED:
-            config = Config(spec_validator_cls=None)
-        else:
-            config = Config()
+        checked = not check_description or digest in _CHECKED
+        config = Config(spec_validator_cls=None) if checked else Config()
         self._openapi = OpenAPI.from_dict(dict(spec), config=config)
-        if check_description and digest is not None:  # (it raised if not valid)
+        if digest is not None:  # checked now or before (an invalid one raised above)
             _CHECKED.add(digest)
 
     def _request(self, request: web.Request, body: bytes, method: str | None) -> _SpecRequest:
