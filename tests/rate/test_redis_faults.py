@@ -256,16 +256,12 @@ async def resp_server(
 
 def _hello(resp3: bool) -> bytes:
     """Redis 7's answer to ``HELLO``: a map in RESP3, a flat list of pairs in RESP2."""
-    pairs = [
+    pairs: list[tuple[str, object]] = [
         ("server", "redis"), ("version", "7.0.15"), ("proto", 3 if resp3 else 2),
-        ("id", 1), ("mode", "standalone"), ("role", "master"),
+        ("id", 1), ("mode", "standalone"), ("role", "master"), ("modules", []),
     ]  # fmt: skip
-    items = b"".join(resp(key) + resp(value) for key, value in pairs) + b"$7\r\nmodules\r\n*0\r\n"
-    return (
-        b"%%%d\r\n" % (len(pairs) + 1) + items
-        if resp3
-        else b"*%d\r\n" % (2 * len(pairs) + 2) + items
-    )
+    items = b"".join(resp(key) + resp(value) for key, value in pairs)
+    return (b"%%%d\r\n" % len(pairs) if resp3 else b"*%d\r\n" % (2 * len(pairs))) + items
 
 
 def resp(value: object) -> bytes:
