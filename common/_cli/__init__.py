@@ -419,6 +419,9 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     setattr(sys, "stderr", _BestEffort(sys.stderr))  # noqa: B010
     try:
         return _main(argv, registry, stdout_closed=saved[0] is None)
+    except KeyboardInterrupt:  # while setting up (loading the providers): nothing started
+        sys.stderr.write("eventsync: interrupted\n")
+        return EXIT_INTERRUPTED
     finally:
         sys.stdout, sys.stderr = saved
 
