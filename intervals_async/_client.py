@@ -776,8 +776,8 @@ class IntervalsClient(provider.BaseClient):
         (``write:participants`` scope).
 
         The keywords are :class:`RegistrationCreate`'s: ``event_run_id``, ``email``
-        and ``registration_type`` are required; ``status`` defaults to confirmed on
-        the server.
+        and ``registration_type`` are required; ``status`` is sent as confirmed
+        unless given (today's reference marks it required).
 
         Registrations are idempotent by default: the request carries an
         ``Idempotency-Key`` (a new UUID per call unless ``idempotency_key`` is

@@ -530,13 +530,19 @@ class EventCreate:
     registration_url: str | None = provider.optional(provider.check_uri)
 
 
+def _confirmed_unless_given(status: RegistrationStatus | str | None) -> RegistrationStatus | str:
+    return RegistrationStatus.CONFIRMED if status is None else status
+
+
 @attrs.frozen(kw_only=True)
 class RegistrationCreate:
     """The keywords of :meth:`IntervalsClient.register_participant`: the body of
     ``POST /registration``.
 
     ``event_run_id``, ``email`` and ``registration_type`` are required;
-    ``status`` defaults to confirmed on the server. ``idempotency_key`` is sent as
+    ``status`` is sent as confirmed unless given (today's reference marks it required
+    and says it defaults to confirmed; the seed description has it optional with that
+    default: sent always, the body suits both). ``idempotency_key`` is sent as
     the ``Idempotency-Key`` header (a new UUID unless given); ``retry_if_maybe_sent``
     (default None: retried, since the server de-duplicates by the key) set to False
     never retries once the request may have reached the server.
@@ -548,7 +554,9 @@ class RegistrationCreate:
         provider.one_of(RegistrationType)
     )
     name: str | None = provider.optional(provider.any_text)
-    status: RegistrationStatus | str | None = provider.optional(provider.one_of(RegistrationStatus))
+    status: RegistrationStatus | str | None = provider.optional(
+        provider.one_of(RegistrationStatus), converter=_confirmed_unless_given
+    )
     pace_group: str | None = provider.optional(provider.any_text)
     notes: str | None = provider.optional(provider.any_text)
     idempotency_key: str | None = provider.not_sent(check_idempotency_key)

@@ -332,6 +332,22 @@ async def test_a_registration_retried_after_a_failure_is_made_once(
     assert [r["_id"] for r in made if r["email"] == "ines@example.com"] == [participant_id]
 
 
+async def test_a_registration_sends_its_status_which_todays_reference_requires(
+    current: FakeIntervals, client: IntervalsClient
+) -> None:
+    # Today's reference marks ``status`` required (and says it defaults to confirmed); the
+    # seed description has it optional. It was sent only when given: a server built from
+    # today's reference refused the default call with 422 (found by an outside audit).
+    run_id = next(runs[0]["_id"] for runs in current.db.runs.values() if runs)
+    await client.register_participant(
+        event_run_id=run_id, email="a@example.com", registration_type="free"
+    )
+    await client.register_participant(
+        event_run_id=run_id, email="b@example.com", registration_type="free", status="waitlist"
+    )
+    assert [r.json["status"] for r in current.requests] == ["confirmed", "waitlist"]
+
+
 @pytest.mark.parametrize(
     "listing",
     [
@@ -391,7 +407,10 @@ async def test_registration_replays_by_key_and_refuses_another_body(
     current: FakeIntervals,
 ) -> None:
     run_id = next(runs[0]["_id"] for runs in current.db.runs.values() if runs)
-    body = {"eventRunId": run_id, "email": "kemi@example.com", "registrationType": "free"}
+    body = {
+        "eventRunId": run_id, "email": "kemi@example.com", "registrationType": "free",
+        "status": "confirmed",
+    }  # fmt: skip
     key = {"Idempotency-Key": "0b7e3a52-0000-4000-8000-00000000000a"}
     first = await raw(current, "POST", "/registration", json=body, headers=key)
     again = await raw(current, "POST", "/registration", json=body, headers=key)
