@@ -89,16 +89,53 @@ def parse_time(value: Any) -> dt.time:
     return dt.time.fromisoformat(value)
 
 
+#: RFC 3339's timestamp (and ISO 8601's ``±HHMM``, ``±HH`` offsets) in the parts that
+#: Python 3.10's ``fromisoformat`` takes only in one form: any number of fraction digits
+#: (Go and Java write nine), an offset without its colon, and a leap second.
+_TIMESTAMP = re.compile(
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:(\d{2}):)(\d{2})(?:[.,](\d+))?([Zz]|[+-]\d{2}(?::?\d{2})?)?",
+    re.ASCII,
+)
+
+
 def parse_datetime(value: Any) -> dt.datetime:
-    """ISO 8601 with offset (``Z`` accepted) as an aware datetime; naive means UTC."""
+    """ISO 8601 with offset (``Z`` accepted) as an aware datetime; naive means UTC.
+
+    The same on every Python the project supports: a fraction of any length (beyond
+    microseconds cut, not rounded), ``+0100`` and ``+01`` offsets, and a leap second
+    (``23:59:60``, read as the microsecond before the next minute: Python has no 60th
+    second).
+    """
     if isinstance(value, dt.datetime):
         parsed = value
     elif isinstance(value, str) and 10 <= len(value) <= 40:
         text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
-        parsed = dt.datetime.fromisoformat(text)
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            parsed = dt.datetime.fromisoformat(_rfc3339(value) or text)  # or its own error
     else:
         raise ValueError(f"expected an ISO 8601 timestamp, got {shown(value)}")
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=dt.timezone.utc)
+
+
+def _rfc3339(value: str) -> str | None:
+    """``value`` written the one way every ``fromisoformat`` reads, or None: not a
+    timestamp of :data:`_TIMESTAMP`'s form."""
+    match = _TIMESTAMP.fullmatch(value)
+    if match is None:
+        return None
+    head, minute, second, fraction, offset = match.groups()
+    micro = (fraction or "")[:6].ljust(6, "0")
+    if second == "60" and minute == "59":  # a leap second
+        second, micro = "59", "999999"
+    if offset is None:
+        zone = ""
+    elif offset in ("Z", "z"):
+        zone = "+00:00"
+    else:  # ±HH, ±HHMM, ±HH:MM
+        zone = f"{offset[:3]}:{offset[-2:] if len(offset) > 3 else '00'}"
+    return f"{head}{second}.{micro}{zone}"
 
 
 def _strict_str(value: Any, _: Any) -> str:

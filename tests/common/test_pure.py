@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import enum
 import json
+import re
 from typing import Any
 
 import attrs
@@ -14,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import common
-from common import provider
+from common import _decode, provider
 from common._errormap import ErrorParser, build_status_error, parse_error_body
 from common._url import validate_base_url
 from intervals_async._client import parse_error as intervals_errors
@@ -227,6 +228,44 @@ def test_unknown_enum_value_and_odd_date_are_kept() -> None:
 def test_naive_timestamps_are_utc() -> None:
     m = DECODER.structure({**GOOD, "at": "2026-03-01T10:00:00"}, Model)
     assert m.at.tzinfo is dt.timezone.utc
+
+
+_UTC, _PLUS1 = dt.timezone.utc, dt.timezone(dt.timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("text", "instant"),
+    [
+        ("2026-05-01T09:00:00.5Z", dt.datetime(2026, 5, 1, 9, 0, 0, 500000, _UTC)),
+        ("2026-05-01T09:00:00.12Z", dt.datetime(2026, 5, 1, 9, 0, 0, 120000, _UTC)),
+        ("2026-05-01T09:00:00.123456789+01:00", dt.datetime(2026, 5, 1, 9, 0, 0, 123456, _PLUS1)),
+        ("2026-05-01T09:00:00,25z", dt.datetime(2026, 5, 1, 9, 0, 0, 250000, _UTC)),
+        ("2026-05-01T09:00:00+0100", dt.datetime(2026, 5, 1, 9, tzinfo=_PLUS1)),
+        ("2026-05-01T09:00:00+01", dt.datetime(2026, 5, 1, 9, tzinfo=_PLUS1)),
+        ("2016-12-31T23:59:60Z", dt.datetime(2016, 12, 31, 23, 59, 59, 999999, _UTC)),
+    ],
+)
+def test_a_timestamp_in_any_rfc3339_form_decodes_the_same_on_every_python(
+    text: str, instant: dt.datetime
+) -> None:
+    # Found by an outside audit: on Python 3.10 (which the project supports) fromisoformat
+    # takes 0, 3 or 6 fraction digits and only ``+HH:MM``: Go's nine digits or ``.12Z``
+    # failed a whole get_event; a leap second failed on every Python. Each form is also
+    # rewritten as the one form 3.10 reads, which this checks on any Python.
+    m = DECODER.structure({**GOOD, "at": text}, Model)
+    assert m.at == instant and m.at.utcoffset() == instant.utcoffset()
+    compiled = DECODER.compiled_decode(json.dumps({**GOOD, "at": text}).encode(), Model)
+    assert compiled == m  # the compiled path reads it too, not only the fallback
+    normal = _decode._rfc3339(text)
+    assert normal is not None
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d\.\d{6}([+-]\d\d:\d\d)?", normal)
+    assert dt.datetime.fromisoformat(normal) == instant
+
+
+@pytest.mark.parametrize("text", ["2026-05-01T09:00:60Z", "2026-05-01T09:00:00+01:0", "noon"])
+def test_a_timestamp_no_form_allows_is_still_refused(text: str) -> None:
+    with pytest.raises(common.DecodeError, match=r"\$\.at"):
+        DECODER.structure({**GOOD, "at": text}, Model)
 
 
 @pytest.mark.parametrize(
