@@ -186,14 +186,13 @@ def test_a_full_stdout_is_named(fakes: Fakes) -> None:
 
 
 def test_ctrl_c_while_the_tool_loads_is_an_interruption(fakes: Fakes) -> None:
-    # Left from the fifth round: a Ctrl-C in the first 0.3 s, while Python imported the
-    # library and the providers, gave a KeyboardInterrupt traceback and a death by SIGINT.
-    # The signal is sent as each of these imports completes (``-X importtime`` reports
-    # them), so that it lands in what follows: the library, the tool, the providers. (Not
-    # before the first: the script's own two lines before it are a window no code can close.)
-    assert 'eventsync = "_eventsync_cli:main"' in (ROOT / "pyproject.toml").read_text()
-    entry = "import sys; from _eventsync_cli import main; sys.exit(main())"  # the script's
-    for moment in ("aiohttp", "msgspec", "common._cli", "intervals_async._client"):
+    # Left from the fifth round: a Ctrl-C in the first 0.3 s gave a KeyboardInterrupt
+    # traceback and a death by SIGINT. The signal is sent as each of these imports completes
+    # (``-X importtime`` reports them), so that it lands in what follows: the tool's set-up,
+    # the providers. (Not earlier: Python importing ``common`` is before any of our code.)
+    assert 'eventsync = "common._cli:main"' in (ROOT / "pyproject.toml").read_text()
+    entry = "import sys; from common._cli import main; sys.exit(main())"  # the script's
+    for moment in ("intervals_async._client", "ridewithgps_async._client", "rich.console"):
         proc = subprocess.Popen(
             [sys.executable, "-X", "importtime", "-c", entry, "--no-progress", "events",
              "--format", "jsonl"],
