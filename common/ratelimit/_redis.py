@@ -148,7 +148,7 @@ class RedisRateStore:
 
     def __init__(
         self,
-        url_or_redis: str | Redis,
+        url_or_redis_client: str | Redis,
         *,
         timeout: float = 1.0,
         prefix: str = "eventsync:rate:",
@@ -170,9 +170,9 @@ class RedisRateStore:
         self.timeout = timeout
         self.prefix = prefix
         self._secrets: tuple[str, ...] = ()
-        if isinstance(url_or_redis, str):
-            check_store_url(url_or_redis)
-            parts = urllib.parse.urlsplit(url_or_redis)
+        if isinstance(url_or_redis_client, str):
+            check_store_url(url_or_redis_client)
+            parts = urllib.parse.urlsplit(url_or_redis_client)
             self._secrets = tuple(
                 s
                 for value in (parts.password, parts.username)
@@ -180,14 +180,14 @@ class RedisRateStore:
                 for s in {value, urllib.parse.unquote(value)}
             )
             self._redis: Redis = aioredis.Redis.from_url(
-                url_or_redis,
+                url_or_redis_client,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
                 retry_on_timeout=False,
             )
             self._owned = True
-        elif isinstance(url_or_redis, aioredis.Redis):
-            self._redis = url_or_redis
+        elif isinstance(url_or_redis_client, aioredis.Redis):
+            self._redis = url_or_redis_client
             self._owned = False
         else:
             raise InvalidRequestError(

@@ -410,6 +410,16 @@ def test_a_redis_store_s_options_are_checked(options: dict[str, Any], field: str
     assert refused.value.field == field
 
 
+async def test_the_store_takes_its_url_or_client_by_the_contracts_keyword() -> None:
+    # API.md: ``common.RedisRateStore(url_or_redis_client, ...)``; the parameter was named
+    # ``url_or_redis``, so the contract's keyword was a TypeError (found by an audit).
+    store = common.RedisRateStore(url_or_redis_client="redis://127.0.0.1:1/0", timeout=0.5)
+    try:
+        assert store.timeout == 0.5
+    finally:
+        await store.aclose()
+
+
 @pytest.mark.parametrize("key", ["lone \udc80 surrogate", "", "   ", "x" * 1001])
 def test_a_bad_rate_key_is_refused_at_construction(key: str) -> None:
     with pytest.raises(common.InvalidRequestError) as refused:
