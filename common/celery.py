@@ -219,6 +219,15 @@ def _arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tupl
     return bound.arguments["provider"], bound.arguments["event_id"]
 
 
+def _id_text(event_id: str | int) -> str:
+    """The id as text; a whole number too long to write (a pickled message's) is no id."""
+    try:
+        return str(event_id)
+    except ValueError:  # Python's limit on the digits of an int turned into text
+        pass
+    raise InvalidRequestError("event_id is a number too long to be an id", field="event_id")
+
+
 def _carry(exc: APIError) -> APIError:
     """``exc`` as a failed task raises it: the nearest library type, the same text."""
     for base in type(exc).__mro__:
@@ -338,6 +347,10 @@ def _json(data: Any) -> Any:
     return json.loads(dumps(data))
 
 
+#: The attribute that marks an app given eventsync's tasks (one :class:`EventsyncTasks` each).
+_ON_APP = "_eventsync_tasks"
+
+
 class EventsyncTasks:
     """The library's reads as Celery tasks on ``app``: :attr:`get_event` and
     :attr:`list_participants`, both taking ``(provider, event_id)``.
@@ -354,7 +367,10 @@ class EventsyncTasks:
             environment, read by each provider's plug-in as the CLI does.
 
     The producer needs the same instance (same app, same module) to call
-    ``tasks.get_event.delay(...)``; nothing is opened until a task runs.
+    ``tasks.get_event.delay(...)``; nothing is opened until a task runs. One per app:
+    a second on the same app is an :class:`common.InvalidRequestError`, and the tasks
+    are this app's only (not added to other apps of the process, as Celery's shared
+    tasks are).
     """
 
     def __init__(self, app: Any, *, rate_store: str | None = None, **client_options: Any) -> None:
@@ -381,13 +397,25 @@ class EventsyncTasks:
         self._client_options = dict(client_options)
         self._registry: Registry | None = None
         self._holder = _Holder()
+        if getattr(app, _ON_APP, False):
+            # Celery would hand a second registration the first one's tasks, unsaid: this
+            # instance's options would never apply.
+            raise InvalidRequestError(
+                "this Celery app has eventsync's tasks already (another EventsyncTasks):"
+                " build one per app and import it wherever the tasks are called",
+                field="app",
+            )
         self._configure(app)
+        setattr(app, _ON_APP, True)
         # Close the process's clients when it ends: a prefork child, the solo pool's process,
         # else at exit (weakref.finalize runs then too).
         signals.worker_process_shutdown.connect(self._holder.close, weak=True)
         signals.worker_shutdown.connect(self._holder.close, weak=True)
         weakref.finalize(self, self._holder.close)
         options = {
+            # On this app only: a shared task (Celery's default) is added to every app the
+            # process creates, each then running eventsync's messages with these options.
+            "shared": False,
             "bind": True,
             "acks_late": True,
             "reject_on_worker_lost": True,
@@ -471,7 +499,7 @@ class EventsyncTasks:
                     field="event_id",
                 )
             plugin = self._plugin(provider)
-            checked = plugin.check_id(str(event_id))
+            checked = plugin.check_id(_id_text(event_id))
             loop = self._holder.get()
             return plugin, loop.run(lambda: _details(loop, plugin, self._options(), checked))
         except (RateLimitError, APIConnectionError, ServerError, SoftTimeLimitExceeded) as exc:

@@ -260,3 +260,34 @@ def test_a_huge_provider_name_or_id_is_not_echoed_whole() -> None:
     for error in (unknown, too_long):
         assert isinstance(error, common.InvalidRequestError), error
         assert len(str(error)) < 300
+
+
+def test_the_tasks_are_this_apps_only_and_one_set_per_app() -> None:
+    # Found by an audit: Celery's shared tasks were added to every app the process then
+    # created (run there with this instance's options), and a second EventsyncTasks on the
+    # same app was handed the first one's tasks, its own options silently unused.
+    first = Celery("first", broker="memory://")
+    tasks = EventsyncTasks(first, max_retries=1)
+    other = Celery("other", broker="memory://")
+    try:
+        assert "eventsync.get_event" in first.tasks
+        assert "eventsync.get_event" not in other.tasks
+        assert "eventsync.list_participants" not in other.tasks
+        with pytest.raises(common.InvalidRequestError) as refused:
+            EventsyncTasks(first, max_retries=9)
+        assert refused.value.field == "app"
+        EventsyncTasks(other)._holder.close()  # another app takes its own
+    finally:
+        tasks._holder.close()
+
+
+def test_a_whole_number_too_long_to_write_is_no_id() -> None:
+    # A pickled message can carry an int of any size: str() raised a bare ValueError past
+    # Python's 4,300 digits, not the library's error (an audit found it).
+    tasks = EventsyncTasks(Celery("t", broker="memory://"))
+    try:
+        failed = tasks.get_event.apply(args=("intervals", 10**5000)).result
+    finally:
+        tasks._holder.close()
+    assert isinstance(failed, common.InvalidRequestError), failed
+    assert "too long to be an id" in str(failed)
