@@ -173,7 +173,8 @@ _NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?")
 
 def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
     """Flat CSV cells; an unknown value is an empty cell, never 0. Distances are written
-    exactly (as JSON lines has them), and no cell can start a spreadsheet formula."""
+    exactly (as JSON lines has them), no cell can start a spreadsheet formula, and a NUL
+    is left out (CSV readers refuse it, and Python 3.10's writer failed on it)."""
     row = dict(data)
     row["location"] = ", ".join(str(v) for v in (data["location"] or {}).values() if v is not None)
     distances, people = data["distances_m"], data["participants"]
@@ -182,7 +183,11 @@ def _csv_row(data: dict[str, Any]) -> dict[str, Any]:
     complete = data["participants_complete"]
     row["participants_complete"] = "" if complete is None else str(complete).lower()
     for name, value in row.items():
-        if isinstance(value, str) and value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
+        if not isinstance(value, str):
+            continue
+        if "\x00" in value:
+            value = row[name] = value.replace("\x00", "")
+        if value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
             row[name] = "'" + value
     return row
 
