@@ -309,7 +309,15 @@ def _flatten(exc: BaseException) -> list[BaseException]:
 def _root(exc: BaseException) -> BaseException:
     """The error that decides the exit: out of task groups, the one that matters most."""
     leaves = _flatten(exc)
-    for kind in (KeyboardInterrupt, BrokenPipeError, Usage, ProviderFailed, APIError, OSError):
+    for kind in (
+        KeyboardInterrupt,
+        asyncio.CancelledError,  # Ctrl-C on Python 3.10 (see _main)
+        BrokenPipeError,
+        Usage,
+        ProviderFailed,
+        APIError,
+        OSError,
+    ):
         for leaf in leaves:
             if isinstance(leaf, kind):
                 return leaf
@@ -482,7 +490,9 @@ def _main(argv: Sequence[str] | None, registry: Registry | None, *, stdout_close
         if isinstance(exc, _Terminated):
             sys.stderr.write("eventsync: terminated\n")
             return EXIT_TERMINATED
-        if isinstance(exc, KeyboardInterrupt):
+        # (Ctrl-C cancels the run's task; on Python 3.10 the cancellation itself comes out
+        # of anyio.run, not the KeyboardInterrupt that 3.11's asyncio.Runner raises after)
+        if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
             sys.stderr.write("eventsync: interrupted\n")
             return EXIT_INTERRUPTED
         if isinstance(exc, BrokenPipeError):
