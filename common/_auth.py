@@ -79,6 +79,8 @@ class BasicAuth(_SecretHeaders):
 
     def __init__(self, user: str, password: str) -> None:
         user, password = _check_secret(user), _check_secret(password)
+        if ":" in user:  # RFC 7617: the server splits the pair at the first colon
+            raise InvalidRequestError("a Basic auth user (an API key) cannot hold a colon")
         pair = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
         super().__init__({"Authorization": f"Basic {pair}"})
 

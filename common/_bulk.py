@@ -42,6 +42,7 @@ from anyio.streams.memory import MemoryObjectSendStream as ObjectSendStream
 
 from ._errors import CancelledElsewhereError, InvalidRequestError, MergeError
 from ._types import Event, EventSource
+from ._validate import date_window
 
 __all__ = ["Result", "fetch_many", "merge_events"]
 
@@ -195,6 +196,20 @@ async def fetch_many(
         raise InvalidRequestError(
             f"concurrency must be a positive integer, got {concurrency!r}", field="concurrency"
         )
+    if not callable(fn):
+        raise InvalidRequestError(
+            f"fn must be an async function, got {type(fn).__name__}", field="fn"
+        )
+    if not isinstance(keys, (Iterable, AsyncIterable)):
+        raise InvalidRequestError(
+            f"keys must be an iterable or an async iterable, got {type(keys).__name__}",
+            field="keys",
+        )
+    if on_progress is not None and not callable(on_progress):
+        raise InvalidRequestError(
+            f"on_progress must be a function or None, got {type(on_progress).__name__}",
+            field="on_progress",
+        )
     try:
         total = len(keys) if isinstance(keys, Sized) else None
     except OverflowError:  # range(10**20): sized, but no len() can say it
@@ -334,6 +349,13 @@ async def merge_events(
     stays None). Use :func:`fetch_many` when partial results
     are wanted.
     """
+
+    date_window(date_from, date_to)  # one error of the caller's, not one per source
+    for source in sources:
+        if not callable(getattr(source, "iter_events", None)):
+            raise InvalidRequestError(
+                f"merge_events takes event sources, got {type(source).__name__}", field="sources"
+            )
 
     async def pump(
         source: EventSource, send: ObjectSendStream[Event], scope: anyio.CancelScope

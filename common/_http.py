@@ -110,6 +110,11 @@ class AiohttpSender:
         max_concurrency: int = 100,
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidRequestError(
+                f"session must be an aiohttp.ClientSession, got {type(session).__name__}",
+                field="session",
+            )
         if session is not None and trace_configs:
             raise InvalidRequestError(
                 "trace_configs are for the session the client creates: give them to your"

@@ -14,7 +14,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 from ._errors import InvalidRequestError
 from ._types import Event, zone_or_none
@@ -74,6 +74,14 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
         import icalendar
     except ImportError:
         raise InvalidRequestError(_INSTALL_HINT, field="icalendar") from None
+    if name is not None and not isinstance(name, str):
+        raise InvalidRequestError(f"name must be a string, got {type(name).__name__}", field="name")
+    given: list[object] = list(events) if isinstance(events, Iterable) else [events]
+    for event in given:
+        if not isinstance(event, Event):
+            raise InvalidRequestError(
+                f"events must be common.Event items, got {type(event).__name__}", field="events"
+            )
     calendar = icalendar.Calendar()
     calendar.add("prodid", _PRODID)
     calendar.add("version", "2.0")
@@ -85,7 +93,7 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
         calendar.add("name", icalendar.vText(_text(name)))
         calendar.add("x-wr-calname", icalendar.vText(_text(name)))
     unique: dict[str, Event] = {}
-    for event in events:
+    for event in cast("list[Event]", given):
         unique.setdefault(ics_uid(event), event)
     ordered = sorted(unique.items(), key=lambda item: (_sort_key(item[1]), item[0]))
     for uid, event in ordered:
@@ -148,12 +156,13 @@ def _vevent(icalendar: Any, uid: str, event: Event) -> Any:
     return vevent
 
 
-#: RFC 5545's TEXT excludes the control characters but HTAB (CR and LF are escaped).
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: RFC 5545's TEXT excludes the control characters but HTAB (CR and LF are escaped); a
+#: lone surrogate is no text at all (the document could not be written as UTF-8).
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 
 
 def _text(value: str) -> str:
-    """``value`` without the control characters iCalendar text may not hold."""
+    """``value`` without the characters iCalendar text may not hold."""
     return _CONTROL.sub("", value)
 
 
@@ -211,7 +220,10 @@ def _updated_at(event: Event) -> dt.datetime | None:
     """The provider's last update of the event, in UTC, when its model says (aware only)."""
     value = getattr(event.raw, "updated_at", None)
     if isinstance(value, dt.datetime) and value.utcoffset() is not None:
-        return value.astimezone(dt.timezone.utc)
+        try:
+            return value.astimezone(dt.timezone.utc)
+        except OverflowError:  # a server's 0001-01-01T00:00:00+05:00: before year 1 in UTC
+            return None
     return None
 
 

@@ -25,8 +25,22 @@ __all__ = ["JSONDecodeError", "dumps", "loads", "loads_or_none"]
 
 JSONDecodeError = ValueError
 
+
+def _plain(value: Any) -> Any:
+    """A subclass of ``str``, ``int`` or ``float`` (a numpy ``float64``, a caller's own
+    id type) as the plain value it passed its field's check as; msgspec has no rule for
+    them. (The base class's own method: a subclass's ``__str__`` cannot change the text.)"""
+    if isinstance(value, str):
+        return str.__str__(value)
+    if isinstance(value, int):
+        return int.__index__(value)
+    if isinstance(value, float):
+        return float.__float__(value)
+    raise TypeError(f"Encoding objects of type {type(value).__name__} is unsupported")
+
+
 _decode = msgspec.json.Decoder().decode
-_encode = msgspec.json.Encoder().encode
+_encode = msgspec.json.Encoder(enc_hook=_plain).encode
 
 #: The integers a request body may carry: 64 bits, signed or unsigned, as servers expect.
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
@@ -68,11 +82,10 @@ def _check_numbers(value: Any) -> None:
     stack = [value]
     while stack:
         item = stack.pop()
-        kind = type(item)
-        if kind is float:
+        if isinstance(item, float):  # (subclasses too: they are sent as plain numbers)
             if not math.isfinite(item):
-                raise InvalidRequestError(f"{item!r} cannot be sent as JSON")
-        elif kind is int:
+                raise InvalidRequestError(f"{float.__repr__(item)} cannot be sent as JSON")
+        elif isinstance(item, int) and not isinstance(item, bool):
             if not _INT_MIN <= item <= _INT_MAX:
                 raise InvalidRequestError("cannot be sent as JSON: integer exceeds 64-bit range")
         elif isinstance(item, dict):

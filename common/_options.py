@@ -68,6 +68,18 @@ def _at_least(name: str, low: int) -> Any:
     return check
 
 
+def _traces(value: Any) -> tuple[aiohttp.TraceConfig, ...]:
+    try:
+        configs = tuple(value)
+    except TypeError:
+        configs = (value,)
+    if not all(isinstance(config, aiohttp.TraceConfig) for config in configs):
+        raise InvalidRequestError(
+            "trace_configs must be a sequence of aiohttp.TraceConfig", field="trace_configs"
+        )
+    return configs
+
+
 def _store(_: object, __: object, value: Any) -> None:
     if value is None:
         return
@@ -126,7 +138,7 @@ class Options:
         default=DEFAULT_MAX_RESPONSE_BYTES, validator=_at_least("max_response_bytes", 1)
     )
     #: aiohttp trace configs for an owned session.
-    trace_configs: Sequence[aiohttp.TraceConfig] = attrs.field(default=(), converter=tuple)
+    trace_configs: Sequence[aiohttp.TraceConfig] = attrs.field(default=(), converter=_traces)
 
     @property
     def max_retries(self) -> int:

@@ -37,6 +37,13 @@ def validate_base_url(base_url: str) -> str:
     """
     if not isinstance(base_url, str) or not base_url:
         raise InvalidRequestError("base_url must be a non-empty string", field="base_url")
+    # URL() drops what it cannot keep (a lone surrogate, a line break): the requests would
+    # reach another resource than the one written
+    if not base_url.isprintable() or any(c.isspace() for c in base_url):
+        raise InvalidRequestError(
+            "base_url holds a space, a line break or a control character (write it %-escaped)",
+            field="base_url",
+        )
     try:
         url = URL(base_url)
     except (ValueError, TypeError) as exc:
@@ -57,10 +64,20 @@ def validate_base_url(base_url: str) -> str:
     return str(url).rstrip("/")
 
 
+def id_text(value: str | int, name: str) -> str:
+    """A string or a whole number as text; a number too long to write (beyond Python's
+    4,300 digits) is no id: :class:`InvalidRequestError`, not a bare ``ValueError``."""
+    try:
+        return str(value)
+    except ValueError:
+        pass
+    raise InvalidRequestError(f"{name} is a number too long to be an id", field=name)
+
+
 def _segment(value: object, name: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise InvalidRequestError(f"{name} must be a string or an integer", field=name)
-    text = str(value)
+    text = id_text(value, name)
     if text.isascii() and text.isalnum():  # the usual id: nothing to check or escape
         return text
     if not text or text.isspace():

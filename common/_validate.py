@@ -136,6 +136,17 @@ def check_date(field: str, value: Any) -> str:
     raise _fail(field, "must be a datetime.date or a YYYY-MM-DD string")
 
 
+def date_window(date_from: Any, date_to: Any) -> tuple[dt.date | None, dt.date | None]:
+    """An event source's ``date_from``..``date_to``: each a ``datetime.date`` or None, in
+    order; :class:`InvalidRequestError` otherwise, before anything is sent."""
+    for field, value in (("date_from", date_from), ("date_to", date_to)):
+        if value is not None and (isinstance(value, dt.datetime) or not isinstance(value, dt.date)):
+            raise _fail(field, f"must be a datetime.date, got {type(value).__name__}")
+    if date_from is not None and date_to is not None and date_to < date_from:
+        raise _fail("date_to", f"{date_to} is before date_from {date_from}")
+    return date_from, date_to
+
+
 def check_time(field: str, value: Any, *, seconds: bool = True) -> str:
     """A 24 h time, ``datetime.time`` or ``HH:MM`` (or ``HH:MM:SS`` when ``seconds``)."""
     if isinstance(value, dt.time):

@@ -110,6 +110,7 @@ from ._json import dumps
 from ._options import resolve_options
 from ._records import event_record, participant_record
 from ._types import Event
+from ._url import id_text
 from .provider import ProviderPlugin, Registry, SourceOptions
 
 __all__ = [
@@ -217,15 +218,6 @@ def _arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> tupl
         error = InvalidRequestError(f"eventsync.{name}(provider, event_id): {why}")
         raise _carry(error) from None
     return bound.arguments["provider"], bound.arguments["event_id"]
-
-
-def _id_text(event_id: str | int) -> str:
-    """The id as text; a whole number too long to write (a pickled message's) is no id."""
-    try:
-        return str(event_id)
-    except ValueError:  # Python's limit on the digits of an int turned into text
-        pass
-    raise InvalidRequestError("event_id is a number too long to be an id", field="event_id")
 
 
 def _carry(exc: APIError) -> APIError:
@@ -499,7 +491,7 @@ class EventsyncTasks:
                     field="event_id",
                 )
             plugin = self._plugin(provider)
-            checked = plugin.check_id(_id_text(event_id))
+            checked = plugin.check_id(id_text(event_id, "event_id"))
             loop = self._holder.get()
             return plugin, loop.run(lambda: _details(loop, plugin, self._options(), checked))
         except (RateLimitError, APIConnectionError, ServerError, SoftTimeLimitExceeded) as exc:

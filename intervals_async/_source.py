@@ -203,14 +203,20 @@ class IntervalsSource:
             return {}
         return {s.id: s.timezone for s in series}
 
-    async def iter_events(
+    def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
     ) -> AsyncIterator[common.Event]:
         """Every event (within the dates, inclusive), without participants.
 
         An event whose ``date`` is not a ``YYYY-MM-DD`` date is left out with a
-        :class:`common.SkippedEventWarning` naming it.
+        :class:`common.SkippedEventWarning` naming it. The dates are checked at once.
         """
+        date_from, date_to = provider.date_window(date_from, date_to)
+        return self._iter_events(date_from, date_to)
+
+    async def _iter_events(
+        self, date_from: dt.date | None, date_to: dt.date | None
+    ) -> AsyncIterator[common.Event]:
         async for event in self.client.iter_events(date_from=date_from, date_to=date_to):
             if not isinstance(event.date, dt.date):
                 text = (

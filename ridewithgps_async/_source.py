@@ -154,14 +154,6 @@ def _event_id(event_id: Any) -> int:
     )
 
 
-def _check_day(field: str, value: Any) -> dt.date | None:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime) or not isinstance(value, dt.date):
-        raise common.InvalidRequestError(f"{field}: must be a datetime.date", field=field)
-    return value
-
-
 class RideWithGPSSource:
     """A :class:`common.EventSource` over a :class:`RideWithGPSClient`.
 
@@ -203,12 +195,7 @@ class RideWithGPSSource:
         :meth:`RideWithGPSClient.iter_events`: only events updated since then come,
         and only the pages that hold them are read.
         """
-        start = _check_day("date_from", date_from)
-        end = _check_day("date_to", date_to)
-        if start is not None and end is not None and end < start:
-            raise common.InvalidRequestError(
-                f"date_to: {end} is before date_from {start}", field="date_to"
-            )
+        start, end = provider.date_window(date_from, date_to)
         summaries = self.client.iter_events(updated_since=updated_since)  # checked at once
         return self._iter_events(summaries, start, end)
 

@@ -144,6 +144,10 @@ def load_spec() -> dict[str, Any]:
     return testing.load_spec("ridewithgps_async")
 
 
+#: The zone of the fake's account: a new event's, and one whose zone was cleared.
+_ACCOUNT_ZONE = "America/Los_Angeles"
+
+
 def _stamp(moment: dt.datetime, time_zone: str = "UTC") -> str:
     """ISO 8601 with the zone's offset at that moment (DST aware)."""
     try:
@@ -677,7 +681,7 @@ class FakeRideWithGPS(FakeServer):
             "location": None,
             "lat": None,
             "lng": None,
-            "time_zone": "America/Los_Angeles",
+            "time_zone": _ACCOUNT_ZONE,
             "start_time": None,
             "end_date": fields["start_date"],
             "end_time": None,
@@ -709,6 +713,8 @@ class FakeRideWithGPS(FakeServer):
         """Copy the editable fields; ``route_ids`` and ``organizer_ids`` too (``organizers``
         is ignored, as by the real API)."""
         event.update({key: fields[key] for key in _EDITABLE if key in fields})
+        if event["time_zone"] is None:  # cleared (null is allowed in a request, never in
+            event["time_zone"] = _ACCOUNT_ZONE  # an answer): the account's zone
         if event["all_day"]:
             event["start_time"] = event["end_time"] = None
         if isinstance(fields.get("route_ids"), list):

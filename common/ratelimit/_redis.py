@@ -52,7 +52,7 @@ KEY_TTL = 3600
 SCRIPT = importlib.resources.files(__package__).joinpath("rate.lua").read_text(encoding="utf-8")
 
 # (up to the last "@": a password may hold an unescaped "/", "?", "#" or "@" itself)
-_USERINFO = re.compile(r"//.*@")
+_USERINFO = re.compile(r"//.*@", re.DOTALL)  # (a line break in a password too)
 _SECRET_QUERY = re.compile(r"(?i)((?:^|[?&;])(?:password|username)=)[^&;#]*")
 
 
@@ -71,6 +71,8 @@ def check_store_url(url: str) -> None:
         return InvalidRequestError(f"rate_store {shown!r}: {why}", field="rate_store")
 
     why = None
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise refuse("holds a space, a line break or a control character (write it %-escaped)")
     try:
         url.encode("utf-8")
         parts = urllib.parse.urlsplit(url)
