@@ -221,12 +221,35 @@ class Transport:
         if not self._owner:
             return
         shared = self._shared
+        loop = asyncio.get_running_loop()
+        if shared.loop is not None and shared.loop is not loop:
+            raise InvalidRequestError(
+                "this client was used in another event loop (an earlier asyncio.run(), or"
+                " another thread's loop) and its connections and waiters belong to it: close"
+                " it there; not closed"
+            )
         shared.closed = True
+        # To its end even if this task is cancelled meanwhile: an anyio shield stops anyio's
+        # cancellations only, and asyncio's own (task.cancel(), asyncio.timeout) cut the
+        # close short, leaving the session's or Redis's connections open.
+        closing = loop.create_task(self._close(shared))
+        cancelled: BaseException | None = None
         with anyio.CancelScope(shield=True):
-            try:
-                await shared.limiter.aclose()
-            finally:
-                await shared.sender.aclose()
+            while not closing.done():
+                try:
+                    await asyncio.shield(closing)
+                except asyncio.CancelledError as exc:
+                    cancelled = exc
+        if cancelled is not None:
+            raise cancelled
+        closing.result()
+
+    @staticmethod
+    async def _close(shared: _Shared) -> None:
+        try:
+            await shared.limiter.aclose()
+        finally:
+            await shared.sender.aclose()
 
     async def __aenter__(self) -> Transport:
         return self

@@ -237,10 +237,12 @@ class PacedLimiter:
         turns being given back, and close the store when this limiter owns it."""
         self._closed.set()
         with anyio.CancelScope(shield=True):
-            while self._background:
-                await asyncio.wait(set(self._background))
-            if self._owns_store:
-                await self.store.aclose()
+            try:
+                while self._background:
+                    await asyncio.wait(set(self._background))
+            finally:  # (even when cut short: the store's connections are closed)
+                if self._owns_store:
+                    await self.store.aclose()
 
     def slot(
         self,

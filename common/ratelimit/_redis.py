@@ -144,6 +144,10 @@ class RedisRateStore:
     sooner). Keys are ``prefix + rate_key``. Pass the store as ``rate_store=`` to
     any number of clients; it is closed by whoever built it (a client closes only
     a store it built from a URL). Implements :class:`common.ratelimit.RateStore`.
+
+    Like redis-py's asyncio client under it, a store belongs to the event loop it is
+    first used in: build one per loop (per ``asyncio.run()``) and close it there. Used
+    from another loop, its calls fail and each client paces locally (one warning).
     """
 
     shared = True
@@ -322,8 +326,8 @@ class RedisRateStore:
     async def aclose(self) -> None:
         """Close the Redis connection when this store created it."""
         if self._owned and not self.closed:
-            self.closed = True
             await self._redis.aclose()
+            self.closed = True  # (only once closed: a close cut short may be done again)
 
 
 class RedisLimiter(PacedLimiter):

@@ -5,6 +5,7 @@ field), before anything is sent, and no credential shown."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import math
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 
 import common
 from common._json import dumps
+from common.testing import MemorySender, reply
 from intervals_async import IntervalsClient, IntervalsSource
 from intervals_async.testing import FakeIntervals
 from ridewithgps_async import RideWithGPSClient
@@ -224,3 +226,17 @@ async def test_the_ridewithgps_fake_takes_a_create_with_no_time_zone() -> None:
     ):
         made = await rw.create_event(name="No zone", start_date=dt.date(2026, 9, 1), time_zone=None)
     assert made.name == "No zone" and made.time_zone == "America/Los_Angeles"
+
+
+def test_a_client_is_closed_in_the_event_loop_it_was_used_in_or_says_so() -> None:
+    # Closed from a later asyncio.run() (or another thread's loop), aclose() returned as if
+    # done: the first loop's pooled socket stayed open (its loop was gone), and with the
+    # loop alive in another thread its waiters were never woken.
+    async def handler(request: common.provider.Request) -> common.provider.Response:
+        org = {"_id": "org_1", "name": "Club", "slug": "club", "roles": [], "plan": "free"}
+        return reply({"data": org})
+
+    client = IntervalsClient(api_key="k", sender=MemorySender(handler))
+    asyncio.run(client.get_organization())
+    with pytest.raises(common.InvalidRequestError, match="close it there"):
+        asyncio.run(client.aclose())

@@ -559,3 +559,24 @@ async def test_a_budget_seeded_by_a_slow_configured_pace_is_not_reset(
             with pytest.raises(common.APITimeoutError, match="pacing slot"):
                 await c.with_options(deadline=1).get_event(eid)  # paced, not reset
     assert not any("started anew" in w for w in rate_warnings(caplog))
+
+
+async def test_a_close_cut_short_by_asyncio_still_closes_the_store(redis_url: str) -> None:
+    # Found by a resource audit: an anyio shield stops anyio's cancellations only. A
+    # task.cancel() (asyncio.timeout, a TaskGroup sibling failing) during aclose() left the
+    # store's Redis connections open, and the store said closed, so no second close helped.
+    async with FakeIntervals() as server:
+        client = IntervalsClient(api_key="test-key", base_url=server.url, rate_store=redis_url)
+        await asyncio.gather(*[client.get_organization() for _ in range(4)])
+        store = client.transport.limiter.store
+        assert isinstance(store, common.RedisRateStore)
+        pool = store._redis.connection_pool
+        assert any(c.is_connected for c in pool._available_connections)
+        closing = asyncio.ensure_future(client.aclose())
+        await asyncio.sleep(0)
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert store.closed
+        connections = [*pool._available_connections, *pool._in_use_connections]
+        assert not any(c.is_connected for c in connections)
