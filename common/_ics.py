@@ -14,7 +14,7 @@ import datetime as dt
 import enum
 import re
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
 from ._errors import InvalidRequestError
 from ._types import Event, zone_or_none
@@ -76,12 +76,14 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
         raise InvalidRequestError(_INSTALL_HINT, field="icalendar") from None
     if name is not None and not isinstance(name, str):
         raise InvalidRequestError(f"name must be a string, got {type(name).__name__}", field="name")
-    given: list[object] = list(events) if isinstance(events, Iterable) else [events]
+    unique: dict[str, Event] = {}
+    given: Iterable[object] = events if isinstance(events, Iterable) else [events]
     for event in given:
         if not isinstance(event, Event):
             raise InvalidRequestError(
                 f"events must be common.Event items, got {type(event).__name__}", field="events"
             )
+        unique.setdefault(ics_uid(event), event)
     calendar = icalendar.Calendar()
     calendar.add("prodid", _PRODID)
     calendar.add("version", "2.0")
@@ -92,9 +94,6 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
         # of the name unescaped (a property line of the caller's choosing)
         calendar.add("name", icalendar.vText(_text(name)))
         calendar.add("x-wr-calname", icalendar.vText(_text(name)))
-    unique: dict[str, Event] = {}
-    for event in cast("list[Event]", given):
-        unique.setdefault(ics_uid(event), event)
     ordered = sorted(unique.items(), key=lambda item: (_sort_key(item[1]), item[0]))
     for uid, event in ordered:
         calendar.add_component(_vevent(icalendar, uid, event))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime
 import math
 import random
+import sys
 from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 
@@ -27,6 +28,7 @@ import attrs
 
 from ._errors import InvalidRequestError
 from ._sender import Failure
+from ._validate import _validator, between, check_bool, check_int
 from .ratelimit._local import Report
 
 __all__ = [
@@ -55,17 +57,12 @@ NO_WAIT_HOLD = 0.1
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _count(_: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        name = attribute.name
-        raise InvalidRequestError(f"{name} must be an integer >= 0", field=name)
-
-
-def _seconds(_: object, attribute: attrs.Attribute[float], value: object) -> None:
-    # finite: an infinite backoff with no deadline was a wait without end
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1e12:
-        name = attribute.name
-        raise InvalidRequestError(f"{name} must be a number of seconds >= 0", field=name)
+#: The fields' checks, those of a request's fields (InvalidRequestError naming the field):
+#: a count, seconds (finite: an infinite backoff with no deadline was a wait without end),
+#: a flag.
+_COUNT = _validator(lambda field, value: check_int(field, value, 0, sys.maxsize), required=True)
+_SECONDS = _validator(between(0.0, 1e12), required=True)
+_FLAG = _validator(check_bool, required=True)
 
 
 def _statuses(_: object, attribute: attrs.Attribute[frozenset[int]], value: object) -> None:
@@ -75,12 +72,6 @@ def _statuses(_: object, attribute: attrs.Attribute[frozenset[int]], value: obje
         raise InvalidRequestError(
             "retry_statuses must be a frozenset of HTTP statuses", field="retry_statuses"
         )
-
-
-def _bool(_: object, attribute: attrs.Attribute[bool], value: object) -> None:
-    if not isinstance(value, bool):
-        name = attribute.name
-        raise InvalidRequestError(f"{name} must be True or False", field=name)
 
 
 @attrs.frozen
@@ -93,18 +84,18 @@ class RetryPolicy:
     ``backoff_base=0`` switches backoff sleeps off (useful in tests).
     """
 
-    max_retries: int = attrs.field(default=2, validator=_count)
-    backoff_base: float = attrs.field(default=0.5, validator=_seconds)
-    backoff_max: float = attrs.field(default=8.0, validator=_seconds)
-    max_retry_wait: float = attrs.field(default=60.0, validator=_seconds)
+    max_retries: int = attrs.field(default=2, validator=_COUNT)
+    backoff_base: float = attrs.field(default=0.5, validator=_SECONDS)
+    backoff_max: float = attrs.field(default=8.0, validator=_SECONDS)
+    max_retry_wait: float = attrs.field(default=60.0, validator=_SECONDS)
     #: Retries after a 429 that named its wait (honoured), counted apart from
     #: ``max_retries`` so that a crowd of requests sharing a rate limit does not
     #: run out of retries while taking turns; 0 when ``max_retries`` is 0.
-    max_rate_limit_retries: int = attrs.field(default=8, validator=_count)
+    max_rate_limit_retries: int = attrs.field(default=8, validator=_COUNT)
     retry_statuses: frozenset[int] = attrs.field(
         default=frozenset({408, 429, 500, 502, 503, 504}), validator=_statuses
     )
-    retry_writes_with_idempotency_key: bool = attrs.field(default=True, validator=_bool)
+    retry_writes_with_idempotency_key: bool = attrs.field(default=True, validator=_FLAG)
 
 
 def backoff_delay(

@@ -241,8 +241,9 @@ class Transport:
                 except asyncio.CancelledError as exc:
                     cancelled = exc
         if cancelled is not None:
+            if not closing.cancelled():
+                closing.exception()  # (retrieved: a failed close gives way to the cancellation)
             raise cancelled
-        closing.result()
 
     @staticmethod
     async def _close(shared: _Shared) -> None:

@@ -28,6 +28,12 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def written_plainly(text: str) -> bool:
+    """No space, line break, control character or lone surrogate: a URL parser keeps the
+    text as written (yarl and urllib drop or rewrite those, silently)."""
+    return text.isprintable() and not any(c.isspace() for c in text)
+
+
 def validate_base_url(base_url: str) -> str:
     """Check a base URL and return it without a trailing slash.
 
@@ -39,7 +45,7 @@ def validate_base_url(base_url: str) -> str:
         raise InvalidRequestError("base_url must be a non-empty string", field="base_url")
     # URL() drops what it cannot keep (a lone surrogate, a line break): the requests would
     # reach another resource than the one written
-    if not base_url.isprintable() or any(c.isspace() for c in base_url):
+    if not written_plainly(base_url):
         raise InvalidRequestError(
             "base_url holds a space, a line break or a control character (write it %-escaped)",
             field="base_url",

@@ -415,6 +415,11 @@ async def _terminable(
             signal.signal(signal.SIGTERM, previous)
 
 
+def _interrupted() -> int:
+    sys.stderr.write("eventsync: interrupted\n")
+    return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it).
 
@@ -428,8 +433,7 @@ def main(argv: Sequence[str] | None = None, *, registry: Registry | None = None)
     try:
         return _main(argv, registry, stdout_closed=saved[0] is None)
     except KeyboardInterrupt:  # while setting up (loading the providers): nothing started
-        sys.stderr.write("eventsync: interrupted\n")
-        return EXIT_INTERRUPTED
+        return _interrupted()
     finally:
         sys.stdout, sys.stderr = saved
 
@@ -493,8 +497,7 @@ def _main(argv: Sequence[str] | None, registry: Registry | None, *, stdout_close
         # (Ctrl-C cancels the run's task; on Python 3.10 the cancellation itself comes out
         # of anyio.run, not the KeyboardInterrupt that 3.11's asyncio.Runner raises after)
         if isinstance(exc, (KeyboardInterrupt, asyncio.CancelledError)):
-            sys.stderr.write("eventsync: interrupted\n")
-            return EXIT_INTERRUPTED
+            return _interrupted()
         if isinstance(exc, BrokenPipeError):
             _quiet_stdout()
             return EXIT_OK

@@ -30,6 +30,7 @@ from yarl import URL
 from .._auth import Auth
 from .._clock import loop_time
 from .._errors import InvalidRequestError
+from .._url import written_plainly
 from ._limiter import PacedLimiter
 from ._local import PaceState, Report
 from ._store import Budget, RateStore, StoreError, Turn
@@ -71,7 +72,7 @@ def check_store_url(url: str) -> None:
         return InvalidRequestError(f"rate_store {shown!r}: {why}", field="rate_store")
 
     why = None
-    if not url.isprintable() or any(c.isspace() for c in url):
+    if not written_plainly(url):
         raise refuse("holds a space, a line break or a control character (write it %-escaped)")
     try:
         url.encode("utf-8")
