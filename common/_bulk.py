@@ -133,6 +133,21 @@ def _foreign(scope: anyio.CancelScope, what: str) -> CancelledElsewhereError | N
     )
 
 
+def _draw_failed(exc: BaseException, scope: anyio.CancelScope) -> Exception:
+    """The error that ends a job whose key source raised ``exc`` (the calls in flight
+    keep their results); re-raises ``exc`` when it is the caller's own cancellation or
+    not an error (KeyboardInterrupt). A plain iterator may raise ``CancelledError`` too:
+    ``(f.result() for f in futures)`` over a future something else cancelled."""
+    if isinstance(exc, asyncio.CancelledError):
+        error = _foreign(scope, "reading the next key")
+        if error is not None:
+            error.__cause__ = exc
+            return error
+    if not isinstance(exc, Exception):
+        raise exc
+    return exc
+
+
 def _leaves(exc: BaseException) -> list[BaseException]:
     """The errors inside (nested) exception groups, in order; ``[exc]`` for a plain one."""
     inner = getattr(exc, "exceptions", None)
@@ -267,15 +282,8 @@ async def fetch_many(
                     except StopAsyncIteration:
                         exhausted = True
                         break
-                    except asyncio.CancelledError as exc:
-                        error = _foreign(scope, "reading the next key")
-                        if error is None:
-                            raise
-                        error.__cause__ = exc  # as a failing iterator: the calls in flight
-                        failed.append(error)  # keep their results
-                        break
-                    except Exception as exc:
-                        failed.append(exc)
+                    except BaseException as exc:
+                        failed.append(_draw_failed(exc, scope))
                         break
                 drew()
                 await call(key, send, scope)
@@ -292,8 +300,8 @@ async def fetch_many(
                 except StopIteration:
                     exhausted = True
                     break
-                except Exception as exc:
-                    failed.append(exc)
+                except BaseException as exc:
+                    failed.append(_draw_failed(exc, scope))
                     break
                 drew()
                 await call(key, send, scope)
@@ -360,8 +368,10 @@ async def merge_events(
     async def pump(
         source: EventSource, send: ObjectSendStream[Event], scope: anyio.CancelScope
     ) -> None:
-        events = source.iter_events(date_from=date_from, date_to=date_to)
+        events: AsyncIterator[Event] | None = None
         try:
+            # Called inside: a plain ``def iter_events`` may raise before its iterator.
+            events = source.iter_events(date_from=date_from, date_to=date_to)
             async for event in events:
                 await _put(send, event)
         except asyncio.CancelledError as exc:

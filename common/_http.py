@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import math
 from collections.abc import Mapping, Sequence
 
 import aiohttp
+from aiohttp.connector import Connection
+from aiohttp.tracing import Trace
 
 from ._auth import redact, secret_values
 from ._errors import (
@@ -40,6 +43,8 @@ from ._errors import (
 from ._sender import AttemptFailed, Failure, Request, Response
 
 __all__ = ["AiohttpSender", "ClientErrorCause"]
+
+logger = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
 _MAX_CAUSE_TEXT = 300
@@ -91,6 +96,41 @@ class _SendOnce:
         except (aiohttp.ClientOSError, aiohttp.ServerDisconnectedError) as exc:
             self.failed = exc
             raise
+
+
+class _IdleCheckedConnector(aiohttp.TCPConnector):
+    """A pooled connection that received bytes while idle is closed, not reused.
+
+    aiohttp keeps what arrives on an idle keep-alive connection and reads it as the
+    answer to the next request sent on it: a server that answered one request twice
+    (a handler that wrote a 500 after its 200) made every later answer on that
+    connection the previous request's, each key given another key's event. A pooled
+    connection is clean (aiohttp pools only those); one that no longer is was written
+    to while idle.
+    """
+
+    async def connect(
+        self, req: aiohttp.ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+    ) -> Connection:
+        connection = await super().connect(req, traces, timeout)
+        protocol = connection.protocol
+        if protocol is None or not protocol.should_close:
+            return connection
+        # Bounded: each stale connection closed leaves the pool, which holds at most
+        # ``limit``; a new connection with bytes before any request is a server that
+        # speaks first, not HTTP.
+        for _ in range(self.limit + 1):
+            logger.warning(
+                "%s sent data on an idle connection (an answer no request asked for); closed it",
+                req.url.origin(),
+            )
+            connection.close()
+            connection = await super().connect(req, traces, timeout)
+            protocol = connection.protocol
+            if protocol is None or not protocol.should_close:
+                return connection
+        connection.close()
+        raise aiohttp.ClientConnectionError("the server sends data before any request")
 
 
 class AiohttpSender:
@@ -146,7 +186,7 @@ class AiohttpSender:
             raise ClientClosedError("this client is closed; not sent")
         if self._session is None:
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_concurrency),
+                connector=_IdleCheckedConnector(limit=self._max_concurrency),
                 headers=self._headers,
                 trace_configs=self._trace_configs or None,
             )

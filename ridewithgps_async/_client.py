@@ -326,8 +326,11 @@ class RideWithGPSClient(provider.BaseClient):
         only events already seen ends the iteration with a
         :class:`common.TruncationWarning`, since paging further could loop
         forever; so does a listing that ends with fewer events than its
-        ``record_count`` names. One page of events is held in memory, and the ids
-        of those already yielded (about 60 bytes each). Arguments are checked at once,
+        ``record_count`` names, or whose ``record_count`` falls from one page to
+        the next (an event deleted after its page was read moves the others up: one
+        is then on a page already read, and nothing comes twice to show it). One
+        page of events is held in memory, and the ids of those already yielded
+        (about 60 bytes each). Arguments are checked at once,
         before the first request; a failure names the page to resume from
         (``exc.resume_page``).
 
@@ -342,26 +345,39 @@ class RideWithGPSClient(provider.BaseClient):
         since = _check_aware("updated_since", updated_since)
 
         received = 0
+        total: int | None = None  # the record_count of the pages read so far
 
         async def fetch(page: int) -> provider.Chunk[EventSummary, int]:
-            nonlocal received
+            nonlocal received, total
             result = await self.list_events(page, size, name, visibility)
+            warning = None
+            if result.total is not None:
+                if total is not None and result.total < total:
+                    # An event deleted (or hidden) after its page was read moves every
+                    # later one up a place: the first of this page is on one already read,
+                    # and no event comes twice to show it. (One added moves them down: an
+                    # event comes twice, which the paginator warns about.)
+                    warning = (
+                        f"GET {_EVENTS} changed while it was read: its record_count fell"
+                        f" from {total} to {result.total} at page {page} (an event removed"
+                        " moves the others up, one onto a page already read): some events"
+                        " may be missing; read it again"
+                    )
+                total = result.total
             if since is None:
                 received += len(result.items)
-                short = result.next_page is None and (result.total or 0) > received
-                warning = (
-                    f"GET {_EVENTS} ended at page {page} with {received} of the"
-                    f" {result.total} events its record_count names (a page count that"
-                    " lies, or an empty page before the last): some events may be missing"
-                    if short
-                    else None
-                )
+                if warning is None and result.next_page is None and (total or 0) > received:
+                    warning = (
+                        f"GET {_EVENTS} ended at page {page} with {received} of the"
+                        f" {total} events its record_count names (a page count that lies,"
+                        " or an empty page before the last): some events may be missing"
+                    )
                 return provider.Chunk(result.items, result.next_page, warning)
             # The whole page is read: a server that lists out of order (the description
             # promises no order) has newer events after an older one on the same page.
             newer = [event for event in result.items if not _older(event, since)]
             following = result.next_page if len(newer) == len(result.items) else None
-            return provider.Chunk(newer, following)
+            return provider.Chunk(newer, following, warning)
 
         return provider.paginate(
             fetch,

@@ -22,7 +22,13 @@ from urllib.parse import urlsplit
 import attrs
 
 from .._bulk import fetch_many, merge_events
-from .._errors import APIError, MissingCredentialsError, PermissionDeniedError, TruncationWarning
+from .._errors import (
+    APIError,
+    MissingCredentialsError,
+    PermissionDeniedError,
+    SkippedEventWarning,
+    TruncationWarning,
+)
 from .._records import participant_record
 from .._types import Event, EventSource, Participant
 from ..provider import ProviderPlugin, Registry, SourceOptions
@@ -76,11 +82,14 @@ _TALLY: contextvars.ContextVar[Tally | None] = contextvars.ContextVar(
 
 
 def show_warning(message: Warning | str, category: type[Warning], *_: Any, **__: Any) -> None:
-    """``warnings.showwarning`` for the run: one warning line, and a truncation is counted.
+    """``warnings.showwarning`` for the run: one warning line; a truncation or an event a
+    source skipped is counted.
 
     A truncation while one event's details are fetched is noted against that event
     (and reported with it); any other (a listing cut short) counts for the whole run.
     """
+    if issubclass(category, SkippedEventWarning) and (tally := _TALLY.get()) is not None:
+        tally.skipped += 1
     if issubclass(category, TruncationWarning):
         notes, tally = _EVENT_NOTES.get(), _TALLY.get()
         if notes is not None:
@@ -100,6 +109,7 @@ class Tally:
     incomplete: list[str] = attrs.field(factory=list)
     hidden: dict[str, list[str]] = attrs.field(factory=dict)
     listings_cut: int = 0
+    skipped: int = 0  # events a source could not read as events (SkippedEventWarning)
     providers_failed: list[ProviderFailed] = attrs.field(factory=list)
 
     def provider_failed(self, failure: ProviderFailed) -> None:
@@ -139,6 +149,8 @@ class Tally:
             problems.append(f"{len(self.providers_failed)} provider(s) failed: {names}")
         if self.listings_cut:
             problems.append(f"{self.listings_cut} listing(s) possibly cut short")
+        if self.skipped:
+            problems.append(f"{self.skipped} skipped (not readable as events)")
         if self.failed:
             problems.append(f"{len(self.failed)} failed")
         if self.incomplete:
@@ -147,7 +159,13 @@ class Tally:
             hidden = sum(map(len, self.hidden.values()))
             problems.append(f"{hidden} with participants not shown to you")
         sys.stderr.write(text + ("; " + ", ".join(problems) if problems else "") + "\n")
-        partial = self.failed or self.incomplete or self.listings_cut or self.providers_failed
+        partial = (
+            self.failed
+            or self.incomplete
+            or self.listings_cut
+            or self.skipped
+            or self.providers_failed
+        )
         return EXIT_PARTIAL if partial else EXIT_OK
 
 
@@ -441,11 +459,17 @@ async def cmd_events(args: argparse.Namespace, registry: Registry, console: Cons
             finally:
                 writer.close(succeeded=succeeded)
         code = tally.finish()
-        if args.format == "ics" and tally.providers_failed and target.name is not None:
+        missing = (
+            "a provider failed" if tally.providers_failed
+            else "a listing may be cut short" if tally.listings_cut
+            else None
+        )  # fmt: skip
+        if args.format == "ics" and missing and target.name is not None:
             # A calendar app drops every event missing from a feed: with a provider's events
-            # (or the rest of its listing) missing, the feed served stays the last whole one.
-            warn(f"--out {target.name} left as it was: a provider failed, so this feed would"
-                 " miss its events")  # fmt: skip
+            # (or the rest of a listing) missing, the feed served stays the last whole one.
+            # (An event a source skipped has no date a feed could hold: not a reason.)
+            warn(f"--out {target.name} left as it was: {missing}, so this feed would"
+                 " miss events")  # fmt: skip
         else:
             target.keep()  # exit 0, or 6 with what was fetched: the run wrote its result
     return code

@@ -33,16 +33,21 @@ def test_an_ics_feed_of_every_provider_parses_and_keeps_its_uids(fakes: Fakes) -
     assert again.out == first.out  # same data, same bytes: a feed updates in place
 
 
-def _served_then_rerun(fakes: Fakes, feed: Path, *faults: Fault) -> tuple[bytes, Ran]:
-    """The feed written whole to ``feed``, then a run against ``faults``: (the first
-    feed's bytes, the second run)."""
-    argv = ("events", "--provider", "intervals", "--format", "ics", "--out", str(feed))
+def _served_then_rerun(
+    fakes: Fakes, feed: Path, *faults: Fault, provider: str = "intervals"
+) -> tuple[bytes, Ran]:
+    """The feed written whole to ``feed``, then a run against ``faults`` (on the
+    provider's listing): (the first feed's bytes, the second run)."""
+    argv = ("events", "--provider", provider, "--format", "ics", "--out", str(feed))
     first = eventsync(*argv, env=fakes.env())
     assert first.code == 0, first.err
     before = feed.read_bytes()
     assert before.startswith(b"BEGIN:VCALENDAR\r\n")  # the lines of RFC 5545
-    assert before.count(b"BEGIN:VEVENT") == len(fakes.intervals.db.events)
-    fakes.intervals.inject(*faults, method="GET", path="/events")
+    if provider == "intervals":
+        assert before.count(b"BEGIN:VEVENT") == len(fakes.intervals.db.events)
+        fakes.intervals.inject(*faults, method="GET", path="/events")
+    else:
+        fakes.rwgps.inject(*faults, method="GET", path="/api/v1/events.json")
     return before, eventsync(*argv, env=fakes.env())
 
 
@@ -65,6 +70,47 @@ def test_a_listing_that_fails_partway_leaves_the_served_feed_whole(
     assert "left as it was" in partial.err
     assert feed.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["club.ics"]
+
+
+def test_a_listing_cut_short_leaves_the_served_feed_whole(fakes: Fakes, tmp_path: Path) -> None:
+    # A listing that ends short of its record_count (a TruncationWarning, not a failure)
+    # replaced the whole feed with the part read: a calendar app then dropped the rest.
+    feed = tmp_path / "club.ics"
+    short = {
+        "events": [{"id": 1, "name": "Only one"}],
+        "meta": {"pagination": {"record_count": 99, "page_count": 1, "next_page_url": None}},
+    }
+    before, cut = _served_then_rerun(
+        fakes, feed, Fault.raw(json.dumps(short).encode()), provider="rwgps"
+    )
+    assert cut.code == 6, cut.err
+    assert "1 of the 99 events" in cut.err
+    assert "left as it was: a listing may be cut short" in cut.err
+    assert feed.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["club.ics"]
+
+
+def test_an_event_a_source_skips_is_counted_and_exit_6(fakes: Fakes, tmp_path: Path) -> None:
+    # An event the source cannot read as one (a date of "TBD") was a warning line, then
+    # "wrote 1 event" and exit 0: nothing said that the export lacked an event.
+    listing = {
+        "data": [
+            {"_id": "ev1", "name": "Dated", "slug": "dated", "type": "race",
+             "date": "2027-05-01", "organizationId": "o1"},
+            {"_id": "ev2", "name": "Undated", "slug": "undated", "type": "race",
+             "date": "TBD", "organizationId": "o1"},
+        ]
+    }  # fmt: skip
+    feed = tmp_path / "club.ics"
+    fakes.intervals.inject(Fault.raw(json.dumps(listing).encode()), method="GET", path="/events")
+    argv = ("events", "--provider", "intervals", "--format", "ics", "--out", str(feed))
+    ran = eventsync(*argv, env=fakes.env())
+    assert ran.code == 6, ran.err
+    assert ran.err_lines[-1].startswith("eventsync: wrote 1 event")
+    assert "1 skipped (not readable as events)" in ran.err_lines[-1]
+    # the feed is written: an event with no date can be in no feed, and keeping the old
+    # one would keep it from ever changing again
+    assert uids(feed.read_text()) == ["intervals-ev1@eventsync"]
 
 
 def test_updated_since_narrows_ridewithgps_and_says_intervals_cannot(fakes: Fakes) -> None:

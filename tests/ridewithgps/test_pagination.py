@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import msgspec
@@ -160,6 +161,28 @@ async def test_an_empty_page_stops(client: RideWithGPSClient, fake: FakeRideWith
         events = await collect(client)
     assert len(events) == 20
     assert len(fake.requests) == 2
+
+
+@pytest.mark.parametrize("since", [None, "2020-01-01T00:00:00Z"])
+async def test_an_event_deleted_while_paging_is_warned_about(
+    client: RideWithGPSClient, fake: FakeRideWithGPS, since: str | None
+) -> None:
+    # Event 5 is deleted once page 1 is read: event 21 moves onto page 1, never read, and
+    # no event comes twice. record_count fell (60 to 59), but nothing said so: 59 events
+    # of 59 "received", no warning, event 21 missing.
+    def meta(count: int) -> dict[str, Any]:
+        return {"pagination": {"record_count": count, "page_count": 3, "next_page_url": "x"}}
+
+    fake.inject(
+        Fault.raw(listing(20, first_id=1, meta=meta(60))),
+        Fault.raw(listing(20, first_id=22, meta=meta(59))),
+        Fault.raw(listing(19, first_id=42, meta=meta(59))),
+    )
+    kwargs = {} if since is None else {"updated_since": dt.datetime.fromisoformat(since)}
+    with pytest.warns(common.TruncationWarning, match="fell from 60 to 59 at page 2"):
+        events = await collect(client, page_size=20, **kwargs)
+    assert 21 not in {e.id for e in events}  # what the warning is about
+    assert len(events) == 59
 
 
 async def test_a_page_of_repeated_ids_warns_and_stops() -> None:
