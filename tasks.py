@@ -67,7 +67,8 @@ def test(args: list[str]) -> None:
     lint = [*PACKAGES, "tests", "benchmarks", "docs/_ext", "tasks.py"]
     run(PY, "-m", "ruff", "check", *lint)
     run(PY, "-m", "ruff", "format", "--check", *lint)
-    run(PY, "-m", "mypy", "--strict", *PACKAGES, "tests/third_provider")  # an outside provider
+    # an outside provider, and what users write (tests/typing: a type gone loose fails)
+    run(PY, "-m", "mypy", "--strict", *PACKAGES, "tests/third_provider", "tests/typing")
     run(PY, "-m", "coverage", "erase")
     # The suite is CPU-bound (coverage tracing, hypothesis, the simulator): one pytest
     # worker per core, up to four, each test file whole on one worker (its module-scoped

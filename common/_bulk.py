@@ -184,7 +184,7 @@ async def fetch_many(
     *,
     concurrency: int,
     on_progress: Callable[[int, int | None], Any] | None = None,
-) -> AsyncIterator[Result[K, V]]:
+) -> AsyncGenerator[Result[K, V], None]:
     """Call ``await fn(key)`` for every key, at most ``concurrency`` at once.
 
     Yields a :class:`Result` per key as each finishes; one key's failure never
@@ -205,7 +205,7 @@ async def fetch_many(
 
         async for result in fetch_many(client.get_event, ids, concurrency=32):
             if result.ok:
-                print(result.key, result.value.event.name)
+                print(result.key, result.unwrap().event.name)
     """
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidRequestError(
@@ -345,7 +345,7 @@ async def merge_events(
     *sources: EventSource,
     date_from: dt.date | None = None,
     date_to: dt.date | None = None,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     """Every event of every source, read concurrently, in one stream.
 
     A source that fails stops the whole stream with its error (the others

@@ -169,6 +169,8 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
     """DTSTART and DTEND (None: no end known)."""
     if event.start_time is None:  # all day; iCalendar's end date is exclusive
         last = event.end_date if event.end_date and event.end_date >= event.start_date else None
+        if last is not None and last > event.start_date and event.end_time == dt.time():
+            last -= dt.timedelta(days=1)  # it ends as that day begins: the day before is its last
         last = last or event.start_date
         # (on the calendar's last day no day follows: no DTEND, which means one day)
         return event.start_date, last + dt.timedelta(days=1) if last < dt.date.max else None

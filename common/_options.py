@@ -68,7 +68,9 @@ def _at_least(name: str, low: int) -> Any:
     return check
 
 
-def _traces(value: Any) -> tuple[aiohttp.TraceConfig, ...]:
+def _traces(value: Sequence[aiohttp.TraceConfig]) -> tuple[aiohttp.TraceConfig, ...]:
+    # (typed as the option is, for the signature; checked as anything a caller may pass)
+    configs: tuple[Any, ...]
     try:
         configs = tuple(value)
     except TypeError:
@@ -161,16 +163,22 @@ class CallOptions(TypedDict, total=False):
     retry_policy: RetryPolicy
 
 
-class ClientOptions(CallOptions, total=False):
-    """Every constructor option of both clients (defaults: see :class:`Options`)."""
+class TaskOptions(CallOptions, total=False):
+    """Every constructor option of both clients but ``rate_store`` (what
+    :class:`common.celery.EventsyncTasks` passes on: its store is a URL of its own)."""
 
     rate_limit: float | None
     rate_burst: int
-    rate_store: str | RedisRateStore | None
     rate_key: str | None
     max_concurrency: int
     max_response_bytes: int
     trace_configs: Sequence[aiohttp.TraceConfig]
+
+
+class ClientOptions(TaskOptions, total=False):
+    """Every constructor option of both clients (defaults: see :class:`Options`)."""
+
+    rate_store: str | RedisRateStore | None
 
 
 _POLICY_DEFAULTS = {

@@ -15,7 +15,7 @@ cannot be had); :func:`paginate` does the rest, the same way for cursors
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 import attrs
@@ -62,7 +62,7 @@ async def paginate(
     what: str,
     patience: int = 1,
     shifts: bool = False,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Every item of a listing, each once, from ``fetch(first)`` on.
 
     ``where(cursor)`` names a request for errors (``resume_page``) and warnings

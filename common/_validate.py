@@ -17,7 +17,7 @@ import functools
 import inspect
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 import attrs
@@ -266,15 +266,31 @@ def _validator(check: Check, *, required: bool = False) -> Callable[[Any, Any, A
     return validate
 
 
-def required(check: Check, *, json: str | None = None) -> Any:
-    """A field the request must have: None (or left out) is refused, naming the field.
+def required(check: Check, *, json: str | None = None) -> dict[str, Any]:
+    """A field the request must have, as ``attrs.field``'s arguments::
 
-    (Its default is None rather than none at all so that a missing field is an
-    :class:`InvalidRequestError`, not a ``TypeError``.)
+        name: str = attrs.field(**provider.required(check_text))
+
+    None (or left out) is refused, naming the field. Written as ``attrs.field(...)``
+    at the field, a type checker sees no default: the argument is required in the
+    method's signature. At run time the default is None, so that a missing field is
+    an :class:`InvalidRequestError` naming it, not a ``TypeError``.
     """
-    return attrs.field(
-        default=None, validator=_validator(check, required=True), metadata=_key(json)
-    )
+    args = {"default": None, "validator": _validator(check, required=True), "metadata": _key(json)}
+    return _FieldArgs(args)
+
+
+class _FieldArgs(dict[str, Any]):
+    """``attrs.field``'s arguments: a field whose default is one was written without
+    ``attrs.field(**...)`` (see :func:`request_method`, which refuses it)."""
+
+
+def path_argument(check: Check) -> dict[str, Any]:
+    """A required argument passed first and not sent in the body (the id in the path), as
+    ``attrs.field``'s arguments: ``event_id: int = attrs.field(kw_only=False,
+    **provider.path_argument(check_id))`` (``kw_only=False`` written there, for type
+    checkers)."""
+    return _FieldArgs(validator=_validator(check, required=True), metadata={SENT: False})
 
 
 def optional(
@@ -292,16 +308,9 @@ def nullable(check: Check, *, json: str | None = None) -> Any:
     return attrs.field(default=NOT_GIVEN, validator=_validator(check), metadata=metadata)
 
 
-def not_sent(check: Check | None = None, *, default: Any = None, positional: bool = False) -> Any:
-    """A keyword of the request that is not part of the JSON body (a header, a path, an option).
-
-    ``positional``: a required argument passed first (e.g. the id in the path).
-    """
-    if positional:
-        assert check is not None
-        return attrs.field(
-            kw_only=False, validator=_validator(check, required=True), metadata={SENT: False}
-        )
+def not_sent(check: Check | None = None, *, default: Any = None) -> Any:
+    """A keyword of the request that is not part of the JSON body (a header, an option);
+    :func:`path_argument` for one passed first."""
     validator = None if check is None else _validator(check)
     return attrs.field(default=default, validator=validator, metadata={SENT: False})
 
@@ -327,7 +336,9 @@ def build_request(cls: Callable[P, B], *args: P.args, **kwargs: P.kwargs) -> B:
 
 def request_method(
     request: Callable[P, B],
-) -> Callable[[Callable[[Any, B], Awaitable[R]]], Callable[Concatenate[Any, P], Awaitable[R]]]:
+) -> Callable[
+    [Callable[[Any, B], Awaitable[R]]], Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]
+]:
     """Give a client method the arguments of the request class ``request``.
 
     ::
@@ -340,10 +351,16 @@ def request_method(
     see ``EventCreate``'s own signature, so a misspelt keyword is flagged there
     and refused with :class:`InvalidRequestError` at run time.
     """
+    for field in attrs.fields(cast("type[Any]", request)):
+        if isinstance(field.default, _FieldArgs):  # provider.required(...) without attrs.field
+            raise TypeError(
+                f"{getattr(request, '__name__', request)}.{field.name}: write"
+                " attrs.field(**provider.required(...)), not provider.required(...) alone"
+            )
 
     def decorate(
         send: Callable[[Any, B], Awaitable[R]],
-    ) -> Callable[Concatenate[Any, P], Awaitable[R]]:
+    ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]:
         @functools.wraps(send)
         async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> R:
             return await send(self, build_request(request, *args, **kwargs))

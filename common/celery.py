@@ -81,7 +81,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import attrs
 
@@ -107,11 +107,14 @@ from ._errors import (
     TruncationWarning,
 )
 from ._json import dumps
-from ._options import resolve_options
+from ._options import TaskOptions, resolve_options
 from ._records import event_record, participant_record
 from ._types import Event
 from ._url import id_text
 from .provider import ProviderPlugin, Registry, SourceOptions
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "BROKER_OPTIONS",
@@ -365,7 +368,9 @@ class EventsyncTasks:
     tasks are).
     """
 
-    def __init__(self, app: Any, *, rate_store: str | None = None, **client_options: Any) -> None:
+    def __init__(
+        self, app: Any, *, rate_store: str | None = None, **client_options: Unpack[TaskOptions]
+    ) -> None:
         if rate_store is not None and not (
             isinstance(rate_store, str)
             and rate_store.startswith(("redis://", "rediss://", "unix://"))
@@ -376,7 +381,7 @@ class EventsyncTasks:
                 field="rate_store",
             )
         for name in ("base_url", "session"):
-            if name in client_options:
+            if name in client_options:  # (not options of the type: refused at run time too)
                 raise InvalidRequestError(
                     f"{name} is not an option here: each provider's comes from its environment"
                     " variables (as for the CLI)",
@@ -386,7 +391,7 @@ class EventsyncTasks:
         resolve_options(**client_options)  # a wrong name or value fails here, not in a worker
         self.app = app
         self._rate_store = rate_store
-        self._client_options = dict(client_options)
+        self._client_options: dict[str, Any] = dict(client_options)
         self._registry: Registry | None = None
         self._holder = _Holder()
         if getattr(app, _ON_APP, False):

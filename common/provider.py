@@ -67,6 +67,7 @@ from ._validate import (
     nullable,
     one_of,
     optional,
+    path_argument,
     request_method,
     required,
     shown,
@@ -128,6 +129,7 @@ __all__ = [
     "check_uri",
     "date_window",
     "not_sent",
+    "path_argument",
     "nullable",
     "one_of",
     "optional",
@@ -150,10 +152,15 @@ __all__ = [
 _FAKE = frozenset({"ApiError", "FakeServer", "Handler", "json_response"})
 
 
-def __getattr__(name: str) -> Any:
-    # The fake base is for tests: importing the test kit (aiohttp's server) waits for its use.
-    if name in _FAKE:
-        from . import testing
+if TYPE_CHECKING:  # a misspelt name stays an error for type checkers
+    from .testing import ApiError, FakeServer, Handler, json_response
+else:
 
-        return getattr(testing, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    def __getattr__(name: str) -> Any:
+        # The fake base is for tests: importing the test kit (aiohttp's server) waits
+        # for its use.
+        if name in _FAKE:
+            from . import testing
+
+            return getattr(testing, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

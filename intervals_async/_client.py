@@ -15,7 +15,7 @@ import datetime as dt
 import math
 import os
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import aiohttp
@@ -371,7 +371,7 @@ class IntervalsClient(provider.BaseClient):
         *,
         follow_cursor: bool = True,
         hint: str = "",
-    ) -> AsyncIterator[_Item]:
+    ) -> AsyncGenerator[_Item, None]:
         """One listing: ``limit`` (None: the maximum), the cursor when the server sends
         ``hasMore`` (only when ``limit`` is None and ``follow_cursor``: ``after`` = the last
         item's ``_id``), and the truncation warning when a full page may not be all."""
@@ -493,7 +493,7 @@ class IntervalsClient(provider.BaseClient):
         series_id: str | None = None,
         date_from: dt.date | str | None = None,
         date_to: dt.date | str | None = None,
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         """Every matching event, past the API's 100-item cap, each once, roughly by date.
 
         Follows the cursor (``hasMore``/``after``) when the server sends one;
@@ -515,7 +515,7 @@ class IntervalsClient(provider.BaseClient):
 
     async def _iter_windows(
         self, filters: dict[str, str], lo: dt.date | None, hi: dt.date | None
-    ) -> AsyncIterator[Event]:
+    ) -> AsyncGenerator[Event, None]:
         said: set[str] = set()  # what was warned about once in this listing
 
         async def fetch(cursor: _WindowCursor) -> provider.Chunk[Event, _WindowCursor]:
@@ -683,7 +683,7 @@ class IntervalsClient(provider.BaseClient):
 
     def iter_recurrences(
         self, status: RecurrenceStatus | str | None = None
-    ) -> AsyncIterator[Recurrence]:
+    ) -> AsyncGenerator[Recurrence, None]:
         """Every recurrence (filtered by ``status``), following ``hasMore`` with ``after``.
 
         A server that sends no ``hasMore`` (the seed description's) gives one page;
@@ -756,7 +756,7 @@ class IntervalsClient(provider.BaseClient):
             hint="; use iter_group_events() to get every event",
         )
 
-    def iter_group_events(self, slug: str) -> AsyncIterator[Event]:
+    def iter_group_events(self, slug: str) -> AsyncGenerator[Event, None]:
         """Every event of a group, following ``hasMore`` with ``after``.
 
         A server that sends no ``hasMore`` gives one page; a full one warns with

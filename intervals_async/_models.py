@@ -511,10 +511,10 @@ class EventCreate:
     ``Idempotency-Key`` header (a new UUID unless given).
     """
 
-    name: str | None = provider.required(provider.check_text)
-    slug: str | None = provider.required(provider.check_text)
-    type: EventType | str | None = provider.required(provider.one_of(EventType))
-    date: dt.date | str | None = provider.required(provider.check_date)
+    name: str = attrs.field(**provider.required(provider.check_text))
+    slug: str = attrs.field(**provider.required(provider.check_text))
+    type: EventType | str = attrs.field(**provider.required(provider.one_of(EventType)))
+    date: dt.date | str = attrs.field(**provider.required(provider.check_date))
     idempotency_key: str | None = provider.not_sent(check_idempotency_key)
     series_id: str | None = provider.optional(provider.check_text)
     end_date: dt.date | str | None = provider.optional(provider.check_date)
@@ -548,10 +548,10 @@ class RegistrationCreate:
     never retries once the request may have reached the server.
     """
 
-    event_run_id: str | None = provider.required(provider.check_text)
-    email: str | None = provider.required(check_email)
-    registration_type: RegistrationType | str | None = provider.required(
-        provider.one_of(RegistrationType)
+    event_run_id: str = attrs.field(**provider.required(provider.check_text))
+    email: str = attrs.field(**provider.required(check_email))
+    registration_type: RegistrationType | str = attrs.field(
+        **provider.required(provider.one_of(RegistrationType))
     )
     name: str | None = provider.optional(provider.any_text)
     status: RegistrationStatus | str | None = provider.optional(

@@ -17,7 +17,7 @@ import enum
 import logging
 import math
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 
 import anyio
 
@@ -155,7 +155,7 @@ def to_common_event(
     )
 
 
-class IntervalsSource:
+class IntervalsSource(common.EventSource):
     """An :class:`IntervalsClient` as a :class:`common.EventSource`.
 
     ::
@@ -205,7 +205,7 @@ class IntervalsSource:
 
     def iter_events(
         self, *, date_from: dt.date | None = None, date_to: dt.date | None = None
-    ) -> AsyncIterator[common.Event]:
+    ) -> AsyncGenerator[common.Event, None]:
         """Every event (within the dates, inclusive), without participants.
 
         An event whose ``date`` is not a ``YYYY-MM-DD`` date is left out with a
@@ -216,7 +216,7 @@ class IntervalsSource:
 
     async def _iter_events(
         self, date_from: dt.date | None, date_to: dt.date | None
-    ) -> AsyncIterator[common.Event]:
+    ) -> AsyncGenerator[common.Event, None]:
         async for event in self.client.iter_events(date_from=date_from, date_to=date_to):
             if not isinstance(event.date, dt.date):
                 text = (

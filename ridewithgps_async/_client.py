@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
@@ -301,7 +301,7 @@ class RideWithGPSClient(provider.BaseClient):
         name: str | None = None,
         visibility: Visibility | str | None = None,
         updated_since: dt.datetime | None = None,
-    ) -> AsyncIterator[EventSummary]:
+    ) -> AsyncGenerator[EventSummary, None]:
         """Every event (matching ``name`` and ``visibility``, as in :meth:`list_events`),
         page after page, each at most once. ``page_size`` None asks for the most the API
         gives per page (200; its own default is 20): the fewest requests.

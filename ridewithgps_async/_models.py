@@ -264,13 +264,23 @@ def check_id(field: str, value: Any) -> int:
     return provider.check_int(field, value, 1, MAX_ID)
 
 
+_NOT_IDS = (str, bytes, bytearray, memoryview, Mapping)
+
+
 def check_ids(field: str, value: Any) -> list[int]:
-    """A list of positive integer ids (not a string, not a mapping)."""
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Sequence):
+    """A list of positive integer ids (not a string, bytes or a mapping)."""
+    if isinstance(value, _NOT_IDS) or not isinstance(value, Sequence):
         raise common.InvalidRequestError(
             f"{field}: must be a list of positive integers", field=field
         )
     return [check_id(f"{field}[{index}]", item) for index, item in enumerate(value)]
+
+
+def _id_list(value: Sequence[int] | None) -> Sequence[int] | None:
+    """Any other sequence of ids (a range, an array, a tuple) as the list it is sent as."""
+    if isinstance(value, Sequence) and not isinstance(value, _NOT_IDS):
+        return list(value)
+    return value  # None, or what check_ids refuses
 
 
 def _hh_mm(field: str, value: Any) -> str:
@@ -298,8 +308,8 @@ class EventFields:
     start_time: dt.time | str | None = provider.optional(_hh_mm)
     end_date: dt.date | str | None = provider.optional(provider.check_date)
     end_time: dt.time | str | None = provider.optional(_hh_mm)
-    route_ids: Sequence[int] | None = provider.optional(check_ids)
-    organizer_ids: Sequence[int] | None = provider.optional(check_ids)
+    route_ids: Sequence[int] | None = provider.optional(check_ids, converter=_id_list)
+    organizer_ids: Sequence[int] | None = provider.optional(check_ids, converter=_id_list)
 
     def __attrs_post_init__(self) -> None:
         if self.start_date is None or self.end_date is None:
@@ -326,8 +336,8 @@ class EventCreate(EventFields):
     """The keywords of :meth:`RideWithGPSClient.create_event`: ``name`` and
     ``start_date`` required, the other :class:`EventFields` sent when given."""
 
-    name: str | None = provider.required(provider.check_text)
-    start_date: dt.date | str | None = provider.required(provider.check_date)
+    name: str = attrs.field(**provider.required(provider.check_text))
+    start_date: dt.date | str = attrs.field(**provider.required(provider.check_date))
 
 
 @attrs.frozen(kw_only=True)
@@ -335,7 +345,7 @@ class EventUpdate(EventFields):
     """The arguments of :meth:`RideWithGPSClient.update_event`: the event's id, then
     the :class:`EventFields` to change (only those given are sent)."""
 
-    event_id: int = provider.not_sent(check_id, positional=True)
+    event_id: int = attrs.field(kw_only=False, **provider.path_argument(check_id))
 
 
 #: The package's one converter (keys are already snake_case: no renaming).

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import common
@@ -154,7 +154,7 @@ def _event_id(event_id: Any) -> int:
     )
 
 
-class RideWithGPSSource:
+class RideWithGPSSource(common.EventSource):
     """A :class:`common.EventSource` over a :class:`RideWithGPSClient`.
 
     Example::
@@ -179,7 +179,7 @@ class RideWithGPSSource:
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
         updated_since: dt.datetime | None = None,
-    ) -> AsyncIterator[common.Event]:
+    ) -> AsyncGenerator[common.Event, None]:
         """Every event starting within ``date_from``..``date_to`` (inclusive, either optional).
 
         The API has no date filter: every event is listed and filtered here by
@@ -204,7 +204,7 @@ class RideWithGPSSource:
         summaries: AsyncIterator[EventSummary],
         date_from: dt.date | None,
         date_to: dt.date | None,
-    ) -> AsyncIterator[common.Event]:
+    ) -> AsyncGenerator[common.Event, None]:
         async for summary in summaries:
             day = summary.start_date
             if day is None:

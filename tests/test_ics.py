@@ -64,6 +64,32 @@ GRAN_FONDO = event(
 )
 
 
+def test_an_all_day_event_ending_at_midnight_ends_the_day_before() -> None:
+    # Intervals' endTime 24:00 (the end of its day) maps to 00:00 of the next day: the
+    # all-day event was written ending a day later, two days in a calendar.
+    for ends in (D(2026, 9, 14), D(2026, 9, 15)):
+        one = event(end_date=ends, end_time=dt.time())
+        _, vevents = parse(common.to_ics([one]))
+        (vevent,) = vevents.values()
+        assert vevent.decoded("DTSTART") == D(2026, 9, 13)
+        assert vevent.decoded("DTEND") == ends  # exclusive: the last day is the one before
+
+
+@pytest.mark.anyio
+async def test_an_intervals_event_of_one_day_ending_at_24_00_is_one_day() -> None:
+    async with (
+        FakeIntervals() as server,
+        IntervalsClient(api_key="test-key", base_url=server.url) as client,
+    ):
+        event_id = min(server.db.events, key=lambda e: len(server.db.registrations.get(e, [])))
+        server.db.events[event_id].pop("startTime", None)
+        server.db.events[event_id].pop("endDate", None)
+        server.db.events[event_id]["endTime"] = "24:00"
+        mapped = await IntervalsSource(client).get_event(event_id)
+    (vevent,) = parse(common.to_ics([mapped]))[1].values()
+    assert vevent.decoded("DTEND") - vevent.decoded("DTSTART") == dt.timedelta(days=1)
+
+
 def test_a_timed_event_in_its_zone_and_an_all_day_event() -> None:
     calendar, vevents = parse(common.to_ics([CANAL, GRAN_FONDO], name="Liffey Striders"))
     assert str(calendar["X-WR-CALNAME"]) == "Liffey Striders"

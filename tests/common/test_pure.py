@@ -442,7 +442,7 @@ def test_validators_refuse_and_name_the_field(check: Any, value: Any) -> None:
 
 @attrs.frozen(kw_only=True)
 class Body:
-    series_id: str | None = provider.required(provider.check_text)
+    series_id: str = attrs.field(**provider.required(provider.check_text))
     day: dt.date | str | None = provider.optional(provider.check_date, json="when")
     at: dt.time | str | None = provider.optional(provider.check_time)
     color: Color | str | None = provider.optional(provider.one_of(Color))
@@ -473,6 +473,17 @@ def test_a_request_serialises_with_the_converters_keys() -> None:
     }
     cleared = provider.build_request(Body, series_id="s", note=None, day=None)
     assert CONVERTER.unstructure(cleared) == {"seriesId": "s", "note": None}
+
+
+def test_a_required_field_written_without_attrs_field_is_refused_at_once() -> None:
+    # provider.required(...) gives attrs.field's arguments (so that type checkers see a
+    # required argument): assigned alone, it would be the field's default, silently.
+    @attrs.frozen(kw_only=True)
+    class Misused:
+        name: str = provider.required(provider.check_text)  # type: ignore[assignment]
+
+    with pytest.raises(TypeError, match=r"Misused\.name: write attrs\.field\(\*\*provider"):
+        provider.request_method(Misused)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import base64
 import datetime as dt
 import logging
@@ -249,6 +250,15 @@ async def test_update_event_puts_only_given_keys(
     assert updated.participants is not None
 
 
+async def test_ids_in_any_sequence_are_sent_as_a_list(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    # A range or an array passed the check, then failed the encoding with an error
+    # naming no field.
+    await client.update_event(SEEDED, route_ids=range(5, 7), organizer_ids=array.array("q", [3]))
+    assert fake.requests[-1].json == {"event": {"route_ids": [5, 6], "organizer_ids": [3]}}
+
+
 async def test_update_event_clears_the_time_zone_and_keeps_the_rest(
     client: RideWithGPSClient, fake: FakeRideWithGPS
 ) -> None:
@@ -317,6 +327,8 @@ CREATE_OK: dict[str, Any] = {"name": "Ride", "start_date": dt.date(2026, 5, 2)}
         ({"time_zone": "Mars/Olympus"}, "time_zone"),
         ({"route_ids": [1, 0]}, "route_ids[1]"),
         ({"route_ids": "12"}, "route_ids"),
+        ({"route_ids": bytearray([5, 6])}, "route_ids"),  # was sent as base64 text
+        ({"organizer_ids": memoryview(b"\x09")}, "organizer_ids"),
         ({"organizer_ids": [True]}, "organizer_ids[0]"),
         ({"end_date": "2026-05-01"}, "end_date"),
         (
