@@ -128,11 +128,16 @@ def build_status_error(
         details = (parse_error or parse_error_body)(body)
     except Exception:  # a provider parser must not break error mapping either
         details = parse_error_body(body)
-    if retry_after is None and body_wait is not None and details.data is not None:
+    # The body's wait (Intervals' retryAfter) when the header names none, or one that is
+    # no wait (zero, a past date): such a header must not hide the wait the body names.
+    unusable = retry_after is None or not retry_after > 0
+    if unusable and body_wait is not None and details.data is not None:
         try:
-            retry_after = body_wait(details.data, now)
+            named = body_wait(details.data, now)
         except Exception:  # a hostile body must not break error mapping
-            retry_after = None
+            named = None
+        if retry_after is None or (named is not None and named > 0):
+            retry_after = named
     message = details.message or _reason(status)
     if request_id is not None and not request_id.isascii():
         # A header's non-UTF-8 byte arrives as a lone surrogate, which no UTF-8 log or

@@ -218,8 +218,9 @@ def decide(
     * A server-named wait (positive, finite) is honoured; a 429's is shared by the
       whole client as a cool-down. One longer than ``max_retry_wait`` fails the call
       at once, and the others for at most ``max_retry_wait`` (then one probe goes).
-    * A 429 without a usable wait (none, zero, in the past) backs off like any
-      other retry, never less than half the backoff ceiling: never a tight loop.
+    * A 429 without a usable wait (none, zero, in the past), or any status naming a
+      wait that is none (a 503's ``Retry-After: 0``), backs off like any other retry,
+      never less than half the backoff ceiling: never a tight loop.
       One naming no wait at all holds the others back :data:`NO_WAIT_HOLD` at most.
     * Honoured 429 waits count against ``max_rate_limit_retries``, the rest
       against ``max_retries``; no retry would start after ``deadline_at``.
@@ -235,7 +236,7 @@ def decide(
         next_state = attrs.evolve(state, attempt=state.attempt + 1, retries=state.retries + 1)
     if wait is not None:
         delay = wait
-    elif refused:
+    elif refused or outcome.server_wait is not None:
         delay = backoff_delay(state.retries + 1, policy, lambda: 0.5 + 0.5 * rand())
     else:
         delay = backoff_delay(state.retries + 1, policy, rand)

@@ -168,6 +168,17 @@ def test_a_server_wait_wins_over_backoff_and_a_too_long_one_is_refused() -> None
     assert after(0.0).delay == after(None).delay == 0.5  # no usable wait: backoff
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_wait_named_that_is_none_backs_off_at_least_half_the_ceiling(status: int) -> None:
+    # A 503's Retry-After: 0 got full jitter from 0 (a retry 2 ms later), where errors.md
+    # says a zero or past wait backs off at least half the backoff ceiling, as a 429's.
+    policy = RetryPolicy()
+    attempt = FailedAttempt("GET", Failure.STATUS, status, server_wait=0.0)
+    decision = decide(attempt, CallState(), policy, NOW, None, lambda: 0.0)
+    assert decision.retry
+    assert decision.delay == pytest.approx(policy.backoff_base / 2)
+
+
 @given(
     retries=st.integers(min_value=0, max_value=100),
     status=st.sampled_from([429, 500, 503]),

@@ -10,6 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 import common
+from common._clock import wall_time
+from common.testing import run_virtual
 from intervals_async import IntervalsClient
 
 from ..intervals.test_paging_guard import event as _intervals_event
@@ -102,6 +104,37 @@ async def test_an_event_source_cancelled_elsewhere_before_its_iterator_fails_the
     with pytest.raises(common.CancelledElsewhereError, match="broken source"):
         await collect()
     assert len(got) < 5
+
+
+# -- a 429 whose header names no wait, and whose body does ------------------------------
+
+
+@pytest.mark.parametrize("header", ["0", "Thu, 01 Jan 2015 00:00:00 GMT"])
+def test_a_header_that_names_no_wait_does_not_hide_the_body_s(header: str) -> None:
+    # Retry-After 0 or a past date was read as a wait of 0, so the body's retryAfter
+    # (Intervals' documented one) was never asked: the call came back after 0.3 s, not 2.
+    async def main() -> None:
+        server = RawServer()
+        await server.start()
+        loop = asyncio.get_running_loop()
+
+        async def refused(writer: asyncio.StreamWriter, seen: Seen) -> bool:
+            until = round((wall_time() + 2.0) * 1000)
+            body = {"error": {"code": "RATE_LIMITED", "retryAfter": until}}
+            return await respond(429, body, {"Retry-After": header})(writer, seen)
+
+        server.answer(refused, _answer)
+        try:
+            async with IntervalsClient(api_key="k", base_url=server.url) as client:
+                started = loop.time()
+                detail = await client.get_event("ev00001")
+                elapsed = loop.time() - started
+        finally:
+            await server.stop()
+        assert detail.event.id == "ev00001"
+        assert elapsed == pytest.approx(2.0, abs=0.01)
+
+    run_virtual(main)
 
 
 # -- a server that answers one request twice -------------------------------------------

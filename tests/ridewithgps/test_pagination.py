@@ -163,7 +163,7 @@ async def test_an_empty_page_stops(client: RideWithGPSClient, fake: FakeRideWith
     assert len(fake.requests) == 2
 
 
-@pytest.mark.parametrize("since", [None, "2020-01-01T00:00:00Z"])
+@pytest.mark.parametrize("since", [None, "2020-01-01T00:00:00+00:00"])
 async def test_an_event_deleted_while_paging_is_warned_about(
     client: RideWithGPSClient, fake: FakeRideWithGPS, since: str | None
 ) -> None:
