@@ -159,6 +159,9 @@ def test_processes_share_one_budget(redis_url: str) -> None:
         _, runs = fleet(url, ids, 3, concurrency=10, rate_limit=30, rate_store=redis_url)
     assert all(r.failed == 0 for r in runs)
     refused = sum(r.refused for r in runs)
-    assert refused <= 2
+    # Each pacing itself at 30/s, the three send 90/s into 30/s: dozens refused. Shared,
+    # about none; a loaded machine's stalls let a few slots out together (3 seen with
+    # the suite and a 200k-call load test on two cores).
+    assert refused <= 6
     assert sum(r.requests for r in runs) - refused == 75
     assert max(r.seconds for r in runs) >= 0.8 * 75 / 30  # the three together at 30/s
