@@ -29,6 +29,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 import aiohttp
+import anyio
 from aiohttp.connector import Connection
 from aiohttp.tracing import Trace
 
@@ -110,7 +111,10 @@ class _IdleCheckedConnector(aiohttp.TCPConnector):
     """
 
     async def connect(
-        self, req: aiohttp.ClientRequest, traces: list[Trace], timeout: aiohttp.ClientTimeout
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
     ) -> Connection:
         connection = await super().connect(req, traces, timeout)
         protocol = connection.protocol
@@ -167,6 +171,9 @@ class AiohttpSender:
         # them (this mapping) passes none, and aiohttp merges nothing per request.
         self._headers = headers if self._owns else None
         self._closed = False
+        # The attempts in flight on a borrowed session (closing it is not ours to do, so
+        # closing the client cancels them instead; an owned session's close ends them).
+        self._in_flight: set[anyio.CancelScope] = set()
         self._max_concurrency = max_concurrency
         self._trace_configs = list(trace_configs)
         # Per-request middlewares replace the session's: keep a borrowed session's own
@@ -198,8 +205,11 @@ class AiohttpSender:
         return self._session
 
     async def aclose(self) -> None:
-        """Close an owned session (a borrowed one is left open). Safe twice."""
+        """Close an owned session (a borrowed one is left open, and the attempts in flight
+        on it end with :class:`ClientClosedError`). Safe twice."""
         self._closed = True
+        for attempt in self._in_flight:
+            attempt.cancel()
         session, self._session = self._session, None
         if session is not None and self._owns and not session.closed:
             await session.close()
@@ -207,9 +217,24 @@ class AiohttpSender:
     async def send(self, request: Request) -> Response:
         """One attempt (see :class:`common.provider.Sender`).
 
-        Raises :class:`ClientClosedError` (not retried) when the session is
-        closed before or during the attempt.
+        Raises :class:`ClientClosedError` (not retried) when the client or its session
+        is closed before or during the attempt.
         """
+        if self._owns:
+            return await self._send(request)
+        attempt = anyio.CancelScope()
+        self._in_flight.add(attempt)
+        try:
+            with attempt:
+                return await self._send(request)
+        finally:
+            self._in_flight.discard(attempt)
+        # here only when aclose() cancelled the attempt
+        raise ClientClosedError(
+            f"{request.what}: the client was closed during the request; it may have been sent"
+        )
+
+    async def _send(self, request: Request) -> Response:
         session = self.session
         if session.closed:
             raise ClientClosedError(

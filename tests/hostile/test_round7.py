@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 
+import aiohttp
 import pytest
 
 import common
@@ -15,7 +16,7 @@ from common.testing import run_virtual
 from intervals_async import IntervalsClient
 
 from ..intervals.test_paging_guard import event as _intervals_event
-from .conftest import Action, RawServer, Seen, respond
+from .conftest import Action, RawServer, Seen, hang, respond
 
 
 async def _echo(key: int) -> int:
@@ -180,3 +181,27 @@ async def test_an_answer_no_request_asked_for_never_becomes_the_next_keys(
     assert {r.key: r.unwrap() for r in results} == {event_id: event_id for event_id in ids}
     assert raw.connections == 2  # the written-to connection was closed, not reused
     assert "sent data on an idle connection" in caplog.text
+
+
+# -- closing a client whose session is the caller's -------------------------------------
+
+
+@pytest.mark.anyio
+async def test_closing_a_client_ends_its_calls_on_a_session_of_the_callers(
+    raw: RawServer,
+) -> None:
+    # The session is not the client's to close, and nothing else ended its calls: one
+    # answered after the close returned normally, a hung one waited its whole timeout.
+    raw.answer(hang(60))
+    async with aiohttp.ClientSession() as session:
+        client = IntervalsClient(api_key="k", base_url=raw.url, session=session)
+        calls = [asyncio.ensure_future(client.get_event(f"ev{n}")) for n in range(5)]
+        await raw.reached.wait()
+        await asyncio.sleep(0.2)  # the others reach it too (and unsent ones fail alike)
+        loop = asyncio.get_running_loop()
+        closed_at = loop.time()
+        await client.aclose()
+        outcomes = await asyncio.gather(*calls, return_exceptions=True)
+        assert loop.time() - closed_at < 5  # not the 30 s timeout
+        assert all(isinstance(o, common.ClientClosedError) for o in outcomes), outcomes
+        assert not session.closed  # the caller's, still open
