@@ -49,6 +49,9 @@ __all__ = [
 
 #: Idle budgets expire from Redis after this many seconds (``KEY_TTL`` in rate.lua).
 KEY_TTL = 3600
+#: Connections a store built from a URL opens at most; more calls at once wait their
+#: turn (a script call takes well under a millisecond), bounded by the store's timeout.
+POOL_SIZE = 100
 #: The script: one file, one SHA; the operation is its first argument.
 SCRIPT = importlib.resources.files(__package__).joinpath("rate.lua").read_text(encoding="utf-8")
 
@@ -186,12 +189,18 @@ class RedisRateStore:
                 if value
                 for s in {value, urllib.parse.unquote(value)}
             )
-            self._redis: Redis = aioredis.Redis.from_url(
+            # A pool that makes a call wait for a free connection: redis-py's default pool
+            # raises at once when all are busy, which read as Redis down (local pacing, and
+            # a fleet over its limit) as soon as a process had over 100 calls in flight.
+            pool = aioredis.BlockingConnectionPool.from_url(
                 url_or_redis_client,
+                max_connections=POOL_SIZE,
+                timeout=timeout,
                 socket_timeout=timeout,
                 socket_connect_timeout=timeout,
                 retry_on_timeout=False,
             )
+            self._redis: Redis = aioredis.Redis(connection_pool=pool)
             self._owned = True
         elif isinstance(url_or_redis_client, aioredis.Redis):
             self._redis = url_or_redis_client
@@ -327,7 +336,7 @@ class RedisRateStore:
     async def aclose(self) -> None:
         """Close the Redis connection when this store created it."""
         if self._owned and not self.closed:
-            await self._redis.aclose()
+            await self._redis.aclose(close_connection_pool=True)
             self.closed = True  # (only once closed: a close cut short may be done again)
 
 

@@ -165,3 +165,26 @@ def test_processes_share_one_budget(redis_url: str) -> None:
     assert refused <= 6
     assert sum(r.requests for r in runs) - refused == 75
     assert max(r.seconds for r in runs) >= 0.8 * 75 / 30  # the three together at 30/s
+
+
+async def test_more_calls_in_flight_than_connections_still_share_the_budget(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # redis-py's pool raised MaxConnectionsError at once past 100 connections: with 150
+    # calls in flight, Redis read as down, the process paced alone (one warning), and a
+    # fleet went well over its limit. The store's pool now makes them wait their turn.
+    caplog.set_level(logging.WARNING, logger="common.ratelimit")
+    async with limited_fake(None, 0, "header") as fake:
+        ids = list(fake.db.events)[:150]
+        async with IntervalsClient(
+            api_key="test-key",
+            base_url=fake.url,
+            rate_limit=200,
+            rate_store=redis_url,
+            max_concurrency=150,
+        ) as client:
+            results = [r async for r in common.fetch_many(client.get_event, ids, concurrency=150)]
+            limiter = client.transport.limiter
+            assert isinstance(limiter, RedisLimiter) and limiter.shared
+    assert all(r.ok for r in results)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("common.ratelimit")] == []
