@@ -276,8 +276,7 @@ def required(check: Check, *, json: str | None = None) -> dict[str, Any]:
     method's signature. At run time the default is None, so that a missing field is
     an :class:`InvalidRequestError` naming it, not a ``TypeError``.
     """
-    args = {"default": None, "validator": _validator(check, required=True), "metadata": _key(json)}
-    return _FieldArgs(args)
+    return _FieldArgs(default=None, validator=_validator(check, required=True), metadata=_key(json))
 
 
 class _FieldArgs(dict[str, Any]):

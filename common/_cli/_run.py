@@ -88,10 +88,11 @@ def show_warning(message: Warning | str, category: type[Warning], *_: Any, **__:
     A truncation while one event's details are fetched is noted against that event
     (and reported with it); any other (a listing cut short) counts for the whole run.
     """
-    if issubclass(category, SkippedEventWarning) and (tally := _TALLY.get()) is not None:
+    tally = _TALLY.get()
+    if issubclass(category, SkippedEventWarning) and tally is not None:
         tally.skipped += 1
     if issubclass(category, TruncationWarning):
-        notes, tally = _EVENT_NOTES.get(), _TALLY.get()
+        notes = _EVENT_NOTES.get()
         if notes is not None:
             notes.append(str(message))
             return
