@@ -1,0 +1,160 @@
+"""The request policy over the whole space of server answers, on a virtual clock.
+
+Each example is a server script (answers, each after a delay: 200; 429 with a
+``Retry-After`` in seconds, as an HTTP-date, or unusable; 429 with Intervals' body
+wait; 429 naming nothing; 5xx with or without a wait; a connection lost after sending;
+no connection; no answer at all) against clients with random options and a few calls
+at once. Whatever the server does, every call of every example keeps four promises:
+
+* it ends within its ``deadline`` (to the microsecond on the virtual clock), and
+  without one within a bound made of its options;
+* it raises nothing but an :class:`common.APIError` (a bare exception fails the test);
+* its error counts exactly the attempts that reached the sender (``attempts``), and no
+  call sends more than ``max_retries`` + 1 attempts plus its honoured 429 waits;
+* a write without an idempotency key is sent again only after an answer that proves it
+  was not processed (no connection, or a 429).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import math
+from typing import Any
+
+import anyio
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import common
+from common import provider
+from common._clock import wall_time
+from common.provider import Request, Response
+from common.testing import MemorySender, connection_lost, not_connected, reply, run_virtual
+from intervals_async._client import retry_after_from_body
+
+HOST = "https://api.example.com"
+DELAY = st.floats(0, 3)
+ANSWER = st.one_of(
+    st.tuples(st.just("ok"), DELAY),
+    st.tuples(st.just("429 seconds"), DELAY, st.integers(0, 200)),
+    st.tuples(st.just("429 unusable"), DELAY),
+    st.tuples(st.just("429 date"), DELAY, st.floats(-100, 200)),
+    st.tuples(st.just("429 body"), DELAY, st.floats(-100, 200)),
+    st.tuples(st.just("429 nothing"), DELAY),
+    st.tuples(
+        st.just("5xx"),
+        DELAY,
+        st.sampled_from([500, 502, 503, 504]),
+        st.one_of(st.none(), st.integers(0, 100)),
+    ),
+    st.tuples(st.just("lost"), DELAY),
+    st.tuples(st.just("not connected"), DELAY),
+    st.tuples(st.just("no answer"), DELAY),
+)
+#: Answers after which a write may be sent again without an idempotency key.
+NOT_PROCESSED = {"not connected", "429 seconds", "429 unusable", "429 date", "429 body",
+                 "429 nothing"}  # fmt: skip
+#: Honoured 429 waits a call may take beyond max_retries (RetryPolicy's default).
+RATE_LIMIT_RETRIES = common.RetryPolicy().max_rate_limit_retries
+
+
+def _answer(answer: tuple[Any, ...], request: Request, wall: float) -> Response:
+    kind = answer[0]
+    error = {"error": {"code": "X", "message": "m"}}
+    if kind == "ok":
+        return reply({"ok": True})
+    if kind == "429 seconds":
+        return reply(error, 429, {"Retry-After": str(answer[2])})
+    if kind == "429 unusable":
+        return reply(error, 429, {"Retry-After": "soon"})
+    if kind == "429 date":
+        return reply(
+            error, 429, {"Retry-After": email.utils.formatdate(wall + answer[2], usegmt=True)}
+        )
+    if kind == "429 body":
+        at = int((wall + answer[2]) * 1000)
+        return reply({"error": {"code": "RATE_LIMITED", "retryAfter": at}}, 429)
+    if kind == "429 nothing":
+        return reply(error, 429)
+    if kind == "5xx":
+        wait = answer[3]
+        return reply(error, answer[2], {} if wait is None else {"Retry-After": str(wait)})
+    if kind == "lost":
+        raise connection_lost(request)
+    raise not_connected(request)
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    answers=st.lists(ANSWER, min_size=1, max_size=12),
+    timeout=st.floats(0.05, 10),
+    deadline=st.one_of(st.none(), st.floats(0.05, 20)),
+    max_retries=st.integers(0, 6),
+    max_retry_wait=st.floats(0.0, 100),
+    rate_limit=st.one_of(st.none(), st.floats(0.1, 50)),
+    calls=st.integers(1, 6),
+    method=st.sampled_from(["GET", "POST", "DELETE"]),
+    keyed=st.booleans(),
+)
+def test_every_call_keeps_its_bounds_whatever_the_server_answers(
+    answers: list[tuple[Any, ...]],
+    timeout: float,
+    deadline: float | None,
+    max_retries: int,
+    max_retry_wait: float,
+    rate_limit: float | None,
+    calls: int,
+    method: str,
+    keyed: bool,
+) -> None:
+    received: dict[str, list[str]] = {}  # per call: the kinds of answer its attempts met
+
+    async def server(request: Request) -> Response:
+        answer = answers[min(sum(map(len, received.values())), len(answers) - 1)]
+        received.setdefault(request.path, []).append(answer[0])
+        await anyio.sleep(answer[1] if answer[0] != "no answer" else 1e6)
+        return _answer(answer, request, wall_time())
+
+    async def job() -> list[tuple[str, float, object]]:
+        transport = provider.Transport(
+            HOST,
+            auth=provider.BearerAuth("k"),
+            sender=MemorySender(server),
+            body_wait=retry_after_from_body,
+            timeout=timeout,
+            deadline=deadline,
+            max_retries=max_retries,
+            max_retry_wait=max_retry_wait,
+            rate_limit=rate_limit,
+        )
+        ended: list[tuple[str, float, object]] = []
+
+        async def call(path: str) -> None:
+            started = anyio.current_time()
+            outcome: object = "ok"
+            try:
+                await transport.request(method, path, idempotency_key=path if keyed else None)
+            except common.APIError as error:
+                outcome = error
+            ended.append((path, anyio.current_time() - started, outcome))
+
+        async with transport, anyio.create_task_group() as group:
+            for n in range(calls):
+                group.start_soon(call, f"/calls/{n}")
+        return ended
+
+    ended = run_virtual(job, debug=False)
+    assert len(ended) == calls
+    most = max_retries + 1 + (RATE_LIMIT_RETRIES if max_retries else 0)
+    backoff = common.RetryPolicy().backoff_max
+    # Without a deadline: each attempt, then each wait (a server's up to max_retry_wait, a
+    # backoff, a pacing slot), for each call queued ahead of this one.
+    loose = calls * most * (timeout + max(max_retry_wait, backoff) + 1 / (rate_limit or math.inf))
+    for path, took, outcome in ended:
+        kinds = received.get(path, [])
+        assert took <= (loose if deadline is None else deadline) + 1e-6, (took, outcome, kinds)
+        assert len(kinds) <= most, kinds
+        if isinstance(outcome, common.APIError):
+            assert outcome.attempts == len(kinds), (outcome, kinds)
+        if method == "POST" and not keyed:
+            assert all(kind in NOT_PROCESSED for kind in kinds[:-1]), kinds
