@@ -13,15 +13,21 @@ at once. Whatever the server does, every call of every example keeps four promis
   call sends more than ``max_retries`` + 1 attempts plus its honoured 429 waits;
 * a write without an idempotency key is sent again only after an answer that proves it
   was not processed (no connection, or a 429).
+
+And calls cancelled at any moment (waiting for a cool-down, a pacing slot or the probe, or
+in flight) leave the client's budget free: no probe lease held, no slot reserved beyond
+the burst, the next call on a healthy server sent at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import math
 from typing import Any
 
 import anyio
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,6 +35,8 @@ import common
 from common import provider
 from common._clock import wall_time
 from common.provider import Request, Response
+from common.ratelimit._limiter import PacedLimiter
+from common.ratelimit._local import KNOWN_MARGIN, MIN_RATE, rate_at
 from common.testing import MemorySender, connection_lost, not_connected, reply, run_virtual
 from intervals_async._client import retry_after_from_body
 
@@ -158,3 +166,87 @@ def test_every_call_keeps_its_bounds_whatever_the_server_answers(
             assert outcome.attempts == len(kinds), (outcome, kinds)
         if method == "POST" and not keyed:
             assert all(kind in NOT_PROCESSED for kind in kinds[:-1]), kinds
+
+
+@settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    answers=st.lists(ANSWER, min_size=1, max_size=12),
+    timeout=st.floats(0.05, 10),
+    max_retries=st.integers(0, 6),
+    max_retry_wait=st.floats(0.0, 100),
+    rate_limit=st.one_of(st.none(), st.sampled_from([0.5, 2.0, 5.0]), st.floats(0.1, 50)),
+    burst=st.integers(1, 5),
+    cancel_after=st.lists(
+        st.one_of(st.none(), st.floats(0, 0.5), st.floats(0, 5)), min_size=2, max_size=8
+    ),
+)
+def test_calls_cancelled_at_any_moment_leave_the_budget_free(
+    answers: list[tuple[Any, ...]],
+    timeout: float,
+    max_retries: int,
+    max_retry_wait: float,
+    rate_limit: float | None,
+    burst: int,
+    cancel_after: list[float | None],
+) -> None:
+    """Calls cancelled anywhere (waiting for a cool-down, a pacing slot or the probe, or in
+    flight) leave no probe lease held and no slot reserved beyond the burst; once the
+    server's waits are over, the next call on a healthy server goes at once."""
+    healthy = False
+    answered = 0
+
+    async def server(request: Request) -> Response:
+        nonlocal answered
+        if healthy:
+            await anyio.sleep(0.01)
+            return reply({"ok": True})
+        answer = answers[min(answered, len(answers) - 1)]
+        answered += 1
+        await anyio.sleep(answer[1] if answer[0] != "no answer" else 1e6)
+        return _answer(answer, request, wall_time())
+
+    async def job() -> None:
+        nonlocal healthy
+        transport = provider.Transport(
+            HOST,
+            auth=provider.BearerAuth("k"),
+            sender=MemorySender(server),
+            body_wait=retry_after_from_body,
+            timeout=timeout,
+            max_retries=max_retries,
+            max_retry_wait=max_retry_wait,
+            rate_limit=rate_limit,
+            rate_burst=burst,
+        )
+
+        async def call(path: str, cancel: float | None) -> None:
+            with (
+                anyio.move_on_after(math.inf if cancel is None else cancel),
+                contextlib.suppress(common.APIError),
+            ):
+                await transport.request("GET", path)
+
+        async with transport:
+            async with anyio.create_task_group() as group:
+                for n, cancel in enumerate(cancel_after):
+                    group.start_soon(call, f"/calls/{n}", cancel)
+            limiter = transport.limiter
+            assert isinstance(limiter, PacedLimiter)
+            budget = await limiter.store.read(limiter.key)
+            now = anyio.current_time()
+            assert budget.lease <= now, "a finished call holds the probe's lease"
+            state = budget.state
+            pace = rate_at(state, now, rate_limit)
+            # (the slowest pace since the last refusal; a known rate is paced KNOWN_MARGIN under)
+            interval = 1 / (min(pace, state.floor or pace) * KNOWN_MARGIN) if pace else 0.0
+            ahead = state.tat - max(now, state.cool_until)
+            assert ahead <= burst * interval + 1e-6, (ahead, interval, state)
+            # Every wait a server named is over by max_retry_wait (a longer one is held to
+            # it), and any pacing slot by 1 / MIN_RATE seconds.
+            await anyio.sleep(max_retry_wait + 1 / MIN_RATE + 1)
+            healthy = True
+            started = anyio.current_time()
+            await transport.request("GET", "/after")
+            assert anyio.current_time() - started == pytest.approx(0.01)
+
+    run_virtual(job, debug=False)
