@@ -29,7 +29,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import anyio
 import attrs
@@ -348,26 +348,34 @@ class PacedLimiter:
             return self.fallback
         return self.store
 
-    async def _shared_call(
+    async def _acquire_shared(
         self,
-        call: Coroutine[Any, Any, T],
+        call: Coroutine[Any, Any, Turn],
         bound: float,
-        undo: Callable[[T], Coroutine[Any, Any, object]] | None = None,
-    ) -> T:
-        """A shared store call in a task of its own, bounded by ``bound`` seconds.
+        store_timeout: float,
+        undo: Callable[[Turn], Coroutine[Any, Any, object]],
+    ) -> Turn:
+        """A shared store's turn, waited for ``bound`` seconds (the call's share of its
+        deadline); the ask itself runs in a task of its own, for ``store_timeout``.
 
-        Cancelled (natively or by a cancel scope), the caller leaves at once and the
-        task goes on: whatever it is granted is then given back by ``undo``.
+        When the caller stops waiting (``bound`` passed, or it was cancelled, natively or
+        by a cancel scope) it leaves at once and the task goes on: whatever the store
+        grants it then is given back by ``undo``, so a slow answer leaves no slot or
+        probe lease behind. (Cut off at ``bound``, an ask the store had already granted
+        held its slot: each such ask pushed the shared schedule one interval further
+        ahead, for every process.)
         """
-        task = asyncio.ensure_future(self._within(call, bound))
+        task = asyncio.ensure_future(self._within(call, store_timeout))
         self._keep(task)
         try:
-            return await asyncio.shield(task)
+            done, _ = await asyncio.wait((task,), timeout=bound)
         except BaseException:
-            failed = task.done() and (task.cancelled() or task.exception() is not None)
-            if undo is not None and not failed:  # we were cancelled: the task goes on
-                self._keep(asyncio.ensure_future(self._undo_when_done(task, undo)))
+            self._keep(asyncio.ensure_future(self._undo_when_done(task, undo)))
             raise
+        if not done:
+            self._keep(asyncio.ensure_future(self._undo_when_done(task, undo)))
+            raise StoreError(f"no answer from the rate store within {bound:.3g}s")
+        return task.result()
 
     async def _within(self, call: Coroutine[Any, Any, T], bound: float) -> T:
         try:
@@ -439,12 +447,13 @@ class PacedLimiter:
 
         if not store.shared:
             return await asking()
-        bound = call.store_bound(self.clock(), getattr(store, "timeout", math.inf))
+        timeout = getattr(store, "timeout", math.inf)
+        bound = call.store_bound(self.clock(), timeout)
         if bound <= 0:  # no time left to ask: the deadline check below fails the call
             call.local = True
             return None
         try:
-            turn = await self._shared_call(asking(), bound, self._give_back_to(store))
+            turn = await self._acquire_shared(asking(), bound, timeout, self._give_back_to(store))
             self._check(turn, max_wait)
         except StoreError as error:
             self._failed(error, bound)
@@ -628,21 +637,38 @@ class PacedLimiter:
             self.key, report, rate_limit=self.rate_limit, sent_at=slot.sent_at, probe=slot.probe
         )
         if not store.shared:
-            reply = await reporting
+            self._reported(await reporting)
+            return
+        # The fall-back learns from every answer too, so it starts where the shared
+        # budget was (behind its cool-down) if the store fails.
+        await self.fallback.report(
+            self.key, report, rate_limit=self.rate_limit, sent_at=call.taken_at, probe=False
+        )
+        bound = call.report_bound(self.clock(), getattr(store, "timeout", math.inf))
+        task = asyncio.ensure_future(self._report_shared(reporting, bound))
+        self._keep(task)
+        # The call waits for its report no longer than its deadline: the rest of a slow
+        # report goes on in the background (bounded; aclose waits for it). A cancelled
+        # caller leaves at once the same way.
+        left = None if call.deadline_at is None else call.deadline_at - self.clock()
+        if left is None or left >= bound:
+            await asyncio.shield(task)
         else:
-            # The fall-back learns from every answer too, so it starts where the shared
-            # budget was (behind its cool-down) if the store fails.
-            await self.fallback.report(
-                self.key, report, rate_limit=self.rate_limit, sent_at=call.taken_at, probe=False
-            )
-            bound = call.report_bound(self.clock(), getattr(store, "timeout", math.inf))
-            try:
-                reply = await self._shared_call(reporting, bound)
-                if reply not in ("ok", "same", "new"):
-                    raise StoreError("unexpected reply from the rate store")
-            except StoreError as error:
-                self._failed(error, bound)
-                return
+            await asyncio.wait((task,), timeout=max(0.0, left))
+
+    async def _report_shared(
+        self, reporting: Coroutine[Any, Any, Literal["ok", "same", "new"]], bound: float
+    ) -> None:
+        try:
+            reply = await self._within(reporting, bound)
+            if reply not in ("ok", "same", "new"):
+                raise StoreError("unexpected reply from the rate store")
+        except StoreError as error:
+            self._failed(error, bound)
+            return
+        self._reported(reply)
+
+    def _reported(self, reply: str) -> None:
         if reply == "new":
             self._episodes += 1
 

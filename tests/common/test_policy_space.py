@@ -38,6 +38,7 @@ from common.provider import Request, Response
 from common.ratelimit._limiter import PacedLimiter
 from common.ratelimit._local import KNOWN_MARGIN, MIN_RATE, rate_at
 from common.testing import MemorySender, connection_lost, not_connected, reply, run_virtual
+from common.testing.ratesim import SharedStore
 from intervals_async._client import retry_after_from_body
 
 HOST = "https://api.example.com"
@@ -248,5 +249,106 @@ def test_calls_cancelled_at_any_moment_leave_the_budget_free(
             started = anyio.current_time()
             await transport.request("GET", "/after")
             assert anyio.current_time() - started == pytest.approx(0.01)
+
+    run_virtual(job, debug=False)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    answers=st.lists(ANSWER, min_size=1, max_size=12),
+    timeout=st.floats(0.05, 10),
+    deadline=st.one_of(st.none(), st.floats(0.05, 20)),
+    max_retries=st.integers(0, 6),
+    max_retry_wait=st.floats(0.0, 100),
+    rate_limit=st.one_of(st.none(), st.sampled_from([0.5, 2.0, 5.0]), st.floats(0.1, 50)),
+    burst=st.integers(1, 5),
+    round_trip=st.floats(0.0005, 0.05),
+    processes=st.integers(1, 3),
+    cancel_after=st.lists(
+        st.one_of(st.none(), st.floats(0, 0.5), st.floats(0, 5)), min_size=2, max_size=8
+    ),
+)
+def test_a_shared_budget_behind_a_slow_store_keeps_the_same_bounds(
+    answers: list[tuple[Any, ...]],
+    timeout: float,
+    deadline: float | None,
+    max_retries: int,
+    max_retry_wait: float,
+    rate_limit: float | None,
+    burst: int,
+    round_trip: float,
+    processes: int,
+    cancel_after: list[float | None],
+) -> None:
+    """Processes sharing a budget through a store with a round trip (the simulator's, with
+    Redis's rules): no call overruns its deadline waiting for the store (a report made
+    once the answer is in took up to 50 ms past it), and an ask the caller stopped waiting
+    for (cut off by its share of the deadline, or cancelled) gives back what the store
+    granted it late (each kept its slot: the shared schedule ran ahead for everyone)."""
+    healthy = False
+    answered = 0
+
+    async def server(request: Request) -> Response:
+        nonlocal answered
+        if healthy:
+            await anyio.sleep(0.01)
+            return reply({"ok": True})
+        answer = answers[min(answered, len(answers) - 1)]
+        answered += 1
+        await anyio.sleep(answer[1] if answer[0] != "no answer" else 1e6)
+        return _answer(answer, request, wall_time())
+
+    async def job() -> None:
+        nonlocal healthy
+        store = SharedStore(round_trip)
+        transports = []
+        for _ in range(processes):
+            transport = provider.Transport(
+                HOST,
+                auth=provider.BearerAuth("k"),
+                sender=MemorySender(server),
+                body_wait=retry_after_from_body,
+                timeout=timeout,
+                deadline=deadline,
+                max_retries=max_retries,
+                max_retry_wait=max_retry_wait,
+            )
+            # (what RedisLimiter is, over the simulated store: ratesim's processes)
+            transport._shared.limiter = PacedLimiter(
+                store, "shared", rate_limit=rate_limit, burst=burst, first_round=False
+            )
+            transports.append(transport)
+
+        async def call(transport: provider.Transport, path: str, cancel: float | None) -> None:
+            started = anyio.current_time()
+            with (
+                anyio.move_on_after(math.inf if cancel is None else cancel),
+                contextlib.suppress(common.APIError),
+            ):
+                await transport.request("GET", path)
+            if deadline is not None:
+                assert anyio.current_time() - started <= deadline + 1e-6
+
+        async with contextlib.AsyncExitStack() as stack:
+            for transport in transports:
+                await stack.enter_async_context(transport)
+            async with anyio.create_task_group() as group:
+                for n, cancel in enumerate(cancel_after):
+                    group.start_soon(call, transports[n % processes], f"/calls/{n}", cancel)
+            await anyio.sleep(1.5)  # the asks and reports still on their way are answered
+            budget = await store.read("shared")
+            now = anyio.current_time()
+            assert budget.lease <= now, "a finished call holds the probe's lease"
+            state = budget.state
+            pace = rate_at(state, now, rate_limit)
+            interval = 1 / (min(pace, state.floor or pace) * KNOWN_MARGIN) if pace else 0.0
+            ahead = state.tat - max(now, state.cool_until)
+            assert ahead <= burst * interval + 1e-6, (ahead, interval, state)
+            await anyio.sleep(max_retry_wait + 1 / MIN_RATE + 1)
+            healthy = True
+            started = anyio.current_time()
+            await transports[0].request("GET", "/after")
+            # an ask and a report of the store, the answer
+            assert anyio.current_time() - started <= 0.01 + 2 * round_trip + 1e-6
 
     run_virtual(job, debug=False)

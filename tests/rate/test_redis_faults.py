@@ -21,7 +21,7 @@ import common
 from benchmarks.rate import limited_fake
 from common.ratelimit import Report
 from common.ratelimit._redis import KEY_TTL, RedisLimiter
-from intervals_async import IntervalsClient
+from intervals_async import EventDetail, IntervalsClient
 from intervals_async.testing import FakeIntervals
 
 from .conftest import RedisServer, free_port, redis_binary
@@ -151,6 +151,70 @@ async def test_calls_cancelled_during_their_acquire_give_their_slots_back(
             await c.get_event(eid)
             assert time.monotonic() - started < 1.0  # not 20 s behind 20 abandoned slots
         assert len(fake.requests) == 2
+
+
+@contextlib.asynccontextmanager
+async def slow_replies(redis_url: str) -> AsyncIterator[tuple[str, list[float]]]:
+    """A proxy to ``redis_url`` whose replies reach the client ``delay[0]`` seconds late
+    (the commands reach Redis at once: Redis runs them, the answers are slow)."""
+    host, port = redis_url.split("//")[1].split("/")[0].rsplit(":", 1)
+    delay = [0.0]
+    tasks: set[asyncio.Task[None]] = set()
+    writers: list[asyncio.StreamWriter] = []
+
+    async def pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, late: bool) -> None:
+        with contextlib.suppress(ConnectionError, OSError):
+            while data := await reader.read(65536):
+                if late and delay[0]:
+                    await asyncio.sleep(delay[0])
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+
+    async def serve(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        redis_r, redis_w = await asyncio.open_connection(host, int(port))
+        writers.extend((client_w, redis_w))
+        for task in (pipe(client_r, redis_w, False), pipe(redis_r, client_w, True)):
+            tasks.add(asyncio.ensure_future(task))
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0", delay
+    finally:
+        server.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for writer in writers:
+            writer.close()
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
+        await server.wait_closed()
+
+
+async def test_acquires_cut_off_by_the_deadline_give_their_slots_back(redis_url: str) -> None:
+    # Each call waits for Redis a fifth of its deadline (0.1 s), then paces locally; Redis
+    # ran its script and granted a slot all the same, answering late. Cut off with its task
+    # cancelled, each such ask kept its slot, pushing the shared schedule one interval
+    # further ahead for every process on the key (2 s each at rate_limit=0.5).
+    store = common.RedisRateStore(redis_url)
+    async with (
+        limited_fake(None, latency=0.0) as fake,
+        slow_replies(redis_url) as (url, delay),
+    ):
+        eid = first_id(fake)
+        async with client(fake, url, rate_limit=0.5, deadline=0.5) as c:
+            await c.get_event(eid)
+            before = (await store.read(KEY)).state.tat
+            delay[0] = 0.3
+            results = await asyncio.gather(
+                *(c.get_event(eid) for _ in range(20)), return_exceptions=True
+            )
+            assert all(isinstance(r, common.APIError | EventDetail) for r in results)
+            await anyio.sleep(1.0)  # the late answers are in; the granted turns go back
+            delay[0] = 0.0
+        assert (await store.read(KEY)).state.tat == pytest.approx(before, abs=0.01)
+    await store.aclose()
 
 
 # -- corrupt state ------------------------------------------------------------------------
