@@ -367,13 +367,13 @@ class PacedLimiter:
         """
         task = asyncio.ensure_future(self._within(call, store_timeout))
         self._keep(task)
+        done: set[asyncio.Task[Turn]] = set()
         try:
             done, _ = await asyncio.wait((task,), timeout=bound)
-        except BaseException:
-            self._keep(asyncio.ensure_future(self._undo_when_done(task, undo)))
-            raise
+        finally:
+            if not done:  # cancelled, or ``bound`` passed: the task goes on without us
+                self._keep(asyncio.ensure_future(self._undo_when_done(task, undo)))
         if not done:
-            self._keep(asyncio.ensure_future(self._undo_when_done(task, undo)))
             raise StoreError(f"no answer from the rate store within {bound:.3g}s")
         return task.result()
 
@@ -651,7 +651,7 @@ class PacedLimiter:
         # report goes on in the background (bounded; aclose waits for it). A cancelled
         # caller leaves at once the same way.
         left = None if call.deadline_at is None else call.deadline_at - self.clock()
-        if left is None or left >= bound:
+        if left is None or left >= bound:  # the report's bound is the call's: as before
             await asyncio.shield(task)
         else:
             await asyncio.wait((task,), timeout=max(0.0, left))
