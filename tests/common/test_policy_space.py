@@ -37,6 +37,7 @@ from common._clock import wall_time
 from common.provider import Request, Response
 from common.ratelimit._limiter import PacedLimiter
 from common.ratelimit._local import KNOWN_MARGIN, MIN_RATE, rate_at
+from common.ratelimit._store import RateStore
 from common.testing import MemorySender, connection_lost, not_connected, reply, run_virtual
 from common.testing.ratesim import SharedStore
 from intervals_async._client import retry_after_from_body
@@ -60,6 +61,10 @@ ANSWER = st.one_of(
     st.tuples(st.just("not connected"), DELAY),
     st.tuples(st.just("no answer"), DELAY),
 )
+#: A rate limit or none (a few slow paces often: cancellations then meet waiters).
+PACES = st.one_of(st.none(), st.sampled_from([0.5, 2.0, 5.0]), st.floats(0.1, 50))
+#: When each call is cancelled (None: never), often early.
+CANCELS = st.lists(st.one_of(st.none(), st.floats(0, 0.5), st.floats(0, 5)), min_size=2, max_size=8)
 #: Answers after which a write may be sent again without an idempotency key.
 NOT_PROCESSED = {"not connected", "429 seconds", "429 unusable", "429 date", "429 body",
                  "429 nothing"}  # fmt: skip
@@ -93,6 +98,82 @@ def _answer(answer: tuple[Any, ...], request: Request, wall: float) -> Response:
     raise not_connected(request)
 
 
+#: How long a healthy server takes to answer, once an example's script is over.
+HEALTHY = 0.01
+
+
+class Script:
+    """An example's server: its answers in turn (the last one repeats), each after its
+    delay; once ``healthy``, 200 after :data:`HEALTHY` seconds. ``received``: per path,
+    the kinds of answer its attempts met."""
+
+    def __init__(self, answers: list[tuple[Any, ...]]) -> None:
+        self.answers = answers
+        self.healthy = False
+        self.answered = 0
+        self.received: dict[str, list[str]] = {}
+
+    async def __call__(self, request: Request) -> Response:
+        if self.healthy:
+            await anyio.sleep(HEALTHY)
+            return reply({"ok": True})
+        answer = self.answers[min(self.answered, len(self.answers) - 1)]
+        self.answered += 1
+        self.received.setdefault(request.path, []).append(answer[0])
+        await anyio.sleep(answer[1] if answer[0] != "no answer" else 1e6)
+        return _answer(answer, request, wall_time())
+
+
+def _transport(server: Script, **options: Any) -> provider.Transport:
+    return provider.Transport(
+        HOST,
+        auth=provider.BearerAuth("k"),
+        sender=MemorySender(server),
+        body_wait=retry_after_from_body,
+        **options,
+    )
+
+
+async def _call(transport: provider.Transport, path: str, cancel: float | None) -> float:
+    """One GET, cancelled after ``cancel`` seconds (None: never), its error ignored; the
+    seconds it took."""
+    started = anyio.current_time()
+    with (
+        anyio.move_on_after(math.inf if cancel is None else cancel),
+        contextlib.suppress(common.APIError),
+    ):
+        await transport.request("GET", path)
+    return anyio.current_time() - started
+
+
+async def _assert_budget_free(
+    store: RateStore, key: str, rate_limit: float | None, burst: int
+) -> None:
+    """No probe lease held, no slot reserved beyond the burst (at the slowest pace since
+    the last refusal; a known rate is paced KNOWN_MARGIN under)."""
+    budget = await store.read(key)
+    now = anyio.current_time()
+    assert budget.lease <= now, "a finished call holds the probe's lease"
+    state = budget.state
+    pace = rate_at(state, now, rate_limit)
+    interval = 1 / (min(pace, state.floor or pace) * KNOWN_MARGIN) if pace else 0.0
+    ahead = state.tat - max(now, state.cool_until)
+    assert ahead <= burst * interval + 1e-6, (ahead, interval, state)
+
+
+async def _healthy_call(
+    server: Script, transport: provider.Transport, max_retry_wait: float
+) -> float:
+    """The seconds a call takes once the server is healthy and every wait is over: a
+    server's by ``max_retry_wait`` (a longer one is held to it), a pacing slot by
+    1 / MIN_RATE seconds."""
+    await anyio.sleep(max_retry_wait + 1 / MIN_RATE + 1)
+    server.healthy = True
+    started = anyio.current_time()
+    await transport.request("GET", "/after")  # (an error fails the test)
+    return anyio.current_time() - started
+
+
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
     answers=st.lists(ANSWER, min_size=1, max_size=12),
@@ -116,20 +197,11 @@ def test_every_call_keeps_its_bounds_whatever_the_server_answers(
     method: str,
     keyed: bool,
 ) -> None:
-    received: dict[str, list[str]] = {}  # per call: the kinds of answer its attempts met
-
-    async def server(request: Request) -> Response:
-        answer = answers[min(sum(map(len, received.values())), len(answers) - 1)]
-        received.setdefault(request.path, []).append(answer[0])
-        await anyio.sleep(answer[1] if answer[0] != "no answer" else 1e6)
-        return _answer(answer, request, wall_time())
+    server = Script(answers)
 
     async def job() -> list[tuple[str, float, object]]:
-        transport = provider.Transport(
-            HOST,
-            auth=provider.BearerAuth("k"),
-            sender=MemorySender(server),
-            body_wait=retry_after_from_body,
+        transport = _transport(
+            server,
             timeout=timeout,
             deadline=deadline,
             max_retries=max_retries,
@@ -160,7 +232,7 @@ def test_every_call_keeps_its_bounds_whatever_the_server_answers(
     # backoff, a pacing slot), for each call queued ahead of this one.
     loose = calls * most * (timeout + max(max_retry_wait, backoff) + 1 / (rate_limit or math.inf))
     for path, took, outcome in ended:
-        kinds = received.get(path, [])
+        kinds = server.received.get(path, [])
         assert took <= (loose if deadline is None else deadline) + 1e-6, (took, outcome, kinds)
         assert len(kinds) <= most, kinds
         if isinstance(outcome, common.APIError):
@@ -175,11 +247,9 @@ def test_every_call_keeps_its_bounds_whatever_the_server_answers(
     timeout=st.floats(0.05, 10),
     max_retries=st.integers(0, 6),
     max_retry_wait=st.floats(0.0, 100),
-    rate_limit=st.one_of(st.none(), st.sampled_from([0.5, 2.0, 5.0]), st.floats(0.1, 50)),
+    rate_limit=PACES,
     burst=st.integers(1, 5),
-    cancel_after=st.lists(
-        st.one_of(st.none(), st.floats(0, 0.5), st.floats(0, 5)), min_size=2, max_size=8
-    ),
+    cancel_after=CANCELS,
 )
 def test_calls_cancelled_at_any_moment_leave_the_budget_free(
     answers: list[tuple[Any, ...]],
@@ -193,62 +263,26 @@ def test_calls_cancelled_at_any_moment_leave_the_budget_free(
     """Calls cancelled anywhere (waiting for a cool-down, a pacing slot or the probe, or in
     flight) leave no probe lease held and no slot reserved beyond the burst; once the
     server's waits are over, the next call on a healthy server goes at once."""
-    healthy = False
-    answered = 0
-
-    async def server(request: Request) -> Response:
-        nonlocal answered
-        if healthy:
-            await anyio.sleep(0.01)
-            return reply({"ok": True})
-        answer = answers[min(answered, len(answers) - 1)]
-        answered += 1
-        await anyio.sleep(answer[1] if answer[0] != "no answer" else 1e6)
-        return _answer(answer, request, wall_time())
+    server = Script(answers)
 
     async def job() -> None:
-        nonlocal healthy
-        transport = provider.Transport(
-            HOST,
-            auth=provider.BearerAuth("k"),
-            sender=MemorySender(server),
-            body_wait=retry_after_from_body,
+        transport = _transport(
+            server,
             timeout=timeout,
             max_retries=max_retries,
             max_retry_wait=max_retry_wait,
             rate_limit=rate_limit,
             rate_burst=burst,
         )
-
-        async def call(path: str, cancel: float | None) -> None:
-            with (
-                anyio.move_on_after(math.inf if cancel is None else cancel),
-                contextlib.suppress(common.APIError),
-            ):
-                await transport.request("GET", path)
-
         async with transport:
             async with anyio.create_task_group() as group:
                 for n, cancel in enumerate(cancel_after):
-                    group.start_soon(call, f"/calls/{n}", cancel)
+                    group.start_soon(_call, transport, f"/calls/{n}", cancel)
             limiter = transport.limiter
             assert isinstance(limiter, PacedLimiter)
-            budget = await limiter.store.read(limiter.key)
-            now = anyio.current_time()
-            assert budget.lease <= now, "a finished call holds the probe's lease"
-            state = budget.state
-            pace = rate_at(state, now, rate_limit)
-            # (the slowest pace since the last refusal; a known rate is paced KNOWN_MARGIN under)
-            interval = 1 / (min(pace, state.floor or pace) * KNOWN_MARGIN) if pace else 0.0
-            ahead = state.tat - max(now, state.cool_until)
-            assert ahead <= burst * interval + 1e-6, (ahead, interval, state)
-            # Every wait a server named is over by max_retry_wait (a longer one is held to
-            # it), and any pacing slot by 1 / MIN_RATE seconds.
-            await anyio.sleep(max_retry_wait + 1 / MIN_RATE + 1)
-            healthy = True
-            started = anyio.current_time()
-            await transport.request("GET", "/after")
-            assert anyio.current_time() - started == pytest.approx(0.01)
+            await _assert_budget_free(limiter.store, limiter.key, rate_limit, burst)
+            took = await _healthy_call(server, transport, max_retry_wait)
+            assert took == pytest.approx(HEALTHY)
 
     run_virtual(job, debug=False)
 
@@ -260,13 +294,11 @@ def test_calls_cancelled_at_any_moment_leave_the_budget_free(
     deadline=st.one_of(st.none(), st.floats(0.05, 20)),
     max_retries=st.integers(0, 6),
     max_retry_wait=st.floats(0.0, 100),
-    rate_limit=st.one_of(st.none(), st.sampled_from([0.5, 2.0, 5.0]), st.floats(0.1, 50)),
+    rate_limit=PACES,
     burst=st.integers(1, 5),
     round_trip=st.floats(0.0005, 0.05),
     processes=st.integers(1, 3),
-    cancel_after=st.lists(
-        st.one_of(st.none(), st.floats(0, 0.5), st.floats(0, 5)), min_size=2, max_size=8
-    ),
+    cancel_after=CANCELS,
 )
 def test_a_shared_budget_behind_a_slow_store_keeps_the_same_bounds(
     answers: list[tuple[Any, ...]],
@@ -285,29 +317,14 @@ def test_a_shared_budget_behind_a_slow_store_keeps_the_same_bounds(
     once the answer is in took up to 50 ms past it), and an ask the caller stopped waiting
     for (cut off by its share of the deadline, or cancelled) gives back what the store
     granted it late (each kept its slot: the shared schedule ran ahead for everyone)."""
-    healthy = False
-    answered = 0
-
-    async def server(request: Request) -> Response:
-        nonlocal answered
-        if healthy:
-            await anyio.sleep(0.01)
-            return reply({"ok": True})
-        answer = answers[min(answered, len(answers) - 1)]
-        answered += 1
-        await anyio.sleep(answer[1] if answer[0] != "no answer" else 1e6)
-        return _answer(answer, request, wall_time())
+    server = Script(answers)
 
     async def job() -> None:
-        nonlocal healthy
         store = SharedStore(round_trip)
         transports = []
         for _ in range(processes):
-            transport = provider.Transport(
-                HOST,
-                auth=provider.BearerAuth("k"),
-                sender=MemorySender(server),
-                body_wait=retry_after_from_body,
+            transport = _transport(
+                server,
                 timeout=timeout,
                 deadline=deadline,
                 max_retries=max_retries,
@@ -320,14 +337,8 @@ def test_a_shared_budget_behind_a_slow_store_keeps_the_same_bounds(
             transports.append(transport)
 
         async def call(transport: provider.Transport, path: str, cancel: float | None) -> None:
-            started = anyio.current_time()
-            with (
-                anyio.move_on_after(math.inf if cancel is None else cancel),
-                contextlib.suppress(common.APIError),
-            ):
-                await transport.request("GET", path)
-            if deadline is not None:
-                assert anyio.current_time() - started <= deadline + 1e-6
+            took = await _call(transport, path, cancel)
+            assert deadline is None or took <= deadline + 1e-6
 
         async with contextlib.AsyncExitStack() as stack:
             for transport in transports:
@@ -336,19 +347,9 @@ def test_a_shared_budget_behind_a_slow_store_keeps_the_same_bounds(
                 for n, cancel in enumerate(cancel_after):
                     group.start_soon(call, transports[n % processes], f"/calls/{n}", cancel)
             await anyio.sleep(1.5)  # the asks and reports still on their way are answered
-            budget = await store.read("shared")
-            now = anyio.current_time()
-            assert budget.lease <= now, "a finished call holds the probe's lease"
-            state = budget.state
-            pace = rate_at(state, now, rate_limit)
-            interval = 1 / (min(pace, state.floor or pace) * KNOWN_MARGIN) if pace else 0.0
-            ahead = state.tat - max(now, state.cool_until)
-            assert ahead <= burst * interval + 1e-6, (ahead, interval, state)
-            await anyio.sleep(max_retry_wait + 1 / MIN_RATE + 1)
-            healthy = True
-            started = anyio.current_time()
-            await transports[0].request("GET", "/after")
+            await _assert_budget_free(store, "shared", rate_limit, burst)
+            took = await _healthy_call(server, transports[0], max_retry_wait)
             # an ask and a report of the store, the answer
-            assert anyio.current_time() - started <= 0.01 + 2 * round_trip + 1e-6
+            assert took <= HEALTHY + 2 * round_trip + 1e-6
 
     run_virtual(job, debug=False)
