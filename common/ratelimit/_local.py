@@ -250,7 +250,7 @@ class Pacer:
         state.cool_until = max(state.cool_until, now + report.cool_down)
         state.server_until = max(state.server_until, now + report.server_wait, state.cool_until)
         state.tat = max(state.tat, state.cool_until)
-        if state.episode_at is not None and sent_at < state.episode_at:
+        if state.episode_at is not None and sent_at <= state.episode_at:
             return  # in flight when the episode began: part of it, not a new one
         self._decrease(report, now)
 

@@ -278,7 +278,7 @@ local function report()
   s.cool = math.max(s.cool, now + cool_down)
   s.srv = math.max(s.srv, now + server_wait, s.cool)
   s.tat = math.max(s.tat, s.cool)
-  if s.ep ~= nil and sent_at < s.ep then
+  if s.ep ~= nil and sent_at <= s.ep then
     save(s)
     return 'same'
   end

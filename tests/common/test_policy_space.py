@@ -150,24 +150,27 @@ async def _assert_budget_free(
     store: RateStore, key: str, rate_limit: float | None, burst: int
 ) -> None:
     """No probe lease held, no slot reserved beyond the burst (at the slowest pace since
-    the last refusal; a known rate is paced KNOWN_MARGIN under)."""
+    the last refusal; a known rate is paced KNOWN_MARGIN under). With no pace in force
+    the schedule is not read (a turn goes at once; the next refusal starts it anew)."""
     budget = await store.read(key)
     now = anyio.current_time()
     assert budget.lease <= now, "a finished call holds the probe's lease"
     state = budget.state
     pace = rate_at(state, now, rate_limit)
-    interval = 1 / (min(pace, state.floor or pace) * KNOWN_MARGIN) if pace else 0.0
-    ahead = state.tat - max(now, state.cool_until)
-    assert ahead <= burst * interval + 1e-6, (ahead, interval, state)
+    if pace:
+        interval = 1 / (min(pace, state.floor or pace) * KNOWN_MARGIN)
+        ahead = state.tat - max(now, state.cool_until)
+        assert ahead <= burst * interval + 1e-6, (ahead, interval, state)
 
 
 async def _healthy_call(
-    server: Script, transport: provider.Transport, max_retry_wait: float
+    server: Script, transport: provider.Transport, max_retry_wait: float, burst: int = 1
 ) -> float:
     """The seconds a call takes once the server is healthy and every wait is over: a
-    server's by ``max_retry_wait`` (a longer one is held to it), a pacing slot by
-    1 / MIN_RATE seconds."""
-    await anyio.sleep(max_retry_wait + 1 / MIN_RATE + 1)
+    server's by ``max_retry_wait`` (a longer one is held to it), the schedule by ``burst``
+    slots at the slowest pace (1 / MIN_RATE seconds each: a full bucket of reservations,
+    or the credit refilling after a refusal drained it)."""
+    await anyio.sleep(max_retry_wait + burst / MIN_RATE + 1)
     server.healthy = True
     started = anyio.current_time()
     await transport.request("GET", "/after")  # (an error fails the test)
@@ -281,7 +284,7 @@ def test_calls_cancelled_at_any_moment_leave_the_budget_free(
             limiter = transport.limiter
             assert isinstance(limiter, PacedLimiter)
             await _assert_budget_free(limiter.store, limiter.key, rate_limit, burst)
-            took = await _healthy_call(server, transport, max_retry_wait)
+            took = await _healthy_call(server, transport, max_retry_wait, burst)
             assert took == pytest.approx(HEALTHY)
 
     run_virtual(job, debug=False)
@@ -348,7 +351,7 @@ def test_a_shared_budget_behind_a_slow_store_keeps_the_same_bounds(
                     group.start_soon(call, transports[n % processes], f"/calls/{n}", cancel)
             await anyio.sleep(1.5)  # the asks and reports still on their way are answered
             await _assert_budget_free(store, "shared", rate_limit, burst)
-            took = await _healthy_call(server, transports[0], max_retry_wait)
+            took = await _healthy_call(server, transports[0], max_retry_wait, burst)
             # an ask and a report of the store, the answer
             assert took <= HEALTHY + 2 * round_trip + 1e-6
 

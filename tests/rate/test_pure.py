@@ -72,6 +72,20 @@ def test_refusals_of_requests_in_flight_are_one_episode() -> None:
     assert after_first[1] == pytest.approx(40 / 1.05)  # accepted over the server's window
 
 
+def test_a_refusal_of_a_request_sent_as_the_episode_began_is_part_of_it() -> None:
+    """Sent at the very time the episode began (a virtual clock, a coarse one): not shown
+    to be sent after it, so no second decrease (two requests sent together and refused
+    together with no usable wait were two episodes, the pace cut twice)."""
+    pacer = Pacer(None)
+    for _ in range(4):
+        pacer.reserve(0.0)
+        pacer.on_report(Report.accepted(), 0.0, 1.0)
+    pacer.on_report(Report.refused_for(0.0, 0.0, precise=False), 1.0, 1.0)
+    first = (pacer.state.episodes, pacer.state.estimate)
+    pacer.on_report(Report.refused_for(0.0, 0.0, precise=False), 1.0, 1.0)
+    assert (pacer.state.episodes, pacer.state.estimate) == first == (1, pytest.approx(4.0))
+
+
 def test_the_pace_comes_from_what_the_server_accepted_between_refusals() -> None:
     pacer = Pacer(None)
     pacer.reserve(0.0)

@@ -160,6 +160,30 @@ def test_the_lua_script_and_the_python_rules_answer_alike(
     assert redis == memory
 
 
+def test_a_refusal_sent_as_the_episode_began_is_part_of_it_in_both(redis_module_url: str) -> None:
+    """Two requests sent at once, refused at the same time with no usable wait: one
+    episode in the script as in Python (``sent_at`` equal to the episode's start)."""
+    story: list[tuple[Any, ...]] = [
+        ("crowd", 4, None),
+        ("acquire", None, 1, 1.0, 60.0, 0.0),
+        ("acquire", None, 1, 1.0, 60.0, 0.0),
+        ("report", 0, None, "refused", 0.0, 0.0, False),
+        ("report", 1, None, "refused", 0.0, 0.0, False),
+    ]
+
+    async def both() -> tuple[list[object], list[object]]:
+        key = uuid.uuid4().hex
+        redis = RedisRateStore(redis_module_url)
+        try:
+            return await tell(MemoryStore(), key, story), await tell(redis, key, story)
+        finally:
+            await redis.aclose()
+
+    memory, redis = anyio.run(both)
+    assert redis == memory
+    assert [a for a in memory if a in ("new", "same")] == ["new", "same"]
+
+
 def test_the_script_ships_in_the_package_and_shares_the_python_constants() -> None:
     script = resources.files("common.ratelimit").joinpath("rate.lua").read_text()
     values: dict[str, float] = {}
