@@ -76,7 +76,10 @@ def test(args: list[str]) -> None:
     workers = min(4, os.cpu_count() or 1)
     if workers > 1 and not any(a.startswith(("-n", "--numprocesses")) for a in args):
         args = ["-n", str(workers), "--dist", "loadfile", *args]
-    run(PY, "-m", "coverage", "run", "-m", "pytest", *args, PYTHONDEVMODE="1")
+    # Property tests on the examples their code fixes (tests/conftest.py; a run is repeatable):
+    # HYPOTHESIS_PROFILE=default explores new ones, as plain pytest does.
+    env = {"PYTHONDEVMODE": "1", "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
+    run(PY, "-m", "coverage", "run", "-m", "pytest", *args, **env)
     run(PY, "-m", "coverage", "combine", "--quiet")  # this process's data and its subprocesses'
     run(PY, "-m", "coverage", "report")
     for pattern, floor in COVERAGE_FLOORS.items():
