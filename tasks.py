@@ -81,6 +81,11 @@ def test(args: list[str]) -> None:
     env = {"PYTHONDEVMODE": "1", "HYPOTHESIS_PROFILE": os.environ.get("HYPOTHESIS_PROFILE", "ci")}
     run(PY, "-m", "coverage", "run", "-m", "pytest", *args, **env)
     run(PY, "-m", "coverage", "combine", "--quiet")  # this process's data and its subprocesses'
+    # What combine could not read stays behind (a process a test killed while it wrote its
+    # data: SQLITE_CORRUPT), and every report after would warn of it again.
+    for leftover in sorted(ROOT.glob(".coverage.*")):
+        print(f"coverage: {leftover.name} could not be combined; removed", flush=True)
+        leftover.unlink()
     run(PY, "-m", "coverage", "report")
     for pattern, floor in COVERAGE_FLOORS.items():
         run(
