@@ -164,7 +164,7 @@ async def _assert_budget_free(
 
 
 async def _healthy_call(
-    server: Script, transport: provider.Transport, max_retry_wait: float, burst: int = 1
+    server: Script, transport: provider.Transport, max_retry_wait: float, burst: int
 ) -> float:
     """The seconds a call takes once the server is healthy and every wait is over: a
     server's by ``max_retry_wait`` (a longer one is held to it), the schedule by ``burst``
