@@ -61,6 +61,14 @@ ANSWER = st.one_of(
     st.tuples(st.just("not connected"), DELAY),
     st.tuples(st.just("no answer"), DELAY),
 )
+#: A server's script: its answers in turn (the last one repeats).
+SCRIPTS = st.lists(ANSWER, min_size=1, max_size=12)
+#: The client's options, as every test here draws them.
+TIMEOUTS = st.floats(0.05, 10)
+DEADLINES = st.one_of(st.none(), st.floats(0.05, 20))
+MAX_RETRIES = st.integers(0, 6)
+MAX_RETRY_WAITS = st.floats(0.0, 100)
+BURSTS = st.integers(1, 5)
 #: A rate limit or none (a few slow paces often: cancellations then meet waiters).
 PACES = st.one_of(st.none(), st.sampled_from([0.5, 2.0, 5.0]), st.floats(0.1, 50))
 #: When each call is cancelled (None: never), often early.
@@ -179,11 +187,11 @@ async def _healthy_call(
 
 @settings(max_examples=600, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    answers=st.lists(ANSWER, min_size=1, max_size=12),
-    timeout=st.floats(0.05, 10),
-    deadline=st.one_of(st.none(), st.floats(0.05, 20)),
-    max_retries=st.integers(0, 6),
-    max_retry_wait=st.floats(0.0, 100),
+    answers=SCRIPTS,
+    timeout=TIMEOUTS,
+    deadline=DEADLINES,
+    max_retries=MAX_RETRIES,
+    max_retry_wait=MAX_RETRY_WAITS,
     rate_limit=st.one_of(st.none(), st.floats(0.1, 50)),
     calls=st.integers(1, 6),
     method=st.sampled_from(["GET", "POST", "DELETE"]),
@@ -246,12 +254,12 @@ def test_every_call_keeps_its_bounds_whatever_the_server_answers(
 
 @settings(max_examples=800, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    answers=st.lists(ANSWER, min_size=1, max_size=12),
-    timeout=st.floats(0.05, 10),
-    max_retries=st.integers(0, 6),
-    max_retry_wait=st.floats(0.0, 100),
+    answers=SCRIPTS,
+    timeout=TIMEOUTS,
+    max_retries=MAX_RETRIES,
+    max_retry_wait=MAX_RETRY_WAITS,
     rate_limit=PACES,
-    burst=st.integers(1, 5),
+    burst=BURSTS,
     cancel_after=CANCELS,
 )
 def test_calls_cancelled_at_any_moment_leave_the_budget_free(
@@ -292,13 +300,13 @@ def test_calls_cancelled_at_any_moment_leave_the_budget_free(
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(
-    answers=st.lists(ANSWER, min_size=1, max_size=12),
-    timeout=st.floats(0.05, 10),
-    deadline=st.one_of(st.none(), st.floats(0.05, 20)),
-    max_retries=st.integers(0, 6),
-    max_retry_wait=st.floats(0.0, 100),
+    answers=SCRIPTS,
+    timeout=TIMEOUTS,
+    deadline=DEADLINES,
+    max_retries=MAX_RETRIES,
+    max_retry_wait=MAX_RETRY_WAITS,
     rate_limit=PACES,
-    burst=st.integers(1, 5),
+    burst=BURSTS,
     round_trip=st.floats(0.0005, 0.05),
     processes=st.integers(1, 3),
     cancel_after=CANCELS,
