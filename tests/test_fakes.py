@@ -312,6 +312,30 @@ async def test_intervals_request_violation(intervals: FakeIntervals) -> None:
 
 
 @pytest.mark.allow_violations
+async def test_a_request_or_response_checked_again_is_found_the_same(
+    intervals: FakeIntervals,
+) -> None:
+    # The checker remembers what it found for a request or response it saw before (the
+    # same one checks the same way): each sending is still refused and recorded whole.
+    bad = {"name": "", "type": "marathon", "date": "2026-02-30"}
+    first = await call(intervals, "POST", "/events", BEARER, json=bad)
+    second = await call(intervals, "POST", "/events", BEARER, json=bad)
+    assert first[:2] == second[:2] and first[0] == 422
+    assert len(intervals.violations) == 2
+    assert intervals.violations[0] == intervals.violations[1]
+    event_id = next(iter(intervals.db.events))
+    intervals.db.events[event_id]["color"] = "red"
+    for _ in range(2):
+        assert (await call(intervals, "GET", f"/events/{event_id}", BEARER))[0] == 200
+    assert len(intervals.violations) == 4
+    assert intervals.violations[2] == intervals.violations[3]
+    assert intervals.violations[2].startswith("response 200")
+    del intervals.db.events[event_id]["color"]  # the body as seeded: found clean
+    assert (await call(intervals, "GET", f"/events/{event_id}", BEARER))[0] == 200
+    assert len(intervals.violations) == 4
+
+
+@pytest.mark.allow_violations
 async def test_intervals_response_violation_recorded(intervals: FakeIntervals) -> None:
     event_id = next(iter(intervals.db.events))
     intervals.db.events[event_id]["color"] = "red"

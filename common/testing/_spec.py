@@ -93,6 +93,12 @@ def _digest(spec: Mapping[str, Any]) -> bytes | None:
         return None
 
 
+#: Results a checker keeps (the oldest goes first): a request or response checks the same
+#: way every time, and openapi-core takes 2-5 ms for each, most of a fake's time (a CLI
+#: test that runs one command three times, a listing read twice).
+_MEMO_SIZE = 4096
+
+
 class SpecChecker:
     """Checks requests and responses against an OpenAPI description, with openapi-core.
 
@@ -118,6 +124,23 @@ class SpecChecker:
         self._openapi = OpenAPI.from_dict(dict(spec), config=config)
         if digest is not None:  # checked now or before (an invalid one raised above)
             _CHECKED.add(digest)
+        self._memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+    def _remember(self, key: tuple[Any, ...], found: tuple[Any, ...]) -> None:
+        if len(self._memo) >= _MEMO_SIZE:
+            del self._memo[next(iter(self._memo))]
+        self._memo[key] = found
+
+    @staticmethod
+    def _key(request: web.Request, body: bytes, method: str | None) -> tuple[Any, ...]:
+        """Everything of ``request`` that openapi-core reads."""
+        return (
+            method or request.method,
+            str(request.rel_url),
+            tuple(request.headers.items()),
+            body,
+            request.content_type,
+        )
 
     def _request(self, request: web.Request, body: bytes, method: str | None) -> _SpecRequest:
         parameters = self._parameters(
@@ -137,11 +160,16 @@ class SpecChecker:
     ) -> dict[str, list[str]]:
         """``{field or parameter: [messages]}``, empty when ``request`` matches; ``method``
         checks it as another method's operation."""
-        errors: dict[str, list[str]] = {}
-        for error in self._openapi.iter_request_errors(self._request(request, body, method)):
-            for field, messages in _describe(error).items():
-                errors.setdefault(field, []).extend(messages)
-        return errors
+        key = self._key(request, body, method)
+        found = self._memo.get(key)
+        if found is None:
+            errors: dict[str, list[str]] = {}
+            for error in self._openapi.iter_request_errors(self._request(request, body, method)):
+                for field, messages in _describe(error).items():
+                    errors.setdefault(field, []).extend(messages)
+            found = tuple((field, tuple(messages)) for field, messages in errors.items())
+            self._remember(key, found)
+        return {field: list(messages) for field, messages in found}
 
     def response_errors(
         self,
@@ -163,9 +191,19 @@ class SpecChecker:
         spec_response = _SpecResponse(
             data, status or response.status, response.content_type, response.headers
         )
-        spec_request = self._request(request, body, method)
-        found = []
-        for error in self._openapi.iter_response_errors(spec_request, spec_response):
-            cause = f" ({error.__cause__})" if error.__cause__ is not None else ""
-            found.append(f"{error}{cause}")
-        return found
+        key = (
+            *self._key(request, body, method),
+            data,
+            spec_response.status_code,
+            spec_response.content_type,
+            tuple(response.headers.items()),
+        )
+        found = self._memo.get(key)
+        if found is None:
+            spec_request = self._request(request, body, method)
+            found = tuple(
+                f"{error}" + (f" ({error.__cause__})" if error.__cause__ is not None else "")
+                for error in self._openapi.iter_response_errors(spec_request, spec_response)
+            )
+            self._remember(key, found)
+        return list(found)

@@ -125,7 +125,9 @@ def test_sigterm_at_any_moment_leaves_the_export_and_nothing_beside_it(
         finally:
             proc.kill()
         assert [p.name for p in tmp_path.iterdir()] == ["events.jsonl"], (moment, err)
-        if proc.returncode != 0:  # (a run may finish before its moment)
+        # A run may finish before its moment: 0, or 6 with these fakes (an event's
+        # participants are cut short, as in test_round2's item 11).
+        if proc.returncode not in (0, 6):
             assert proc.returncode in (143, -15), (moment, proc.returncode, err)
             assert target.read_text() == "the last good export\n"
 

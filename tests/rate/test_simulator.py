@@ -6,10 +6,6 @@ than loopback's generous ones: the machine's load cannot move them.
 
 from __future__ import annotations
 
-import contextlib
-import warnings
-from collections.abc import Iterator
-
 import attrs
 import pytest
 
@@ -25,6 +21,8 @@ from common.testing.ratesim import (
 )
 from intervals_async._client import retry_after_from_body
 
+from .._coverage import untraced
+
 #: Cells of the matrix meeting their goal on this commit: a ratchet (raise it as the
 #: pacing improves, never lower it). See docs/RATE_CONTROL.md for the families short of it.
 MET_AT_LEAST = 88
@@ -36,35 +34,13 @@ MET_AT_LEAST = 88
 pytestmark = pytest.mark.timeout(900)
 
 
-@contextlib.contextmanager
-def _untraced() -> Iterator[None]:
-    """Coverage's tracer paused (when ``python3 tasks.py test`` runs the suite under it):
-    tracing the matrix's 236 jobs took the fixture from about 15 s to 58 s, near the
-    minute the issue allows it. The client code they run is covered as much without them
-    (2026-12-05: every module of the three packages the same but the simulator's own,
-    ``common/testing/ratesim.py``, 89% -> 70%; the other tests here still run cells)."""
-    try:
-        import coverage
-        from coverage.exceptions import CoverageWarning
-    except ImportError:  # pragma: no cover (the dev extra brings it)
-        yield
-        return
-    current = coverage.Coverage.current()
-    if current is None:
-        yield
-        return
-    current.stop()
-    try:
-        yield
-    finally:
-        with warnings.catch_warnings():  # (starting again, it notes the modules imported)
-            warnings.simplefilter("ignore", CoverageWarning)
-            current.start()
-
-
 @pytest.fixture(scope="module")
 def matrix() -> list[CellResult]:
-    with _untraced():
+    # Tracing the matrix's 236 jobs took this fixture from about 15 s to 58 s; the client
+    # code they run is covered as much without them (2026-12-05: every module of the three
+    # packages the same but the simulator's own, ``common/testing/ratesim.py``, 89% -> 70%;
+    # the other tests here still run cells).
+    with untraced():
         return run_matrix(default_matrix(), retry_after_from_body)
 
 

@@ -28,6 +28,7 @@ from ridewithgps_async import (
 from ridewithgps_async._models import DECODER, EventList
 from ridewithgps_async.testing import FakeRideWithGPS
 
+from .._coverage import drawn_untraced
 from .conftest import ACCESS_TOKEN
 
 SCHEMA: dict[str, Any] = json.loads(
@@ -304,7 +305,7 @@ EVENT_KEYS = {field.name for field in attrs.fields(Event)} - {"extra"}
 
 
 @PROPERTY_SETTINGS
-@given(from_schema(EVENT_SCHEMA))
+@given(drawn_untraced(from_schema(EVENT_SCHEMA)))
 def test_every_schema_event_decodes(doc: dict[str, Any]) -> None:
     data = doc["event"]
     event = decode_event(doc)
@@ -315,7 +316,7 @@ def test_every_schema_event_decodes(doc: dict[str, Any]) -> None:
 
 
 @settings(PROPERTY_SETTINGS, max_examples=30)  # dense examples are slow to generate
-@given(from_schema(DENSE_SCHEMA))
+@given(drawn_untraced(from_schema(DENSE_SCHEMA)))
 def test_every_documented_field_decodes(doc: dict[str, Any]) -> None:
     data = doc["event"]
     event = decode_event(doc)
@@ -338,14 +339,14 @@ def test_every_documented_field_decodes(doc: dict[str, Any]) -> None:
 
 
 @settings(PROPERTY_SETTINGS, max_examples=40)
-@given(from_schema(LISTING_SCHEMA))
+@given(drawn_untraced(from_schema(LISTING_SCHEMA)))
 def test_every_schema_listing_decodes(doc: dict[str, Any]) -> None:
     listing = DECODER.decode(json.dumps(doc).encode(), EventList)
     assert [e.id for e in listing.events] == [e["id"] for e in doc["events"]]
 
 
 @settings(PROPERTY_SETTINGS, max_examples=50)
-@given(from_schema(EVENT_SCHEMA), st.sampled_from(BAD_VALUES))
+@given(drawn_untraced(from_schema(EVENT_SCHEMA)), st.sampled_from(BAD_VALUES))
 def test_malformed_schema_events_raise_decode_error(
     doc: dict[str, Any], bad: tuple[str, Any]
 ) -> None:
@@ -364,7 +365,7 @@ JSON_VALUES = st.recursive(
 
 
 @settings(PROPERTY_SETTINGS, max_examples=25)
-@given(from_schema(DENSE_SCHEMA), st.data())
+@given(drawn_untraced(from_schema(DENSE_SCHEMA)), st.data())
 def test_any_mutation_decodes_or_raises_decode_error(doc: dict[str, Any], data: Any) -> None:
     """Replace a value anywhere in a valid event: never a KeyError or TypeError."""
     target: Any = doc
