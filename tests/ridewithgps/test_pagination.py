@@ -163,6 +163,22 @@ async def test_an_empty_page_stops(client: RideWithGPSClient, fake: FakeRideWith
     assert len(fake.requests) == 2
 
 
+async def test_pages_without_a_record_count_are_read_to_the_end(
+    client: RideWithGPSClient, fake: FakeRideWithGPS
+) -> None:
+    # A listing whose meta names no record_count (or no meta at all): every page is read to
+    # the last one, and nothing is warned about (no count to fall short of, none to fall).
+    more = {"pagination": {"next_page_url": "x"}}
+    fake.inject(
+        Fault.raw(listing(20, first_id=1, meta=more)),
+        Fault.raw(listing(20, first_id=21)),
+        Fault.raw(listing(5, first_id=41, meta={"pagination": {"next_page_url": None}})),
+    )
+    events = await collect(client, page_size=20)  # a warning would fail the test
+    assert [e.id for e in events] == list(range(1, 46))
+    assert len(fake.requests) == 3
+
+
 @pytest.mark.parametrize("since", [None, "2020-01-01T00:00:00+00:00"])
 async def test_an_event_deleted_while_paging_is_warned_about(
     client: RideWithGPSClient, fake: FakeRideWithGPS, since: str | None
