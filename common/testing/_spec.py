@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.resources
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -131,10 +131,17 @@ class SpecChecker:
             _CHECKED.add(digest)
         self._memo: dict[tuple[Any, ...], tuple[Any, ...]] = {}
 
-    def _remember(self, key: tuple[Any, ...], found: tuple[Any, ...]) -> None:
-        if len(self._memo) >= _MEMO_SIZE:
-            del self._memo[next(iter(self._memo))]
-        self._memo[key] = found
+    def _remembered(
+        self, key: tuple[Any, ...], check: Callable[[], tuple[Any, ...]]
+    ) -> tuple[Any, ...]:
+        """What ``check()`` found for ``key`` before, or finds now (and is kept)."""
+        found = self._memo.get(key)
+        if found is None:
+            found = check()
+            if len(self._memo) >= _MEMO_SIZE:
+                del self._memo[next(iter(self._memo))]
+            self._memo[key] = found
+        return found
 
     @staticmethod
     def _key(request: web.Request, body: bytes, method: str | None) -> tuple[Any, ...]:
@@ -165,15 +172,15 @@ class SpecChecker:
     ) -> dict[str, list[str]]:
         """``{field or parameter: [messages]}``, empty when ``request`` matches; ``method``
         checks it as another method's operation."""
-        key = self._key(request, body, method)
-        found = self._memo.get(key)
-        if found is None:
+
+        def check() -> tuple[tuple[str, tuple[str, ...]], ...]:
             errors: dict[str, list[str]] = {}
             for error in self._openapi.iter_request_errors(self._request(request, body, method)):
                 for field, messages in _describe(error).items():
                     errors.setdefault(field, []).extend(messages)
-            found = tuple((field, tuple(messages)) for field, messages in errors.items())
-            self._remember(key, found)
+            return tuple((field, tuple(messages)) for field, messages in errors.items())
+
+        found = self._remembered(self._key(request, body, method), check)
         return {field: list(messages) for field, messages in found}
 
     def response_errors(
@@ -203,12 +210,12 @@ class SpecChecker:
             spec_response.content_type,
             tuple(response.headers.items()),
         )
-        found = self._memo.get(key)
-        if found is None:
+
+        def check() -> tuple[str, ...]:
             spec_request = self._request(request, body, method)
-            found = tuple(
+            return tuple(
                 f"{error}" + (f" ({error.__cause__})" if error.__cause__ is not None else "")
                 for error in self._openapi.iter_response_errors(spec_request, spec_response)
             )
-            self._remember(key, found)
-        return list(found)
+
+        return list(self._remembered(key, check))
