@@ -21,7 +21,7 @@ import datetime
 import math
 import random
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from email.utils import parsedate_to_datetime
 
 import attrs
@@ -40,6 +40,7 @@ __all__ = [
     "backoff_delay",
     "decide",
     "is_retryable",
+    "longest_retry_after",
     "parse_retry_after",
 ]
 
@@ -136,6 +137,16 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
         return max(0.0, when.timestamp() - now)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def longest_retry_after(values: Iterable[str], now: float) -> float | None:
+    """The wait of a response's ``Retry-After`` field lines: the longest usable one, or None.
+
+    The field is a singleton; a server that sends it twice is read at its strictest, so
+    no request goes before any wait it named (``parse_retry_after`` reads each line).
+    """
+    waits = [wait for value in values if (wait := parse_retry_after(value, now)) is not None]
+    return max(waits) if waits else None
 
 
 def is_retryable(attempt: FailedAttempt, policy: RetryPolicy) -> bool:

@@ -43,7 +43,7 @@ from ._options import (
     Options,
     resolve_options,
 )
-from ._retry import CallState, FailedAttempt, RetryPolicy, decide, parse_retry_after
+from ._retry import CallState, FailedAttempt, RetryPolicy, decide, longest_retry_after
 from ._sender import AttemptFailed, Failure, Request, Response, Sender
 from ._url import check_query, validate_base_url
 from ._validate import check_header
@@ -300,7 +300,7 @@ class Transport:
         error = build_status_error(
             status=response.status,
             body=b"" if response.truncated else response.body,
-            retry_after=parse_retry_after(headers.get("Retry-After"), now),
+            retry_after=longest_retry_after(headers.getall("Retry-After", ()), now),
             request_id=headers.get("x-request-id"),
             method=request.method,
             path=request.path,

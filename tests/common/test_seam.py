@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 import attrs
 import pytest
+from multidict import CIMultiDict
 
 import common
 from common import provider
@@ -112,6 +113,21 @@ async def test_retry_after_delta_seconds_is_honoured_exactly() -> None:
     async with t:
         await t.request("GET", "/x")
     assert elapsed(sender) == [0, 1.0]
+
+
+async def test_of_several_retry_after_lines_the_longest_wait_is_honoured() -> None:
+    # A singleton field sent twice (and once unreadable): no retry before any wait it named.
+    lines = [("Retry-After", "1"), ("Retry-After", "soon"), ("Retry-After", "3")]
+    refused = Response(429, CIMultiDict([("Content-Type", "application/json"), *lines]), b"{}")
+    t, sender = transport(script(refused, OK))
+    async with t:
+        await t.request("GET", "/x")
+    assert elapsed(sender) == [0, 3.0]
+    t, sender = transport(script(refused), retry_policy=common.RetryPolicy(max_retries=0))
+    async with t:
+        with pytest.raises(common.RateLimitError) as info:
+            await t.request("GET", "/x")
+    assert info.value.retry_after == 3.0
 
 
 async def test_retry_after_http_date_is_relative_to_the_wall_clock() -> None:

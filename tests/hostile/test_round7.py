@@ -16,7 +16,7 @@ from common.testing import run_virtual
 from intervals_async import IntervalsClient
 
 from ..intervals.test_paging_guard import event as _intervals_event
-from .conftest import Action, RawServer, Seen, hang, respond
+from .conftest import Action, RawServer, Seen, hang, respond, send_raw
 
 
 async def _echo(key: int) -> int:
@@ -134,6 +134,30 @@ def test_a_header_that_names_no_wait_does_not_hide_the_body_s(header: str) -> No
             await server.stop()
         assert detail.event.id == "ev00001"
         assert elapsed == pytest.approx(2.0, abs=0.01)
+
+    run_virtual(main)
+
+
+def test_of_two_retry_after_lines_the_longer_wait_is_honoured() -> None:
+    # A singleton field sent twice: the first line (1 s) was the wait, the second ignored.
+    async def main() -> None:
+        server = RawServer()
+        await server.start()
+        loop = asyncio.get_running_loop()
+        head = (
+            b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+            b"Retry-After: 1\r\nRetry-After: 3\r\nContent-Length: 2\r\n\r\n{}"
+        )
+        server.answer(send_raw(head, keep_open=True), _answer)
+        try:
+            async with IntervalsClient(api_key="k", base_url=server.url) as client:
+                started = loop.time()
+                detail = await client.get_event("ev00001")
+                elapsed = loop.time() - started
+        finally:
+            await server.stop()
+        assert detail.event.id == "ev00001"
+        assert elapsed == pytest.approx(3.0, abs=0.01)
 
     run_virtual(main)
 
