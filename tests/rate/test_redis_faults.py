@@ -217,8 +217,8 @@ async def test_acquires_cut_off_by_the_deadline_give_their_slots_back(redis_url:
                 *(c.get_event(eid) for _ in range(20)), return_exceptions=True
             )
             assert all(isinstance(r, common.APIError | EventDetail) for r in results)
-            await anyio.sleep(1.0)  # the late answers are in; the granted turns go back
-            delay[0] = 0.0
+            delay[0] = 0.0  # (the answers on their way still come 0.3 s late)
+        # Closed: the client waited for its background work, each late grant given back.
         assert (await store.read(KEY)).state.tat == pytest.approx(before, abs=0.01)
     await store.aclose()
 
