@@ -20,8 +20,9 @@ difference between two stages is what the later one adds:
 - ``fetch_many``: ``fetch_many(client.get_event, ...)``, figure 8c's library side.
 
 In a loop like this every part costs several times what it costs alone in a tight loop
-(``benchmarks.instructions`` counts the latter): the client and the server share two
-cores, and each part's code and data come back from memory on every request.
+(``benchmarks.instructions`` counts the latter). The likely cause is that the client and
+the server share two cores, and each part's code and data are no longer in the caches
+by the next request. That is not measured: this machine has no hardware counters.
 """
 
 from __future__ import annotations
