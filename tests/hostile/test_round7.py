@@ -110,56 +110,47 @@ async def test_an_event_source_cancelled_elsewhere_before_its_iterator_fails_the
 # -- a 429 whose header names no wait, and whose body does ------------------------------
 
 
+def _get_event_after(refusal: Action) -> float:
+    """Seconds (the virtual clock's) a ``get_event`` took whose first answer is
+    ``refusal`` and whose retry is answered with the event."""
+
+    async def main() -> float:
+        server = RawServer()
+        await server.start()
+        loop = asyncio.get_running_loop()
+        server.answer(refusal, _answer)
+        try:
+            async with IntervalsClient(api_key="k", base_url=server.url) as client:
+                started = loop.time()
+                detail = await client.get_event("ev00001")
+                elapsed = loop.time() - started
+        finally:
+            await server.stop()
+        assert detail.event.id == "ev00001"
+        return elapsed
+
+    return run_virtual(main)
+
+
 @pytest.mark.parametrize("header", ["0", "Thu, 01 Jan 2015 00:00:00 GMT"])
 def test_a_header_that_names_no_wait_does_not_hide_the_body_s(header: str) -> None:
     # Retry-After 0 or a past date was read as a wait of 0, so the body's retryAfter
     # (Intervals' documented one) was never asked: the call came back after 0.3 s, not 2.
-    async def main() -> None:
-        server = RawServer()
-        await server.start()
-        loop = asyncio.get_running_loop()
+    async def refused(writer: asyncio.StreamWriter, seen: Seen) -> bool:
+        until = round((wall_time() + 2.0) * 1000)
+        body = {"error": {"code": "RATE_LIMITED", "retryAfter": until}}
+        return await respond(429, body, {"Retry-After": header})(writer, seen)
 
-        async def refused(writer: asyncio.StreamWriter, seen: Seen) -> bool:
-            until = round((wall_time() + 2.0) * 1000)
-            body = {"error": {"code": "RATE_LIMITED", "retryAfter": until}}
-            return await respond(429, body, {"Retry-After": header})(writer, seen)
-
-        server.answer(refused, _answer)
-        try:
-            async with IntervalsClient(api_key="k", base_url=server.url) as client:
-                started = loop.time()
-                detail = await client.get_event("ev00001")
-                elapsed = loop.time() - started
-        finally:
-            await server.stop()
-        assert detail.event.id == "ev00001"
-        assert elapsed == pytest.approx(2.0, abs=0.01)
-
-    run_virtual(main)
+    assert _get_event_after(refused) == pytest.approx(2.0, abs=0.01)
 
 
 def test_of_two_retry_after_lines_the_longer_wait_is_honoured() -> None:
     # A singleton field sent twice: the first line (1 s) was the wait, the second ignored.
-    async def main() -> None:
-        server = RawServer()
-        await server.start()
-        loop = asyncio.get_running_loop()
-        head = (
-            b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
-            b"Retry-After: 1\r\nRetry-After: 3\r\nContent-Length: 2\r\n\r\n{}"
-        )
-        server.answer(send_raw(head, keep_open=True), _answer)
-        try:
-            async with IntervalsClient(api_key="k", base_url=server.url) as client:
-                started = loop.time()
-                detail = await client.get_event("ev00001")
-                elapsed = loop.time() - started
-        finally:
-            await server.stop()
-        assert detail.event.id == "ev00001"
-        assert elapsed == pytest.approx(3.0, abs=0.01)
-
-    run_virtual(main)
+    head = (
+        b"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
+        b"Retry-After: 1\r\nRetry-After: 3\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    assert _get_event_after(send_raw(head, keep_open=True)) == pytest.approx(3.0, abs=0.01)
 
 
 # -- a server that answers one request twice -------------------------------------------
