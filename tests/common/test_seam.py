@@ -214,6 +214,31 @@ async def test_proactive_rate_limit_paces_requests_exactly() -> None:
     assert elapsed(sender) == [round(i * 0.05 / 0.95, 6) for i in range(11)]
 
 
+async def test_a_paced_queue_is_served_in_turn() -> None:
+    # 20 callers, each calling again as soon as its call ends, at rate_limit=10: two
+    # seconds of queue, well inside a 5 s deadline. Each waiter used to give its far slot
+    # back and ask again later, and whoever asked when a slot was near took it: a lottery
+    # that newcomers won as often as the longest waiters, 13 calls of 107 failed "before
+    # their pacing slot" (real time, loopback). Now they wait in line, in turn.
+    waits: list[float] = []
+    t, sender = transport(script(OK), rate_limit=10, deadline=5)
+
+    end = anyio.current_time() + 20
+
+    async def caller() -> None:
+        while anyio.current_time() < end:
+            started = anyio.current_time()
+            await t.request("GET", "/x")
+            waits.append(anyio.current_time() - started)
+
+    async with t:
+        await asyncio.gather(*(caller() for _ in range(20)))
+    assert len(waits) >= 200  # none failed (a failure would end the gather)
+    assert max(waits) < 2.5  # in turn: about 20 callers / 10 per second each
+    gaps = [b - a for a, b in zip(elapsed(sender), elapsed(sender)[1:], strict=False)]
+    assert min(gaps) >= 0.1 - 1e-6  # and still paced (5% under 10/s)
+
+
 async def test_concurrency_cap() -> None:
     active = {"now": 0, "max": 0}
 
@@ -435,13 +460,17 @@ async def test_closing_the_client_ends_the_calls_waiting_for_their_turn(refused:
     assert 1 <= sent == len(sender.sent)  # refused before; nothing sent after the close
 
 
-async def test_closing_ends_the_wait_of_a_paced_queue() -> None:
-    t, sender = transport(script(OK), rate_limit=2)
-    calls = [asyncio.ensure_future(t.request("GET", "/x")) for _ in range(21)]
-    await anyio.sleep(0.3)  # (virtual) one sent, 20 queued behind it at 2/s
+@pytest.mark.parametrize(("rate", "calls", "at", "sent"), [(2, 21, 0.3, 1), (100, 200, 0.1, 11)])
+async def test_closing_ends_the_wait_of_a_paced_queue(
+    rate: float, calls: int, at: float, sent: int
+) -> None:
+    # (at 100/s: a queue in line behind the head, with slots near enough to take at once)
+    t, sender = transport(script(OK), rate_limit=rate, rate_burst=2)
+    waiting = [asyncio.ensure_future(t.request("GET", "/x")) for _ in range(calls)]
+    await anyio.sleep(at)  # (virtual) some sent, the others queued behind them
     closing = anyio.current_time()
     await t.aclose()
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    outcomes = await asyncio.gather(*waiting, return_exceptions=True)
     closed = [o for o in outcomes if isinstance(o, common.ClientClosedError)]
-    assert (len(closed), len(sender.sent)) == (20, 1)
+    assert (len(closed), len(sender.sent)) == (calls - sent, sent)
     assert anyio.current_time() == closing
