@@ -24,8 +24,9 @@ pacing on a fall-back :class:`MemoryStore` with one warning per outage.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
+import heapq
+import itertools
 import logging
 import math
 from collections.abc import Awaitable, Callable, Coroutine
@@ -132,13 +133,15 @@ class _Permits:
     """The concurrency cap: asyncio.Semaphore's rules (first come, first served; a
     permit given back goes to the first waiter) with a free permit taken at once,
     without a coroutine and without asyncio's scan of its waiters on every call.
+    A waiter may give an ``order`` instead: the smallest goes first (ties in turn).
     """
 
-    __slots__ = ("_free", "_waiters")
+    __slots__ = ("_count", "_free", "_waiters")
 
     def __init__(self, count: int) -> None:
         self._free = count
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._count = itertools.count()  # arrival order, among equal ``order``s
+        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []  # a heap
 
     def take(self) -> bool:
         """Take a free permit now (True), or none (False) while all are out or others wait."""
@@ -151,26 +154,28 @@ class _Permits:
         """No permit out and nobody waiting (a count of one: nobody holds it)."""
         return self._free > 0 and not self._waiters
 
-    async def wait(self) -> None:
-        """Take a permit, waiting for one in turn."""
+    async def wait(self, order: float = 0.0) -> None:
+        """Take a permit, waiting for one in turn (``order``, then arrival)."""
         if self.take():
             return
         waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
+        entry = (order, next(self._count), waiter)
+        heapq.heappush(self._waiters, entry)
         try:
             await waiter
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self.give()  # handed a permit, then cancelled: the next waiter's
-            elif waiter in self._waiters:
-                self._waiters.remove(waiter)
+            elif entry in self._waiters:
+                self._waiters.remove(entry)
+                heapq.heapify(self._waiters)
             raise
 
     def give(self) -> None:
         """Give a permit back: to the first waiter still waiting, else to the free ones."""
         waiters = self._waiters
         while waiters:
-            waiter = waiters.popleft()
+            _, _, waiter = heapq.heappop(waiters)
             if not waiter.done():
                 waiter.set_result(None)
                 return
@@ -214,8 +219,8 @@ class PacedLimiter:
         self.fallback = fallback or MemoryStore(clock)
         self._owns_store = owns_store
         self._permits = _Permits(max_concurrency)
-        # The line of calls waiting for a pacing slot beyond HORIZON, first come first
-        # served: its head sleeps until its slot is near and only the head asks the store
+        # The line of calls waiting for a pacing slot beyond HORIZON, earliest deadline
+        # first: its head sleeps until its slot is near and only the head asks the store
         # (each waiter giving its slot back and asking again was a lottery: 20 callers at
         # rate_limit=10 with a 5 s deadline, 2 s of queue, lost 13 calls of 107 to it).
         self._line = _Permits(1)
@@ -572,8 +577,11 @@ class PacedLimiter:
             if first is not None:
                 (turn, store), first = first, None
             else:
-                if not call.head and not line.idle():  # others wait for slots: behind them
-                    await self._bounded(line.wait(), deadline_at, what, "in line for a slot")
+                if not call.head and not line.idle():  # others wait for slots: in line
+                    # (earliest deadline first: a call refused and retried, or slowed by
+                    # a cool-down, does not go behind every call that came after it)
+                    order = math.inf if deadline_at is None else deadline_at
+                    await self._bounded(line.wait(order), deadline_at, what, "in line for a slot")
                     call.head = True
                     self._check_open()  # (the head before us may have left because of it)
                 store = self._store_for_now(call)

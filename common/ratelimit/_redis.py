@@ -330,6 +330,7 @@ class RedisRateStore:
             floor=fields.get("floor", 0.0),
             estimate=fields.get("est", 0.0),
             climb_from=fields.get("cf", 0.0),
+            hold=fields.get("hold", 0.0),
         )
         return Budget(state, lease=fields.get("lease", 0.0), cool_for=fields.get("cd"))
 

@@ -14,6 +14,7 @@ local DOUBLING_REQUESTS = 10.0
 local HALVE, DECREASE, MARGIN, MIN_SAMPLE, SOLO_SAMPLE = 0.5, 0.9, 0.95, 1, 4
 local BURST_SLACK, RECENT, RECENT_SAMPLE = 1, 0.5, 4
 local KNOWN_MARGIN = 0.95
+local HOLD_AFTER, MAX_HOLD, HOLD_GAIN = 2.0, 30.0, 1.2
 local MAX_LEASE, SKEW, QUEUE_LIMIT, KEY_TTL = 30.0, 1.0, 1000, 3600
 
 local h = KEYS[1]
@@ -27,7 +28,7 @@ end
 local function num(x) return string.format('%.17g', x) end
 
 local FIELDS = {'tat', 'cool', 'srv', 'probe', 'lease', 'ep', 'acc', 'floor', 'est',
-                'started', 'cf', 'eps', 'cd', 'sent', 'wa', 'wacc', 'rr', 'dr'}
+                'started', 'cf', 'eps', 'cd', 'sent', 'wa', 'wacc', 'rr', 'dr', 'hold'}
 
 local function load()
   local f = redis.call('HMGET', h, unpack(FIELDS))
@@ -38,7 +39,7 @@ local function load()
     started = tonumber(f[10]), cf = tonumber(f[11]) or 0, eps = tonumber(f[12]) or 0,
     cd = tonumber(f[13]), sent = tonumber(f[14]) or 0,
     wa = tonumber(f[15]) or 0, wacc = tonumber(f[16]) or 0, rr = tonumber(f[17]) or 0,
-    dr = tonumber(f[18]),
+    dr = tonumber(f[18]), hold = tonumber(f[19]) or 0,
   }
 end
 
@@ -48,7 +49,8 @@ local function save(s)
   local args = {'tat', num(s.tat), 'cool', num(s.cool), 'srv', num(s.srv), 'probe', probe,
                 'lease', num(s.lease), 'acc', num(s.acc), 'floor', num(s.floor),
                 'est', num(s.est), 'cf', num(s.cf), 'eps', num(s.eps),
-                'sent', num(s.sent), 'wa', num(s.wa), 'wacc', num(s.wacc), 'rr', num(s.rr)}
+                'sent', num(s.sent), 'wa', num(s.wa), 'wacc', num(s.wacc), 'rr', num(s.rr),
+                'hold', num(s.hold)}
   for _, name in ipairs({'ep', 'started', 'cd', 'dr'}) do
     if s[name] ~= nil then
       args[#args + 1] = name
@@ -65,9 +67,12 @@ local function rate_at(s, at, configured)
   if s.ep == nil or s.est == 0 then return configured end
   local t = math.max(0, at - s.cf)
   local rate
-  if t < CLIMB then
+  if s.hold > 0 and t < CLIMB + s.hold then
+    rate = s.floor  -- a limit the probes found again and again: paced under it
+  elseif t < CLIMB then
     rate = s.est - (s.est - s.floor) * (1 - t / CLIMB) ^ 3
   else
+    t = t - s.hold
     local doubling = DOUBLING
     if s.cf == s.ep then doubling = math.max(DOUBLING, DOUBLING_REQUESTS / s.est) end
     rate = s.est * 2 ^ math.min((t - CLIMB) / doubling, 30)
@@ -81,7 +86,7 @@ end
 -- below zero. (Only Redis needs this: a budget in Redis is anyone's to edit, one in a
 -- MemoryStore only ours.)
 local COUNTS = {acc = true, sent = true, eps = true, wacc = true, est = true, floor = true,
-                rr = true, cd = true, lease = true}
+                rr = true, cd = true, lease = true, hold = true}
 local function unwritable(s)
   for _, name in ipairs(FIELDS) do
     local x = s[name]
@@ -96,6 +101,7 @@ local function unwritable(s)
                      or s.floor < s.est * MARGIN * (1 - 1e-9)) then
     return true
   end
+  if s.hold > MAX_HOLD then return true end
   return false
 end
 
@@ -232,6 +238,14 @@ local function decrease(s, configured, cool_down, server_wait, precise)
     end
   end
   if estimate ~= 0 then estimate = math.max(estimate, MIN_RATE) end
+  -- refused probing beyond a measured estimate: found no more, the next probe waits longer
+  if s.ep ~= nil and s.est > 0 and s.cf == s.ep and now - s.cf >= CLIMB + s.hold then
+    if estimate < HOLD_GAIN * s.est then
+      s.hold = math.min(math.max(2 * s.hold, HOLD_AFTER * cool_down), MAX_HOLD)
+    else
+      s.hold = 0
+    end
+  end
   s.est = estimate
   s.floor = estimate * MARGIN
   if current ~= nil then s.cf = now else s.cf = s.cool - CLIMB end

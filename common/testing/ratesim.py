@@ -23,11 +23,14 @@ trip, driven by :func:`common.fetch_many`; only the socket is replaced.
 
 **Efficiency** of a job (:attr:`CellResult.efficiency`): the requests the server
 accepted, divided by the most it would have accepted over the same span,
-``n / (burst + rate * T)``, where ``n`` is the number of keys (each accepted once) and
-``T`` the time from the job's first request reaching the server to its last accepted
-one. Over any span ``T`` each of the three limits accepts at most ``burst + rate * T``
-(a full bucket, then the refill; one window per ``burst / rate`` seconds, the first one
-whole), so the figure is at most 1, and 1 means no client could have finished sooner.
+``n / capacity``, where ``n`` is the number of keys (each accepted once) and
+``capacity`` the most the server's limit accepts from the job's first request reaching
+it to its last accepted one, ``T`` later: ``burst + rate * T`` for a token bucket (a full
+bucket, then the refill) and a sliding window (one window per ``burst / rate`` seconds,
+the first one whole), and ``burst`` per aligned window the span touches for a fixed
+window (up to one window more than ``T`` holds: a span that begins at a window's end
+has that window's burst too). So the figure is at most 1, and 1 means no client could
+have finished sooner.
 
 **Caps** (:meth:`Cell.cap`): what no client can beat, stated per cell. ``concurrency``
 requests of ``latency`` each carry at most ``concurrency / latency`` per second. With
@@ -177,6 +180,13 @@ class SimServer:
             self.window_count += 1
             return None
         return start + self.span - now
+
+    def capacity(self, start: float, end: float) -> float:
+        """The most this limit accepts from ``start`` to ``end`` (both included)."""
+        if self.kind == "fixed":
+            windows = math.floor(end / self.span) - math.floor(start / self.span) + 1
+            return float(self.burst * windows)
+        return self.burst + self.rate * (end - start)
 
     def refusal(self, wait: float, now: float) -> Response:
         """The 429 naming ``wait`` (seconds from ``now``, loop time) in its form."""
@@ -357,11 +367,13 @@ class CellResult:
     server_span: float
     #: The job's time on the client (fetch_many's start to its last result).
     seconds: float
+    #: The most the server accepts over that span (:meth:`SimServer.capacity`).
+    capacity: float
 
     @property
     def efficiency(self) -> float:
-        """``ok / (burst + rate * server_span)``; see the module docstring."""
-        return self.ok / (self.cell.burst + self.cell.rate * self.server_span)
+        """``ok / capacity``; see the module docstring."""
+        return self.ok / self.capacity
 
     @property
     def refused_share(self) -> float:
@@ -457,7 +469,14 @@ async def _job(cell: Cell, body_wait: BodyWait) -> CellResult:
     first = server.first_at if server.first_at is not None else started
     last = server.accepted_at[-1] if server.accepted_at else first
     return CellResult(
-        cell, n, ok, server.requests, server.refused, last - first, loop.time() - started
+        cell,
+        n,
+        ok,
+        server.requests,
+        server.refused,
+        last - first,
+        loop.time() - started,
+        server.capacity(first, last),
     )
 
 

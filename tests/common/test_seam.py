@@ -239,6 +239,34 @@ async def test_a_paced_queue_is_served_in_turn() -> None:
     assert min(gaps) >= 0.1 - 1e-6  # and still paced (5% under 10/s)
 
 
+async def test_a_retried_call_keeps_its_place_in_a_paced_queue() -> None:
+    # The line is earliest deadline first: a call whose first attempt failed does not go
+    # behind every call that came after it (here behind ten at 2/s, 5 s; on Intervals'
+    # Premium plan, 300 keys at 50 at once, 12 calls failed "in line" after 120 s so).
+    failed: list[str] = []
+
+    async def handler(request: Request) -> Response:
+        if request.path == "/first" and not failed:  # its first attempt: 503 after 1 s
+            failed.append(request.path)
+            await anyio.sleep(1.0)
+            return status(503)
+        return OK
+
+    t, sender = transport(handler, rate_limit=2, rate_burst=2, deadline=30)
+
+    async def later(path: str) -> None:
+        await anyio.sleep(0.1)
+        await t.request("GET", path)
+
+    async with t:
+        started = anyio.current_time()
+        first = asyncio.ensure_future(t.request("GET", "/first"))
+        await asyncio.gather(*(later(f"/{i}") for i in range(10)))
+        await first
+    retried = [s.at - started for s in sender.sent if s.request.path == "/first"][1]
+    assert retried == pytest.approx(2.0)  # the next free slot after its failure (not 5.5)
+
+
 async def test_concurrency_cap() -> None:
     active = {"now": 0, "max": 0}
 

@@ -184,6 +184,45 @@ def test_a_refusal_sent_as_the_episode_began_is_part_of_it_in_both(redis_module_
     assert [a for a in memory if a in ("new", "same")] == ["new", "same"]
 
 
+def test_a_probe_refused_without_finding_more_holds_the_next_one_back_in_both(
+    redis_module_url: str,
+) -> None:
+    """Refused again and again probing beyond the same measured estimate (whole-second
+    waits): the next probe waits HOLD_AFTER x the cool-down, then twice that, in the
+    script as in Python; a probe that finds more would set it back to 0."""
+    refused = ("report", 0, None, "refused", 1.0, 60.0, False)
+
+    def probe(after: float) -> list[tuple[Any, ...]]:
+        return [("step", after), ("crowd", 8, None), ("acquire", None, 1, 1.0, 60.0, 0.0), refused]
+
+    story: list[tuple[Any, ...]] = [
+        ("crowd", 4, None),
+        ("acquire", None, 1, 1.0, 60.0, 0.0),
+        refused,  # a first guess
+        ("step", 1.5),
+        ("crowd", 8, None),
+        ("acquire", None, 1, 1.0, 60.0, 0.0),
+        refused,  # measured
+        *probe(2.5),  # beyond CLIMB: held HOLD_AFTER s from now on
+        *probe(4.5),  # beyond CLIMB + that: held twice as long
+        *probe(4.5),  # within the hold (at the floor): kept as it is
+    ]
+
+    async def both() -> tuple[list[object], list[object]]:
+        key = uuid.uuid4().hex
+        redis = RedisRateStore(redis_module_url)
+        try:
+            return await tell(MemoryStore(), key, story), await tell(redis, key, story)
+        finally:
+            await redis.aclose()
+
+    memory, redis = anyio.run(both)
+    assert redis == memory
+    budget = memory[-1]
+    assert isinstance(budget, _store.Budget)
+    assert budget.state.hold == 2 * _local.HOLD_AFTER * 1.0
+
+
 def test_the_script_ships_in_the_package_and_shares_the_python_constants() -> None:
     script = resources.files("common.ratelimit").joinpath("rate.lua").read_text()
     values: dict[str, float] = {}
