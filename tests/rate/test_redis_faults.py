@@ -286,7 +286,7 @@ async def test_a_time_an_hour_ahead_in_the_store_is_reset_with_one_warning(
 @pytest.mark.parametrize(
     "written",
     [{"tat": "nan"}, {"est": "nan", "ep": "1", "cf": "1"}, {"est": "-5", "floor": "-5"},
-     {"cool": "inf"}, {"acc": "-3"}],
+     {"cool": "inf"}, {"acc": "-3"}, {"hold": "nan"}, {"hold": "-1"}],
     ids=lambda w: ",".join(f"{k}={v}" for k, v in w.items()),
 )  # fmt: skip
 async def test_a_value_the_rules_never_write_is_reset_with_one_warning(
@@ -599,6 +599,7 @@ async def test_a_redis_password_shows_nowhere(
         {"est": "1e-300", "floor": "1e-300"},  # a learned pace far below MIN_RATE
         {"est": "0.001", "floor": "0.00095"},
         {"est": "40", "floor": "1e-300"},  # a floor the rules never leave under the pace
+        {"est": "0.1", "floor": "0.095", "hold": "1e300"},  # a hold beyond MAX_HOLD
     ],
 )
 async def test_a_pace_no_rule_writes_is_reset_and_calls_go_on(
