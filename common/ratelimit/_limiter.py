@@ -9,9 +9,10 @@ The transport uses the :class:`Limiter` protocol::
 ``slot()`` waits for the call's own backoff, the first round's gate (limit
 unknown, in process only), a concurrency permit, then asks the store for a turn
 until one comes: it sits out a cool-down, waits behind another request's probe,
-or sleeps until its pacing slot. Every wait is bounded by the call's deadline; a
-turn that cannot come in time raises without sending. A waiter cancelled (or out
-of time) gives its turn back to the store.
+or sleeps until its pacing slot; calls whose slot is further off than ``HORIZON``
+wait in line, earliest deadline first, and only the line's head asks. Every wait
+is bounded by the call's deadline; a turn that cannot come in time raises without
+sending. A waiter cancelled (or out of time) gives its turn back to the store.
 
 :class:`PacedLimiter` is that loop. Over a :class:`MemoryStore` it is the
 client's own budget (:class:`LocalLimiter`); over a shared store (Redis) every
