@@ -72,7 +72,7 @@ KNOWN_MARGIN = 0.95
 #: lost to 9 refusals each -> none).
 HOLD_AFTER = 2.0
 MAX_HOLD = 30.0
-#: ... "without finding more": the new estimate under this many times the old one.
+#: ... "without finding more": the new estimate within this factor of the old one.
 HOLD_GAIN = 1.2
 #: The first round's gate (no ``rate_limit``): once its first answer is in, new requests
 #: wait for the rest of the first round at most this many times that answer's round trip.
@@ -329,7 +329,9 @@ class Pacer:
             and state.climb_from == state.episode_at  # a measured estimate, not a guess
             and now - state.climb_from >= CLIMB + state.hold  # refused probing beyond it
         ):
-            if estimate < HOLD_GAIN * state.estimate:  # and found no more: wait longer
+            # and found the same limit again (within HOLD_GAIN either way; a limit that
+            # moved, or a share of it that other clients took, is not held): wait longer
+            if state.estimate < HOLD_GAIN * estimate < HOLD_GAIN**2 * state.estimate:
                 state.hold = min(max(2.0 * state.hold, HOLD_AFTER * report.cool_down), MAX_HOLD)
             else:
                 state.hold = 0.0

@@ -238,9 +238,10 @@ local function decrease(s, configured, cool_down, server_wait, precise)
     end
   end
   if estimate ~= 0 then estimate = math.max(estimate, MIN_RATE) end
-  -- refused probing beyond a measured estimate: found no more, the next probe waits longer
+  -- refused probing beyond a measured estimate: found the same limit again (within
+  -- HOLD_GAIN either way), the next probe waits longer
   if s.ep ~= nil and s.est > 0 and s.cf == s.ep and now - s.cf >= CLIMB + s.hold then
-    if estimate < HOLD_GAIN * s.est then
+    if s.est < HOLD_GAIN * estimate and HOLD_GAIN * estimate < HOLD_GAIN ^ 2 * s.est then
       s.hold = math.min(math.max(2 * s.hold, HOLD_AFTER * cool_down), MAX_HOLD)
     else
       s.hold = 0

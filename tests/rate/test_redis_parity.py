@@ -184,16 +184,22 @@ def test_a_refusal_sent_as_the_episode_began_is_part_of_it_in_both(redis_module_
     assert [a for a in memory if a in ("new", "same")] == ["new", "same"]
 
 
-def test_a_probe_refused_without_finding_more_holds_the_next_one_back_in_both(
+def test_a_probe_that_finds_the_same_limit_again_holds_the_next_one_back_in_both(
     redis_module_url: str,
 ) -> None:
-    """Refused again and again probing beyond the same measured estimate (whole-second
-    waits): the next probe waits HOLD_AFTER x the cool-down, then twice that, in the
-    script as in Python; a probe that finds more would set it back to 0."""
+    """Refused again and again probing beyond a measured estimate (whole-second waits):
+    a new estimate out of HOLD_GAIN of the old one holds nothing, one within it holds the
+    next probe back HOLD_AFTER x the cool-down, then twice that; a refusal within the hold
+    keeps it. In the script as in Python."""
     refused = ("report", 0, None, "refused", 1.0, 60.0, False)
 
-    def probe(after: float) -> list[tuple[Any, ...]]:
-        return [("step", after), ("crowd", 8, None), ("acquire", None, 1, 1.0, 60.0, 0.0), refused]
+    def probe(after: float, crowd: int) -> list[tuple[Any, ...]]:
+        return [
+            ("step", after),
+            ("crowd", crowd, None),
+            ("acquire", None, 1, 1.0, 60.0, 0.0),
+            refused,
+        ]
 
     story: list[tuple[Any, ...]] = [
         ("crowd", 4, None),
@@ -202,10 +208,11 @@ def test_a_probe_refused_without_finding_more_holds_the_next_one_back_in_both(
         ("step", 1.5),
         ("crowd", 8, None),
         ("acquire", None, 1, 1.0, 60.0, 0.0),
-        refused,  # measured
-        *probe(2.5),  # beyond CLIMB: held HOLD_AFTER s from now on
-        *probe(4.5),  # beyond CLIMB + that: held twice as long
-        *probe(4.5),  # within the hold (at the floor): kept as it is
+        refused,  # measured: 3.2/s
+        *probe(2.5, 8),  # beyond CLIMB, 2.3/s: out of HOLD_GAIN, no hold
+        *probe(4.5, 12),  # 2.2/s: held HOLD_AFTER s
+        *probe(4.5, 12),  # beyond CLIMB + that, 2.1/s: held twice as long
+        *probe(4.5, 12),  # within the hold (at the floor): kept as it is
     ]
 
     async def both() -> tuple[list[object], list[object]]:
