@@ -9,7 +9,8 @@
 -- The operation's arguments follow (see each below). Numbers go out with 17
 -- significant digits: a float read back is the float written.
 
-local CLIMB, DOUBLING, UNPACED_ABOVE, MIN_RATE = 2.0, 1.0, 16.0, 0.05
+local CLIMB, DOUBLING, UNPACED_ABOVE, MIN_RATE = 2.0, 1.0, 64.0, 0.05
+local UNPACED_GUESS = 16.0
 local DOUBLING_REQUESTS = 10.0
 local HALVE, DECREASE, MARGIN, MIN_SAMPLE, SOLO_SAMPLE = 0.5, 0.9, 0.95, 1, 4
 local BURST_SLACK, RECENT, RECENT_SAMPLE = 1, 0.5, 4
@@ -228,7 +229,7 @@ local function decrease(s, configured, cool_down, server_wait, precise)
   if current == nil and s.sent <= s.acc + 1 then sample = SOLO_SAMPLE end
   if s.acc >= sample then best = s.acc / span end
   if precise and server_wait > 0 then best = math.min(best or math.huge, 1 / server_wait) end
-  if current == nil and s.est ~= 0 then current = UNPACED_ABOVE * s.est end
+  if current == nil and s.est ~= 0 then current = UNPACED_GUESS * s.est end
   if current ~= nil then best = math.min(best or math.huge, current * DECREASE) end
   local estimate = best or 0
   if current ~= nil then
