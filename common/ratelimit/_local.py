@@ -74,8 +74,7 @@ KNOWN_MARGIN = 0.95
 #: back this many times the refusal's cool-down (then twice as long each time, at most
 #: MAX_HOLD seconds), paced at the floor meanwhile: with whole-second waits each probe
 #: cost a second, every 2-3 s, for the whole job (10/s burst 1, 600 keys: efficiency
-#: 0.51 -> 0.76 simulated; Intervals' Premium plan, 300 keys, rounded waits: 11 keys
-#: lost to 9 refusals each -> none).
+#: 0.51 -> 0.76 simulated).
 HOLD_AFTER = 2.0
 MAX_HOLD = 30.0
 #: ... "without finding more": the new estimate within this factor of the old one.
@@ -153,8 +152,9 @@ class PaceState:
     climb_from: float = 0.0
     #: Seconds more the pace stays at ``floor`` (instead of the concave climb's CLIMB)
     #: before probing beyond the estimate: 0 until a probe beyond a measured estimate is
-    #: refused and finds no more, then HOLD_AFTER times that refusal's cool-down, doubling
-    #: with each such probe (at most MAX_HOLD); a probe that finds more sets it back to 0.
+    #: refused and finds the same limit again (within HOLD_GAIN), then HOLD_AFTER times
+    #: that refusal's cool-down, doubling with each such probe (at most MAX_HOLD); a
+    #: probe that finds another limit sets it back to 0.
     hold: float = 0.0
     #: Acceptances counted since ``window_at`` (windows of RECENT seconds), and the
     #: rate of the last full window (0: too few acceptances in it).
@@ -173,10 +173,10 @@ def rate_at(state: PaceState, now: float, configured: float | None) -> float | N
     Never above a configured rate; without refusals exactly the configured one.
     After an episode: a concave climb from ``floor`` to ``estimate`` over
     :data:`CLIMB` seconds (or, once probes found the same limit again and again,
-    ``floor`` for CLIMB + ``hold`` seconds), then a convex climb beyond it (CUBIC's shape), doubling
-    every :data:`DOUBLING` seconds, or every :data:`DOUBLING_REQUESTS` requests at a
-    slow measured estimate (its climb began at the episode; a first guess's began
-    before its cool-down ended).
+    ``floor`` for CLIMB + ``hold`` seconds), then a convex climb beyond it (CUBIC's
+    shape), doubling every :data:`DOUBLING` seconds, or every
+    :data:`DOUBLING_REQUESTS` requests at a slow measured estimate (its climb began at
+    the episode; a first guess's began before its cool-down ended).
     """
     if state.episode_at is None or not state.estimate:
         return configured
