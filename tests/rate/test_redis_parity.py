@@ -135,6 +135,25 @@ async def tell(store: RateStore, key: str, events: list[tuple[Any, ...]]) -> lis
     return answers
 
 
+def told_both(
+    url: str, story: list[tuple[Any, ...]], *, debug: bool | None = None
+) -> tuple[list[object], list[object]]:
+    """The story told to a :class:`MemoryStore` and to ``rate.lua`` on the Redis at
+    ``url`` (a key of its own): what each answered, and its budget at the end."""
+
+    async def both() -> tuple[list[object], list[object]]:
+        key = uuid.uuid4().hex
+        memory = await tell(MemoryStore(), key, story)
+        redis = RedisRateStore(url)
+        try:
+            return memory, await tell(redis, key, story)
+        finally:
+            await redis.aclose()
+
+    options = {} if debug is None else {"debug": debug}
+    return anyio.run(both, backend_options=options)
+
+
 @settings(
     max_examples=200,
     deadline=None,
@@ -144,19 +163,10 @@ async def tell(store: RateStore, key: str, events: list[tuple[Any, ...]]) -> lis
 def test_the_lua_script_and_the_python_rules_answer_alike(
     redis_module_url: str, events: list[tuple[Any, ...]]
 ) -> None:
-    async def both() -> tuple[list[object], list[object]]:
-        key = uuid.uuid4().hex
-        memory = await tell(MemoryStore(), key, events)
-        redis = RedisRateStore(redis_module_url)
-        try:
-            return memory, await tell(redis, key, events)
-        finally:
-            await redis.aclose()
-
     # asyncio's debug mode (on under PYTHONDEVMODE) off, as the simulator has it: it
     # records a stack per callback, half of these 200 stories' time (the answers compared
     # are the same; nothing here runs in another thread for its checks to catch).
-    memory, redis = anyio.run(both, backend_options={"debug": False})
+    memory, redis = told_both(redis_module_url, events, debug=False)
     assert redis == memory
 
 
@@ -171,15 +181,7 @@ def test_a_refusal_sent_as_the_episode_began_is_part_of_it_in_both(redis_module_
         ("report", 1, None, "refused", 0.0, 0.0, False),
     ]
 
-    async def both() -> tuple[list[object], list[object]]:
-        key = uuid.uuid4().hex
-        redis = RedisRateStore(redis_module_url)
-        try:
-            return await tell(MemoryStore(), key, story), await tell(redis, key, story)
-        finally:
-            await redis.aclose()
-
-    memory, redis = anyio.run(both)
+    memory, redis = told_both(redis_module_url, story)
     assert redis == memory
     assert [a for a in memory if a in ("new", "same")] == ["new", "same"]
 
@@ -215,15 +217,7 @@ def test_a_probe_that_finds_the_same_limit_again_holds_the_next_one_back_in_both
         *probe(4.5, 12),  # within the hold (at the floor): kept as it is
     ]
 
-    async def both() -> tuple[list[object], list[object]]:
-        key = uuid.uuid4().hex
-        redis = RedisRateStore(redis_module_url)
-        try:
-            return await tell(MemoryStore(), key, story), await tell(redis, key, story)
-        finally:
-            await redis.aclose()
-
-    memory, redis = anyio.run(both)
+    memory, redis = told_both(redis_module_url, story)
     assert redis == memory
     budget = memory[-1]
     assert isinstance(budget, _store.Budget)
