@@ -364,7 +364,7 @@ class Transport:
         )
         sender = self._shared.sender
         policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
-        started = loop_time()
+        started = loop.time()
         if self.deadline is not None:  # the sooner of this transport's and the call's
             own = started + self.deadline
             deadline_at = own if deadline_at is None or own < deadline_at else deadline_at
@@ -379,7 +379,7 @@ class Transport:
                     lease=self.timeout,  # a probe holds the others back no longer than it
                     what=what,
                 ) as slot:
-                    attempt_started = loop_time()
+                    attempt_started = loop.time()
                     attempt = self._within(request, deadline_at, attempt_started)
                     sent = True
                     try:
@@ -391,7 +391,7 @@ class Transport:
                         outcome = FailedAttempt(
                             method, failed.failure, failed.status, wait, keyed, allow_write_retries
                         )
-                        now = loop_time()
+                        now = loop.time()
                         decision = decide(outcome, state, policy, now, deadline_at)
                         slot.report(decision.report)
                     else:
