@@ -288,6 +288,10 @@ class RideWithGPSClient(provider.BaseClient):
         if page_size is not None:
             params["page_size"] = str(size)
         listing = await self._call("GET", _EVENTS, EventList, params=params)
+        return self._page(listing, number, size)
+
+    @staticmethod
+    def _page(listing: EventList, number: int, size: int) -> common.Page[EventSummary]:
         pagination = listing.meta.pagination if listing.meta is not None else None
         return common.Page(
             items=listing.events,
@@ -318,8 +322,10 @@ class RideWithGPSClient(provider.BaseClient):
         Each next page is asked for by number at ``base_url``; the listing's
         ``next_page_url`` only says whether there is one. Iteration stops when
         the page reached ``page_count`` (or, without a ``page_count``, when
-        ``next_page_url`` is null or absent), or a page is empty. An event seen on an
-        earlier page (the listing is ordered by ``updated_at`` and can shift while
+        ``next_page_url`` is null or absent), or a page is empty; without any pagination
+        ``meta``, at a page shorter than the first (a first page shorter than asked for
+        may be the server's own page size: the older docs name no ``page_size``). An
+        event seen on an earlier page (the listing is ordered by ``updated_at`` and can shift while
         paging) is skipped, with one
         :class:`common.TruncationWarning`: an event updated meanwhile moved to a page
         already read and is missing from this listing; a page holding
@@ -341,15 +347,27 @@ class RideWithGPSClient(provider.BaseClient):
         """
         # Every event in as few requests as the API allows: the server's own default is 20.
         size = MAX_PAGE_SIZE if page_size is None else self._page_size(page_size)
-        _filters(name, visibility)  # arguments refused here, not at the first page
         since = _check_aware("updated_since", updated_since)
 
         received = 0
         total: int | None = None  # the record_count of the pages read so far
+        served = size  # the page size the server keeps to (see below)
+        # (arguments refused here, not at the first page)
+        params = {**_filters(name, visibility), "page_size": str(size)}
 
         async def fetch(page: int) -> provider.Chunk[EventSummary, int]:
-            nonlocal received, total
-            result = await self.list_events(page, size, name, visibility)
+            nonlocal received, total, served
+            query = {**params, "page": str(page)}
+            listing = await self._call("GET", _EVENTS, EventList, params=query)
+            meta = listing.meta
+            if page == 1 and (meta is None or meta.pagination is None) and listing.events:
+                # No meta to tell the last page by: the older docs name no ``page_size``,
+                # so a server may keep to its own (20), and a first page shorter than asked
+                # for is not the last by that alone. Its length is taken as the server's
+                # size: the next page shows which (one request more when this page was all
+                # of it; none missed when it was not).
+                served = len(listing.events)
+            result = self._page(listing, page, served)
             warning = None
             if result.total is not None:
                 if total is not None and result.total < total:

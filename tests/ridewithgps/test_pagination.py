@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 from typing import Any
 
 import msgspec
@@ -308,3 +309,34 @@ async def test_a_server_ignoring_the_page_number_is_asked_twice() -> None:
             events = await collect(rw)
     assert len(events) == 20
     assert len(server.requests) == 2
+
+
+class OwnPageSize(FakeServer):
+    """The older docs' server: ``page`` only, its own 20 a page, no meta."""
+
+    def __init__(self, events: int) -> None:
+        super().__init__()
+        self.events = events
+        self.app.router.add_get("/api/v1/events.json", self.listing)
+
+    async def listing(self, request: web.Request) -> web.Response:
+        first = (int(request.query.get("page", "1")) - 1) * 20 + 1
+        count = max(0, min(20, self.events - first + 1))
+        return web.Response(body=listing(count, first_id=first), content_type="application/json")
+
+
+@pytest.mark.parametrize(("events", "requests"), [(45, 3), (40, 3), (5, 2), (0, 1)])
+async def test_a_server_keeping_to_its_own_page_size_without_meta_loses_nothing(
+    events: int, requests: int
+) -> None:
+    # The older docs name only ``page``: a server built from them serves its own 20 a page
+    # whatever ``page_size`` says, and sends no meta. A first page shorter than asked for
+    # (200) is not the last by that alone: 25 of 45 events were lost, silently.
+    server = OwnPageSize(events)
+    async with server, RideWithGPSClient(access_token="t", base_url=server.url) as rw:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # nothing to warn about: every event came
+            got = await collect(rw)
+    assert [event.id for event in got] == list(range(1, events + 1))
+    # the pages that hold events, and one more only to see that the first was all of it
+    assert [r.query["page"] for r in server.requests] == [str(n) for n in range(1, requests + 1)]
