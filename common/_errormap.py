@@ -116,8 +116,8 @@ def build_status_error(
 ) -> APIStatusError:
     """The :class:`APIStatusError` subclass for a non-2xx response.
 
-    ``retry_after`` is the parsed ``Retry-After`` header; when absent, the
-    provider's ``body_wait`` may name one from the body. Server text repeated
+    ``retry_after`` is the parsed ``Retry-After`` header; the provider's ``body_wait``
+    may name a wait in the body, and the longer of the two is the error's. Server text repeated
     in the error (message, code, field errors, request id) has the client's
     own credentials (``secrets``) redacted: a server may echo the request's
     headers. ``body_limit`` is set when the body was larger than the cap and
@@ -128,15 +128,15 @@ def build_status_error(
         details = (parse_error or parse_error_body)(body)
     except Exception:  # a provider parser must not break error mapping either
         details = parse_error_body(body)
-    # The body's wait (Intervals' retryAfter) when the header names none, or one that is
-    # no wait (zero, a past date): such a header must not hide the wait the body names.
-    unusable = retry_after is None or not retry_after > 0
-    if unusable and body_wait is not None and details.data is not None:
+    # The body's wait (Intervals' retryAfter) too, and the longer of the two: no request
+    # goes before either (a header of 1 s beside a body naming 3 s sent three refused
+    # retries, and told a re-queued task 1 s).
+    if body_wait is not None and details.data is not None:
         try:
             named = body_wait(details.data, now)
         except Exception:  # a hostile body must not break error mapping
             named = None
-        if retry_after is None or (named is not None and named > 0):
+        if named is not None and (retry_after is None or named > retry_after):
             retry_after = named
     message = details.message or _reason(status)
     if request_id is not None and not request_id.isascii():

@@ -253,7 +253,10 @@ class IntervalsSource(common.EventSource):
                 raw=detail,
             )
         except common.DecodeError as exc:  # it shows the server's date: redact what it echoed
-            raise common.DecodeError(self.client.transport.redact(exc.message)) from None
+            message = self.client.transport.redact(exc.message)
+        # Raised outside the handler: ``from None`` only hides the context, and the error
+        # caught (the unredacted text) would still be its ``__context__``.
+        raise common.DecodeError(message)
 
     async def list_participants(self, event_id: str) -> list[common.Participant]:
         """Everyone registered for the event, whatever their status."""

@@ -142,13 +142,16 @@ def test_error_mapper_never_raises_on_any_json(data: Any) -> None:
         assert isinstance(_error(400, body, parse_error=parser).message, str)
 
 
-def test_body_wait_hook_used_only_without_header() -> None:
+def test_body_wait_and_header_the_longer_wins() -> None:
     def wait(data: Any, now: float) -> float:
         return float(data["error"]["retryAfter"]) / 1000 - now
 
     body = b'{"error": {"code": "RATE_LIMITED", "message": "slow", "retryAfter": 1003000}}'
     assert _error(429, body, body_wait=wait).retry_after == 3.0
     assert _error(429, body, body_wait=wait, retry_after=7.0).retry_after == 7.0
+    # a shorter header (whole seconds, or another limit's) does not hide the body's wait
+    assert _error(429, body, body_wait=wait, retry_after=1.0).retry_after == 3.0
+    assert _error(429, body, body_wait=wait, retry_after=0.0).retry_after == 3.0
 
     def broken(data: Any, now: float) -> float:
         raise KeyError("nope")

@@ -14,7 +14,9 @@ import pytest
 
 import common
 
-from .conftest import AUTH_FORMS, SECRET, SECRET2, RawServer, chain, echo, send_raw
+from intervals_async import IntervalsSource
+
+from .conftest import AUTH_FORMS, SECRET, SECRET2, RawServer, chain, echo, respond, send_raw
 
 pytestmark = pytest.mark.anyio
 
@@ -82,6 +84,20 @@ async def test_server_text_echoing_the_credentials_is_redacted(raw: RawServer, f
             await client.transport.request("GET", "/x")
     assert "<redacted>" in str(info.value)  # today: the secret verbatim
     assert_clean(info.value)
+
+
+async def test_an_event_the_source_cannot_map_chains_no_credential(raw: RawServer) -> None:
+    # The server echoes the key into the event's date; the client's own decoding accepts
+    # any string there, the common Event does not, and its error names the value.
+    event = {"_id": "e1", "name": "E", "slug": "e", "type": "race", "organizationId": "o"}
+    raw.answer(
+        respond(200, {"data": {"event": {**event, "date": f"bad {SECRET}"}, "runs": []}}),
+        respond(200, {"data": []}),  # its registrations
+    )
+    async with AUTH_FORMS["intervals-bearer"](raw.url, retry_policy=FAST) as client:
+        with pytest.raises(common.DecodeError, match="<redacted>") as info:
+            await IntervalsSource(client).get_event("e1")
+    assert_clean(info.value)  # before: the unredacted error stayed its __context__
 
 
 async def test_a_cut_message_does_not_keep_half_a_credential(raw: RawServer) -> None:
