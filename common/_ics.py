@@ -30,9 +30,20 @@ _INSTALL_HINT = "common.to_ics needs the icalendar library: pip install 'eventsy
 
 def ics_uid(event: Event) -> str:
     """The event's UID, ``<provider>-<id>@eventsync``: the same event, the same UID, in every
-    feed and every run."""
+    feed and every run, and another event another UID. ``%`` and what iCalendar text may
+    not hold are written ``%XX`` (``-`` too in the provider's name: ``club-x`` and id
+    ``1`` must not be ``club`` and id ``x-1``), so the built-in names and usual ids are
+    written as they are."""
     provider = event.provider.value if isinstance(event.provider, enum.Enum) else event.provider
-    return f"{provider}-{event.id}@eventsync"
+    return f"{_PROVIDER_ESCAPED.sub(_hex, provider)}-{_ID_ESCAPED.sub(_hex, event.id)}@eventsync"
+
+
+_ID_ESCAPED = re.compile("[%\x00-\x1f\x7f\ud800-\udfff]")
+_PROVIDER_ESCAPED = re.compile("[-%\x00-\x1f\x7f\ud800-\udfff]")
+
+
+def _hex(match: re.Match[str]) -> str:
+    return f"%{ord(match.group()):02X}"
 
 
 def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
@@ -125,7 +136,12 @@ def _zones_first(component: Any) -> tuple[int, str]:
 
 
 def _sort_key(event: Event) -> tuple[dt.date, dt.time]:
-    return event.start_date, event.start_time or dt.time.min
+    return event.start_date, _wall(event.start_time or dt.time.min)
+
+
+def _wall(time: dt.time) -> dt.time:
+    """The wall-clock time: a plug-in's aware time and a naive one cannot be compared."""
+    return time.replace(tzinfo=None)
 
 
 def _vevent(icalendar: Any, uid: str, event: Event) -> Any:
@@ -191,7 +207,7 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
         end_day, end_time = last + dt.timedelta(days=1), dt.time()
     else:
         end_day, end_time = event.end_date or event.start_date, event.end_time
-        if event.end_date is None and event.end_time < event.start_time:
+        if event.end_date is None and _wall(event.end_time) < _wall(event.start_time):
             # no end day and an end time before the start: it ends the next day
             if end_day >= dt.date.max:
                 return start, None

@@ -161,6 +161,33 @@ def test_a_changed_event_keeps_its_uid() -> None:
     assert ics_uid(moved) == "intervals-ev_71a2@eventsync"
 
 
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["club", "club-x", "a%2D", "intervals"]),
+            st.text("x-1%\x00\n\x7f\ud800", min_size=1, max_size=4),
+        ),
+        max_size=8,
+    )
+)
+def test_two_events_never_share_a_uid(keys: list[tuple[str, str]]) -> None:
+    # <provider>-<id> was ambiguous for a plug-in named with a "-" (club + "x-1" and
+    # club-x + "1": one of them dropped silently), and ids told apart only by a control
+    # character (which text may not hold) were written with one UID.
+    given_events = [event(provider=provider, id=id) for provider, id in keys]
+    _, vevents = parse(common.to_ics(given_events))  # (parse asserts each UID once)
+    assert len(vevents) == len(set(keys))
+    assert {ics_uid(e) for e in given_events} == set(vevents)
+
+
+def test_an_aware_start_time_beside_a_naive_one_is_ordered() -> None:
+    # (a plug-in's own times: the comparison raised a bare TypeError)
+    aware = event(id="1", start_time=T(9, tzinfo=dt.timezone.utc), end_time=T(8))
+    naive = event(id="2", start_time=T(10), end_time=T(9, tzinfo=dt.timezone.utc))
+    _, vevents = parse(common.to_ics([naive, aware]))
+    assert list(vevents) == ["intervals-1@eventsync", "intervals-2@eventsync"]
+
+
 def test_an_empty_calendar_is_a_valid_document() -> None:
     calendar, vevents = parse(common.to_ics([]))
     assert vevents == {}

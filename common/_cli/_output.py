@@ -114,7 +114,8 @@ def by_start(outcome: Outcome) -> tuple[Any, ...]:
     return (
         e.start_date,
         e.start_time is not None,
-        e.start_time or dt.time.min,
+        # (the wall-clock time: a plug-in's aware time and a naive one cannot be compared)
+        (e.start_time or dt.time.min).replace(tzinfo=None),
         str(e.provider),
         len(e.id),
         e.id,

@@ -195,3 +195,18 @@ def test_a_listing_cut_short_counts_and_exits_6() -> None:
     assert len(ran.out.splitlines()) == 100  # what came is written
     assert any("2026-06-06" in line and "warning" in line for line in ran.err_lines)
     assert "1 listing(s) possibly cut short" in ran.err_lines[-1]
+
+
+def test_every_format_orders_a_plug_ins_aware_times_beside_naive_ones() -> None:
+    # (a plug-in may give an aware start_time; comparing it with a naive one raised a bare
+    # TypeError, a traceback from the command line)
+    import datetime as dt
+
+    import common
+    from common._cli._output import Outcome, by_start
+
+    day = dt.date(2026, 9, 13)
+    aware = common.Event("p", "1", "A", day, start_time=dt.time(9, tzinfo=dt.timezone.utc))
+    naive = common.Event("p", "2", "B", day, start_time=dt.time(10))
+    ordered = sorted([Outcome(naive), Outcome(aware)], key=by_start)
+    assert [outcome.event.id for outcome in ordered] == ["1", "2"]

@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 
 import common
-
 from intervals_async import IntervalsSource
 
 from .conftest import AUTH_FORMS, SECRET, SECRET2, RawServer, chain, echo, respond, send_raw
