@@ -375,6 +375,10 @@ class _BestEffort:
                 self._stream = None
 
 
+#: The Ctrl-C that stops the run at once, without unwinding (the ones before cancel it).
+FORCE_AFTER = 3
+
+
 class _Terminated(KeyboardInterrupt):
     """SIGTERM, unwinding the run as Ctrl-C does (an ``--out`` file's part is removed)."""
 
@@ -385,34 +389,43 @@ async def _terminable(
     registry: Registry,
     console: Any,
 ) -> Any:
-    """``run``, which SIGTERM stops as Ctrl-C does: by cancelling it, so that every task
+    """``run``, which Ctrl-C (SIGINT) and SIGTERM stop by cancelling it, so that every task
     unwinds in order (an ``--out`` file's part is removed). A handler raising from the
-    signal landed inside whatever ran, a worker or the loop itself, and skipped that."""
+    signal landed inside whatever ran, a worker or the loop itself, and skipped that: so
+    did asyncio's own for a second Ctrl-C during the unwinding, which left the part."""
     loop = asyncio.get_running_loop()
     task = asyncio.current_task()
-    terminated = False
+    stopped_by: list[signal.Signals] = []
 
-    def stop() -> None:
-        nonlocal terminated
-        terminated = True
+    def stop(signum: signal.Signals) -> None:
+        stopped_by.append(signum)
+        if stopped_by.count(signal.SIGINT) >= FORCE_AFTER:
+            raise KeyboardInterrupt  # an unwinding that does not end: at once, as asked
         if task is not None:
             task.cancel()
 
-    previous = signal.getsignal(signal.SIGTERM)
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.getsignal(signum) for signum in signals}
     try:
-        loop.add_signal_handler(signal.SIGTERM, stop)
+        for signum in signals:
+            loop.add_signal_handler(signum, stop, signum)
     except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
+        for signum in signals:
+            loop.remove_signal_handler(signum)
         return await run(args, registry, console)
     try:
         return await run(args, registry, console)
     except asyncio.CancelledError:
-        if terminated:
+        if signal.SIGTERM in stopped_by:
             raise _Terminated() from None
+        if stopped_by:
+            raise KeyboardInterrupt() from None
         raise
     finally:
-        loop.remove_signal_handler(signal.SIGTERM)
-        if previous is not None:  # the caller's own handler, back (asyncio sets the default)
-            signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            loop.remove_signal_handler(signum)
+            if handler is not None:  # the caller's own handler, back (asyncio sets the default)
+                signal.signal(signum, handler)
 
 
 def _interrupted() -> int:
@@ -481,8 +494,8 @@ def _main(argv: Sequence[str] | None, registry: Registry | None, *, stdout_close
         sys.stdout.reconfigure(errors="replace")
     console = Console(stderr=True, quiet=args.no_progress)
     run: Callable[[argparse.Namespace, Registry, Console], Any] = args.run
-    # SIGTERM (a service manager, a cron timeout) stops the run as Ctrl-C does, cleaning up
-    # (see _terminable); the caller's own handler is back after.
+    # Ctrl-C and SIGTERM (a service manager, a cron timeout) stop the run, cleaning up (see
+    # _terminable); the caller's own handlers are back after.
     try:
         with warnings.catch_warnings():
             # A truncated listing is worth one line on stderr (or a note on its event).
