@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import importlib.util
 import logging
@@ -404,14 +405,12 @@ async def _terminable(
         if task is not None:
             task.cancel()
 
-    signals = (signal.SIGINT, signal.SIGTERM)
-    previous = {signum: signal.getsignal(signum) for signum in signals}
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        for signum in signals:
+        for signum in previous:
             loop.add_signal_handler(signum, stop, signum)
     except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
-        for signum in signals:
-            loop.remove_signal_handler(signum)
+        _restore(loop, previous)
         return await run(args, registry, console)
     try:
         return await run(args, registry, console)
@@ -422,9 +421,14 @@ async def _terminable(
             raise KeyboardInterrupt() from None
         raise
     finally:
-        for signum, handler in previous.items():
-            loop.remove_signal_handler(signum)
-            if handler is not None:  # the caller's own handler, back (asyncio sets the default)
+        _restore(loop, previous)
+
+
+def _restore(loop: asyncio.AbstractEventLoop, previous: dict[signal.Signals, Any]) -> None:
+    """The caller's own signal handlers, back (removing ours, asyncio sets the default)."""
+    for signum, handler in previous.items():
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            if loop.remove_signal_handler(signum) and handler is not None:
                 signal.signal(signum, handler)
 
 
