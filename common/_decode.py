@@ -89,11 +89,13 @@ def parse_time(value: Any) -> dt.time:
     return dt.time.fromisoformat(value)
 
 
-#: RFC 3339's timestamp (and ISO 8601's ``±HHMM``, ``±HH`` offsets) in the parts that
-#: Python 3.10's ``fromisoformat`` takes only in one form: any number of fraction digits
-#: (Go and Java write nine), an offset without its colon, and a leap second.
+#: RFC 3339's timestamp (and ISO 8601's ``±HHMM``, ``±HH`` offsets, and a time without
+#: seconds) in the parts that Python 3.10's ``fromisoformat`` takes only in one form: any
+#: number of fraction digits (Go and Java write nine), an offset without its colon, and a
+#: leap second.
 _TIMESTAMP = re.compile(
-    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:(\d{2}):)(\d{2})(?:[.,](\d+))?([Zz]|[+-]\d{2}(?::?\d{2})?)?",
+    r"(\d{4}-\d{2}-\d{2}[Tt ]\d{2}:(\d{2}))(?::(\d{2})(?:[.,](\d+))?)?"
+    r"([Zz]|[+-]\d{2}(?::?\d{2})?)?",
     re.ASCII,
 )
 
@@ -102,13 +104,20 @@ def parse_datetime(value: Any) -> dt.datetime:
     """ISO 8601 with offset (``Z`` accepted) as an aware datetime; naive means UTC.
 
     The same on every Python the project supports: a fraction of any length (beyond
-    microseconds cut, not rounded), ``+0100`` and ``+01`` offsets, and a leap second
-    (``23:59:60``, read as the microsecond before the next minute: Python has no 60th
-    second).
+    microseconds cut, not rounded), ``+0100`` and ``+01`` offsets, a time without
+    seconds, and a leap second (``23:59:60``, read as the microsecond before the next
+    minute: Python has no 60th second). The forms only a later Python reads (ISO 8601's
+    basic ``20260501T090000Z``, week dates) are refused on every one.
     """
     if isinstance(value, dt.datetime):
         parsed = value
-    elif isinstance(value, str) and 10 <= len(value) <= 40:
+    elif (
+        isinstance(value, str)
+        and 10 <= len(value) <= 40
+        and value[4] == "-"
+        and value[7] == "-"
+        and (len(value) == 10 or value[13:14] == ":")
+    ):
         text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value
         try:
             parsed = dt.datetime.fromisoformat(text)
@@ -126,6 +135,7 @@ def _rfc3339(value: str) -> str | None:
     if match is None:
         return None
     head, minute, second, fraction, offset = match.groups()
+    second = second or "00"
     micro = (fraction or "")[:6].ljust(6, "0")
     if second == "60" and minute == "59":  # a leap second
         second, micro = "59", "999999"
@@ -135,7 +145,7 @@ def _rfc3339(value: str) -> str | None:
         zone = "+00:00"
     else:  # ±HH, ±HHMM, ±HH:MM
         zone = f"{offset[:3]}:{offset[-2:] if len(offset) > 3 else '00'}"
-    return f"{head}{second}.{micro}{zone}"
+    return f"{head}:{second}.{micro}{zone}"
 
 
 def _strict_str(value: Any, _: Any) -> str:
