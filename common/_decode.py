@@ -105,8 +105,9 @@ def parse_datetime(value: Any) -> dt.datetime:
 
     The same on every Python the project supports: a fraction of any length (beyond
     microseconds cut, not rounded), ``+0100`` and ``+01`` offsets, a time without
-    seconds, and a leap second (``23:59:60``, read as the microsecond before the next
-    minute: Python has no 60th second). The forms only a later Python reads (ISO 8601's
+    seconds, ISO 8601's end of a day (``24:00``, read as the next day's ``00:00``), and a
+    leap second (``23:59:60``, read as the microsecond before the next minute: Python has
+    no 60th second). The forms only a later Python reads (ISO 8601's
     basic ``20260501T090000Z``, week dates) are refused on every one.
     """
     if isinstance(value, dt.datetime):
@@ -139,6 +140,11 @@ def _rfc3339(value: str) -> str | None:
     micro = (fraction or "")[:6].ljust(6, "0")
     if second == "60" and minute == "59":  # a leap second
         second, micro = "59", "999999"
+    if head[11:] == "24:00" and second == "00" and micro == "000000":  # ISO 8601's end of day
+        try:
+            head = f"{dt.date.fromisoformat(head[:10]) + dt.timedelta(days=1)}T00:00"
+        except (ValueError, OverflowError):
+            return None
     if offset is None:
         zone = ""
     elif offset in ("Z", "z"):

@@ -247,6 +247,8 @@ _UTC, _PLUS1 = dt.timezone.utc, dt.timezone(dt.timedelta(hours=1))
         ("2026-05-01T09:00:00+01", dt.datetime(2026, 5, 1, 9, tzinfo=_PLUS1)),
         ("2016-12-31T23:59:60Z", dt.datetime(2016, 12, 31, 23, 59, 59, 999999, _UTC)),
         ("2026-05-01T09:00+0100", dt.datetime(2026, 5, 1, 9, tzinfo=_PLUS1)),  # 3.11+ alone
+        ("2026-09-12T24:00:00+01:00", dt.datetime(2026, 9, 13, tzinfo=_PLUS1)),  # end of day
+        ("2026-12-31T24:00Z", dt.datetime(2027, 1, 1, tzinfo=_UTC)),
     ],
 )
 def test_a_timestamp_in_any_rfc3339_form_decodes_the_same_on_every_python(
@@ -276,6 +278,8 @@ def test_a_timestamp_in_any_rfc3339_form_decodes_the_same_on_every_python(
         "20260501T090000Z",
         "2026-W18-5T09:00:00Z",
         "2026-05-01T0900Z",
+        "2026-05-01T24:00:01Z",  # only 24:00 exactly ends a day
+        "9999-12-31T24:00:00Z",
     ],
 )
 def test_a_timestamp_no_form_allows_is_still_refused(text: str) -> None:
