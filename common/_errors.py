@@ -9,6 +9,7 @@ what the server said.
 from __future__ import annotations
 
 import sys
+import types
 import warnings
 
 __all__ = [
@@ -225,19 +226,22 @@ _LIBRARY = frozenset({"common", "intervals_async", "ridewithgps_async"})
 
 
 def warn(message: str | Warning, category: type[Warning] = UserWarning) -> None:
-    """``warnings.warn`` at the caller's line: the first frame outside the library (a
-    listing's warning comes from several layers of the library's own generators and
-    wrappers; a fixed ``stacklevel`` named one of them)."""
+    """``warnings.warn`` at the caller's line: the first frame outside the library and
+    outside the package that calls this (a provider's, built in or not: a listing's
+    warning comes from several layers of generators and wrappers; a fixed ``stacklevel``
+    named one of them)."""
     try:
         frame = sys._getframe(1)  # the caller: stacklevel 2
     except ValueError:  # called as the first frame of a thread: no caller to name
         warnings.warn(message, category, stacklevel=1)
         return
+    inside = {*_LIBRARY, _package(frame)}
     level = 2
-    while (
-        frame.f_back is not None
-        and str(frame.f_globals.get("__name__", "")).partition(".")[0] in _LIBRARY
-    ):
+    while frame.f_back is not None and _package(frame) in inside:
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def _package(frame: types.FrameType) -> str:
+    return str(frame.f_globals.get("__name__", "")).partition(".")[0]

@@ -62,3 +62,30 @@ async def test_a_plugin_without_a_fake_says_so() -> None:
     with pytest.raises(common.InvalidRequestError, match="ships no fake"):
         async with plugin.open_fake_source():
             pass
+
+
+def test_an_outside_provider_s_warning_names_its_user_s_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `provider.warn` names the first frame outside the library; an outside provider's own
+    # layers (here a generator over a helper) were not "the library", so its warnings
+    # named its own line instead of the code that iterated it.
+    package = tmp_path / "outside_provider_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text(
+        "import common\n"
+        "from common import provider\n\n"
+        "def _skip(item):\n"
+        "    provider.warn(common.SkippedEventWarning(f'left out: {item}'))\n\n"
+        "def listing():\n"
+        "    for item in ('a', 'b'):\n"
+        "        _skip(item)\n"
+        "        yield item\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import outside_provider_pkg
+
+    with pytest.warns(common.SkippedEventWarning) as caught:
+        items = list(outside_provider_pkg.listing())  # this line
+    assert items == ["a", "b"]
+    assert {Path(w.filename) for w in caught} == {Path(__file__)}
