@@ -39,9 +39,11 @@ __all__ = [
     "RetryPolicy",
     "backoff_delay",
     "decide",
+    "http_date",
     "is_retryable",
     "longest_retry_after",
     "parse_retry_after",
+    "server_now",
 ]
 
 #: A 429 wait this short is taken as exact (the body's epoch ms), not rounded up to whole
@@ -54,6 +56,11 @@ PRECISE_BELOW = 0.5
 #: 71 -> 73 cells met). Longer holds cost small bursts at high rates their pace (0.5 s:
 #: 100/s burst 10, 0.94 -> 0.59).
 NO_WAIT_HOLD = 0.1
+
+#: Seconds a server's clock (its ``Date``) may differ from ours before the waits it names as
+#: a moment are counted from its clock, not ours (``Date`` has whole seconds only: an exact
+#: epoch-ms wait keeps its precision while the clocks agree).
+CLOCK_SKEW = 2.0
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -89,7 +96,7 @@ class RetryPolicy:
     backoff_base: float = attrs.field(default=0.5, validator=_SECONDS)
     backoff_max: float = attrs.field(default=8.0, validator=_SECONDS)
     max_retry_wait: float = attrs.field(default=60.0, validator=_SECONDS)
-    #: Retries after a 429 that named its wait (honoured), counted apart from
+    #: Retries after a refusal (a 429, or a 503 naming its wait), counted apart from
     #: ``max_retries`` so that a crowd of requests sharing a rate limit does not
     #: run out of retries while taking turns; 0 when ``max_retries`` is 0.
     max_rate_limit_retries: int = attrs.field(default=8, validator=_COUNT)
@@ -127,16 +134,35 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if text.isascii() and text.isdigit():
         digits = text.lstrip("0") or "0"  # leading zeros change nothing: 0120 is 120
         return float(int(digits[:12]) if len(digits) <= 12 else 10**12)  # absurd: finite
+    when = http_date(text)
+    return None if when is None else max(0.0, when - now)
+
+
+def http_date(value: str | None) -> float | None:
+    """An HTTP-date (any of RFC 9110's three forms) as epoch seconds, or None."""
+    if not value:
+        return None
     try:
-        when = parsedate_to_datetime(text)
+        when = parsedate_to_datetime(value.strip())
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:  # asctime names no zone: HTTP-dates are always UTC (RFC 9110 5.6.7)
         when = when.replace(tzinfo=datetime.timezone.utc)
     try:
-        return max(0.0, when.timestamp() - now)
+        return when.timestamp()
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def server_now(date: str | None, now: float) -> float:
+    """The time a wait the server wrote as a moment (an HTTP-date, Intervals' epoch ms)
+    counts from: ``now`` (our clock, epoch seconds), or the response's ``Date`` when the
+    two differ by more than :data:`CLOCK_SKEW` (a server clock 5 s ahead turned its 50 ms
+    waits into 5 s ones; 120 s ahead, into a refusal of every call)."""
+    served = http_date(date)
+    if served is None or abs(served - now) <= CLOCK_SKEW:
+        return now
+    return served + 0.5  # (whole seconds: the middle of the one it names)
 
 
 def longest_retry_after(values: Iterable[str], now: float) -> float | None:
@@ -190,7 +216,7 @@ class FailedAttempt:
 
 @attrs.frozen
 class CallState:
-    """One call's counters: the attempt that just failed, retries and honoured 429 waits."""
+    """One call's counters: the attempt that just failed, retries and refusals."""
 
     attempt: int = 1
     retries: int = 0
@@ -226,31 +252,35 @@ def decide(
 ) -> Decision:
     """The decision after a failed attempt: pure, over (outcome, state, policy, now).
 
-    * A server-named wait (positive, finite) is honoured; a 429's is shared by the
+    * A refusal is a 429, or a 503 naming a usable wait (a server that throttles or
+      sheds load with 503 + ``Retry-After``): the server will answer later.
+    * A server-named wait (positive, finite) is honoured; a refusal's is shared by the
       whole client as a cool-down. One longer than ``max_retry_wait`` fails the call
       at once, and the others for at most ``max_retry_wait`` (then one probe goes).
     * A 429 without a usable wait (none, zero, in the past), or any status naming a
       wait that is none (a 503's ``Retry-After: 0``), backs off like any other retry,
       never less than half the backoff ceiling: never a tight loop.
       One naming no wait at all holds the others back :data:`NO_WAIT_HOLD` at most.
-    * Honoured 429 waits count against ``max_rate_limit_retries``, the rest
-      against ``max_retries``; no retry would start after ``deadline_at``.
+    * Refusals count against ``max_rate_limit_retries`` (a 429 without a wait too: a
+      limit that names no wait refused keys after two retries, inside their deadline),
+      the rest against ``max_retries``; no retry would start after ``deadline_at``.
     """
-    refused = outcome.status == 429
     wait = _usable(outcome.server_wait)
-    honoured = refused and wait is not None
-    if honoured:
+    refused = outcome.status == 429 or (outcome.status == 503 and wait is not None)
+    if refused:
         budget = policy.max_retries > 0 and state.waits < policy.max_rate_limit_retries
+        tries = state.waits
         next_state = attrs.evolve(state, attempt=state.attempt + 1, waits=state.waits + 1)
     else:
         budget = state.retries < policy.max_retries
+        tries = state.retries
         next_state = attrs.evolve(state, attempt=state.attempt + 1, retries=state.retries + 1)
     if wait is not None:
         delay = wait
     elif refused or outcome.server_wait is not None:
-        delay = backoff_delay(state.retries + 1, policy, lambda: 0.5 + 0.5 * rand())
+        delay = backoff_delay(tries + 1, policy, lambda: 0.5 + 0.5 * rand())
     else:
-        delay = backoff_delay(state.retries + 1, policy, rand)
+        delay = backoff_delay(tries + 1, policy, rand)
     too_long = wait is not None and wait > policy.max_retry_wait
     retry = (
         budget

@@ -43,7 +43,14 @@ from ._options import (
     Options,
     resolve_options,
 )
-from ._retry import CallState, FailedAttempt, RetryPolicy, decide, longest_retry_after
+from ._retry import (
+    CallState,
+    FailedAttempt,
+    RetryPolicy,
+    decide,
+    longest_retry_after,
+    server_now,
+)
 from ._sender import AttemptFailed, Failure, Request, Response, Sender
 from ._url import check_query, validate_base_url
 from ._validate import check_header
@@ -296,7 +303,7 @@ class Transport:
                 )
             return response
         headers = response.headers
-        now = wall_time()
+        now = server_now(headers.get("Date"), wall_time())
         error = build_status_error(
             status=response.status,
             body=b"" if response.truncated else response.body,

@@ -391,8 +391,9 @@ class CellResult:
 
 # --- running ------------------------------------------------------------------------------
 
-#: The retry policy of the simulated clients (the benchmark's: ``max_retries=8``).
-POLICY = RetryPolicy(max_retries=8)
+#: The retry policy of the simulated clients: the library's default (``max_retries=2``;
+#: refusals count against ``max_rate_limit_retries``, 8). Every key is fetched with it.
+POLICY = RetryPolicy()
 #: The deadline of each simulated call (the library's default).
 DEADLINE = 120.0
 

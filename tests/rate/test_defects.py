@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
 from collections.abc import AsyncIterator
 
@@ -164,19 +165,20 @@ async def test_a_renewed_refusal_costs_the_server_one_request_per_max_retry_wait
 async def test_a_wait_in_the_past_backs_off_instead_of_hammering(fake: FakeIntervals) -> None:
     past = {"error": {"code": "RATE_LIMITED", "message": "m", "retryAfter": 1714000000000}}
     fake.inject(*[too_many(body=past)] * 10)
-    policy = common.RetryPolicy(backoff_base=0.2, max_retries=3)
+    policy = common.RetryPolicy(backoff_base=0.2, max_rate_limit_retries=3)
     async with client(fake, retry_policy=policy) as c:
         started = time.monotonic()
         with pytest.raises(common.RateLimitError):
             await c.get_event(event_id(fake))
         elapsed = time.monotonic() - started
-    assert len(fake.requests) == 4  # max_retries counts them: not 9 attempts
+    assert len(fake.requests) == 4  # refusals count against max_rate_limit_retries
     assert elapsed >= 0.1 + 0.2 + 0.4 - 0.05  # at least half of each backoff ceiling
 
 
 async def test_a_zero_retry_after_is_not_a_tight_loop(fake: FakeIntervals) -> None:
     fake.inject(*[too_many({"Retry-After": "0"})] * 10)
-    async with client(fake, retry_policy=common.RetryPolicy(backoff_base=0.1)) as c:
+    policy = common.RetryPolicy(backoff_base=0.1, max_rate_limit_retries=2)
+    async with client(fake, retry_policy=policy) as c:
         started = time.monotonic()
         with pytest.raises(common.RateLimitError):
             await c.get_event(event_id(fake))
@@ -258,3 +260,30 @@ async def test_an_explicit_retry_policy_wins_over_the_default_max_retries(
     assert len(fake.requests) == 6
     with pytest.raises(common.InvalidRequestError):
         client(fake, retry_policy=policy, max_retries=2)
+
+
+@pytest.mark.parametrize("skew", [120.0, -120.0, 5.0])
+@pytest.mark.parametrize("form", ["body", "date"])
+async def test_a_server_clock_apart_from_ours_names_its_waits_on_its_own_clock(
+    fake: FakeIntervals, skew: float, form: str
+) -> None:
+    # The wait is a moment on the server's clock (Intervals' retryAfter, an HTTP-date): 120 s
+    # ahead, a 0.2 s wait was read as 120 s and refused every call at once; 5 s ahead, as
+    # 5 s; behind, as a past moment (backoff, counted against max_retries). The response's
+    # Date says which clock: counted from it when it differs from ours by over 2 s.
+    server = time.time() + skew
+    date = email.utils.formatdate(server, usegmt=True)
+    if form == "body":
+        retry = {"error": {"code": "RATE_LIMITED", "message": "m", "retryAfter": 0}}
+        retry["error"]["retryAfter"] = int((int(server) + 0.5 + 0.2) * 1000)
+        refusal = too_many({"Date": date}, body=retry)
+    else:
+        later = email.utils.formatdate(int(server) + 2, usegmt=True)
+        refusal = too_many({"Date": date, "Retry-After": later})
+    fake.inject(refusal)
+    async with client(fake, max_retry_wait=10.0) as c:
+        started = time.monotonic()
+        detail = await c.get_event(event_id(fake))
+        elapsed = time.monotonic() - started
+    assert detail.event.id == event_id(fake)
+    assert elapsed < 3.0  # the server's 0.2 s (or 1.5 s, from a whole-second date)

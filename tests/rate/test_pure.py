@@ -276,7 +276,9 @@ def test_a_429_without_a_usable_wait_backs_off_never_a_tight_loop(wait: float | 
             assert d.report.server_wait == 0.0 and not d.report.precise
         else:  # a wait named but unusable (now, past, absurd): nobody else is held back
             assert d.report.cool_down == 0.0
-    assert delays == [0.25, 0.5]  # half the backoff ceiling at least; max_retries=2 counts them
+    # half the backoff ceiling at least, growing; max_rate_limit_retries (8) counts them (two
+    # retries, as max_retries allows, refused keys a limit would have answered in time)
+    assert delays == [0.25, 0.5, 1.0, 2.0, 4.0, 4.0, 4.0, 4.0]
 
 
 def test_a_wait_longer_than_max_retry_wait_fails_at_once_and_caps_the_cool_down() -> None:
@@ -346,3 +348,27 @@ def test_bad_options_are_refused_naming_the_field(name: str, value: object) -> N
     with pytest.raises(common.InvalidRequestError) as info:
         resolve_options(**{name: value})
     assert info.value.field == name
+
+
+def test_a_503_naming_its_wait_is_a_refusal_and_one_naming_none_a_server_error() -> None:
+    # A server throttling or shedding load with 503 + Retry-After lost keys after two
+    # retries, and taught the limiter nothing: it is a refusal, as a 429.
+    named = decide(outcome(503, 1.0), CallState(), POLICY, 0.0, None)
+    assert named.retry and named.delay == 1.0
+    assert named.report.refused and named.report.cool_down == 1.0
+    assert named.state == CallState(attempt=2, retries=0, waits=1)
+    plain = decide(outcome(503, None), CallState(), POLICY, 0.0, None)
+    assert not plain.report.refused
+    assert plain.state == CallState(attempt=2, retries=1, waits=0)
+
+
+def test_a_wait_written_as_a_moment_counts_from_the_server_s_clock_only_when_apart() -> None:
+    from common._retry import server_now
+
+    date = "Sat, 05 Dec 2026 12:00:00 GMT"
+    served = 1796472000.0  # that moment
+    assert server_now(None, served + 100) == served + 100
+    assert server_now("not a date", served + 100) == served + 100
+    assert server_now(date, served + 1.5) == served + 1.5  # within 2 s: our clock (precise)
+    assert server_now(date, served + 100) == served + 0.5  # apart: its clock
+    assert server_now(date, served - 100) == served + 0.5

@@ -55,10 +55,10 @@ def test_the_matrix_covers_the_space(matrix: list[CellResult]) -> None:
     assert {c.processes for c in cells} == {1, 2, 4, 8}
 
 
-#: Cells where calls ran out of retries (keys lost). One did (a 429 naming no wait against
-#: a fixed window, 10/s burst 10 at 1 ms: each call backed off alone, the crowd kept
-#: emptying the window); none has for a while (checked 2026-12-05, with and without the
-#: no-wait hold), so none may.
+#: Cells where calls ran out of retries (keys lost), with the library's default retry
+#: policy. Before a 429 naming no wait counted against max_rate_limit_retries (8) instead
+#: of max_retries (2), 13 cells lost 43 keys with it (the matrix then ran with
+#: max_retries=8, where none did); none may.
 LOSING_KEYS_AT_MOST = 0
 
 
