@@ -285,7 +285,7 @@ SERIES_FAILURES = {
     "404 (no /series in the current reference)": [Fault.http(404)],
     "500": [Fault.http(500)] * 3,
     "503": [Fault.http(503)] * 3,
-    "429": [Fault.http(429)] * 3,
+    "429": [Fault.http(429)] * 9,  # refusals: max_rate_limit_retries (8) retries
     "connection reset": [Fault.disconnect()] * 6,
     "not JSON": [Fault.raw(b"<html>busy</html>", content_type="text/html")],
     "not the model": [Fault.raw(b'{"data": [{"_id": 1, "timezone": null}]}')],
