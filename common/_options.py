@@ -125,7 +125,8 @@ class Options:
     rate_limit: float | None = attrs.field(
         default=None, validator=_positive("rate_limit", optional=True)
     )
-    #: Requests that may go at once before pacing applies (with ``rate_limit``).
+    #: The server's burst (with ``rate_limit``): ``rate_burst - 1`` requests go at once
+    #: before pacing applies (one slot spare, for the network's jitter), at least one.
     rate_burst: int = attrs.field(default=1, validator=_at_least("rate_burst", 1))
     #: A Redis URL or a :class:`common.RedisRateStore` sharing the budget (None: local).
     rate_store: str | RedisRateStore | None = attrs.field(

@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 import functools
 import inspect
+import ipaddress
 import math
 import re
 from collections.abc import Awaitable, Callable, Coroutine
@@ -62,11 +63,20 @@ Check = Callable[[str, Any], Any]
 # (ASCII digits only: ``\d`` would take any script's, which no server reads as a time)
 _TIME_HM = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 _TIME_HMS = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?")
-# RFC 3986: a scheme, then only its unreserved and reserved characters and %-escapes (an
-# IRI's non-ASCII, a space, <>"{}|^` or a bad escape is no URI: ``format: uri`` refuses it)
+# RFC 3986's URI grammar (an IRI's non-ASCII, a space, <>"{}|^`, a bad escape, a second
+# "#" or "@", a port of letters, brackets outside a host: no URI, which ``format: uri``
+# refuses): scheme ":" ["//" authority] path ["?" query] ["#" fragment].
+_PCT = r"%[0-9A-Fa-f]{2}"
+_PCHAR = rf"(?:[A-Za-z0-9\-._~!$&'()*+,;=:@]|{_PCT})"
 _URI = re.compile(
-    r"^[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+$"
+    rf"[A-Za-z][A-Za-z0-9+.\-]*:"
+    rf"(?://(?:(?:[A-Za-z0-9\-._~!$&'()*+,;=:]|{_PCT})*@)?"  # userinfo
+    rf"(?P<host>\[[^\]]*\]|(?:[A-Za-z0-9\-._~!$&'()*+,;=]|{_PCT})*)(?::[0-9]*)?"
+    rf"(?:/{_PCHAR}*)*"  # path-abempty
+    rf"|/?(?:{_PCHAR}+(?:/{_PCHAR}*)*)?)"  # path-absolute, -rootless or -empty
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?(?:#(?:{_PCHAR}|[/?])*)?"
 )
+_IP_FUTURE = re.compile(r"v[0-9A-Fa-f]+\.[A-Za-z0-9\-._~!$&'()*+,;=:]+")
 _COUNTRY = re.compile(r"^[A-Za-z]{2}$")
 
 
@@ -186,11 +196,23 @@ def check_int(field: str, value: Any, low: int, high: int) -> int:
 
 
 def check_uri(field: str, value: Any) -> str:
-    """An absolute URI (RFC 3986: ``scheme:rest`` of its characters and %-escapes)."""
+    """An absolute URI (RFC 3986's grammar; a host in brackets an IPv6 address)."""
     text = check_text(field, value)
-    if not _URI.fullmatch(text):
+    match = _URI.fullmatch(text)
+    host = match and match.group("host")
+    if not match or (host and host[0] == "[" and not _ip_literal(host[1:-1])):
         raise _fail(field, f"{text!r} is not an absolute URI")
     return text
+
+
+def _ip_literal(text: str) -> bool:
+    if _IP_FUTURE.fullmatch(text):
+        return True
+    try:
+        ipaddress.IPv6Address(text)
+    except ValueError:
+        return False
+    return text.isascii()
 
 
 def check_country(field: str, value: Any) -> str:
@@ -232,6 +254,32 @@ def check_timezone(field: str, value: Any) -> str:
     if zone_or_none(text) is None:
         raise _fail(field, f"{text!r} is not a known IANA timezone")
     return text
+
+
+def check_span(
+    start_date: Any,
+    start_time: Any,
+    end_date: Any,
+    end_time: Any,
+    *,
+    time: Check = check_time,
+    start_field: str = "start_date",
+) -> None:
+    """An event that does not end before it starts: ``end_date`` not before the start's
+    date and, on one day, ``end_time`` not before ``start_time`` (each None when not
+    given; an ``end_date`` of None is the start's own day, a ``start_date`` of None
+    checks nothing). ``time`` checks the times; ``start_field`` names the start's date."""
+    if start_date is None:
+        return
+    start = check_date(start_field, start_date)
+    end = start if end_date is None else check_date("end_date", end_date)
+    if end < start:  # (ISO dates and times compare as their strings)
+        raise _fail("end_date", f"{end} is before {start_field} {start}")
+    if end == start and start_time is not None and end_time is not None:
+        first, last = time("start_time", start_time), time("end_time", end_time)
+        if last < first:
+            later = " (an event ending on a later day needs its end_date)" * (end_date is None)
+            raise _fail("end_time", f"{last} is before start_time {first} on the same day{later}")
 
 
 def format_time(value: dt.time) -> str:

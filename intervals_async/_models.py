@@ -529,6 +529,11 @@ class EventCreate:
     website_url: str | None = provider.optional(provider.check_uri)
     registration_url: str | None = provider.optional(provider.check_uri)
 
+    def __attrs_post_init__(self) -> None:  # without an end_date: it ends that day
+        provider.check_span(
+            self.date, self.start_time, self.end_date, self.end_time, start_field="date"
+        )
+
 
 def _confirmed_unless_given(status: RegistrationStatus | str | None) -> RegistrationStatus | str:
     return RegistrationStatus.CONFIRMED if status is None else status

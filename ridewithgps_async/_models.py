@@ -312,23 +312,10 @@ class EventFields:
     organizer_ids: Sequence[int] | None = provider.optional(check_ids, converter=_id_list)
 
     def __attrs_post_init__(self) -> None:
-        if self.start_date is None or self.end_date is None:
-            return
-        # ISO dates and HH:MM times compare correctly as strings.
-        start = provider.check_date("start_date", self.start_date)
-        end = provider.check_date("end_date", self.end_date)
-        if end < start:
-            raise common.InvalidRequestError(
-                f"end_date: {end} is before start_date {start}", field="end_date"
+        if self.end_date is not None:  # (an update's stored dates are the server's)
+            provider.check_span(
+                self.start_date, self.start_time, self.end_date, self.end_time, time=_hh_mm
             )
-        if end == start and self.start_time is not None and self.end_time is not None:
-            start_time = _hh_mm("start_time", self.start_time)
-            end_time = _hh_mm("end_time", self.end_time)
-            if end_time < start_time:
-                raise common.InvalidRequestError(
-                    f"end_time: {end_time} is before start_time {start_time} on the same day",
-                    field="end_time",
-                )
 
 
 @attrs.frozen(kw_only=True)
@@ -338,6 +325,11 @@ class EventCreate(EventFields):
 
     name: str = attrs.field(**provider.required(provider.check_text))
     start_date: dt.date | str = attrs.field(**provider.required(provider.check_date))
+
+    def __attrs_post_init__(self) -> None:  # created without an end_date: ends that day
+        provider.check_span(
+            self.start_date, self.start_time, self.end_date, self.end_time, time=_hh_mm
+        )
 
 
 @attrs.frozen(kw_only=True)

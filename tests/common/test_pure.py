@@ -527,3 +527,40 @@ def test_a_request_refuses_bad_fields_by_name(fields: dict[str, Any], field: str
 def test_camel_case_has_no_provider_rule() -> None:
     assert provider.camel_case("id") == "id"
     assert provider.camel_case("series_id") == "seriesId"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://example.org/a?b=c#d/?",
+        "https://[::1]:8080/x",
+        "http://[v1.fe]/",
+        "mailto:someone@example.org",
+        "urn:isbn:0451450523",
+        "https://user:pw@host.org:443/p;x=1/@a",
+        "file:///etc/hosts",
+        "https://example.org/%20?q=%2F",
+    ],
+)
+def test_an_absolute_uri_of_any_rfc_3986_shape_is_taken(text: str) -> None:
+    assert provider.check_uri("u", text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # each of RFC 3986's characters, but not in its grammar (they were sent, found by
+        # an outside review validating the bodies against the description's format: uri)
+        "https://[::1",
+        "https://example.org/#a#b",
+        "http://a:b:c",
+        "https://example.org:port/",
+        "http://exa@mp@le",
+        "http://a/[x]",
+        "https://[zz::1]/",
+        "http://%zz",
+    ],
+)
+def test_a_uri_outside_rfc_3986_s_grammar_is_refused(text: str) -> None:
+    with pytest.raises(common.InvalidRequestError, match="not an absolute URI"):
+        provider.check_uri("u", text)

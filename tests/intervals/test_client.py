@@ -443,6 +443,9 @@ def without(base: dict[str, Any], key: str) -> dict[str, Any]:
 INVALID: list[tuple[str, dict[str, Any], str]] = [
     *[("create_event", without(EVENT, key), key) for key in EVENT],
     ("create_event", {**EVENT, "name": ""}, "name"),
+    # an event that ends before it starts (these were sent: found by an outside review)
+    ("create_event", {**EVENT, "end_date": "2000-01-01"}, "end_date"),
+    ("create_event", {**EVENT, "start_time": "10:00", "end_time": "09:00"}, "end_time"),
     ("create_event", {**EVENT, "slug": "  "}, "slug"),
     ("create_event", {**EVENT, "name": 5}, "name"),
     ("create_event", {**EVENT, "type": "marathon"}, "type"),

@@ -335,6 +335,9 @@ CREATE_OK: dict[str, Any] = {"name": "Ride", "start_date": dt.date(2026, 5, 2)}
             {"end_date": "2026-05-02", "start_time": "10:00", "end_time": "09:00"},
             "end_time",
         ),
+        # without an end_date it ends the day it starts (this was sent: found by an
+        # outside review of the write paths)
+        ({"start_time": "10:00", "end_time": "09:00"}, "end_time"),
         ({"colour": "red"}, "colour"),
     ],
 )
