@@ -56,13 +56,31 @@ POOL_SIZE = 100
 SCRIPT = importlib.resources.files(__package__).joinpath("rate.lua").read_text(encoding="utf-8")
 
 # (up to the last "@": a password may hold an unescaped "/", "?", "#" or "@" itself)
-_USERINFO = re.compile(r"//.*@", re.DOTALL)  # (a line break in a password too)
-_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&;])(?:password|username)=)[^&;#]*")
+# The userinfo: up to the authority's last "@" (as urlsplit reads it: the authority ends at
+# the first "/", "?" or "#"), a line break in a password too. A query value runs to the next
+# "&" or "#": parse_qs (and so redis-py) no longer splits at ";" (a password "Top;Secret"
+# showed as "***;Secret", and one holding "@" was masked only up to that "@").
+_USERINFO = re.compile(r"//[^/?#]*@")
+_SECRET_QUERY = re.compile(r"(?i)((?:^|[?&;])(?:password|username)=)[^&#]*")
 
 
 def redact_url(url: str) -> str:
     """``url`` with its user and password (and any ``password=`` query value) masked."""
     return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub("//***@", url))
+
+
+def url_secrets(url: str) -> tuple[str, ...]:
+    """The credentials ``url`` carries (userinfo and ``password=``/``username=`` query
+    values), as written and unquoted: what a message quoting them must not show."""
+    parts = urllib.parse.urlsplit(url)
+    query = urllib.parse.parse_qs(parts.query)
+    values = [
+        parts.password,
+        parts.username,
+        *query.get("password", ()),
+        *query.get("username", ()),
+    ]
+    return tuple(s for value in values if value for s in {value, urllib.parse.unquote(value)})
 
 
 def check_store_url(url: str) -> None:
@@ -182,13 +200,7 @@ class RedisRateStore:
         self._secrets: tuple[str, ...] = ()
         if isinstance(url_or_redis_client, str):
             check_store_url(url_or_redis_client)
-            parts = urllib.parse.urlsplit(url_or_redis_client)
-            self._secrets = tuple(
-                s
-                for value in (parts.password, parts.username)
-                if value
-                for s in {value, urllib.parse.unquote(value)}
-            )
+            self._secrets = url_secrets(url_or_redis_client)
             # A pool that makes a call wait for a free connection: redis-py's default pool
             # raises at once when all are busy, which read as Redis down (local pacing, and
             # a fleet over its limit) as soon as a process had over 100 calls in flight.

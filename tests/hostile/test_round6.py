@@ -165,6 +165,26 @@ def test_a_redis_password_with_a_line_break_is_never_shown(url: str) -> None:
     assert "hunter2" not in common.ratelimit._redis.redact_url(url)
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0?password=Top;Secret99",  # showed "password=***;Secret99"
+        "redis://127.0.0.1:6379/x?password=Top@Secret99",  # showed "redis://***@Secret99"
+        "redis://user:Top@Secret99@127.0.0.1:6379/0",
+    ],
+)
+def test_a_redis_password_with_a_separator_in_it_is_never_shown(url: str) -> None:
+    # (found by an outside review: redis-py reads each whole password; the mask did not)
+    shown = common.ratelimit._redis.redact_url(url)
+    assert "Secret99" not in shown and "Top" not in shown
+    try:
+        client = IntervalsClient(api_key="k", rate_store=url)
+    except common.InvalidRequestError as refused:
+        assert "Secret99" not in str(refused)
+    else:
+        assert "Secret99" not in repr(client.options)
+
+
 def test_a_basic_auth_key_with_a_colon_is_refused() -> None:
     # RFC 7617: the server splits the pair at the first colon, and so did the redaction:
     # an echo of "app:SECRETKEY123" was shown whole.
