@@ -88,11 +88,15 @@ end
 -- MemoryStore only ours.)
 local COUNTS = {acc = true, sent = true, eps = true, wacc = true, est = true, floor = true,
                 rr = true, cd = true, lease = true, hold = true}
+-- Counted one by one: whole numbers (an episode of 2.5 or 1e20 never parsed as one, and
+-- every client paced alone for good, the budget never reset).
+local WHOLE = {acc = true, sent = true, eps = true, wacc = true}
 local function unwritable(s)
   for _, name in ipairs(FIELDS) do
     local x = s[name]
     if type(x) == 'number' and (x ~= x or x == math.huge or x == -math.huge
-                                or (COUNTS[name] and x < 0)) then
+                                or (COUNTS[name] and x < 0)
+                                or (WHOLE[name] and (x ~= math.floor(x) or x >= 2^53))) then
       return true
     end
   end

@@ -286,7 +286,10 @@ async def test_a_time_an_hour_ahead_in_the_store_is_reset_with_one_warning(
 @pytest.mark.parametrize(
     "written",
     [{"tat": "nan"}, {"est": "nan", "ep": "1", "cf": "1"}, {"est": "-5", "floor": "-5"},
-     {"cool": "inf"}, {"acc": "-3"}, {"hold": "nan"}, {"hold": "-1"}],
+     {"cool": "inf"}, {"acc": "-3"}, {"hold": "nan"}, {"hold": "-1"},
+     # a count that is no whole number: never parsed, never reset (every client paced
+     # alone for good; found by an outside review)
+     {"eps": "2.5"}, {"eps": "1e20"}, {"wacc": "0.5"}],
     ids=lambda w: ",".join(f"{k}={v}" for k, v in w.items()),
 )  # fmt: skip
 async def test_a_value_the_rules_never_write_is_reset_with_one_warning(
