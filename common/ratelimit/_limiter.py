@@ -419,15 +419,17 @@ class PacedLimiter:
             task.exception()  # retrieved: a failure of a task nobody awaits is no warning
 
     def _failed(self, error: StoreError, bound: float) -> None:
-        """A shared store call failed: pace locally (for ``RETRY_STORE_AFTER``, unless
-        it only ran out of this call's short share of its deadline)."""
+        """A shared store call failed: this call paces locally; the others too, for
+        ``RETRY_STORE_AFTER``, with one warning, unless it only ran out of this call's
+        short share of its deadline (no outage: said at DEBUG)."""
         now = self.clock()
+        if bound < getattr(self.store, "timeout", bound):
+            logger.debug("rate store: %s (this call's share of its deadline)", error)
+            return
         if now >= self._quiet_until:  # one line per outage, not one per request
             logger.warning("rate store unavailable (%s); pacing locally until it is back", error)
             self._quiet_until = now + WARN_EVERY
-        store_timeout = getattr(self.store, "timeout", bound)
-        if bound >= store_timeout:
-            self._down_until = now + RETRY_STORE_AFTER
+        self._down_until = now + RETRY_STORE_AFTER
 
     def _warn_reset(self) -> None:
         logger.warning(
@@ -587,7 +589,7 @@ class PacedLimiter:
                     self._check_open()  # (the head before us may have left because of it)
                 store = self._store_for_now(call)
                 if store.shared and waits >= MAX_WAITS:
-                    self._failed(StoreError(f"{waits} turns without a slot"), 0.0)
+                    self._failed(StoreError(f"{waits} turns without a slot"), math.inf)
                     call.local = True
                     continue
                 waits += 1
@@ -606,6 +608,11 @@ class PacedLimiter:
                     if handing is not None:
                         handing.cancel()
                 if asked is None:
+                    if call.held and deadline_at is not None and self._down_until <= now:
+                        # The shared budget held this call back (another process's probe,
+                        # a cool-down) and only the call's share of its deadline ran out,
+                        # not the store: paced locally it would go out past that hold.
+                        raise deadline_error(what, "behind the shared budget's hold")
                     continue  # the shared store failed: the fall-back's turn next
                 turn = asked
             if turn.reset:
@@ -626,6 +633,8 @@ class PacedLimiter:
                 await self._pause(max(turn.wait - HORIZON, HORIZON / 2))
                 continue
             self._hand_on(call)  # what follows waits no slot out: the next in line may ask
+            if turn.kind != "go" and store.shared:
+                call.held = True
             if turn.kind == "cool":
                 # (the longer of the two: a cool-down another client's longer
                 # max_retry_wait wrote, or a budget edited by hand, holds no call past its own)
@@ -745,6 +754,8 @@ class _Call:
     taken_at: float = 0.0
     #: The call is the head of the limiter's line (its next pacing slot is the call's).
     head: bool = False
+    #: A shared store held the call back (a probe of another client's, a cool-down).
+    held: bool = False
 
     def store_bound(self, now: float, timeout: float) -> float:
         """A shared store call takes at most ``timeout``, and only a share of the

@@ -56,17 +56,18 @@ POOL_SIZE = 100
 SCRIPT = importlib.resources.files(__package__).joinpath("rate.lua").read_text(encoding="utf-8")
 
 # (up to the last "@": a password may hold an unescaped "/", "?", "#" or "@" itself)
-# The userinfo: up to the authority's last "@" (as urlsplit reads it: the authority ends at
-# the first "/", "?" or "#"), a line break in a password too. A query value runs to the next
-# "&" or "#": parse_qs (and so redis-py) no longer splits at ";" (a password "Top;Secret"
-# showed as "***;Secret", and one holding "@" was masked only up to that "@").
-_USERINFO = re.compile(r"//[^/?#]*@")
+# A query's password runs to the next "&" or "#": parse_qs (and so redis-py) no longer
+# splits at ";" (a password "Top;Secret" showed as "***;Secret"). Masked first: then the
+# userinfo, up to the last "@" of what is left (a password may hold "/", "?" or "#" in a
+# URL refused for it, or a line break), cannot stop at an "@" of the query's password
+# (one holding "@" showed as "redis://***@Secret").
 _SECRET_QUERY = re.compile(r"(?i)((?:^|[?&;])(?:password|username)=)[^&#]*")
+_USERINFO = re.compile(r"//.*@", re.DOTALL)
 
 
 def redact_url(url: str) -> str:
     """``url`` with its user and password (and any ``password=`` query value) masked."""
-    return _SECRET_QUERY.sub(r"\1***", _USERINFO.sub("//***@", url))
+    return _USERINFO.sub("//***@", _SECRET_QUERY.sub(r"\1***", url))
 
 
 def url_secrets(url: str) -> tuple[str, ...]:

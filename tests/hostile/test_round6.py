@@ -180,9 +180,10 @@ def test_a_redis_password_with_a_separator_in_it_is_never_shown(url: str) -> Non
     try:
         client = IntervalsClient(api_key="k", rate_store=url)
     except common.InvalidRequestError as refused:
-        assert "Secret99" not in str(refused)
+        shown = str(refused)
     else:
-        assert "Secret99" not in repr(client.options)
+        shown = repr(client.options)
+    assert "Secret99" not in shown
 
 
 def test_a_basic_auth_key_with_a_colon_is_refused() -> None:
