@@ -418,18 +418,21 @@ class PacedLimiter:
         if not task.cancelled():
             task.exception()  # retrieved: a failure of a task nobody awaits is no warning
 
-    def _failed(self, error: StoreError, bound: float) -> None:
-        """A shared store call failed: this call paces locally; the others too, for
-        ``RETRY_STORE_AFTER``, with one warning, unless it only ran out of this call's
-        short share of its deadline (no outage: said at DEBUG)."""
+    def _failed(self, error: StoreError, bound: float, *, held: bool = False) -> None:
+        """A shared store call failed: pace locally (for ``RETRY_STORE_AFTER``, unless
+        it only ran out of this call's short share of its deadline). ``held``: the
+        store held this call back before, and its share ran out near its deadline: no
+        sign of an outage, said at DEBUG."""
         now = self.clock()
-        if bound < getattr(self.store, "timeout", bound):
-            logger.debug("rate store: %s (this call's share of its deadline)", error)
+        short = bound < getattr(self.store, "timeout", bound)
+        if short and held:
+            logger.debug("rate store: %s (the end of this call's deadline)", error)
             return
         if now >= self._quiet_until:  # one line per outage, not one per request
             logger.warning("rate store unavailable (%s); pacing locally until it is back", error)
             self._quiet_until = now + WARN_EVERY
-        self._down_until = now + RETRY_STORE_AFTER
+        if not short:
+            self._down_until = now + RETRY_STORE_AFTER
 
     def _warn_reset(self) -> None:
         logger.warning(
@@ -476,7 +479,7 @@ class PacedLimiter:
             turn = await self._acquire_shared(asking(), bound, timeout, self._give_back_to(store))
             self._check(turn, max_wait)
         except StoreError as error:
-            self._failed(error, bound)
+            self._failed(error, bound, held=call.held)
             call.local = True
             return None
         self._down_until = 0.0
