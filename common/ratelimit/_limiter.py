@@ -233,6 +233,7 @@ class PacedLimiter:
         self._round: _FirstRound | None = _FirstRound() if first_round else None
         self._down_until = 0.0  # no shared store call before this (local clock)
         self._quiet_until = 0.0  # no new warning about the store before this
+        self._reset_quiet_until = 0.0  # no new warning of a reset budget before this
         self._interval = 0.0  # the shared pace last seen (seconds between requests)
         self._episodes = 0  # episodes this limiter's reports began: sleeping turns are void
         self._cool_until = 0.0  # a cool-down this limiter reported (local clock)
@@ -435,6 +436,10 @@ class PacedLimiter:
             self._down_until = now + RETRY_STORE_AFTER
 
     def _warn_reset(self) -> None:
+        now = self.clock()
+        if now < self._reset_quiet_until:  # one line a minute (clients on one key told
+            return  # different rate_limit values reset it each other's turn)
+        self._reset_quiet_until = now + WARN_EVERY
         logger.warning(
             "rate store held what its rules could not have written (a time far ahead of "
             "its clock: clock skew, a restored snapshot? or a value not a number); the "

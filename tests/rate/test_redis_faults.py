@@ -711,8 +711,29 @@ async def test_a_call_near_its_deadline_waits_behind_another_process_s_probe(
                 lease = seconds + micros / 1e6 + 20  # another process is probing
                 await redis.hset(PREFIX + KEY, mapping={"probe": "1", "lease": repr(lease)})
                 sent = len(fake.statuses)
-                with pytest.raises(common.APITimeoutError, match="behind the (probe|shared)"):
+                with pytest.raises(common.APITimeoutError, match=r"behind the (probe|shared)"):
                     await c.get_event(eid)
                 assert len(fake.statuses) == sent  # not sent
             await redis.delete(PREFIX + KEY)
     assert rate_warnings(caplog) == []
+
+
+async def test_clients_told_different_limits_on_one_key_warn_of_a_reset_once(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A slot of the slow client's, 120 s ahead, is more than the fast one's rules could
+    # write: each of its turns starts the budget anew (a misconfiguration; the guide says
+    # one rate_limit per key). That was one warning per turn; now one a minute.
+    caplog.set_level(logging.WARNING, logger="common.ratelimit")
+    async with (
+        limited_fake(None, latency=0.0) as fake,
+        client(fake, redis_url, rate_limit=1 / 120, deadline=None) as slow,
+        client(fake, redis_url, rate_limit=20, deadline=None) as fast,
+    ):
+        eid = first_id(fake)
+        await slow.get_event(eid)
+        for _ in range(3):
+            await fast.get_event(eid)
+            await asyncio.wait_for(slow.get_event(eid), 30)
+    resets = [m for m in rate_warnings(caplog) if "started anew" in m]
+    assert 1 <= len(resets) <= 2  # (one a client, at most)
