@@ -325,8 +325,8 @@ class RideWithGPSClient(provider.BaseClient):
         ``next_page_url`` is null or absent), or a page is empty; without any pagination
         ``meta``, at a page shorter than the first (a first page shorter than asked for
         may be the server's own page size: the older docs name no ``page_size``). An
-        event seen on an earlier page (the listing is ordered by ``updated_at`` and can shift while
-        paging) is skipped, with one
+        event seen on an earlier page (the listing is ordered by ``updated_at`` and can
+        shift while paging) is skipped, with one
         :class:`common.TruncationWarning`: an event updated meanwhile moved to a page
         already read and is missing from this listing; a page holding
         only events already seen ends the iteration with a

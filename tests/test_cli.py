@@ -236,21 +236,17 @@ from common._cli._output import output
 
 
 async def run(args, registry, console):
-    loop = asyncio.get_running_loop()
     with output(sys.argv[1]):
         try:
-            loop.call_later(0.1, os.kill, os.getpid(), signal.SIGINT)
-            await asyncio.sleep(30)
+            asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGINT)
+            await asyncio.Event().wait()  # until the first Ctrl-C cancels the run
         finally:  # unwinding, which awaits: a second Ctrl-C lands in a worker meanwhile
-            worker = asyncio.ensure_future(second())
-            await asyncio.shield(asyncio.sleep(0.3))
-            await worker
+            await asyncio.shield(asyncio.ensure_future(second()))
 
 
 async def second():
     os.kill(os.getpid(), signal.SIGINT)
     print("the worker went on", flush=True)  # not cut short by a KeyboardInterrupt in it
-    await asyncio.sleep(0)
 
 
 try:

@@ -55,7 +55,6 @@ POOL_SIZE = 100
 #: The script: one file, one SHA; the operation is its first argument.
 SCRIPT = importlib.resources.files(__package__).joinpath("rate.lua").read_text(encoding="utf-8")
 
-# (up to the last "@": a password may hold an unescaped "/", "?", "#" or "@" itself)
 # A query's password runs to the next "&" or "#": parse_qs (and so redis-py) no longer
 # splits at ";" (a password "Top;Secret" showed as "***;Secret"). Masked first: then the
 # userinfo, up to the last "@" of what is left (a password may hold "/", "?" or "#" in a
