@@ -30,6 +30,7 @@ from collections.abc import (
     Awaitable,
     Callable,
     Iterable,
+    Iterator,
     Sized,
 )
 from contextlib import aclosing
@@ -230,21 +231,6 @@ async def fetch_many(
     except OverflowError:  # range(10**20): sized, but no len() can say it
         total = None
 
-    async def call(key: K, send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
-        try:
-            result: Result[K, V] = Result(key, value=await fn(key))
-        except asyncio.CancelledError as exc:
-            error = _foreign(scope, f"the call for key {key!r:.80}")
-            if error is None:
-                raise
-            error.__cause__ = exc
-            result = Result(key, error=error)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except BaseException as exc:  # any other: that key's error (GeneratorExit, a custom one)
-            result = Result(key, error=exc)
-        await _put(send, result)
-
     # A pool of ``concurrency`` workers sharing one key iterator: no task or
     # semaphore per key, and keys are drawn only as a worker frees up. A key iterator
     # that fails ends the drawing: the keys in flight still finish and get their results,
@@ -269,13 +255,28 @@ async def fetch_many(
         if running == 0 and failed:
             raise failed[0]
 
+    iterator: Iterator[K] | None = None
     if isinstance(keys, AsyncIterable):
         shared = aiter(keys)
         lock = anyio.Lock()
+    else:
+        iterator = iter(keys)
 
-        async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
-            nonlocal exhausted
-            while not failed:
+    async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
+        # (one coroutine, the call's handling in line: each await layer under the call
+        # costs every request up to a microsecond in bulk)
+        nonlocal exhausted
+        while not failed:  # every worker advances the same iterator
+            if iterator is not None:
+                try:
+                    key = next(iterator)
+                except StopIteration:
+                    exhausted = True
+                    break
+                except BaseException as exc:
+                    failed.append(_draw_failed(exc, scope))
+                    break
+            else:
                 async with lock:  # an async generator cannot be advanced by two tasks at once
                     try:
                         key = await anext(shared)
@@ -285,27 +286,24 @@ async def fetch_many(
                     except BaseException as exc:
                         failed.append(_draw_failed(exc, scope))
                         break
-                drew()
-                await call(key, send, scope)
-            finished()
-
-    else:
-        iterator = iter(keys)
-
-        async def worker(send: ObjectSendStream[Result[K, V]], scope: anyio.CancelScope) -> None:
-            nonlocal exhausted
-            while not failed:  # every worker advances the same iterator
-                try:
-                    key = next(iterator)
-                except StopIteration:
-                    exhausted = True
-                    break
-                except BaseException as exc:
-                    failed.append(_draw_failed(exc, scope))
-                    break
-                drew()
-                await call(key, send, scope)
-            finished()
+            drew()
+            try:
+                result: Result[K, V] = Result(key, value=await fn(key))
+            except asyncio.CancelledError as exc:
+                error = _foreign(scope, f"the call for key {key!r:.80}")
+                if error is None:
+                    raise
+                error.__cause__ = exc
+                result = Result(key, error=error)
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # any other: that key's error (GeneratorExit, a custom)
+                result = Result(key, error=exc)
+            try:
+                send.send_nowait(result)  # (no trip through the event loop when there is room)
+            except anyio.WouldBlock:
+                await send.send(result)
+        finished()
 
     async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:
         # A batch at a time, the next once as many keys were drawn as workers started: at

@@ -15,7 +15,7 @@ import aiohttp
 from ._auth import Auth
 from ._decode import Decoder
 from ._errormap import BodyWait, ErrorParser, parse_error_body
-from ._errors import DecodeError
+from ._errors import APIStatusError, DecodeError
 from ._options import CallOptions, ClientOptions, Options
 from ._sender import Response, Sender
 from ._transport import Transport
@@ -127,10 +127,18 @@ class BaseClient:
         model: type[T],
         *,
         root: str | None = None,
+        scope: str | None = None,
         **request: Unpack[RequestArgs],
     ) -> T:
-        """Send through the transport and decode the body (or its ``root`` key) into ``model``."""
-        response = await self._transport.request(method, path, **request)
+        """Send through the transport and decode the body (or its ``root`` key) into ``model``.
+
+        ``scope``: the permission the call needs, for :meth:`_explain`'s hints.
+        """
+        try:
+            response = await self._transport.request(method, path, **request)
+        except APIStatusError as exc:
+            self._explain(exc, scope, request)
+            raise
         try:
             return self._decoder.decode(response.body, model, root=root)
         except DecodeError as exc:
@@ -143,6 +151,11 @@ class BaseClient:
             exc.__cause__ = exc.__context__ = None
             exc.__suppress_context__ = True
             raise
+
+    def _explain(self, error: APIStatusError, scope: str | None, request: RequestArgs) -> None:
+        """Add a hint to an error status (``error.hint``) from what the call knew: the
+        ``scope`` it needs, its request keywords. A provider overrides it (in the call,
+        not around it: each await layer costs every request in bulk); here nothing."""
 
     async def _send(self, method: str, path: str, **request: Unpack[RequestArgs]) -> Response:
         """Send through the transport without decoding (e.g. a 204)."""

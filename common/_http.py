@@ -23,6 +23,7 @@ library's own, and it keeps them clean:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import math
@@ -49,6 +50,8 @@ logger = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
 _MAX_CAUSE_TEXT = 300
+#: The attempts on an owned session need no watching (see :meth:`AiohttpSender.send`).
+_UNWATCHED: contextlib.nullcontext[None] = contextlib.nullcontext()
 
 
 class ClientErrorCause(Exception):
@@ -220,21 +223,6 @@ class AiohttpSender:
         Raises :class:`ClientClosedError` (not retried) when the client or its session
         is closed before or during the attempt.
         """
-        if self._owns:
-            return await self._send(request)
-        attempt = anyio.CancelScope()
-        self._in_flight.add(attempt)
-        try:
-            with attempt:
-                return await self._send(request)
-        finally:
-            self._in_flight.discard(attempt)
-        # here only when aclose() cancelled the attempt
-        raise ClientClosedError(
-            f"{request.what}: the client was closed during the request; it may have been sent"
-        )
-
-    async def _send(self, request: Request) -> Response:
         session = self.session
         if session.closed:
             raise ClientClosedError(
@@ -252,23 +240,39 @@ class AiohttpSender:
             timeout = self._timeout = aiohttp.ClientTimeout(
                 total=request.timeout, ceil_threshold=math.inf
             )
+        # An attempt on a borrowed session is watched: closing the client cancels it (an
+        # owned session's close ends it). Written in line, not as a coroutine around the
+        # attempt: every await layer costs each request up to a microsecond in bulk.
+        watch: anyio.CancelScope | contextlib.nullcontext[None] = _UNWATCHED
+        if not self._owns:
+            watch = anyio.CancelScope()
+            self._in_flight.add(watch)
         failed: AttemptFailed | None = None
         closed = False
         try:
-            async with session.request(
-                request.method,
-                request.url,
-                data=request.body,
-                headers=None if request.headers is self._headers else request.headers,
-                timeout=timeout,
-                allow_redirects=False,  # a redirect must never carry credentials elsewhere
-                # A borrowed session's own settings must not change what a response means.
-                raise_for_status=False,
-                auto_decompress=True,
-                middlewares=self._middlewares if self._once else (*self._middlewares, _SendOnce()),
-            ) as resp:
-                body, complete = await _read_capped(resp, request.max_response_bytes)
-                return Response(resp.status, resp.headers, body, not complete)
+            with watch:
+                async with session.request(
+                    request.method,
+                    request.url,
+                    data=request.body,
+                    headers=None if request.headers is self._headers else request.headers,
+                    timeout=timeout,
+                    allow_redirects=False,  # a redirect must never carry credentials elsewhere
+                    # A borrowed session's own settings must not change what a response means.
+                    raise_for_status=False,
+                    auto_decompress=True,
+                    middlewares=self._middlewares
+                    if self._once
+                    else (*self._middlewares, _SendOnce()),
+                ) as resp:
+                    limit, length = request.max_response_bytes, resp.content_length
+                    # A body as sent, of a known length within the cap: read at once
+                    # (compressed, it is counted as it is decoded).
+                    plain = "Content-Encoding" not in resp.headers
+                    if length is not None and length <= limit and plain:
+                        return Response(resp.status, resp.headers, await resp.read(), False)
+                    body, complete = await _read_capped(resp, limit)
+                    return Response(resp.status, resp.headers, body, not complete)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             not_sent = isinstance(exc, aiohttp.ConnectionTimeoutError)
             error: APIError = APITimeoutError(
@@ -290,9 +294,16 @@ class AiohttpSender:
             if not session.closed:
                 raise
             closed = True
+        finally:
+            if isinstance(watch, anyio.CancelScope):
+                self._in_flight.discard(watch)
         # Raised here, outside the handlers: an exception raised inside one would
         # carry the aiohttp exception as its __context__.
-        if session.closed and (closed or failed is not None):
+        if failed is None and not closed:  # here only when aclose() cancelled the attempt
+            raise ClientClosedError(
+                f"{request.what}: the client was closed during the request; it may have been sent"
+            )
+        if session.closed:
             raise ClientClosedError(
                 f"{request.what}: the client (or its session) was closed during the request;"
                 " it may have been sent"
@@ -305,14 +316,11 @@ async def _read_capped(resp: aiohttp.ClientResponse, limit: int) -> tuple[bytes,
     """The body and True, or (what was read, False) when it is over ``limit`` bytes.
 
     The rest of an oversized body is left unread (the connection is then closed,
-    not reused).
+    not reused). (A plain body of a known length within the cap is read at once by
+    :meth:`AiohttpSender.send`: exactly ``length`` bytes.)
     """
-    length = resp.content_length
-    if length is not None:
-        if length > limit:
-            return b"", False
-        if "Content-Encoding" not in resp.headers:
-            return await resp.read(), True  # exactly ``length`` bytes: the fast path
+    if resp.content_length is not None and resp.content_length > limit:
+        return b"", False
     # Chunked, or compressed (the length is before decompression: a gzip bomb
     # must not get past the cap): count what is decoded.
     chunks: list[bytes] = []

@@ -5,8 +5,9 @@ of :mod:`._models`); the transport does auth, retries, rate limiting and timeout
 the package's decoder turns bodies into models. Every listing is a
 :func:`provider.paginate` over one ``fetch`` (the cursor ``hasMore``/``after``, and
 for ``iter_events`` date windows split as a strategy on top), and every request goes
-through :meth:`IntervalsClient._request`, which adds the scope hint to a 403 and the
-idempotency hint to a 409.
+through :meth:`BaseClient._call <common.provider.BaseClient._call>` with the scope each
+needs; :meth:`IntervalsClient._explain` adds the scope hint to a 403 and the idempotency
+hint to a 409.
 """
 
 from __future__ import annotations
@@ -335,31 +336,19 @@ class IntervalsClient(provider.BaseClient):
 
     # --- the one request path and the one listing path ----------------------------------
 
-    async def _request(
-        self,
-        scope: str | None,
-        method: str,
-        path: str,
-        model: type[_T],
-        *,
-        root: str | None = None,
-        **request: Unpack[provider.RequestArgs],
-    ) -> _T:
-        """``_call``, with a hint on a 403 (the scope needed) and a 409 (the key reused);
-        the server's own ``message`` is kept as it was sent."""
-        try:
-            return await self._call(method, path, model, root=root, **request)
-        except common.PermissionDeniedError as exc:
-            if scope is not None:
-                exc.hint = f"this call needs the {scope!r} scope; check the API key's scopes"
-            raise
-        except common.ConflictError as exc:
-            if (key := request.get("idempotency_key")) is not None:
-                exc.hint = (
-                    f"the Idempotency-Key {key!r} was already used with a different"
-                    " request body; use a new key for a different request"
-                )
-            raise
+    def _explain(
+        self, error: common.APIStatusError, scope: str | None, request: provider.RequestArgs
+    ) -> None:
+        """A hint on a 403 (the scope needed) and a 409 (the key reused); the server's own
+        ``message`` is kept as it was sent."""
+        if isinstance(error, common.PermissionDeniedError) and scope is not None:
+            error.hint = f"this call needs the {scope!r} scope; check the API key's scopes"
+        key = request.get("idempotency_key")
+        if isinstance(error, common.ConflictError) and key is not None:
+            error.hint = (
+                f"the Idempotency-Key {key!r} was already used with a different"
+                " request body; use a new key for a different request"
+            )
 
     def _pages(
         self,
@@ -381,7 +370,7 @@ class IntervalsClient(provider.BaseClient):
 
         async def fetch(after: str | None) -> provider.Chunk[_Item, str | None]:
             params = query if after is None else {**query, "after": after}
-            page = await self._request(scope, "GET", path, envelope, params=params)
+            page = await self._call("GET", path, envelope, scope=scope, params=params)
             if follow and page.has_more and page.data:
                 return provider.Chunk(page.data, page.data[-1].id)
             if page.has_more and not page.data:  # nothing to take the next cursor from
@@ -431,7 +420,9 @@ class IntervalsClient(provider.BaseClient):
             org = await client.get_organization()
             print(org.name, org.plan)
         """
-        return await self._request("read:series", "GET", "/organization", Organization, root="data")
+        return await self._call(
+            "GET", "/organization", Organization, scope="read:series", root="data"
+        )
 
     async def list_series(self, slug: str | None = None, limit: int | None = None) -> list[Series]:
         """The organization's series (needs the ``read:series`` scope).
@@ -523,7 +514,7 @@ class IntervalsClient(provider.BaseClient):
             query = _window_query(filters, lo, hi)
             if cursor.after is not None:
                 query["after"] = cursor.after
-            page = await self._request("read:events", "GET", "/events", EventList, params=query)
+            page = await self._call("GET", "/events", EventList, scope="read:events", params=query)
             items, outside = _within_window(page.data, lo, hi)
             left_out = (
                 f"GET /events sent {outside} event(s) dated outside {_describe_window(lo, hi)}"
@@ -590,7 +581,7 @@ class IntervalsClient(provider.BaseClient):
             print(detail.event.name, [run.distance_label for run in detail.runs])
         """
         path = provider.build_path("/events/{id}", id=event_id)
-        return await self._request("read:events", "GET", path, EventDetail, root="data")
+        return await self._call("GET", path, EventDetail, scope="read:events", root="data")
 
     @provider.request_method(EventCreate)
     async def create_event(self, request: EventCreate) -> str:
@@ -612,11 +603,11 @@ class IntervalsClient(provider.BaseClient):
                 address=Address(address_locality="Dublin", address_country="IE"),
             )
         """
-        created = await self._request(
-            "write:events",
+        created = await self._call(
             "POST",
             "/events",
             EventCreated,
+            scope="write:events",
             root="data",
             json=CONVERTER.unstructure(request),
             idempotency_key=request.idempotency_key or str(uuid.uuid4()),
@@ -726,7 +717,7 @@ class IntervalsClient(provider.BaseClient):
             group = await client.get_group("dawn-patrol")
         """
         path = provider.build_path("/groups/{slug}", slug=slug)
-        return await self._request("read:groups", "GET", path, Group, root="data")
+        return await self._call("GET", path, Group, scope="read:groups", root="data")
 
     async def list_group_events(
         self,
@@ -796,11 +787,11 @@ class IntervalsClient(provider.BaseClient):
                 registration_type=RegistrationType.FREE, name="Ada Okafor",
             )
         """
-        registered = await self._request(
-            "write:participants",
+        registered = await self._call(
             "POST",
             "/registration",
             ParticipantRegistered,
+            scope="write:participants",
             root="data",
             json=CONVERTER.unstructure(request),
             idempotency_key=request.idempotency_key or str(uuid.uuid4()),
