@@ -8,7 +8,8 @@ cannot be had); :func:`paginate` does the rest, the same way for cursors
 * each item is yielded once (by ``key``), as its page arrives;
 * a request that finally fails names where to resume (``exc.resume_page``);
 * **no endless loop**: a server that hands back a cursor already asked for, or
-  ``patience`` requests in a row whose items were all seen before, ends the
+  ``patience`` requests in a row whose items (those filtered out too) were all seen before,
+  ends the
   listing with a :class:`TruncationWarning` (the items so far are right, the rest
   cannot be had), after a bounded number of requests.
 """
@@ -38,13 +39,16 @@ class Chunk(Generic[T, C]):
     :class:`TruncationWarning`; the listing goes on with ``next``). ``whole``: the
     request read its part of the listing whole (a date window short of a full
     page), so nothing new from it is no stall: a sub-window may re-read, all of it,
-    what its parent brought.
+    what its parent brought. ``filtered``: what the server sent that the listing does
+    not yield (a filter the server ignored, kept to here): never yielded, but new ones
+    are progress (a server paging through other series' events is not stalling).
     """
 
     items: Sequence[T]
     next: C | None = None
     warning: str | None = None
     whole: bool = False
+    filtered: Sequence[T] = ()
 
 
 def _label(where: int | str | None) -> str:
@@ -91,6 +95,12 @@ async def paginate(
                 fresh += 1
                 yield item
         following = chunk.next
+        progress = fresh
+        for item in chunk.filtered:
+            identity = key(item)
+            if identity not in seen:
+                seen.add(identity)
+                progress += 1
         # (a page of nothing new with more to come is the stall below, warned about there)
         if shifts and fresh < len(chunk.items) and (fresh or following is None):
             shifts = False  # once per listing
@@ -104,7 +114,7 @@ async def paginate(
             warn(chunk.warning, TruncationWarning)
         if following is None:
             return
-        stalls = 0 if fresh or chunk.whole else stalls + 1  # an empty page is no progress
+        stalls = 0 if progress or chunk.whole else stalls + 1  # an empty page is no progress
         if following in asked:
             problem = f"sent a cursor already followed ({_label(where(following))})"
         elif stalls >= patience:

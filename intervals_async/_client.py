@@ -526,9 +526,11 @@ class IntervalsClient(provider.BaseClient):
             if unsure is not None and "series" not in said:  # once per listing
                 said.add("series")
                 left_out = f"{left_out}; {unsure}" if left_out else unsure
+            kept = {id(event) for event in items}
+            passed = [event for event in page.data if id(event) not in kept]  # progress too
             if page.has_more and page.data:  # the server's cursor, within this window
                 within = _WindowCursor(cursor.windows, page.data[-1].id)
-                return provider.Chunk(items, within, left_out)
+                return provider.Chunk(items, within, left_out, filtered=passed)
             warning = None
             if page.has_more and not page.data:  # nothing to take the next cursor from
                 warning = (
@@ -559,7 +561,7 @@ class IntervalsClient(provider.BaseClient):
                     )
             following = _WindowCursor(tuple(rest)) if rest else None
             whole = not page.has_more and len(page.data) < MAX_LIMIT  # this window, all of it
-            return provider.Chunk(items, following, warning or left_out, whole)
+            return provider.Chunk(items, following, warning or left_out, whole, passed)
 
         events = provider.paginate(
             fetch,

@@ -169,3 +169,37 @@ async def test_a_server_ignoring_the_dates_with_ever_new_ids_ends_in_a_few_reque
     assert any("none of them in that window" in str(w.message) for w in record)
     assert len(server.requests) <= 3
     assert events == []  # every one dated before the window asked for: not a match
+
+
+class CursorOnly(Stubborn):
+    """Pages honestly by ``after`` (100 a page, ``hasMore``), but has no series or date
+    filter: the current reference lists no ``seriesId``, and a server may ignore dates."""
+
+    async def list_events(self, request: web.Request) -> web.Response:
+        ids = [e["_id"] for e in self.events]
+        after = request.query.get("after")
+        start = 0 if after is None else ids.index(after) + 1
+        self.has_more = start + 100 < len(self.events)
+        return self.body(self.events[start : start + 100])
+
+
+async def test_a_filter_the_server_ignores_does_not_end_a_cursor_listing_early() -> None:
+    # Pages whose every event the client left out (another series, other dates) counted as
+    # "nothing new": after four of them the listing stopped, blaming the server, and the
+    # events asked for, on the pages after, were lost (0 of 50).
+    events = [event(i, "2026-05-01") | {"seriesId": "B"} for i in range(550)]
+    events += [event(i, "2026-06-01") | {"seriesId": "A"} for i in range(550, 600)]
+    wanted = [f"ev{i:05d}" for i in range(550, 600)]
+    async with CursorOnly(events=events) as server, client_for(server) as client:
+        with pytest.warns(common.TruncationWarning) as by_series:
+            of_a = [e.id async for e in client.iter_events(series_id="A")]
+        with pytest.warns(common.TruncationWarning) as by_dates:
+            in_june = [e.id async for e in client.iter_events(date_from=dt.date(2026, 6, 1))]
+    assert of_a == in_june == wanted
+    assert len(server.requests) == 2 * 6
+    assert [str(w.message) for w in by_series] == [
+        "GET /events with seriesId='A': 100 event(s) of another series were left out"
+    ]
+    assert len(by_dates) == 6  # one per page that held such events
+    assert all("dated outside dateFrom=2026-06-01" in str(w.message) for w in by_dates)
+    assert not any("not making progress" in str(w.message) for w in [*by_series, *by_dates])
