@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import types
 import warnings
+from typing import Any
 
 __all__ = [
     "APIConnectionError",
@@ -55,6 +56,12 @@ class APIError(Exception):
     def __str__(self) -> str:
         return self._describe(self.message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled with its attributes, not by calling __init__ again with ``args``
+        # (status_code, errors... are keywords or more than args holds): errors cross
+        # process boundaries (multiprocessing, a process pool, Celery's pickle serializer).
+        return (_unpickle, (type(self), self.args), self.__dict__)
+
     def _describe(self, text: str) -> str:
         """``text`` with how many attempts were made and where to resume, when known."""
         if self.attempts > 1:
@@ -62,6 +69,11 @@ class APIError(Exception):
         if self.resume_page is not None:
             text += f" [resume from page {self.resume_page!r}]"
         return text
+
+
+def _unpickle(kind: type[APIError], args: tuple[Any, ...]) -> APIError:
+    """A pickled :class:`APIError`, its attributes set after (``__setstate__``)."""
+    return kind.__new__(kind, *args)
 
 
 class APIConnectionError(APIError):

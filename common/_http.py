@@ -28,6 +28,7 @@ import itertools
 import logging
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import aiohttp
 import anyio
@@ -67,6 +68,9 @@ class ClientErrorCause(Exception):
         super().__init__(f"{type_name}: {text}" if text else type_name)
         self.type_name = type_name
         self.text = text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (ClientErrorCause, (self.type_name, self.text))
 
     def describe(self) -> str:
         """The short form for a message: ``ServerDisconnectedError: Server disconnected``."""
