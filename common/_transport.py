@@ -293,6 +293,18 @@ class Transport:
         into a body the client then fails to decode)."""
         return redact(text, self._secrets(self._shared.headers))
 
+    def _scrub(self, error: APIError, headers: Mapping[str, str]) -> None:
+        """Take the credentials out of the text and the path of an error about to leave: a
+        credential given as an id reaches the path, which the error names (the server's own
+        text is redacted as it is read). Only on the way out: no cost to an answer."""
+        secrets = self._secrets(headers)
+        message = redact(error.message, secrets)
+        if message != error.message:
+            error.message = message
+            error.args = (message, *error.args[1:])
+        if isinstance(error, APIStatusError) and error.path is not None:
+            error.path = redact(error.path, secrets)
+
     def _answer(self, request: Request, response: Response) -> Response:
         """The 2xx response, or :class:`AttemptFailed` with the error a status means."""
         if 200 <= response.status < 300:
@@ -413,11 +425,13 @@ class Transport:
                 unsent.attempts = state.attempt if sent else state.attempt - 1
                 if isinstance(unsent, APIStatusError):
                     unsent.method, unsent.path = method, path
+                self._scrub(unsent, request.headers)
                 raise
             if logger.isEnabledFor(logging.DEBUG):
                 self._log(method, path, params, error, state, attempt_started)
             error.attempts = state.attempt
             if not decision.retry:
+                self._scrub(error, request.headers)
                 raise error from error.__cause__
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug(

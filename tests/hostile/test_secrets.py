@@ -15,7 +15,7 @@ import pytest
 import common
 from intervals_async import IntervalsSource
 
-from .conftest import AUTH_FORMS, SECRET, SECRET2, RawServer, chain, echo, respond, send_raw
+from .conftest import AUTH_FORMS, SECRET, SECRET2, RawServer, chain, echo, hang, respond, send_raw
 
 pytestmark = pytest.mark.anyio
 
@@ -97,6 +97,20 @@ async def test_an_event_the_source_cannot_map_chains_no_credential(raw: RawServe
         with pytest.raises(common.DecodeError, match="<redacted>") as info:
             await IntervalsSource(client).get_event("e1")
     assert_clean(info.value)  # before: the unredacted error stayed its __context__
+
+
+@pytest.mark.parametrize("answer", ["404", "timeout"])
+async def test_a_credential_given_as_an_id_is_not_in_the_error(raw: RawServer, answer: str) -> None:
+    # The log line redacted it; the error's text and path named it as sent.
+    raw.answer(
+        respond(404, {"error": {"message": "no such event"}}) if answer == "404" else hang(5)
+    )
+    client = AUTH_FORMS["intervals-bearer"](raw.url, retry_policy=FAST, max_retries=0, timeout=0.3)
+    async with client:
+        with pytest.raises(common.APIError) as info:
+            await client.get_event(SECRET)
+    assert "<redacted>" in str(info.value)
+    assert_clean(info.value)
 
 
 async def test_a_cut_message_does_not_keep_half_a_credential(raw: RawServer) -> None:
