@@ -237,6 +237,9 @@ class IntervalsSource(common.EventSource):
         them (no ``read:participants`` scope: a 403), as the contract says for
         participants the provider does not show this caller; :meth:`list_participants`
         raises the :class:`common.PermissionDeniedError` itself."""
+        # (checked as its registrations' listing checks it, before anything is sent: an id
+        # that is no string went out, then failed there)
+        provider.check_text("event_id", event_id)
         detail: EventDetail = await self.client.get_event(event_id)
         participants: tuple[common.Participant, ...] | None
         try:

@@ -210,6 +210,15 @@ async def test_list_participants(server: FakeIntervals) -> None:
     assert {p.event_id for p in participants} == {event_id}
 
 
+@pytest.mark.parametrize("event_id", [5, None, ""])
+async def test_get_event_checks_the_id_before_sending(server: FakeIntervals, event_id: Any) -> None:
+    # An id that is no string went out (GET /events/5), then failed on its registrations.
+    async with client_for(server) as client:
+        with pytest.raises(common.InvalidRequestError, match="event_id"):
+            await IntervalsSource(client).get_event(event_id)
+    assert server.requests == []
+
+
 async def test_the_older_docs_statuses_over_http() -> None:
     """``waitlisted`` (older docs, beside the spec's ``waitlist``) is WAITLISTED; ``pending``
     and other words outside the vocabulary are UNKNOWN; ``raw_status`` keeps each word."""
