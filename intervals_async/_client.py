@@ -377,7 +377,9 @@ class IntervalsClient(provider.BaseClient):
                 return provider.Chunk(
                     [], warning=f"GET {path} said hasMore but sent no items: the listing stops"
                 )
-            more = page.has_more if page.has_more is not None else len(page.data) >= page_size
+            # At most the limit asked for (a server may send more); without one, all it sent.
+            data = page.data if limit is None else page.data[:limit]
+            more = page.has_more if page.has_more is not None else len(data) >= page_size
             warning = None
             if page_size == MAX_LIMIT and more:
                 warning = (
@@ -388,7 +390,7 @@ class IntervalsClient(provider.BaseClient):
                     else f"GET {path} returned {MAX_LIMIT} items, the API's maximum: the"
                     f" listing may be cut short{hint}"
                 )
-            return provider.Chunk(page.data, warning=warning)
+            return provider.Chunk(data, warning=warning)
 
         return provider.paginate(fetch, None, key=_id, where=_after, what=f"GET {path}", patience=1)
 

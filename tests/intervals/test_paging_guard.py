@@ -203,3 +203,14 @@ async def test_a_filter_the_server_ignores_does_not_end_a_cursor_listing_early()
     assert len(by_dates) == 6  # one per page that held such events
     assert all("dated outside dateFrom=2026-06-01" in str(w.message) for w in by_dates)
     assert not any("not making progress" in str(w.message) for w in [*by_series, *by_dates])
+
+
+async def test_a_limit_is_kept_to_when_the_server_sends_more() -> None:
+    # A server that ignores `limit` (this one sends 100 whatever is asked): the caller got
+    # all 100 for limit=5.
+    async with Stubborn() as server, client_for(server) as client:
+        events = await client.list_events(limit=5)
+        registrations = await client.list_registrations("ev1", limit=5)
+    assert [e.id for e in events] == [f"ev{i:05d}" for i in range(5)]
+    assert [r.id for r in registrations] == [f"reg{i:05d}" for i in range(5)]
+    assert [r.query["limit"] for r in server.requests] == ["5", "5"]
