@@ -115,12 +115,24 @@ async def _drain(
             await asyncio.gather(task, return_exceptions=True)
 
 
-async def _put(send: ObjectSendStream[T], item: T) -> None:
-    """Send, without yielding to the event loop when the buffer has room."""
+#: The consumer closed its end: it broke out of its loop, and the program may be ending
+#: before the work is cancelled (``asyncio.run`` returning right after a ``break``).
+_GONE = (anyio.BrokenResourceError, anyio.ClosedResourceError)
+
+
+async def _put(send: ObjectSendStream[T], item: T) -> bool:
+    """Send, without yielding to the event loop when the buffer has room; False when the
+    consumer is gone (nobody wants the rest: the work ends quietly, not with an error)."""
     try:
         send.send_nowait(item)
     except anyio.WouldBlock:
-        await send.send(item)
+        try:
+            await send.send(item)
+        except _GONE:
+            return False
+    except _GONE:
+        return False
+    return True
 
 
 def _foreign(scope: anyio.CancelScope, what: str) -> CancelledElsewhereError | None:
@@ -302,7 +314,10 @@ async def fetch_many(
             try:
                 send.send_nowait(result)  # (no trip through the event loop when there is room)
             except anyio.WouldBlock:
-                await send.send(result)
+                if not await _put(send, result):
+                    break
+            except _GONE:
+                break  # the consumer is gone (see _put)
         finished()
 
     async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:
@@ -371,8 +386,15 @@ async def merge_events(
             # Called inside: a plain ``def iter_events`` may raise before its iterator.
             events = source.iter_events(date_from=date_from, date_to=date_to)
             async for event in events:
-                await _put(send, event)
+                if not await _put(send, event):
+                    return
         except asyncio.CancelledError as exc:
+            if not scope.cancel_called:
+                # asyncio.run ending (just after the caller's break) cancels every task at
+                # once: the group's own task, cancelled too, cancels the group on its next
+                # step. One turn of the loop tells that from a cancellation of what the
+                # source awaited (which cancels nothing else).
+                await asyncio.sleep(0)
             error = _foreign(scope, f"the {source.provider} source's listing")
             if error is None:
                 raise
