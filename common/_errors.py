@@ -227,8 +227,9 @@ STATUS_ERRORS: dict[int, type[APIStatusError]] = {
 
 
 def error_class_for(status: int) -> type[APIStatusError]:
-    """The :class:`APIStatusError` subclass for an HTTP status."""
-    if status >= 500:
+    """The :class:`APIStatusError` subclass for an HTTP status (a status outside HTTP's
+    100-599, which aiohttp lets through, is a plain :class:`APIStatusError`)."""
+    if 500 <= status < 600:
         return ServerError
     return STATUS_ERRORS.get(status, APIStatusError)
 

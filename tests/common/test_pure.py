@@ -53,6 +53,9 @@ def _error(status: int, body: bytes, **kw: Any) -> common.APIStatusError:
         (503, common.ServerError),
         (418, common.APIStatusError),
         (302, common.APIStatusError),
+        (599, common.ServerError),
+        (600, common.APIStatusError),  # not HTTP (aiohttp takes any three digits): not a 5xx
+        (999, common.APIStatusError),
     ],
 )
 def test_status_to_class(status: int, cls: type[common.APIStatusError]) -> None:
