@@ -42,7 +42,8 @@ by default runs every 10 x 10 s. The defaults set here (see :data:`BROKER_OPTION
   together on a worker with few processes can queue longer: the guide says when);
 * ``unacked_mutex_expire`` 10 s (default 300): a worker killed while it scans holds the
   scan's lock no longer than that, not five minutes;
-* ``worker_prefetch_multiplier`` 1, so a worker reserves no more than it runs.
+* ``worker_prefetch_multiplier`` 1, so a worker reserves no more than it runs (over the
+  worker's own ``--prefetch-multiplier`` too).
 
 One window is kombu's Redis transport's own: it takes a message off the queue
 (``BRPOP``) and then records it as unacknowledged; a worker killed between the two
@@ -86,7 +87,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 try:
-    from celery import signals
+    from celery import bootsteps, signals
     from celery.exceptions import SoftTimeLimitExceeded
 except ImportError as error:  # pragma: no cover - the extra is installed in the tests
     raise ImportError(
@@ -342,6 +343,24 @@ def _json(data: Any) -> Any:
     return json.loads(dumps(data))
 
 
+class _OnePrefetch(bootsteps.Step):  # type: ignore[misc]  # (celery has no type hints)
+    """A worker bootstep: the worker reserves no more tasks than it has processes to run
+    them, whatever its command line says. A task prefetched behind others waits past the
+    longest hold and the broker's visibility timeout hands it out again: it runs twice
+    (a worker started with ``--prefetch-multiplier 14`` fetched 5 of 14 events twice).
+    Every step is built before any starts: the consumer then reads this value."""
+
+    def __init__(self, worker: Any, **kwargs: Any) -> None:
+        if worker.prefetch_multiplier != 1:
+            logger.warning(
+                "worker_prefetch_multiplier %s replaced by 1: eventsync's tasks must not wait"
+                " behind others a worker reserved (they would run twice)",
+                worker.prefetch_multiplier,
+            )
+            worker.prefetch_multiplier = 1
+        super().__init__(worker, **kwargs)
+
+
 #: The attribute that marks an app given eventsync's tasks (one :class:`EventsyncTasks` each).
 _ON_APP = "_eventsync_tasks"
 
@@ -449,6 +468,9 @@ class EventsyncTasks:
     def _configure(app: Any) -> None:
         conf = app.conf
         conf.worker_prefetch_multiplier = 1
+        # ... and in the worker, over its command line (``--prefetch-multiplier``,
+        # ``$CELERY_WORKER_PREFETCH_MULTIPLIER``), which comes after the configuration.
+        app.steps["worker"].add(_OnePrefetch)
         if not _redis_broker(conf):
             return
         transport = dict(conf.broker_transport_options or {})

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,3 +35,24 @@ def test_pool_answers_requeues_a_429_and_closes_its_clients(
     assert "re-queued in 2.0 s" in text
     assert "closed 1 eventsync client(s)" in text
     assert "Unclosed" not in text and "ResourceWarning" not in text, text
+
+
+@pytest.mark.timeout(180)
+def test_a_worker_told_to_prefetch_more_still_reserves_one_task_a_process(
+    fake: ThreadedFake, env: dict[str, str], logs: Path
+) -> None:
+    # The worker's command line (here its environment form) came after the app's
+    # configuration: 8 tasks a process were reserved, and a live worker ran some twice.
+    env["CELERY_WORKER_PREFETCH_MULTIPLIER"] = "8"
+    with workers(1, env, logs, concurrency=2) as (worker,):
+        app = producer(env["CELERY_BROKER_URL"], env["CELERY_RESULT_BACKEND"]).app
+        stats: dict[str, Any] = {}
+        for _ in range(20):
+            stats = app.control.inspect(timeout=2.0).stats() or {}
+            if stats:
+                break
+        worker.stop()
+        text = worker.text()
+    ((_, reported),) = stats.items()
+    assert reported["prefetch_count"] == 2  # concurrency x 1 (was 16)
+    assert "worker_prefetch_multiplier 8 replaced by 1" in text
