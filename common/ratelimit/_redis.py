@@ -117,12 +117,16 @@ def check_store_url(url: str) -> None:
     if parts.scheme != "unix" and parts.path.strip("/") and not parts.path.strip("/").isdigit():
         raise refuse("the path must be a database number (/0)")
     try:
-        from redis.connection import parse_url
+        from redis.asyncio import BlockingConnectionPool
     except ImportError:  # the extra's own check comes when a store is built
         return
     try:
-        parse_url(url)  # type: ignore[no-untyped-call]
-    except ValueError:
+        # What a connection would be given, built without any I/O: an option redis-py
+        # does not know (``?bogus=1``) was a TypeError at every connect, read as Redis
+        # down (local pacing, the budget silently not shared), never as a bad URL.
+        pool = BlockingConnectionPool.from_url(url)
+        pool.connection_class(**pool.connection_kwargs)
+    except (ValueError, TypeError):
         why = "a query option redis-py does not accept"
     if why is not None:
         raise refuse(why)

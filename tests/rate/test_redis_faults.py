@@ -479,6 +479,9 @@ async def test_a_store_that_only_ever_says_wait_cannot_hold_a_call_forever(
         "memcached://127.0.0.1:11211",
         "redis://127.0.0.1/zero",
         "redis://127.0.0.1/0?socket_timeout=soon",
+        # an option redis-py does not know: a TypeError at every connect, read as an outage
+        "redis://127.0.0.1/0?bogus=1",
+        "redis://:s3cret-pw@127.0.0.1:6379/0?socket_timout=2",
         "redis://:s3cret-pw@127.0.0.1:99999/0",
         "redis://127.0.0.1/\udc80",
         # a password holding an unescaped "/", "#", "?" or "@" still shows nowhere
@@ -493,6 +496,20 @@ def test_a_bad_rate_store_is_refused_at_construction(url: str) -> None:
         IntervalsClient(api_key="k", rate_store=url)
     assert refused.value.field == "rate_store"
     assert "s3cret-pw" not in chain_text(refused.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:6379/0?socket_timeout=2&client_name=jobs&health_check_interval=5",
+        "rediss://127.0.0.1:6379/0?ssl_cert_reqs=none",
+        "unix:///run/redis.sock?db=2",
+        "redis://127.0.0.1:6379/0?max_connections=3&timeout=2",
+    ],
+)
+async def test_the_options_redis_py_takes_are_taken(url: str) -> None:
+    store = common.RedisRateStore(url)  # nothing is connected until a call
+    await store.aclose()
 
 
 @pytest.mark.parametrize(
