@@ -161,7 +161,9 @@ def _vevent(icalendar: Any, uid: str, event: Event) -> Any:
         vevent.add("location", _text(place))
     lat, lng = event.location.lat, event.location.lng
     if lat is not None and lng is not None:
-        vevent.add("geo", (lat, lng))
+        # RFC 5545's FLOAT has no exponent (icalendar wrote 1e-05 near the equator or
+        # Greenwich), and six decimal places at most
+        vevent.add("geo", icalendar.prop.vInline(f"{_float(lat)};{_float(lng)}"))
     url = _link(event.url) or _link(event.registration_url)
     if url:
         vevent.add("url", url)
@@ -179,6 +181,12 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 def _text(value: str) -> str:
     """``value`` without the characters iCalendar text may not hold."""
     return _CONTROL.sub("", value)
+
+
+def _float(value: float) -> str:
+    """``value`` as RFC 5545 writes a FLOAT: digits, a point, at most six decimals."""
+    text = f"{value:.6f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | None]:
@@ -222,7 +230,13 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
             return start, None
     else:
         end = end_local.replace(tzinfo=tzinfo)
-    return start, end if end > start else None
+    # Compared as instants: in one zone Python compares wall clocks, and a start in a
+    # clock change's gap (read with the offset before it) came after a later-looking end.
+    try:
+        later = end.astimezone(dt.timezone.utc) > start.astimezone(dt.timezone.utc)
+    except OverflowError:  # within a day of the calendar's ends
+        later = end > start
+    return start, end if later else None
 
 
 def _link(url: str | None) -> str | None:

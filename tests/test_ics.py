@@ -362,3 +362,40 @@ def test_the_bytes_do_not_depend_on_the_process() -> None:
     }
     assert len(outputs) == 1
     assert next(iter(outputs)).count(b"BEGIN:VTIMEZONE") == 4
+
+
+@pytest.mark.parametrize(
+    ("lat", "lng", "written"),
+    [
+        (51.4769, -0.00005, "51.4769;-0.00005"),  # Greenwich: was -5e-05
+        (0.00001, 78.5, "0.00001;78.5"),  # near the equator: was 1e-05
+        (0.0, -180.0, "0.0;-180.0"),
+        (-33.8688197, 151.2092945, "-33.86882;151.209294"),  # six decimal places at most
+    ],
+)
+def test_geo_is_written_as_rfc_5545_floats(lat: float, lng: float, written: str) -> None:
+    location = common.Location(lat=lat, lng=lng)
+    text = common.to_ics([event(location=location)])
+    assert f"\r\nGEO:{written}\r\n" in text
+    (vevent,) = parse(text)[1].values()
+    assert vevent["GEO"].latitude == pytest.approx(lat, abs=1e-6)
+    assert vevent["GEO"].longitude == pytest.approx(lng, abs=1e-6)
+
+
+@pytest.mark.parametrize(("end", "has_end"), [(T(3, 15), False), (T(3, 30), False), (T(4), True)])
+def test_a_start_in_a_clock_change_gap_never_ends_before_it_begins(
+    end: dt.time, has_end: bool
+) -> None:
+    # 02:30 does not exist in New York on 8 March 2026: read with the offset before the gap
+    # (RFC 5545, as Python's fold=0), it is 07:30 UTC, and an end at 03:15 (07:15 UTC) came
+    # out as a DTEND before the DTSTART (in one zone Python compares wall clocks).
+    gap = event(start_date=D(2026, 3, 8), start_time=T(2, 30), end_time=end,
+                timezone="America/New_York")  # fmt: skip
+    (vevent,) = parse(common.to_ics([gap]))[1].values()
+    start = vevent.decoded("DTSTART")
+    assert start.astimezone(dt.timezone.utc) == dt.datetime(
+        2026, 3, 8, 7, 30, tzinfo=dt.timezone.utc
+    )
+    assert ("DTEND" in vevent) is has_end
+    if has_end:
+        assert vevent.decoded("DTEND") > start
