@@ -229,8 +229,10 @@ local function decrease(s, configured, cool_down, server_wait, precise)
   local best = nil
   local current = rate_at(s, now, configured)
   local sample = MIN_SAMPLE
-  -- unpaced, a lone refused request: a sequential client
-  if current == nil and s.sent <= s.acc + 1 then sample = SOLO_SAMPLE end
+  -- unpaced, a lone refused request: a sequential client (unless refused again after an
+  -- episode that left pacing off)
+  local again = s.ep ~= nil and s.est == 0
+  if current == nil and s.sent <= s.acc + 1 and not again then sample = SOLO_SAMPLE end
   if s.acc >= sample then best = s.acc / span end
   if precise and server_wait > 0 then best = math.min(best or math.huge, 1 / server_wait) end
   if current == nil and s.est ~= 0 then current = UNPACED_GUESS * s.est end

@@ -554,6 +554,14 @@ def default_matrix(seed: int = 0) -> list[Cell]:
         Cell("token", 40, 40, "body-exact", rate_limit=44, rate_burst=40, processes=4,
              concurrency=25, seed=seed, tag="limit 10% high")
     )  # fmt: skip
+    # One request at a time against a small burst: an unpaced sequential client learned no
+    # pace (too few acceptances an episode) and every other request was refused, for good.
+    for rate, burst in ((50, 1), (10, 1), (50, 2)):
+        for wait in ("seconds", "none", "body-exact"):
+            cells.append(
+                Cell("token", rate, burst, wait, latency=0.001, concurrency=1, seed=seed,
+                     tag="sequential")
+            )  # fmt: skip
     # Intervals' documented plans (intervals-current.md): Premium 100/minute burst 20,
     # Enterprise 1,000/minute burst 50, the wait in the body (epoch ms), for a minute's
     # worth of Premium and 20 s of Enterprise, from one request at a time to a crowd.

@@ -219,3 +219,14 @@ def test_a_long_job_does_not_pay_for_a_probe_every_few_seconds() -> None:
         ]
     assert [round(r.efficiency, 2) >= 0.65 for r in results] == [True, True, True], results
     assert all(r.ok == r.keys for r in results)
+
+
+def test_a_sequential_client_learns_a_pace_against_a_small_burst(matrix: list[CellResult]) -> None:
+    # One request at a time, unpaced: each episode saw too few acceptances to be a pace
+    # (SOLO_SAMPLE), so pacing stayed off and every other request was refused, for good
+    # (50/s burst 1, whole-second waits: 49.9% refused, efficiency 0.02). Refused again
+    # after such an episode, one acceptance is enough: 2.4%, 0.23.
+    alone = [r for r in matrix if r.cell.tag == "sequential"]
+    assert len(alone) == 9
+    assert all(r.ok == r.keys and r.refused_share <= 0.10 for r in alone), format_table(alone)
+    assert all(r.efficiency >= 0.2 for r in alone), format_table(alone)
