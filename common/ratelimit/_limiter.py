@@ -61,6 +61,9 @@ REPORT_MIN = 0.05
 #: A call given this many turns without a slot by a shared store paces locally (a
 #: store that only ever says "wait" must not hold a call with no deadline forever).
 MAX_WAITS = 10_000
+#: A held call's share of its deadline running out is an outage, not the end of its
+#: deadline, once the share held this many of the store's round trips.
+STORE_PATIENCE = 4.0
 #: Giving a turn back after a cancellation takes at most this long.
 GIVE_BACK_WITHIN = 1.0
 #: After a shared store failed, pace locally this long before trying it again.
@@ -232,6 +235,7 @@ class PacedLimiter:
         # round's refusals, answered last, are about to reveal. None: the gate is open.
         self._round: _FirstRound | None = _FirstRound() if first_round else None
         self._down_until = 0.0  # no shared store call before this (local clock)
+        self._round_trip = 0.0  # the shared store's last answer took this long
         self._quiet_until = 0.0  # no new warning about the store before this
         self._reset_quiet_until = 0.0  # no new warning of a reset budget before this
         self._interval = 0.0  # the shared pace last seen (seconds between requests)
@@ -403,7 +407,7 @@ class PacedLimiter:
             if not done:  # cancelled, or ``bound`` passed: the task goes on without us
                 self._keep(asyncio.ensure_future(self._undo_when_done(task, undo)))
         if not done:
-            raise StoreError(f"no answer from the rate store within {bound:.3g}s")
+            raise _CutOff(f"no answer from the rate store within {bound:.3g}s")
         return task.result()
 
     async def _within(self, call: Coroutine[Any, Any, T], bound: float) -> T:
@@ -431,18 +435,24 @@ class PacedLimiter:
 
     def _failed(self, error: StoreError, bound: float, *, held: bool = False) -> None:
         """A shared store call failed: pace locally (for ``RETRY_STORE_AFTER``, unless
-        it only ran out of this call's short share of its deadline). ``held``: the
-        store held this call back before, and its share ran out near its deadline: no
-        sign of an outage, said at DEBUG."""
+        it only ran out of this call's short share of its deadline).
+
+        ``held``: the store held this call back before. When only its share ran out,
+        and that share was too short for the store's round trip (near the call's
+        deadline), that is no sign of an outage: said at DEBUG, and the call fails as a
+        deadline rather than go out past the hold. A store that failed (an error, or no
+        answer in several of its round trips: stopped, unreachable) is an outage for a
+        held call too: it paces locally, behind what this process saw (Redis failing
+        never fails a call; a held call failed at a fifth of its deadline)."""
         now = self.clock()
         short = bound < getattr(self.store, "timeout", bound)
-        if short and held:
+        if held and isinstance(error, _CutOff) and bound < STORE_PATIENCE * self._round_trip:
             logger.debug("rate store: %s (the end of this call's deadline)", error)
             return
         if now >= self._quiet_until:  # one line per outage, not one per request
             logger.warning("rate store unavailable (%s); pacing locally until it is back", error)
             self._quiet_until = now + WARN_EVERY
-        if not short:
+        if not short or held:
             self._down_until = now + RETRY_STORE_AFTER
 
     def _warn_reset(self) -> None:
@@ -490,6 +500,7 @@ class PacedLimiter:
         if bound <= 0:  # no time left to ask: the deadline check below fails the call
             call.local = True
             return None
+        asked_at = self.clock()
         try:
             turn = await self._acquire_shared(asking(), bound, timeout, self._give_back_to(store))
             self._check(turn, max_wait)
@@ -497,6 +508,7 @@ class PacedLimiter:
             self._failed(error, bound, held=call.held)
             call.local = True
             return None
+        self._round_trip = self.clock() - asked_at
         self._down_until = 0.0
         if turn.kind == "go" and turn.interval:
             # (never slower than MIN_RATE: the seed of a new budget, 1 / it, is a pace a
@@ -759,6 +771,10 @@ class PacedLimiter:
     def _reported(self, reply: str) -> None:
         if reply == "new":
             self._episodes += 1
+
+
+class _CutOff(StoreError):
+    """No answer within the call's share of its deadline (the store may still answer)."""
 
 
 @attrs.define
