@@ -279,25 +279,18 @@ async def fetch_many(
         # costs every request up to a microsecond in bulk)
         nonlocal exhausted
         while not failed:  # every worker advances the same iterator
-            if iterator is not None:
-                try:
+            try:
+                if iterator is not None:
                     key = next(iterator)
-                except StopIteration:
-                    exhausted = True
-                    break
-                except BaseException as exc:
-                    failed.append(_draw_failed(exc, scope))
-                    break
-            else:
-                async with lock:  # an async generator cannot be advanced by two tasks at once
-                    try:
+                else:
+                    async with lock:  # an async generator cannot be advanced by two at once
                         key = await anext(shared)
-                    except StopAsyncIteration:
-                        exhausted = True
-                        break
-                    except BaseException as exc:
-                        failed.append(_draw_failed(exc, scope))
-                        break
+            except (StopIteration, StopAsyncIteration):
+                exhausted = True
+                break
+            except BaseException as exc:
+                failed.append(_draw_failed(exc, scope))
+                break
             drew()
             try:
                 result: Result[K, V] = Result(key, value=await fn(key))
