@@ -224,17 +224,18 @@ class Transport:
 
         A derived transport (:meth:`with_options`) owns nothing: it only stops itself.
         """
-        self._closed = True
-        if not self._owner:
-            return
         shared = self._shared
         loop = asyncio.get_running_loop()
-        if shared.loop is not None and shared.loop is not loop:
+        if self._owner and shared.loop is not None and shared.loop is not loop:
+            # (refused before anything is marked closed: its own loop can still use it)
             raise InvalidRequestError(
                 "this client was used in another event loop (an earlier asyncio.run(), or"
                 " another thread's loop) and its connections and waiters belong to it: close"
                 " it there; not closed"
             )
+        self._closed = True
+        if not self._owner:
+            return
         shared.closed = True
         # To its end even if this task is cancelled meanwhile: an anyio shield stops anyio's
         # cancellations only, and asyncio's own (task.cancel(), asyncio.timeout) cut the
@@ -398,6 +399,8 @@ class Transport:
                     lease=self.timeout,  # a probe holds the others back no longer than it
                     what=what,
                 ) as slot:
+                    if self._closed:  # a derived client closed while this call waited
+                        self._check_open()
                     attempt_started = loop.time()
                     attempt = self._within(request, deadline_at, attempt_started)
                     sent = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+import threading
 from typing import Any
 
 import pytest
@@ -261,3 +262,55 @@ def test_a_client_is_closed_in_the_event_loop_it_was_used_in_or_says_so() -> Non
     asyncio.run(client.get_organization())
     with pytest.raises(common.InvalidRequestError, match="close it there"):
         asyncio.run(client.aclose())
+
+
+def test_a_close_refused_from_another_loop_leaves_the_client_usable_in_its_own() -> None:
+    # The refused close marked the client closed first: its own loop then got
+    # ClientClosedError on every call, with its session still open.
+    async def handler(request: common.provider.Request) -> common.provider.Response:
+        org = {"_id": "org_1", "name": "Club", "slug": "club", "roles": [], "plan": "free"}
+        return reply({"data": org})
+
+    client = IntervalsClient(api_key="k", sender=MemorySender(handler))
+    own = asyncio.new_event_loop()
+    thread = threading.Thread(target=own.run_forever, daemon=True)
+    thread.start()
+    try:
+
+        def in_own_loop(coroutine: Any) -> Any:
+            return asyncio.run_coroutine_threadsafe(coroutine, own).result(timeout=10)
+
+        assert in_own_loop(client.get_organization()).name == "Club"
+        with pytest.raises(common.InvalidRequestError, match="close it there"):
+            asyncio.run(client.aclose())
+        assert in_own_loop(client.get_organization()).name == "Club"  # still open
+        in_own_loop(client.aclose())
+        with pytest.raises(common.ClientClosedError):
+            in_own_loop(client.get_organization())
+    finally:
+        own.call_soon_threadsafe(own.stop)
+        thread.join(10)
+        own.close()
+
+
+async def test_a_derived_client_closed_while_its_calls_wait_sends_them_no_more() -> None:
+    # Closing a with_options() client stopped only new calls: its calls waiting out a
+    # backoff woke up after the close and were sent (and answered).
+    attempts: list[float] = []
+
+    async def handler(request: common.provider.Request) -> common.provider.Response:
+        attempts.append(asyncio.get_running_loop().time())
+        if len(attempts) == 1:  # the call then waits a second to retry
+            return reply({"error": {"message": "slow down"}}, 429, {"Retry-After": "1"})
+        org = {"_id": "org_1", "name": "Club", "slug": "club", "roles": [], "plan": "free"}
+        return reply({"data": org})
+
+    async with IntervalsClient(api_key="k", sender=MemorySender(handler)) as client:
+        derived = client.with_options(deadline=10)
+        call = asyncio.ensure_future(derived.get_organization())
+        await asyncio.sleep(0.1)  # the first attempt refused: the call waits to retry
+        await derived.aclose()
+        with pytest.raises(common.ClientClosedError):
+            await call
+        assert len(attempts) == 1  # nothing sent after the close
+        assert (await client.get_organization()).name == "Club"  # the original is open
