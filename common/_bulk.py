@@ -124,12 +124,10 @@ async def _put(send: ObjectSendStream[T], item: T) -> bool:
     """Send, without yielding to the event loop when the buffer has room; False when the
     consumer is gone (nobody wants the rest: the work ends quietly, not with an error)."""
     try:
-        send.send_nowait(item)
-    except anyio.WouldBlock:
         try:
+            send.send_nowait(item)
+        except anyio.WouldBlock:
             await send.send(item)
-        except _GONE:
-            return False
     except _GONE:
         return False
     return True
@@ -304,13 +302,8 @@ async def fetch_many(
                 raise
             except BaseException as exc:  # any other: that key's error (GeneratorExit, a custom)
                 result = Result(key, error=exc)
-            try:
-                send.send_nowait(result)  # (no trip through the event loop when there is room)
-            except anyio.WouldBlock:
-                if not await _put(send, result):
-                    break
-            except _GONE:
-                break  # the consumer is gone (see _put)
+            if not await _put(send, result):
+                break  # the consumer is gone
         finished()
 
     async def run(group: TaskGroup, send: ObjectSendStream[Result[K, V]]) -> None:

@@ -528,8 +528,10 @@ class IntervalsClient(provider.BaseClient):
             if unsure is not None and "series" not in said:  # once per listing
                 said.add("series")
                 left_out = f"{left_out}; {unsure}" if left_out else unsure
-            kept = {id(event) for event in items}
-            passed = [event for event in page.data if id(event) not in kept]  # progress too
+            passed: list[Event] = []  # what the filters left out: progress too
+            if len(items) < len(page.data):
+                kept = {id(event) for event in items}
+                passed = [event for event in page.data if id(event) not in kept]
             if page.has_more and page.data:  # the server's cursor, within this window
                 within = _WindowCursor(cursor.windows, page.data[-1].id)
                 return provider.Chunk(items, within, left_out, filtered=passed)
