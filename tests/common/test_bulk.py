@@ -288,12 +288,12 @@ class Source:
         self.name = name
 
     async def iter_events(self, *, date_from=None, date_to=None):
-        for i in range(100):
-            await asyncio.sleep(0.01)
-            yield i
+        yield 0
+        await asyncio.Event().wait()  # the rest never comes: in flight until cancelled
 
 async def slow(key):
-    await asyncio.sleep(0.5)
+    if key:
+        await asyncio.Event().wait()  # in flight until cancelled
     return key
 
 async def main():

@@ -15,7 +15,7 @@ import pytest
 
 import common
 from common._json import dumps
-from common.testing import MemorySender, reply
+from common.testing import MemorySender, reply, run_virtual
 from intervals_async import IntervalsClient, IntervalsSource
 from intervals_async.testing import FakeIntervals
 from ridewithgps_async import RideWithGPSClient
@@ -293,9 +293,13 @@ def test_a_close_refused_from_another_loop_leaves_the_client_usable_in_its_own()
         own.close()
 
 
-async def test_a_derived_client_closed_while_its_calls_wait_sends_them_no_more() -> None:
+def test_a_derived_client_closed_while_its_calls_wait_sends_them_no_more() -> None:
     # Closing a with_options() client stopped only new calls: its calls waiting out a
-    # backoff woke up after the close and were sent (and answered).
+    # backoff woke up after the close and were sent (and answered). On the virtual clock.
+    run_virtual(_derived_client_closed_while_its_call_waits)
+
+
+async def _derived_client_closed_while_its_call_waits() -> None:
     attempts: list[float] = []
 
     async def handler(request: common.provider.Request) -> common.provider.Response:

@@ -67,6 +67,12 @@ async def redis_now(connection: Any) -> float:
     return float(seconds) + micros / 1e6
 
 
+async def another_process_probes(connection: Any) -> None:
+    """Write into the budget a probe lease of another process's, 20 s long."""
+    lease = await redis_now(connection) + 20
+    await connection.hset(PREFIX + KEY, mapping={"probe": "1", "lease": repr(lease)})
+
+
 # -- the probe and cancelled acquires ----------------------------------------------------
 
 
@@ -724,9 +730,7 @@ async def test_a_call_near_its_deadline_waits_behind_another_process_s_probe(
         for _ in range(10):
             async with client(fake, slow_url) as c:
                 await c.get_event(eid)
-                seconds, micros = await redis.time()
-                lease = seconds + micros / 1e6 + 20  # another process is probing
-                await redis.hset(PREFIX + KEY, mapping={"probe": "1", "lease": repr(lease)})
+                await another_process_probes(redis)
                 sent = len(fake.statuses)
                 with pytest.raises(common.APITimeoutError, match=r"behind the (probe|shared)"):
                     await c.with_options(deadline=0.5).get_event(eid)
@@ -775,8 +779,7 @@ async def test_a_call_held_by_the_shared_budget_paces_locally_when_redis_stops_a
         eid = first_id(fake)
         async with client(fake, slow_url, deadline=3.0) as c:
             await c.get_event(eid)  # the store answers: its round trip is known
-            lease = await redis_now(redis) + 20  # another process is probing
-            await redis.hset(PREFIX + KEY, mapping={"probe": "1", "lease": repr(lease)})
+            await another_process_probes(redis)
             sent = len(fake.statuses)
             call = asyncio.ensure_future(c.get_event(eid))
             await asyncio.sleep(0.1)  # held: it asks again every PROBE_POLL
