@@ -37,7 +37,6 @@ class RequestArgs(TypedDict, total=False):
     headers: Mapping[str, str] | None
     idempotency_key: str | None
     allow_write_retries: bool | None
-    deadline_at: float | None
 
 
 class BaseClient:
@@ -92,6 +91,14 @@ class BaseClient:
         derived._transport = self._transport.with_options(**options)
         return derived
 
+    def _one_call(self: C) -> C:
+        """This client with one deadline, from now, for every request sent through it: a
+        call that sends several (a listing's pages, a fall-back method, an event and its
+        participants) ends by the ``deadline`` of the whole call, as the option says."""
+        derived = copy.copy(self)
+        derived._transport = self._transport.until(self._transport.deadline_at())
+        return derived
+
     @property
     def options(self) -> Options:
         """The options in force."""
@@ -108,7 +115,11 @@ class BaseClient:
         return self._transport.base_url
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(base_url={self.base_url!r})"
+        # (a constructor that failed leaves no transport: a traceback shown with its
+        # locals calls this on the half-built client)
+        transport = getattr(self, "_transport", None)
+        url = None if transport is None else transport.base_url
+        return f"{type(self).__name__}(base_url={url!r})"
 
     async def aclose(self) -> None:
         """Close the owned session; a borrowed session is left open."""

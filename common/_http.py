@@ -211,6 +211,18 @@ class AiohttpSender:
                 self._once = True
         return self._session
 
+    def check_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Refuse a borrowed session made in another event loop than ``loop``: its
+        connections belong to that one (aiohttp failed with a bare RuntimeError)."""
+        theirs = getattr(self._session, "_loop", None)  # aiohttp's own (``.loop`` is deprecated)
+        if not self._owns and theirs is not None and theirs is not loop:
+            raise InvalidRequestError(
+                "the session given (session=) was made in another event loop (an earlier"
+                " asyncio.run(), or another thread's loop): make it in the loop that uses the"
+                " client; not sent",
+                field="session",
+            )
+
     async def aclose(self) -> None:
         """Close an owned session (a borrowed one is left open, and the attempts in flight
         on it end with :class:`ClientClosedError`). Safe twice."""

@@ -138,6 +138,8 @@ class Transport:
         self._session_headers: Mapping[str, str] = session.headers if session is not None else {}
         self._owner = True
         self._closed = False
+        #: The deadline of one call that sends several requests (:meth:`until`).
+        self._until: float | None = None
         self._configure()
         configure_from_env()  # EVENTSYNC_LOG=debug: request logs without code
 
@@ -181,8 +183,22 @@ class Transport:
         derived._configure()
         return derived
 
+    def until(self, deadline_at: float | None) -> Transport:
+        """A transport whose every request also ends by ``deadline_at`` (from
+        :meth:`deadline_at`): one call that sends several requests (pages, a fall-back
+        method) ends by one deadline. It shares everything and owns nothing, as one from
+        :meth:`with_options`."""
+        derived = copy.copy(self)
+        derived._owner = False
+        if deadline_at is not None and (self._until is None or deadline_at < self._until):
+            derived._until = deadline_at
+        return derived
+
     def __repr__(self) -> str:
-        return f"Transport(base_url={self.base_url!r}, auth={self._auth!r})"
+        # (a constructor that failed leaves no attributes: a traceback shown with its
+        # locals calls this on the half-built object)
+        url, auth = getattr(self, "base_url", None), getattr(self, "_auth", None)
+        return f"Transport(base_url={url!r}, auth={auth!r})"
 
     @property
     def limiter(self) -> Limiter:
@@ -217,6 +233,8 @@ class Transport:
                 " waiters belong to it: create, use and close a client inside one event"
                 " loop; not sent"
             )
+        if isinstance(shared.sender, AiohttpSender):
+            shared.sender.check_loop(loop)
         shared.loop = loop
 
     async def aclose(self) -> None:
@@ -385,6 +403,9 @@ class Transport:
         sender = self._shared.sender
         policy, limiter, what = self.policy, self._shared.limiter, f"{method} {path}: "
         started = loop.time()
+        until = self._until
+        if until is not None and (deadline_at is None or until < deadline_at):
+            deadline_at = until
         if self.deadline is not None:  # the sooner of this transport's and the call's
             own = started + self.deadline
             deadline_at = own if deadline_at is None or own < deadline_at else deadline_at

@@ -405,8 +405,8 @@ class IntervalsClient(provider.BaseClient):
         follow_cursor: bool = True,
         hint: str = "",
     ) -> list[_Item]:
-        """:meth:`_pages`, collected."""
-        pages = self._pages(
+        """:meth:`_pages`, collected: every page within the one call's deadline."""
+        pages = self._one_call()._pages(
             scope, path, envelope, params, limit, follow_cursor=follow_cursor, hint=hint
         )
         return [item async for item in pages]

@@ -236,14 +236,17 @@ class IntervalsSource(common.EventSource):
         :class:`EventDetail`. ``participants`` is None when the API key may not read
         them (no ``read:participants`` scope: a 403), as the contract says for
         participants the provider does not show this caller; :meth:`list_participants`
-        raises the :class:`common.PermissionDeniedError` itself."""
+        raises the :class:`common.PermissionDeniedError` itself. The event and its
+        registrations' pages end by one ``deadline``; the series' timezones (looked up
+        once per source, for every call after) by their own."""
         # (checked as its registrations' listing checks it, before anything is sent: an id
         # that is no string went out, then failed there)
         provider.check_text("event_id", event_id)
-        detail: EventDetail = await self.client.get_event(event_id)
+        client = self.client._one_call()  # the event and its registrations: one deadline
+        detail: EventDetail = await client.get_event(event_id)
         participants: tuple[common.Participant, ...] | None
         try:
-            participants = tuple(await self.list_participants(event_id))
+            participants = tuple(map(to_participant, await client.list_registrations(event_id)))
         except common.PermissionDeniedError:
             participants = None  # not shown to this caller: unknown, not none
         timezone = await self._timezone(detail.event.series_id)

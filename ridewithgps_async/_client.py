@@ -472,19 +472,15 @@ class RideWithGPSClient(provider.BaseClient):
         if not fields:
             raise common.InvalidRequestError("update_event: no field to change was given")
         body = {"event": fields}
-        deadline_at = self.transport.deadline_at()  # one deadline for both requests
+        call = self._one_call()  # one deadline for both requests
         try:
-            return await self._call(
-                "PUT", path, Event, root="event", json=body, deadline_at=deadline_at
-            )
+            return await call._call("PUT", path, Event, root="event", json=body)
         except common.APIStatusError as refused:
             if refused.status_code != 405:
                 raise
             sent = refused.attempts
         try:
-            return await self._call(
-                "PATCH", path, Event, root="event", json=body, deadline_at=deadline_at
-            )
+            return await call._call("PATCH", path, Event, root="event", json=body)
         except common.APIError as error:
             error.attempts += sent  # the PUT's count too: every request this call sent
             raise
