@@ -118,12 +118,21 @@ def to_ics(events: Iterable[Event], *, name: str | None = None) -> str:
         days = [event.start_date for event in timed]
         days += [event.end_date for event in timed if event.end_date is not None]
         if days:
-            last = min(max(days).year + 2, dt.MAXYEAR)
-            first = max(min(days).year, last - 30)  # bounded work: the newest years kept
+            # every year of them (a span of centuries writes ~30 kB a century, in ms)
+            first, last = min(days).year, min(max(days).year + 2, dt.MAXYEAR)
             add_zones(first_date=dt.date(first, 1, 1), last_date=dt.date(last, 1, 1))
         # icalendar adds them in the order of a set of names (hash order: another order in
         # another process); sorted by TZID, the bytes are the same in every run
         calendar.subcomponents.sort(key=_zones_first)
+    if not ordered:  # RFC 5545 wants a component at least: a feed of no event has UTC's zone
+        zone, standard = icalendar.Timezone(), icalendar.TimezoneStandard()
+        standard.add("dtstart", dt.datetime(1970, 1, 1))
+        standard.add("tzoffsetfrom", dt.timedelta(0))
+        standard.add("tzoffsetto", dt.timedelta(0))
+        standard.add("tzname", "UTC")
+        zone.add("tzid", "UTC")
+        zone.add_component(standard)
+        calendar.add_component(zone)
     text: str = calendar.to_ical().decode("utf-8")
     return text
 

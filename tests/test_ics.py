@@ -192,6 +192,25 @@ def test_an_empty_calendar_is_a_valid_document() -> None:
     calendar, vevents = parse(common.to_ics([]))
     assert vevents == {}
     assert str(calendar["PRODID"]).startswith("-//eventsync")
+    # RFC 5545 3.6: a calendar holds one component at least (it had none)
+    assert [c.name for c in calendar.subcomponents] == ["VTIMEZONE"]
+    assert str(calendar.subcomponents[0]["TZID"]) == "UTC"
+
+
+def test_each_zone_is_written_for_every_year_of_the_events() -> None:
+    # Only the newest 30 years were written: a 2026 event beside one in 2060 referred to a
+    # VTIMEZONE that began in 2032 ("This timezone only works from 2032-01-01").
+    berlin = {"start_time": T(9), "timezone": "Europe/Berlin"}
+    text = common.to_ics(
+        [
+            event(id="1", start_date=D(2026, 7, 4), **berlin),
+            event(id="2", start_date=D(2060, 7, 4), **berlin),
+        ]
+    )
+    calendar, _ = parse(text)
+    (zone,) = calendar.walk("VTIMEZONE")
+    assert min(c["DTSTART"].dt.year for c in zone.subcomponents) <= 2026
+    assert "only works from 2026-01-01 to 2062-01-01" in str(zone["COMMENT"])
 
 
 INJECTED = "x\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:evil@eventsync\r\nSUMMARY:spoof\rY\nZ"

@@ -23,6 +23,7 @@ import signal
 import sys
 import textwrap
 import traceback
+import types
 import warnings
 from collections.abc import Callable, Sequence
 from importlib import metadata
@@ -43,7 +44,7 @@ from .._errors import (
 from .._log import shown_by_env
 from ..provider import Registry
 from ..ratelimit._redis import check_store_url
-from ._output import one_line, warn
+from ._output import Output, one_line, warn
 from ._run import (
     EXIT_API,
     EXIT_AUTH,
@@ -409,6 +410,11 @@ async def _terminable(
     try:
         for signum in previous:
             loop.add_signal_handler(signum, stop, signum)
+            # The loop sees a signal only between callbacks: a write to a reader that stopped
+            # reading (a stalled pipe) blocked it for good, and no signal stopped the run.
+            # Interrupted (no SA_RESTART), the write lets Python's own handler run first.
+            signal.signal(signum, unstick)
+            signal.siginterrupt(signum, True)
     except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, Windows
         _restore(loop, previous)
         return await run(args, registry, console)
@@ -422,6 +428,22 @@ async def _terminable(
         raise
     finally:
         _restore(loop, previous)
+
+
+def unstick(signum: int, frame: types.FrameType | None) -> None:
+    """Python's handler of SIGINT and SIGTERM beside the loop's (which stops the run): when
+    the signal came during a write of the run's output (:meth:`Output.write`, ``flush``)
+    that blocks, what it has not written goes to /dev/null, so that the write ends and the
+    loop stops the run; anywhere else, nothing (the loop's handler does the stopping)."""
+    if frame is not None and frame.f_code in _WRITES:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            stuck = frame.f_locals["self"]._stream.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, stuck)
+            os.close(devnull)
+
+
+_WRITES = (Output.write.__code__, Output.flush.__code__)
 
 
 def _restore(loop: asyncio.AbstractEventLoop, previous: dict[signal.Signals, Any]) -> None:

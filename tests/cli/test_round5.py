@@ -4,15 +4,19 @@ on the code before its fix)."""
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import os
 import resource
 import signal
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 import common
 from common._cli._output import Outcome, events_table
@@ -227,3 +231,40 @@ def test_ctrl_c_while_the_tool_loads_is_an_interruption(fakes: Fakes) -> None:
         err = "".join(seen) + err
         assert proc.returncode == 130, (moment, proc.returncode, err[-2000:])
         assert "Traceback" not in err and "eventsync: interrupted" in err, (moment, err[-2000:])
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_a_run_whose_stdout_reader_stopped_reading(
+    fakes: Fakes, signum: signal.Signals, code: int
+) -> None:
+    # The run blocked in write() to a pipe its reader no longer read: the loop that stops
+    # the run on a signal never ran again, and SIGTERM then three Ctrl-C changed nothing
+    # until the reader went away (third outside review).
+    read_end, write_end = os.pipe()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "common._cli", "--no-progress", "events", "--participants",
+             "--format", "jsonl"],
+            env=clean_env(fakes.env()), stdout=write_end, stderr=subprocess.PIPE,
+            text=True, cwd=ROOT,
+        )  # fmt: skip
+        os.close(write_end)
+        try:
+            give_up, seen = time.monotonic() + 30, [-1]
+            while time.monotonic() < give_up and not seen[-4:] == [seen[-1]] * 4:
+                time.sleep(0.2)  # until the pipe stays full: the run is blocked writing
+                seen.append(_unread(read_end))
+            assert seen[-1] > 32_000 and proc.poll() is None, seen
+            proc.send_signal(signum)
+            _, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+        assert proc.returncode == code, err
+        assert "Traceback" not in err
+    finally:
+        os.close(read_end)
+
+
+def _unread(fd: int) -> int:
+    """Bytes waiting in a pipe."""
+    return int.from_bytes(fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0"), sys.byteorder)
