@@ -51,6 +51,12 @@ logger = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
 _MAX_CAUSE_TEXT = 300
+
+
+class _ClosedDuring(Exception):
+    """The client was closed while the attempt read its answer."""
+
+
 #: The attempts on an owned session need no watching (see :meth:`AiohttpSender.send`).
 _UNWATCHED: contextlib.nullcontext[None] = contextlib.nullcontext()
 
@@ -106,6 +112,9 @@ class _SendOnce:
             raise
 
 
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 class _IdleCheckedConnector(aiohttp.TCPConnector):
     """A pooled connection that received bytes while idle is closed, not reused.
 
@@ -123,6 +132,14 @@ class _IdleCheckedConnector(aiohttp.TCPConnector):
         traces: list[Trace],
         timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
     ) -> Connection:
+        if req.method not in _READS:
+            # A write is not re-sent on a pooled connection that turns out closed: let the
+            # loop see a close that has already arrived first (two turns: the socket's
+            # events are handled after the task that yields), so that the pool drops it.
+            # (A server that closed each connection after its answer failed every write
+            # sent right after another call.)
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
         connection = await super().connect(req, traces, timeout)
         protocol = connection.protocol
         if protocol is None or not protocol.should_close:
@@ -282,12 +299,17 @@ class AiohttpSender:
                     else (*self._middlewares, _SendOnce()),
                 ) as resp:
                     limit, length = request.max_response_bytes, resp.content_length
+                    if resp.status >= 300:
+                        limit = request.max_error_bytes
                     # A body as sent, of a known length within the cap: read at once
                     # (compressed, it is counted as it is decoded).
                     plain = "Content-Encoding" not in resp.headers
                     if length is not None and length <= limit and plain:
-                        return Response(resp.status, resp.headers, await resp.read(), False)
-                    body, complete = await _read_capped(resp, limit)
+                        body, complete = await resp.read(), True
+                    else:
+                        body, complete = await _read_capped(resp, limit)
+                    if self._closed:  # aclose() cut the connection: a body of no length ends
+                        raise _ClosedDuring  # there, and is no answer
                     return Response(resp.status, resp.headers, body, not complete)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
             not_sent = isinstance(exc, aiohttp.ConnectionTimeoutError)
@@ -310,6 +332,8 @@ class AiohttpSender:
             if not session.closed:
                 raise
             closed = True
+        except _ClosedDuring:
+            pass  # (failed None, not closed: the client was closed during the attempt)
         finally:
             if isinstance(watch, anyio.CancelScope):
                 self._in_flight.discard(watch)

@@ -45,10 +45,17 @@ class Request:
     body: bytes | None = None
     #: Seconds the whole attempt may take, answer body included.
     timeout: float = 30.0
-    #: Read at most this much of the answer's body (:attr:`Response.truncated` beyond).
+    #: Read at most this much of the answer's body (:attr:`Response.truncated` beyond),
+    #: and of an answer that is no success at most :data:`MAX_ERROR_BODY`.
     max_response_bytes: int = 64 * 1024 * 1024
     #: The path as the operation wrote it, for messages (never the query: it may hold data).
     path: str = ""
+
+    @property
+    def max_error_bytes(self) -> int:
+        """The most of an error's body to read (its text is shown, cut to 500 characters:
+        a body of 300,000 field errors, 5 MB, held the event loop for seconds)."""
+        return min(self.max_response_bytes, MAX_ERROR_BODY)
 
     @property
     def what(self) -> str:
@@ -58,6 +65,10 @@ class Request:
 
 def _headers(value: Mapping[str, str]) -> CIMultiDictProxy[str]:
     return value if isinstance(value, CIMultiDictProxy) else CIMultiDictProxy(CIMultiDict(value))
+
+
+#: The most of a body that is no success's (status 300 or more) that a sender reads.
+MAX_ERROR_BODY = 1024 * 1024
 
 
 @attrs.frozen

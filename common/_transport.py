@@ -346,7 +346,7 @@ class Transport:
             body_wait=self._body_wait,
             parse_error=self._parse_error,
             secrets=self._secrets(request.headers),
-            body_limit=request.max_response_bytes if response.truncated else None,
+            body_limit=request.max_error_bytes if response.truncated else None,
         )
         raise AttemptFailed(Failure.STATUS, error, response.status)
 

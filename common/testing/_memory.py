@@ -91,10 +91,9 @@ class MemorySender:
                 Failure.MAYBE_SENT,
                 APITimeoutError(f"{request.what}: timed out after {request.timeout:.3g}s"),
             )
-        if len(response.body) > request.max_response_bytes:
-            return attrs.evolve(
-                response, body=response.body[: request.max_response_bytes], truncated=True
-            )
+        limit = request.max_error_bytes if response.status >= 300 else request.max_response_bytes
+        if len(response.body) > limit:
+            return attrs.evolve(response, body=response.body[:limit], truncated=True)
         return response
 
     async def aclose(self) -> None:

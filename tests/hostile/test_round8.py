@@ -4,10 +4,12 @@ fails on the code before its fix)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import traceback
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 
 import common
@@ -15,8 +17,12 @@ from common.provider import Request, Response, Transport
 from common.testing import MemorySender, reply, run_virtual
 from intervals_async import IntervalsClient, IntervalsSource
 from intervals_async.testing import FakeIntervals
+from ridewithgps_async import RideWithGPSClient
+
+from .conftest import RawServer, Seen, respond, send_raw
 
 PAGES = 10
+_RIDE = {"event": {"id": 1, "name": "Ride", "start_date": "2027-05-14"}}
 
 
 def _registration(i: int) -> dict[str, Any]:
@@ -110,3 +116,69 @@ def test_a_client_whose_constructor_failed_still_has_a_repr(options: dict[str, A
     )
     assert "IntervalsClient(base_url=None)" in shown
     assert repr(Transport.__new__(Transport)) == "Transport(base_url=None, auth=None)"
+
+
+@pytest.mark.anyio
+async def test_a_huge_error_body_is_read_in_part_and_its_field_errors_capped(
+    raw: RawServer,
+) -> None:
+    # 300,000 field errors (5 MB) were all kept, each redacted: the event loop was held
+    # for 5 s, past the call's deadline of 2 s.
+    fields = {f"field_{i}": ["is invalid ... " * 3] for i in range(300_000)}
+    small = {f"field_{i}": ["x" * 510] * 11 for i in range(120)}  # 0.7 MB
+    raw.answer(respond(422, {"errors": fields}), respond(422, {"errors": small}))
+    async with RideWithGPSClient(
+        api_key="k", auth_token="t", base_url=raw.url, deadline=2.0
+    ) as client:
+        with anyio.fail_after(1.0):  # the loop stayed free: a timer fires on time
+            with pytest.raises(common.ValidationError) as huge:
+                await client.get_event(1)
+        assert "larger than 1048576 bytes" in huge.value.message
+        with pytest.raises(common.ValidationError) as kept:
+            await client.get_event(1)
+    errors = kept.value.field_errors
+    assert list(errors) == [f"field_{i}" for i in range(100)]
+    assert {len(texts) for texts in errors.values()} == {10}
+    assert {len(text) for texts in errors.values() for text in texts} == {501}  # 500 + "…"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("owned", [True, False])
+async def test_closing_the_client_during_a_body_of_no_length_is_no_answer(
+    raw: RawServer, owned: bool
+) -> None:
+    # HTTP/1.0 without Content-Length: the body ends when the connection does, and
+    # aclose() ending it made a cut body a DecodeError, or a whole one a result.
+    raw.answer(
+        send_raw(
+            b'HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n{"event": {"id": 1,',
+            keep_open=True,
+        )
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        session = None if owned else await stack.enter_async_context(aiohttp.ClientSession())
+        client = RideWithGPSClient(api_key="k", auth_token="t", base_url=raw.url, session=session)
+        call = asyncio.ensure_future(client.get_event(1))
+        await raw.reached.wait()
+        await asyncio.sleep(0.05)  # the head and the start of the body are in
+        await client.aclose()
+        with pytest.raises(common.ClientClosedError):
+            await call
+
+
+@pytest.mark.anyio
+async def test_a_write_right_after_a_call_does_not_take_a_connection_the_server_closed(
+    raw: RawServer,
+) -> None:
+    # A server that closes each connection after its answer (no "Connection: close"):
+    # the DELETE went out on the closed pooled connection and failed, never sent.
+    async def answer_then_close(writer: asyncio.StreamWriter, seen: Seen) -> bool:
+        await respond(200, _RIDE if seen.method == "GET" else None)(writer, seen)
+        return False
+
+    raw.answer(answer_then_close)
+    async with RideWithGPSClient(api_key="k", auth_token="t", base_url=raw.url) as client:
+        for _ in range(5):
+            await client.get_event(1)
+            await client.delete_event(1)
+    assert raw.methods == ["GET", "DELETE"] * 5
