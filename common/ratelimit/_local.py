@@ -49,6 +49,13 @@ MIN_SAMPLE = 1
 #: says nothing of a pace, and such a pace would space the client out far below what
 #: it was doing (one request then a 30 s wait paced it at one per 20 s).
 SOLO_SAMPLE = 4
+#: A refusal with nothing accepted since the episode began is part of it: the limit is
+#: still closed (a window of 10 per 10 s, 100 a minute), which says nothing of its pace.
+#: Naming no wait, it holds everyone back as long again as the limit has been closed, at
+#: most this many seconds. (Each refused retry was an episode of its own that cut the pace:
+#: a hundred in a window closed for 10 s, down to one request per 20 s, and the keys behind
+#: it ran out of time; each call's own retries went out meanwhile.)
+CLOSED_HOLD = 2.0
 #: The server's recent pace: acceptances are counted in windows of this many seconds;
 #: a new episode's estimate never goes below the last window's rate (or the current
 #: one's, half a window in) when it holds at least RECENT_SAMPLE acceptances.
@@ -264,20 +271,28 @@ class Pacer:
             if interval:
                 self.state.tat = max(now, self.state.tat - interval)
 
-    def on_report(self, report: Report, sent_at: float, now: float) -> None:
-        """Learn from an attempt sent at ``sent_at`` that ended with ``report``."""
+    def on_report(self, report: Report, sent_at: float, now: float) -> float:
+        """Learn from an attempt sent at ``sent_at`` that ended with ``report``; the
+        cool-down a refusal wrote (0 for any other answer)."""
         state = self.state
         if not report.refused:
             if report.answered:
                 accept(state, now)
-            return
+            return 0.0
+        cool_down, episode_at = report.cool_down, state.episode_at
+        closed = episode_at is not None and not state.accepted and not report.server_wait
+        if closed and episode_at is not None and sent_at > episode_at:  # see CLOSED_HOLD
+            cool_down = max(cool_down, min(now - episode_at, CLOSED_HOLD))
         state.probe, state.drained_at = True, now
-        state.cool_until = max(state.cool_until, now + report.cool_down)
+        state.cool_until = max(state.cool_until, now + cool_down)
         state.server_until = max(state.server_until, now + report.server_wait, state.cool_until)
         state.tat = max(state.tat, state.cool_until)
-        if state.episode_at is not None and sent_at <= state.episode_at:
-            return  # in flight when the episode began: part of it, not a new one
+        if episode_at is not None and (sent_at <= episode_at or not state.accepted):
+            # In flight when the episode began, or refused before the server accepted
+            # anything since: part of it, not a new one (see CLOSED_HOLD).
+            return cool_down
         self._decrease(report, now)
+        return cool_down
 
     def _recent(self, now: float) -> float:
         """What the server accepted per second just now (0: not enough to tell)."""

@@ -399,10 +399,10 @@ class MemoryStore:
             self._notify(key)
             return "ok"
         cool_until, episodes = state.cool_until, state.episodes
-        Pacer(rate_limit, 1, state).on_report(report, sent_at, now)
+        written = Pacer(rate_limit, 1, state).on_report(report, sent_at, now)
         self._notify(key)
-        if now + report.cool_down > cool_until:
-            budget.cool_for = report.cool_down
+        if now + written > cool_until:  # the cool-down in force (see corrupt())
+            budget.cool_for = written
         return "new" if state.episodes != episodes else "same"
 
     async def changed(self, key: str, within: float) -> None:

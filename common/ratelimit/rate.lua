@@ -16,6 +16,7 @@ local HALVE, DECREASE, MARGIN, MIN_SAMPLE, SOLO_SAMPLE = 0.5, 0.9, 0.95, 1, 4
 local BURST_SLACK, RECENT, RECENT_SAMPLE = 1, 0.5, 4
 local KNOWN_MARGIN = 0.95
 local HOLD_AFTER, MAX_HOLD, HOLD_GAIN = 2.0, 30.0, 1.2
+local CLOSED_HOLD = 2.0
 local MAX_LEASE, SKEW, QUEUE_LIMIT, KEY_TTL = 30.0, 1.0, 1000, 3600
 
 local h = KEYS[1]
@@ -295,12 +296,17 @@ local function report()
   end
   local cool_down, server_wait = tonumber(ARGV[7]), tonumber(ARGV[8])
   local precise = tonumber(ARGV[9]) == 1
+  -- refused again, naming no wait, nothing accepted since the episode: hold back as long
+  -- again as the limit has been closed, at most CLOSED_HOLD
+  if s.ep ~= nil and s.acc == 0 and server_wait == 0 and sent_at > s.ep then
+    cool_down = math.max(cool_down, math.min(now - s.ep, CLOSED_HOLD))
+  end
   s.probe, s.dr = true, now
   if now + cool_down > s.cool then s.cd = cool_down end
   s.cool = math.max(s.cool, now + cool_down)
   s.srv = math.max(s.srv, now + server_wait, s.cool)
   s.tat = math.max(s.tat, s.cool)
-  if s.ep ~= nil and sent_at <= s.ep then
+  if s.ep ~= nil and (sent_at <= s.ep or s.acc == 0) then
     save(s)
     return 'same'
   end

@@ -562,6 +562,17 @@ def default_matrix(seed: int = 0) -> list[Cell]:
                 Cell("token", rate, burst, wait, latency=0.001, concurrency=1, seed=seed,
                      tag="sequential")
             )  # fmt: skip
+    # A window closed for seconds (10 per 10 s, 100 a minute), the
+    # 429 naming no wait or whole seconds: every refused retry while it was closed cut the
+    # pace again, to one request per 20 s, and the keys behind it ran out of time.
+    windows: tuple[ServerKind, ...] = ("fixed", "sliding")
+    for window in windows:
+        for wait in ("none", "seconds"):
+            for per_second, size, keys in ((1.0, 10, 40), (100 / 60, 100, 200)):
+                cells.append(
+                    Cell(window, per_second, size, wait, concurrency=30, keys=keys, seed=seed,
+                         tag="long window")
+                )  # fmt: skip
     # Intervals' documented plans (intervals-current.md): Premium 100/minute burst 20,
     # Enterprise 1,000/minute burst 50, the wait in the body (epoch ms), for a minute's
     # worth of Premium and 20 s of Enterprise, from one request at a time to a crowd.

@@ -176,6 +176,7 @@ def test_the_climb_back_takes_seconds_and_unknown_limits_end_unpaced() -> None:
     # A first estimate made with no pace in force is a guess: its climb is over when
     # the cool-down ends, and the pace doubles from there.
     assert pacer.state.climb_from == pytest.approx(pacer.state.cool_until - CLIMB)
+    pacer.on_report(Report.accepted(), 2.9, 2.95)  # (nothing accepted: the same episode)
     pacer.on_report(refused(0.0), 3.0, 3.0)  # a paced refusal: the full climb
     episode, estimate = pacer.state.episode_at, pacer.state.estimate
     assert episode == pacer.state.climb_from == 3.0
