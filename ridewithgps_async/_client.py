@@ -76,12 +76,14 @@ def next_page(page: int, items: int, page_size: int, pagination: Pagination | No
     ``next_page_url`` (the prose docs' last-page signal) end it: a page count that
     says there is more is asked for, since a wrong guess costs one empty page and the
     other one would lose every page after this. Without any ``meta.pagination``, a
-    full page is taken to mean there may be more.
+    full page is taken to mean there may be more, and so is one of the server's own
+    size (20) when more was asked for: the older docs name no ``page_size``, and a
+    server that ignores it lost every page after the first.
     """
     if items == 0:
         return None
     if pagination is None:
-        return page + 1 if items >= page_size else None
+        return page + 1 if items >= min(page_size, DEFAULT_PAGE_SIZE) else None
     if pagination.page_count is not None:
         return page + 1 if page < pagination.page_count else None
     if pagination.next_page_url is None:

@@ -2,10 +2,9 @@
 
 The API's JSON keys are already snake_case, so attribute names are the keys.
 RideWithGPS adds keys to v1 responses without a version change: every model
-keeps the keys it does not know in ``extra`` instead of refusing them. Only
-``id`` is required (of events, participants' users, routes, organizers and
-photos: what a record is addressed by); everything else defaults to None, so a
-sparse response still decodes. RideWithGPS's own OpenAPI description requires
+keeps the keys it does not know in ``extra`` instead of refusing them. Only an
+event's ``id`` is required (what it is addressed by); everything else defaults to
+None, so a sparse response still decodes. RideWithGPS's own OpenAPI description requires
 no key of an event at all, and recorded live responses to updates carry only a
 handful.
 """
@@ -83,7 +82,8 @@ class User:
     ``display_name``, else ``first_name`` + ``last_name``.
     """
 
-    id: int
+    #: None when the API leaves it out (the description requires no key of a ``User``).
+    id: int | None = None
     name: str | None = None
     first_name: str | None = None
     last_name: str | None = None
@@ -153,7 +153,8 @@ class Participant:
     API sends a value outside the documented ones.
     """
 
-    user: User
+    #: None when the API leaves it out (the description requires no key of one).
+    user: User | None = None
     status: ParticipantStatus | str | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None

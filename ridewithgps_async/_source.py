@@ -10,6 +10,7 @@ and :meth:`RideWithGPSSource.iter_events` leaves it out with a
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -20,10 +21,13 @@ from common import provider
 from ._client import RideWithGPSClient
 from ._models import Event, EventSummary, Participant, ParticipantStatus, User
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "RideWithGPSSource",
     "map_event",
     "map_participant",
+    "map_participants",
     "map_status",
     "user_name",
 ]
@@ -73,20 +77,42 @@ def map_participant(participant: Participant, event_id: int | str) -> common.Par
     """A participant as a :class:`common.Participant`; its id is the user id.
 
     ``name`` follows :func:`user_name`; ``email`` is the user's ``email`` when
-    the API sends one (the OpenAPI description's ``User`` has it).
+    the API sends one (the OpenAPI description's ``User`` has it). Raises
+    :class:`common.DecodeError` for one whose user has no ``id`` (see
+    :func:`map_participants`).
     """
+    user = participant.user
+    if user is None or user.id is None:
+        raise common.DecodeError(
+            f"RideWithGPS event {event_id}: a participant has no user id"
+            " @ $.event.participants[].user.id"
+        )
     status = participant.status
     raw_status = status.value if isinstance(status, ParticipantStatus) else (status or "")
     return common.Participant(
         provider=common.Provider.RIDEWITHGPS,
-        id=str(participant.user.id),
+        id=str(user.id),
         event_id=str(event_id),
-        name=user_name(participant.user),
-        email=_text(participant.user.email),
+        name=user_name(user),
+        email=_text(user.email),
         status=map_status(status),
         raw_status=raw_status,
         raw=participant,
     )
+
+
+def map_participants(event: Event) -> tuple[common.Participant, ...]:
+    """The event's participants as :class:`common.Participant` (it must show them). One
+    without a user id (the description requires none) has no id to be given: left out,
+    with a warning (a decode error for it lost the whole event)."""
+    known = [p for p in event.participants or () if p.user is not None and p.user.id is not None]
+    if len(known) < len(event.participants or ()):
+        logger.warning(
+            "RideWithGPS event %s: %d participant(s) without a user id left out",
+            event.id,
+            len(event.participants or ()) - len(known),
+        )
+    return tuple(map_participant(p, event.id) for p in known)
 
 
 def map_event(event: EventSummary) -> common.Event:
@@ -121,7 +147,7 @@ def map_event(event: EventSummary) -> common.Event:
         participants = (
             None
             if event.participants is None  # not shown to this caller: unknown, not none
-            else tuple(map_participant(p, event.id) for p in event.participants)
+            else map_participants(event)
         )
     return common.Event(
         provider=common.Provider.RIDEWITHGPS,
@@ -241,4 +267,4 @@ class RideWithGPSSource(common.EventSource):
                 f"RideWithGPS shows the participants of event {event.id} only to its owner",
                 status_code=403,
             )
-        return [map_participant(p, event.id) for p in event.participants]
+        return list(map_participants(event))

@@ -251,7 +251,7 @@ def test_a_signal_stops_a_run_whose_stdout_reader_stopped_reading(
         os.close(write_end)
         try:
             give_up, seen = time.monotonic() + 30, [-1]
-            while time.monotonic() < give_up and not seen[-4:] == [seen[-1]] * 4:
+            while time.monotonic() < give_up and seen[-4:] != [seen[-1]] * 4:
                 time.sleep(0.2)  # until the pipe stays full: the run is blocked writing
                 seen.append(_unread(read_end))
             assert seen[-1] > 32_000 and proc.poll() is None, seen

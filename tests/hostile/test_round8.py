@@ -17,7 +17,7 @@ from common.provider import Request, Response, Transport
 from common.testing import MemorySender, reply, run_virtual
 from intervals_async import IntervalsClient, IntervalsSource
 from intervals_async.testing import FakeIntervals
-from ridewithgps_async import RideWithGPSClient
+from ridewithgps_async import RideWithGPSClient, RideWithGPSSource
 
 from .conftest import RawServer, Seen, respond, send_raw
 
@@ -182,3 +182,27 @@ async def test_a_write_right_after_a_call_does_not_take_a_connection_the_server_
             await client.get_event(1)
             await client.delete_event(1)
     assert raw.methods == ["GET", "DELETE"] * 5
+
+
+@pytest.mark.anyio
+async def test_a_participant_without_a_user_id_is_left_out_not_the_whole_event(
+    raw: RawServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The description requires no key of a participant or its user: one without a user
+    # id failed the whole event's decoding ("required field missing @ ...user.id").
+    people = [
+        {"user": {"id": 2, "display_name": "Bob"}, "status": "joined"},
+        {"user": {"display_name": "Deleted user"}, "status": "joined"},
+        {"status": "interested"},
+    ]
+    raw.answer(respond(200, {"event": {**_RIDE["event"], "participants": people}}))
+    async with RideWithGPSClient(api_key="k", auth_token="t", base_url=raw.url) as client:
+        full = await client.get_event(1)
+        assert full.participants is not None and len(full.participants) == 3
+        source = RideWithGPSSource(client)
+        event = await source.get_event("1")
+        listed = await source.list_participants("1")
+    assert event.participants is not None
+    assert [(p.id, p.name) for p in event.participants] == [("2", "Bob")]
+    assert [p.id for p in listed] == ["2"]
+    assert "2 participant(s) without a user id left out" in caplog.text

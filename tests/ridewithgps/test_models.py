@@ -227,7 +227,6 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("routes", "none"),
     ("routes", None),
     ("organizers", [{"id": "7"}]),
-    ("participants", [{"status": "joined"}]),
     ("participants", [{"user": {"id": "2"}, "status": "joined"}]),
     ("participants", [{"user": {"id": 2}, "status": 5}]),
     ("photos", [{"id": 1, "highlighted": "yes"}]),

@@ -104,6 +104,10 @@ def test_next_page_rules() -> None:
     assert next_page(1, 20, 20, Pagination(next_page_url="u")) == 2  # no page_count
     assert next_page(1, 20, 20, None) == 2
     assert next_page(1, 19, 20, None) is None
+    # No meta, 50 asked for and 20 sent: maybe the server's own page size (the older docs
+    # name no page_size), not the last page (it said None: every later page was lost).
+    assert next_page(1, 20, 50, None) == 2
+    assert next_page(1, 19, 50, None) is None
 
 
 # --- iter_events --------------------------------------------------------------------------
