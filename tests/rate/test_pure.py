@@ -370,6 +370,11 @@ def test_a_wait_written_as_a_moment_counts_from_the_server_s_clock_only_when_apa
     served = 1796472000.0  # that moment
     assert server_now(None, served + 100) == served + 100
     assert server_now("not a date", served + 100) == served + 100
-    assert server_now(date, served + 1.5) == served + 1.5  # within 2 s: our clock (precise)
-    assert server_now(date, served + 100) == served + 0.5  # apart: its clock
+    assert server_now(date, served + 0.7) == served + 0.7  # within its second: ours (precise)
+    assert server_now(date, served + 1.4) == served + 1.4  # (and the way back)
+    assert server_now(date, served + 100) == served + 0.5  # its clock behind: the middle
+    assert server_now(date, served + 1.6) == served + 0.5
+    # ahead of ours, even by under 2 s (a bulk job's efficiency was 0.30 at 1.9 s ahead)
     assert server_now(date, served - 100) == served + 0.5
+    assert server_now(date, served - 1.9) == served + 0.5
+    assert server_now(date, served - 0.1) == served + 0.5
