@@ -195,12 +195,15 @@ for _name in _errors.__all__:
 
 
 def _redis_broker(conf: Any) -> bool:
-    """Whether the app's broker is Redis: its transport named so, or any of its URLs
-    (a list, or ``;``-separated for fail-over; the scheme in any case)."""
-    if str(conf.broker_transport or "").lower() in ("redis", "rediss"):
+    """Whether the app's broker is Redis: its transport named so (kombu's Redis and
+    Sentinel transports, by alias or module path), or any of its URLs, the read and write
+    ones too (a list, or ``;``-separated for fail-over; the scheme in any case)."""
+    name = str(conf.broker_transport or "").lower()
+    if name in ("redis", "rediss", "sentinel") or name.startswith("kombu.transport.redis"):
         return True
-    urls = conf.broker_url
-    listed = urls.split(";") if isinstance(urls, str) else list(urls or ())
+    listed: list[Any] = []
+    for urls in (conf.broker_url, conf.broker_read_url, conf.broker_write_url):
+        listed += urls.split(";") if isinstance(urls, str) else list(urls or ())
     return any(str(url).strip().lower().startswith(_REDIS_SCHEMES) for url in listed)
 
 

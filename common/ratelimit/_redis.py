@@ -118,16 +118,19 @@ def check_store_url(url: str) -> None:
         raise refuse("the path must be a database number (/0)")
     try:
         from redis.asyncio import BlockingConnectionPool
+        from redis.exceptions import RedisError
     except ImportError:  # the extra's own check comes when a store is built
         return
     try:
         # What a connection would be given, built without any I/O: an option redis-py
         # does not know (``?bogus=1``) was a TypeError at every connect, read as Redis
-        # down (local pacing, the budget silently not shared), never as a bad URL.
+        # down (local pacing, the budget silently not shared), never as a bad URL; one
+        # whose value it refuses (``?protocol=9``, ``ssl_cert_reqs=bogus``), its own
+        # RedisError, raw.
         pool = BlockingConnectionPool.from_url(url)
         pool.connection_class(**pool.connection_kwargs)
-    except (ValueError, TypeError):
-        why = "a query option redis-py does not accept"
+    except (ValueError, TypeError, RedisError):
+        why = "a query option redis-py does not accept (or a value of one)"
     if why is not None:
         raise refuse(why)
 

@@ -65,6 +65,23 @@ def test_own_visibility_timeout_kept_above_the_bound_refused_below() -> None:
         EventsyncTasks(app)
 
 
+@pytest.mark.parametrize(
+    "conf",
+    [
+        {"broker_transport": "sentinel"},
+        {"broker_transport": "kombu.transport.redis:Transport"},
+        {"broker_url": "amqp://127.0.0.1:1//", "broker_read_url": "redis://127.0.0.1:1/0"},
+    ],
+)
+def test_every_redis_transport_gets_the_delivery_settings(conf: dict[str, str]) -> None:
+    # kombu's Sentinel transport (the same unacknowledged-task restore as Redis's), a
+    # module path, a Redis read URL: left at kombu's one-hour visibility timeout.
+    app = Celery("t")
+    app.conf.update(conf)
+    EventsyncTasks(app)
+    assert app.conf.broker_transport_options == dict(BROKER_OPTIONS)
+
+
 def test_other_brokers_keep_their_transport_options() -> None:
     app = Celery("t", broker="amqp://guest@127.0.0.1:1//")
     EventsyncTasks(app)

@@ -487,6 +487,9 @@ async def test_a_store_that_only_ever_says_wait_cannot_hold_a_call_forever(
         "redis://127.0.0.1/0?socket_timeout=soon",
         # an option redis-py does not know: a TypeError at every connect, read as an outage
         "redis://127.0.0.1/0?bogus=1",
+        # a value redis-py refuses: its own RedisError, raw (third outside review)
+        "redis://:s3cret-pw@127.0.0.1:6379/2?protocol=9",
+        "rediss://127.0.0.1:6379/2?ssl_cert_reqs=bogus",
         "redis://:s3cret-pw@127.0.0.1:6379/0?socket_timout=2",
         "redis://:s3cret-pw@127.0.0.1:99999/0",
         "redis://127.0.0.1/\udc80",
