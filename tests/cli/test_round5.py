@@ -250,15 +250,20 @@ def test_a_signal_stops_a_run_whose_stdout_reader_stopped_reading(
         )  # fmt: skip
         os.close(write_end)
         try:
-            give_up, seen = time.monotonic() + 30, [-1]
-            while time.monotonic() < give_up and seen[-4:] != [seen[-1]] * 4:
-                time.sleep(0.2)  # until the pipe stays full: the run is blocked writing
+            # until the pipe holds over 32 kB and stays so: the run is blocked writing
+            give_up, seen = time.monotonic() + 60, [-1]
+            while time.monotonic() < give_up and (
+                seen[-1] <= 32_000 or seen[-4:] != [seen[-1]] * 4
+            ):
+                time.sleep(0.2)
                 seen.append(_unread(read_end))
             assert seen[-1] > 32_000 and proc.poll() is None, seen
             proc.send_signal(signum)
             _, err = proc.communicate(timeout=20)
         finally:
-            proc.kill()
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
         assert proc.returncode == code, err
         assert "Traceback" not in err
     finally:
