@@ -25,6 +25,7 @@ pacing on a fall-back :class:`MemoryStore` with one warning per outage.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import heapq
 import itertools
@@ -68,6 +69,12 @@ STORE_PATIENCE = 4.0
 GIVE_BACK_WITHIN = 1.0
 #: After a shared store failed, pace locally this long before trying it again.
 RETRY_STORE_AFTER = 1.0
+#: While the shared store fails, each process paces at its own share of the budget: what
+#: its shared turns of the last this many seconds came to (at least SHARE_MIN of them),
+#: times SHARE_ROOM (the others' share may have fallen meanwhile).
+SHARE_WINDOW = 2.0
+SHARE_MIN = 4
+SHARE_ROOM = 1.5
 #: After a warning about the shared store, no other one for this long (one per outage).
 WARN_EVERY = 60.0
 #: The slowest interval a new budget is seeded with (a learned pace is never below MIN_RATE).
@@ -239,6 +246,9 @@ class PacedLimiter:
         self._quiet_until = 0.0  # no new warning about the store before this
         self._reset_quiet_until = 0.0  # no new warning of a reset budget before this
         self._interval = 0.0  # the shared pace last seen (seconds between requests)
+        # When this process's last answers through the shared budget came (see _alone)
+        self._goes: collections.deque[float] = collections.deque(maxlen=256)
+        self._share: float | None = None  # of the budget, while the store fails
         self._episodes = 0  # episodes this limiter's reports began: sleeping turns are void
         self._cool_until = 0.0  # a cool-down this limiter reported (local clock)
         self._background: set[asyncio.Task[Any]] = set()  # turns being given back
@@ -474,10 +484,13 @@ class PacedLimiter:
         seed = 1.0 / self._interval if self._interval else 0.0
         max_wait = min(max_wait, 1e12)
         if type(store) is MemoryStore:
+            rate_limit, burst = self.rate_limit, self.burst
+            if store is self.fallback and self.store.shared:
+                rate_limit, burst, seed = self._alone(seed)
             return store.acquire_now(
                 self.key,
-                rate_limit=self.rate_limit,
-                burst=self.burst,
+                rate_limit=rate_limit,
+                burst=burst,
                 lease=lease,
                 max_wait=max_wait,
                 seed=seed,
@@ -510,11 +523,34 @@ class PacedLimiter:
             return None
         self._round_trip = self.clock() - asked_at
         self._down_until = 0.0
+        self._share = None  # (measured anew at the next outage)
         if turn.kind == "go" and turn.interval:
             # (never slower than MIN_RATE: the seed of a new budget, 1 / it, is a pace a
             # rule could write; a configured rate under it still caps the pace)
             self._interval = turn.interval if turn.interval < _SLOWEST else _SLOWEST
         return turn
+
+    def _alone(self, seed: float) -> tuple[float | None, int, float]:
+        """The rate limit, burst and seed to pace this process alone while the shared
+        store fails: its share of the budget, what its last answers through it came to (over
+        :data:`SHARE_WINDOW` seconds, with :data:`SHARE_ROOM`), never more than the whole;
+        the whole when they were too few to tell. (Each of four processes paced at the
+        whole ``rate_limit``: four times the server's rate, refusals, and calls failed at
+        their deadline.)"""
+        if self._share is None:
+            goes, self._share = self._goes, 1.0
+            whole = self.rate_limit or (1.0 / self._interval if self._interval else 0.0)
+            if whole and goes:
+                start = goes[-1] - SHARE_WINDOW
+                if len(goes) == goes.maxlen:  # (a full record may not reach back that far)
+                    start = max(start, goes[0])
+                recent = sum(1 for at in goes if at > start)
+                if recent >= SHARE_MIN:
+                    span = max(goes[-1] - start, 1e-3)
+                    self._share = min(1.0, SHARE_ROOM * recent / span / whole)
+        share = self._share
+        rate_limit = None if self.rate_limit is None else self.rate_limit * share
+        return rate_limit, max(1, int(self.burst * share)), seed * share
 
     def _check(self, turn: Turn, max_wait: float) -> None:
         """A shared store's turn the rules could not give (a wait beyond any bound) is a
@@ -740,7 +776,10 @@ class PacedLimiter:
             self._reported(await reporting)
             return
         # The fall-back learns from every answer too, so it starts where the shared
-        # budget was (behind its cool-down) if the store fails.
+        # budget was (behind its cool-down) if the store fails; and what this process
+        # was given of the budget (_alone).
+        if report.answered and not report.refused:
+            self._goes.append(self.clock())
         await self.fallback.report(
             self.key, report, rate_limit=self.rate_limit, sent_at=call.taken_at, probe=False
         )

@@ -62,7 +62,7 @@ from .._sender import Request, Response
 from .._transport import Transport
 from ..ratelimit._limiter import PacedLimiter
 from ..ratelimit._local import Report
-from ..ratelimit._store import Budget, MemoryStore, Turn
+from ..ratelimit._store import Budget, MemoryStore, StoreError, Turn
 from ._memory import MemorySender, reply
 from ._virtual import run_virtual
 
@@ -226,12 +226,16 @@ class SharedStore:
 
     shared = True
 
-    def __init__(self, rtt: float = 0.001) -> None:
+    def __init__(self, rtt: float = 0.001, fails_at: float | None = None) -> None:
         self.rtt = rtt
+        #: From this loop time on, every call fails (:class:`StoreError`), as a dead Redis.
+        self.fails_at = fails_at
         self._store = MemoryStore()
 
     async def _trip(self) -> None:
         await asyncio.sleep(self.rtt / 2)
+        if self.fails_at is not None and asyncio.get_running_loop().time() >= self.fails_at:
+            raise StoreError("the simulated store is down")
 
     async def acquire(self, key: str, **options: Any) -> Turn:
         """See :meth:`RateStore.acquire`."""
@@ -291,6 +295,8 @@ class Cell:
     seed: int = 0
     #: Names a family of its own (a provider's documented limits), after the rest.
     tag: str = ""
+    #: Seconds into the job after which the shared store fails for good (processes > 1).
+    store_fails_after: float | None = None
 
     @property
     def family(self) -> str:
@@ -453,7 +459,8 @@ async def _job(cell: Cell, body_wait: BodyWait) -> CellResult:
     rng = random.Random(cell.seed)
     server = SimServer(cell.kind, cell.rate, cell.burst, cell.wait)
     server.epoch = wall_time() - loop.time()
-    store = SharedStore() if cell.processes > 1 else None
+    fails_at = None if cell.store_fails_after is None else loop.time() + cell.store_fails_after
+    store = SharedStore(fails_at=fails_at) if cell.processes > 1 else None
     n = cell.job_keys()
     shares = [range(p, n, cell.processes) for p in range(cell.processes)]
     started = loop.time()
