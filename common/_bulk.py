@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import inspect
 from collections.abc import (
     AsyncGenerator,
     AsyncIterable,
@@ -207,7 +208,8 @@ async def fetch_many(
     the loop) ends the loop and propagates. Retries and
     rate limits are the client's: a client shared by all calls paces them and
     cools them down together. ``on_progress(done, total)`` is called after each
-    key (``total`` is None when ``keys`` has no length); if it raises, it is not called
+    key (``total`` is None when ``keys`` has no length; an ``async def`` one is awaited
+    there, before the result is yielded); if it raises, it is not called
     again and its error is raised once every key has its result. A key iterator that
     raises stops the drawing of keys: the calls in flight finish and yield their
     results, then its error is raised.
@@ -332,7 +334,9 @@ async def fetch_many(
             done += 1
             if on_progress is not None and progress_failed is None:
                 try:
-                    on_progress(done, total)
+                    shown = on_progress(done, total)
+                    if inspect.isawaitable(shown):  # an async def: awaited (it never ran)
+                        await shown
                 except Exception as exc:  # raised once every key has its result
                     progress_failed = exc
             yield result

@@ -206,3 +206,23 @@ async def test_a_participant_without_a_user_id_is_left_out_not_the_whole_event(
     assert [(p.id, p.name) for p in event.participants] == [("2", "Bob")]
     assert [p.id for p in listed] == ["2"]
     assert "2 participant(s) without a user id left out" in caplog.text
+
+
+@pytest.mark.anyio
+async def test_an_async_on_progress_is_awaited() -> None:
+    # An ``async def`` on_progress was called and never awaited: it never ran, and Python
+    # warned "coroutine ... was never awaited".
+    seen: list[tuple[int, int | None]] = []
+
+    async def progress(done: int, total: int | None) -> None:
+        await asyncio.sleep(0)
+        seen.append((done, total))
+
+    async def double(key: int) -> int:
+        return 2 * key
+
+    results = [
+        r async for r in common.fetch_many(double, [1, 2, 3], concurrency=2, on_progress=progress)
+    ]
+    assert sorted(r.unwrap() for r in results) == [2, 4, 6]
+    assert seen == [(1, 3), (2, 3), (3, 3)]
