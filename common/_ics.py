@@ -250,10 +250,16 @@ def _span(event: Event) -> tuple[dt.date | dt.datetime, dt.date | dt.datetime | 
 
 def _link(url: str | None) -> str | None:
     """``url`` when it can be a URI property; None when it holds a control character (a CR or
-    LF could end the property line, and icalendar refuses such a URI with a ValueError)."""
-    if url and not any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
-        return url
-    return None
+    LF could end the property line, and icalendar refuses such a URI with a ValueError) or a
+    lone surrogate (no UTF-8 can write it: a bare UnicodeEncodeError)."""
+    if not url or any(ord(char) < 0x20 or ord(char) == 0x7F for char in url):
+        return None
+    if not url.isascii():
+        try:
+            url.encode("utf-8")
+        except UnicodeEncodeError:
+            return None
+    return url
 
 
 def _updated_at(event: Event) -> dt.datetime | None:

@@ -132,7 +132,13 @@ class Transport:
                 trace_configs=self.options.trace_configs,
             )
         elif session is not None:
-            raise ValueError("give a session or a sender, not both")
+            raise InvalidRequestError("give a session or a sender, not both", field="sender")
+        elif not all(callable(getattr(sender, name, None)) for name in ("send", "aclose")):
+            raise InvalidRequestError(
+                f"sender must be a common.provider.Sender (send and aclose), got"
+                f" {type(sender).__name__}",
+                field="sender",
+            )
         self._shared = _Shared(sender, self._build_limiter(provider), all_headers)
         # A borrowed session's own headers go out too (under ours): redacted from errors.
         self._session_headers: Mapping[str, str] = session.headers if session is not None else {}

@@ -52,13 +52,14 @@ def validate_base_url(base_url: str) -> str:
         )
     try:
         url = URL(base_url)
+        host = url.host  # (decoded when asked for: a bad punycode label is a UnicodeError)
     except (ValueError, TypeError) as exc:
         raise InvalidRequestError(f"base_url is not a URL: {exc}", field="base_url") from None
-    if url.scheme not in ("http", "https") or not url.host:
+    if url.scheme not in ("http", "https") or not host:
         raise InvalidRequestError(
             "base_url must be an absolute http(s) URL with a host", field="base_url"
         )
-    if url.scheme == "http" and not _is_loopback(url.host):
+    if url.scheme == "http" and not _is_loopback(host):
         raise InvalidRequestError(
             "base_url must use https (plain http is allowed only for loopback hosts)",
             field="base_url",
@@ -73,8 +74,8 @@ def validate_base_url(base_url: str) -> str:
 def id_text(value: str | int, name: str) -> str:
     """A string or a whole number as text; a number too long to write (beyond Python's
     4,300 digits) is no id: :class:`InvalidRequestError`, not a bare ``ValueError``."""
-    try:
-        return str(value)
+    try:  # the text it is, not a subclass's __str__ ((int, Enum) members: "IntId.A")
+        return str.__str__(value) if isinstance(value, str) else int.__repr__(value)
     except ValueError:
         pass
     raise InvalidRequestError(f"{name} is a number too long to be an id", field=name)

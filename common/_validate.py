@@ -122,7 +122,9 @@ def check_text(field: str, value: Any, *, allow_empty: bool = False) -> str:
         value.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate: no JSON body can carry it
         raise _fail(field, "is not valid Unicode text (a lone surrogate)") from None
-    return value
+    # The text it is, not what a subclass's __str__ says ((str, Enum) members went out
+    # in paths and queries by their names: "StrId.A")
+    return str.__str__(value)
 
 
 def check_bool(field: str, value: Any) -> bool:
@@ -192,7 +194,7 @@ def check_int(field: str, value: Any, low: int, high: int) -> int:
         raise _fail(field, f"must be an integer, got {type(value).__name__}")
     if not low <= value <= high:
         raise _fail(field, f"must be between {low} and {high}, got {shown(value)}")
-    return value
+    return int.__index__(value)  # the number, not a subclass ((int, Enum): "IntId.A")
 
 
 def check_uri(field: str, value: Any) -> str:

@@ -172,6 +172,10 @@ class IntervalsSource(common.EventSource):
     provider = common.Provider.INTERVALS
 
     def __init__(self, client: IntervalsClient) -> None:
+        if not isinstance(client, IntervalsClient):
+            raise common.InvalidRequestError(
+                f"client must be a IntervalsClient, got {type(client).__name__}", field="client"
+            )
         self.client = client
         self._timezones: dict[str, str] | None = None
         self._lock = anyio.Lock()

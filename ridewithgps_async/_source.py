@@ -194,6 +194,10 @@ class RideWithGPSSource(common.EventSource):
     provider = common.Provider.RIDEWITHGPS
 
     def __init__(self, client: RideWithGPSClient) -> None:
+        if not isinstance(client, RideWithGPSClient):
+            raise common.InvalidRequestError(
+                f"client must be a RideWithGPSClient, got {type(client).__name__}", field="client"
+            )
         self.client = client
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ import hashlib
 import importlib.resources
 import math
 import re
+import sys
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
@@ -198,11 +199,12 @@ class RedisRateStore:
             isinstance(timeout, bool)
             or not isinstance(timeout, (int, float))
             or not 0 < timeout < math.inf
+            or timeout > sys.float_info.max  # an int no float holds: every call overflowed
         ):
             raise InvalidRequestError("timeout must be a positive number", field="timeout")
         if not isinstance(prefix, str):
             raise InvalidRequestError("prefix must be a string", field="prefix")
-        self.timeout = timeout
+        self.timeout = float(timeout)
         self.prefix = prefix
         self._secrets: tuple[str, ...] = ()
         if isinstance(url_or_redis_client, str):

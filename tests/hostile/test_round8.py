@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import enum
 import traceback
 from typing import Any
 
@@ -226,3 +228,87 @@ async def test_an_async_on_progress_is_awaited() -> None:
     ]
     assert sorted(r.unwrap() for r in results) == [2, 4, 6]
     assert seen == [(1, 3), (2, 3), (3, 3)]
+
+
+class _IntId(int, enum.Enum):
+    A = 5
+
+
+class _StrId(str, enum.Enum):
+    A = "abc"
+
+
+@pytest.mark.anyio
+async def test_an_enum_member_given_as_an_id_goes_out_as_its_value(raw: RawServer) -> None:
+    # str() of an (int, Enum) or (str, Enum) member is its name: the paths and queries
+    # asked for "StrId.A" and "IntId.A" (a delete of another resource) while the body
+    # had the value.
+    raw.answer(respond(404, {"error": {"code": "not_found", "message": "no"}}))
+    async with (
+        IntervalsClient(api_key="k", base_url=raw.url, max_retries=0) as ic,
+        RideWithGPSClient(api_key="k", auth_token="t", base_url=raw.url, max_retries=0) as rc,
+    ):
+        for call in (
+            ic.get_event(_StrId.A),
+            ic.list_registrations(_StrId.A),
+            ic.list_events(limit=_IntId.A),
+            rc.get_event(_IntId.A),
+            rc.delete_event(_IntId.A),
+            rc.list_events(page=_IntId.A),
+        ):
+            with pytest.raises(common.NotFoundError):
+                await call
+    assert [seen.target for seen in raw.requests] == [
+        "/events/abc",
+        "/registration?eventId=abc&limit=100",
+        "/events?limit=5",
+        "/api/v1/events/5.json",
+        "/api/v1/events/5.json",
+        "/api/v1/events.json?page=5",
+    ]
+
+
+@pytest.mark.parametrize("url", ["https://xn--/", "https://xn--zz.example/", "https://a.xn--.com/"])
+def test_a_base_url_with_a_bad_punycode_host_is_refused_typed(url: str) -> None:
+    # yarl decodes the host when asked for it: a raw UnicodeError out of the constructor
+    with pytest.raises(common.InvalidRequestError) as refused:
+        IntervalsClient(api_key="k", base_url=url)
+    assert refused.value.field == "base_url"
+
+
+def test_odd_constructor_arguments_are_refused_typed() -> None:
+    # timeout=10**400 passed the store's check, then every call overflowed (raw); a sender
+    # that is none, or one beside a session, failed raw; a source of no client, at its
+    # first call
+    with pytest.raises(common.InvalidRequestError):
+        common.RedisRateStore("redis://127.0.0.1:1/0", timeout=10**400)
+    with pytest.raises(common.InvalidRequestError, match="sender"):
+        IntervalsClient(api_key="k", sender=1.5)  # type: ignore[arg-type]
+
+    async def handler(request: Request) -> Response:
+        return reply({})
+
+    async def with_a_session() -> None:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(common.InvalidRequestError, match="not both"):
+                IntervalsClient(api_key="k", session=session, sender=MemorySender(handler))
+
+    asyncio.run(with_a_session())
+    with pytest.raises(common.InvalidRequestError, match="client"):
+        IntervalsSource(None)  # type: ignore[arg-type]
+    with pytest.raises(common.InvalidRequestError, match="client"):
+        RideWithGPSSource(None)  # type: ignore[arg-type]
+
+
+def test_a_link_with_a_lone_surrogate_is_left_out_of_the_calendar() -> None:
+    # name and description dropped it; a url holding one failed the whole feed raw
+    event = common.Event(
+        provider="intervals",
+        id="e1",
+        name="Ride",
+        start_date=dt.date(2026, 9, 13),
+        url="https://example.com/\ud800",
+        registration_url="https://example.com/register",
+    )
+    feed = common.to_ics([event])
+    assert "example.com/register" in feed and "\ud800" not in feed
