@@ -455,14 +455,20 @@ class PacedLimiter:
         held call too: it paces locally, behind what this process saw (Redis failing
         never fails a call; a held call failed at a fifth of its deadline)."""
         now = self.clock()
+        if self._closed.is_set():  # a call ending after its client closed: no outage
+            return
         short = bound < getattr(self.store, "timeout", bound)
-        if held and isinstance(error, _CutOff) and bound < STORE_PATIENCE * self._round_trip:
+        patient = bound >= STORE_PATIENCE * self._round_trip  # several of its round trips
+        if held and isinstance(error, _CutOff) and not patient:
             logger.debug("rate store: %s (the end of this call's deadline)", error)
             return
         if now >= self._quiet_until:  # one line per outage, not one per request
             logger.warning("rate store unavailable (%s); pacing locally until it is back", error)
             self._quiet_until = now + WARN_EVERY
-        if not short or held:
+        # A share shorter than the store's timeout that had several of its round trips is
+        # an outage too: with a deadline of 5 s or less every share was, and each call
+        # waited its share out for as long as Redis hung (0.2 of its deadline, every call).
+        if not short or held or patient:
             self._down_until = now + RETRY_STORE_AFTER
 
     def _warn_reset(self) -> None:

@@ -231,6 +231,7 @@ class RedisRateStore:
                 "RedisRateStore takes a Redis URL or a redis.asyncio.Redis", field="rate_store"
             )
         self.closed = False
+        self._closing = False  # (an owned pool: no call may open a connection of it again)
         self._script = self._redis.register_script(SCRIPT)
 
     def __repr__(self) -> str:
@@ -242,6 +243,8 @@ class RedisRateStore:
         return text
 
     async def _run(self, key: str, operation: str, now: float | None, *args: str) -> Any:
+        if self._closing:  # a call that ends after its client closed: its pool is gone
+            raise StoreError("the rate store is closed")
         when = "" if now is None else _number(now)
         try:
             with anyio.fail_after(self.timeout):
@@ -328,6 +331,8 @@ class RedisRateStore:
 
     async def read(self, key: str) -> Budget:
         """See :meth:`common.ratelimit.RateStore.read`."""
+        if self._closing:
+            raise StoreError("the rate store is closed")
         try:
             with anyio.fail_after(self.timeout):
                 raw: dict[Any, Any] = await self._redis.hgetall(self.prefix + key)
@@ -358,6 +363,10 @@ class RedisRateStore:
     async def aclose(self) -> None:
         """Close the Redis connection when this store created it."""
         if self._owned and not self.closed:
+            # From now on no call uses the pool: the calls still in flight when their client
+            # closed reported to it after, and redis-py opened new connections for them that
+            # nothing closed (one per call, and a ResourceWarning each).
+            self._closing = True
             await self._redis.aclose(close_connection_pool=True)
             self.closed = True  # (only once closed: a close cut short may be done again)
 

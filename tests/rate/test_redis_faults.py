@@ -795,3 +795,35 @@ async def test_a_call_held_by_the_shared_budget_paces_locally_when_redis_stops_a
     assert len(fake.statuses) == sent + 1
     assert took < 2.0  # a share of the deadline (0.6 s at most), then local pacing
     assert len(rate_warnings(caplog)) == 1
+
+
+async def test_a_silent_redis_costs_a_short_deadline_one_share_not_one_per_call() -> None:
+    # A share of the deadline under the store's own timeout (every share with a deadline
+    # of 5 s or less) was never taken for an outage: each call waited its share out (0.4 s
+    # of deadline=2, every call) for as long as Redis hung (fourth outside review).
+    async with resp_server(None) as url, limited_fake(None, latency=0.0) as fake:
+        eid = first_id(fake)
+        async with client(fake, url, deadline=2.0) as c:
+            await c.get_event(eid)  # its share (0.4 s) waited out: then local pacing
+            started = time.monotonic()
+            for _ in range(4):
+                await c.get_event(eid)
+            assert time.monotonic() - started < 0.8  # (1.6 s before: 0.4 s a call)
+
+
+async def test_calls_still_running_when_the_client_closes_open_no_redis_connection(
+    redis_url: str,
+) -> None:
+    # A client closed while its calls were in flight closed the store's pool; the calls
+    # then reported to it, redis-py opened a new connection for each, and nothing closed
+    # them (8 left, with a ResourceWarning each; fourth outside review).
+    async with limited_fake(None, latency=0.3) as fake, admin(redis_url) as redis:
+        eid = first_id(fake)
+        c = client(fake, redis_url, rate_limit=100)
+        calls = [asyncio.ensure_future(c.get_event(eid)) for _ in range(8)]
+        await asyncio.sleep(0.1)  # all eight in flight
+        await c.aclose()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert all(isinstance(r, common.ClientClosedError) for r in results), results
+        await asyncio.sleep(0.2)
+        assert len(await redis.client_list()) == 1  # this test's own
