@@ -70,8 +70,8 @@ GIVE_BACK_WITHIN = 1.0
 #: After a shared store failed, pace locally this long before trying it again.
 RETRY_STORE_AFTER = 1.0
 #: While the shared store fails, each process paces at its own share of the budget: what
-#: its shared turns of the last this many seconds came to (at least SHARE_MIN of them),
-#: times SHARE_ROOM (the others' share may have fallen meanwhile).
+#: its answers through it over its last this many seconds came to (at least SHARE_MIN of
+#: them), times SHARE_ROOM (the others' share may have fallen meanwhile).
 SHARE_WINDOW = 2.0
 SHARE_MIN = 4
 SHARE_ROOM = 1.5
