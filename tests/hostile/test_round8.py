@@ -21,21 +21,11 @@ from intervals_async import IntervalsClient, IntervalsSource
 from intervals_async.testing import FakeIntervals
 from ridewithgps_async import RideWithGPSClient, RideWithGPSSource
 
+from ..intervals.test_paging_guard import registration
 from .conftest import RawServer, Seen, respond, send_raw
 
 PAGES = 10
 _RIDE = {"event": {"id": 1, "name": "Ride", "start_date": "2027-05-14"}}
-
-
-def _registration(i: int) -> dict[str, Any]:
-    return {
-        "_id": f"reg_{i:04d}",
-        "eventId": "ev_1",
-        "eventRunId": "run_1",
-        "email": f"u{i}@example.com",
-        "registrationType": "free",
-        "registrationStatus": "confirmed",
-    }
 
 
 async def _slow_pages(request: Request) -> Response:
@@ -45,8 +35,9 @@ async def _slow_pages(request: Request) -> Response:
         event = {"_id": "ev_1", "name": "E", "slug": "e", "type": "race", "date": "2026-09-13"}
         return reply({"data": {"event": {**event, "organizationId": "org_1"}, "runs": []}})
     query = request.url.query
-    start = int(query["after"].rpartition("_")[2]) + 1 if "after" in query else 0
-    items = [_registration(i) for i in range(start, min(start + 100, PAGES * 100))]
+    after = "".join(filter(str.isdigit, query.get("after", "")))
+    start = int(after) + 1 if after else 0
+    items = [registration(i) for i in range(start, min(start + 100, PAGES * 100))]
     if request.path == "/groups":
         items = [
             {
