@@ -174,7 +174,7 @@ class IntervalsSource(common.EventSource):
     def __init__(self, client: IntervalsClient) -> None:
         if not isinstance(client, IntervalsClient):
             raise common.InvalidRequestError(
-                f"client must be a IntervalsClient, got {type(client).__name__}", field="client"
+                f"client must be an IntervalsClient, got {type(client).__name__}", field="client"
             )
         self.client = client
         self._timezones: dict[str, str] | None = None

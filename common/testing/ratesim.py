@@ -569,9 +569,9 @@ def default_matrix(seed: int = 0) -> list[Cell]:
                 Cell("token", rate, burst, wait, latency=0.001, concurrency=1, seed=seed,
                      tag="sequential")
             )  # fmt: skip
-    # A window closed for seconds (10 per 10 s, 100 a minute), the
-    # 429 naming no wait or whole seconds: every refused retry while it was closed cut the
-    # pace again, to one request per 20 s, and the keys behind it ran out of time.
+    # A window closed for seconds (10 per 10 s, 100 a minute), the 429 naming no wait or
+    # whole seconds: every refused retry while it was closed cut the pace again, to one
+    # request per 20 s, and the keys behind it ran out of time.
     windows: tuple[ServerKind, ...] = ("fixed", "sliding")
     for window in windows:
         for wait in ("none", "seconds"):
