@@ -250,7 +250,7 @@ class IntervalsSource(common.EventSource):
         detail: EventDetail = await client.get_event(event_id)
         participants: tuple[common.Participant, ...] | None
         try:
-            participants = tuple(map(to_participant, await client.list_registrations(event_id)))
+            participants = tuple(await self._participants(client, event_id))
         except common.PermissionDeniedError:
             participants = None  # not shown to this caller: unknown, not none
         timezone = await self._timezone(detail.event.series_id)
@@ -270,4 +270,8 @@ class IntervalsSource(common.EventSource):
 
     async def list_participants(self, event_id: str) -> list[common.Participant]:
         """Everyone registered for the event, whatever their status."""
-        return [to_participant(r) for r in await self.client.list_registrations(event_id)]
+        return await self._participants(self.client, event_id)
+
+    @staticmethod
+    async def _participants(client: IntervalsClient, event_id: str) -> list[common.Participant]:
+        return [to_participant(r) for r in await client.list_registrations(event_id)]

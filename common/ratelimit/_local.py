@@ -280,8 +280,12 @@ class Pacer:
                 accept(state, now)
             return 0.0
         cool_down, episode_at = report.cool_down, state.episode_at
-        closed = episode_at is not None and not state.accepted and not report.server_wait
-        if closed and episode_at is not None and sent_at > episode_at:  # see CLOSED_HOLD
+        if (  # refused again with the limit still closed and no wait named: CLOSED_HOLD
+            episode_at is not None
+            and sent_at > episode_at
+            and not state.accepted
+            and not report.server_wait
+        ):
             cool_down = max(cool_down, min(now - episode_at, CLOSED_HOLD))
         state.probe, state.drained_at = True, now
         state.cool_until = max(state.cool_until, now + cool_down)

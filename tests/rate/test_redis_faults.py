@@ -715,6 +715,21 @@ async def test_a_close_cut_short_by_asyncio_still_closes_the_store(redis_url: st
         assert not any(c.is_connected for c in connections)
 
 
+@contextlib.asynccontextmanager
+async def behind_a_probe(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> AsyncIterator[tuple[FakeIntervals, Any, str, list[float], str]]:
+    """The held calls' tests: the fake, a connection to Redis, the URL of the same Redis
+    behind :func:`slow_replies` and its delay, an event's id; rate warnings captured."""
+    caplog.set_level(logging.WARNING, logger="common.ratelimit")
+    async with (
+        limited_fake(None, latency=0.0) as fake,
+        admin(redis_url) as redis,
+        slow_replies(redis_url) as (slow_url, delay),
+    ):
+        yield fake, redis, slow_url, delay, first_id(fake)
+
+
 async def test_a_call_near_its_deadline_waits_behind_another_process_s_probe(
     redis_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -722,14 +737,8 @@ async def test_a_call_near_its_deadline_waits_behind_another_process_s_probe(
     # healthy Redis could not answer in it, the call paced locally, and 7 of 20 such calls
     # went out behind another process's probe, each with a warning of an outage (found by
     # an outside review). A share running out is no outage: the call fails unsent.
-    caplog.set_level(logging.WARNING, logger="common.ratelimit")
-    async with (
-        limited_fake(None, latency=0.0) as fake,
-        admin(redis_url) as redis,
-        slow_replies(redis_url) as (slow_url, delay),
-    ):
+    async with behind_a_probe(redis_url, caplog) as (fake, redis, slow_url, delay, eid):
         delay[0] = 0.01  # a healthy Redis a little way off: 10 ms a round trip
-        eid = first_id(fake)
         for _ in range(10):
             async with client(fake, slow_url) as c:
                 await c.get_event(eid)
@@ -773,13 +782,7 @@ async def test_a_call_held_by_the_shared_budget_paces_locally_when_redis_stops_a
     # deadline, "behind the shared budget's hold" (5 of 30 keys of a fleet's job, found by
     # an outside review). A share of several of the store's round trips with no answer is
     # an outage: the call paces locally and is answered, with one warning.
-    caplog.set_level(logging.WARNING, logger="common.ratelimit")
-    async with (
-        limited_fake(None, latency=0.0) as fake,
-        admin(redis_url) as redis,
-        slow_replies(redis_url) as (slow_url, delay),
-    ):
-        eid = first_id(fake)
+    async with behind_a_probe(redis_url, caplog) as (fake, redis, slow_url, delay, eid):
         async with client(fake, slow_url, deadline=3.0) as c:
             await c.get_event(eid)  # the store answers: its round trip is known
             await another_process_probes(redis)
@@ -825,5 +828,8 @@ async def test_calls_still_running_when_the_client_closes_open_no_redis_connecti
         await c.aclose()
         results = await asyncio.gather(*calls, return_exceptions=True)
         assert all(isinstance(r, common.ClientClosedError) for r in results), results
-        await asyncio.sleep(0.2)
+        limiter = c.transport.limiter
+        assert isinstance(limiter, RedisLimiter)
+        while limiter._background:  # what the calls sent the store after the close
+            await asyncio.wait(set(limiter._background))
         assert len(await redis.client_list()) == 1  # this test's own
